@@ -1,0 +1,59 @@
+// The post-confirmation use case, free of AWS: validate the event, upsert the user, return the event.
+import { InvalidEventError, UnsupportedTriggerError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { userFromAttributes, type UsersRepository } from '../shared/users';
+
+export const CONFIRM_SIGN_UP = 'PostConfirmation_ConfirmSignUp';
+export const CONFIRM_FORGOT_PASSWORD = 'PostConfirmation_ConfirmForgotPassword';
+
+export interface PostConfirmationDeps {
+  readonly users: UsersRepository;
+  readonly logger: Logger;
+  readonly clock?: () => number;
+}
+
+export interface PostConfirmationEvent {
+  readonly triggerSource: string;
+  readonly request: { readonly userAttributes: Record<string, unknown> };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks the envelope and returns the trigger source; the attributes are checked by userFromAttributes. */
+export function triggerSourceOf(event: unknown): string {
+  if (!isRecord(event)) throw new InvalidEventError('event', 'must be an object');
+  const { triggerSource } = event;
+  if (typeof triggerSource !== 'string' || triggerSource === '') {
+    throw new InvalidEventError('triggerSource', 'is missing or not a string');
+  }
+  return triggerSource;
+}
+
+/**
+ * Writes the confirmed user and resolves to the event, unchanged, as Cognito requires.
+ * A forgot-password confirmation writes nothing. Anything else is refused with a typed error.
+ */
+export async function handlePostConfirmation<E>(event: E, deps: PostConfirmationDeps): Promise<E> {
+  const clock = deps.clock ?? Date.now;
+  const started = clock();
+  const triggerSource = triggerSourceOf(event);
+  const log = deps.logger.child({ triggerSource: triggerSource.slice(0, 64) });
+  if (triggerSource === CONFIRM_FORGOT_PASSWORD) {
+    log.info('password reset confirmed; nothing to write', { outcome: 'skipped' });
+    return event;
+  }
+  if (triggerSource !== CONFIRM_SIGN_UP) throw new UnsupportedTriggerError(triggerSource);
+  const request = (event as Record<string, unknown>).request;
+  if (!isRecord(request)) throw new InvalidEventError('request', 'is missing or not an object');
+  const user = userFromAttributes(request.userAttributes);
+  const result = await deps.users.upsert(user);
+  log.info('user written', {
+    sub: user.cognitoUserId,
+    outcome: result.outcome,
+    handleAdjusted: result.handleAdjusted,
+    durationMs: clock() - started,
+  });
+  return event;
+}

@@ -1,0 +1,179 @@
+// One PostgreSQL connection per function container: opened lazily, reused, re-opened after it breaks.
+// Where the credentials come from is the one seam (`ConnectionSource`): a URL locally, IAM auth in AWS.
+import { Client, type ClientConfig, type QueryResultRow } from 'pg';
+import { ConfigurationError, DatabaseUnavailableError } from './errors';
+import type { Queryable } from './users';
+
+/** Produces the connection settings for a new connection (a fresh IAM token each time, where used). */
+export type ConnectionSource = () => ClientConfig;
+
+export interface Timeouts {
+  /** Time allowed to open a TCP+TLS connection and authenticate. @default 1000 */
+  readonly connectMs: number;
+  /** Server-side limit for one statement, lock waits included. @default 1000 */
+  readonly statementMs: number;
+  /** Client-side limit for one round trip, for a server that stopped answering. @default 1500 */
+  readonly queryMs: number;
+}
+
+/**
+ * Sized for Cognito's 5 s trigger budget: one attempt takes at most connect + query (2.5 s), a retry after a
+ * broken connection happens only while a whole attempt still fits the budget, and the rest is left for the
+ * fallback path and Lambda's own overhead.
+ */
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1000, statementMs: 1000, queryMs: 1500 };
+export const DEFAULT_BUDGET_MS = 3000;
+
+/** Settings from a URL (`postgres://user:password@host:port/db?sslmode=...`): local development and tests. */
+export function urlSource(connectionString: string): ConnectionSource {
+  try {
+    new URL(connectionString);
+  } catch {
+    throw new ConfigurationError('CONNECTION_URL', 'is not a valid URL');
+  }
+  return () => ({ connectionString });
+}
+
+export interface IamSourceSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  /** Returns a short-lived IAM authentication token, used as the password. */
+  readonly token: () => Promise<string>;
+}
+
+/** Settings for IAM database authentication over verified TLS: the password is a token minted per connection. */
+export function iamSource(settings: IamSourceSettings): ConnectionSource {
+  return () => ({
+    host: settings.host,
+    port: settings.port,
+    database: settings.database,
+    user: settings.user,
+    password: settings.token,
+    // Verified against the CAs in NODE_EXTRA_CA_CERTS (the Lambda runtime ships the RDS bundle).
+    ssl: { rejectUnauthorized: true, servername: settings.host },
+  });
+}
+
+// SQLSTATE classes and errno codes that mean the connection itself is gone, not that the statement failed.
+const BROKEN_CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || BROKEN_CONNECTION_CODES.has(code))) return true;
+  return /Connection terminated|not queryable|Query read timeout|timeout expired|Connection ended/i.test(error.message);
+}
+
+// A statement cancelled by statement_timeout or lock_timeout: the database is there but cannot answer in time.
+const TIMEOUT_CODES = new Set(['57014', '55P03']);
+
+export function isTimeoutError(error: unknown): boolean {
+  return error instanceof Error && TIMEOUT_CODES.has((error as { code?: unknown }).code as string);
+}
+
+export interface LazyConnectionOptions {
+  readonly timeouts?: Partial<Timeouts>;
+  /** Total time one `query` may take, retry included. @default 3000 */
+  readonly budgetMs?: number;
+  readonly applicationName?: string;
+}
+
+export class LazyConnection implements Queryable {
+  private client: Client | undefined;
+  private connecting: Promise<Client> | undefined;
+  private readonly timeouts: Timeouts;
+  private readonly budgetMs: number;
+
+  constructor(
+    private readonly source: ConnectionSource,
+    private readonly options: LazyConnectionOptions = {},
+  ) {
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  }
+
+  /** Runs one statement; if a previously working connection turns out broken, reconnects and runs it once more. */
+  async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {
+    const started = Date.now();
+    const reused = this.client !== undefined;
+    try {
+      return await this.attempt<R>(text, values);
+    } catch (error) {
+      const attemptMs = this.timeouts.connectMs + this.timeouts.queryMs;
+      const retry = reused && isConnectionError(error) && Date.now() - started + attemptMs <= this.budgetMs;
+      if (!retry) throw this.translate(error);
+      try {
+        return await this.attempt<R>(text, values);
+      } catch (retryError) {
+        throw this.translate(retryError);
+      }
+    }
+  }
+
+  /** Closes the connection, if any; the next query opens a new one. */
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.connecting = undefined;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  private async attempt<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {
+    const client = await this.connection();
+    try {
+      return await client.query<R>(text, values);
+    } catch (error) {
+      // A client-side timeout leaves the protocol mid-message: the connection cannot be trusted again.
+      if (isConnectionError(error)) this.discard(client);
+      throw error;
+    }
+  }
+
+  private connection(): Promise<Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<Client> {
+    const client = new Client({
+      ...this.source(),
+      connectionTimeoutMillis: this.timeouts.connectMs,
+      statement_timeout: this.timeouts.statementMs,
+      lock_timeout: this.timeouts.statementMs,
+      query_timeout: this.timeouts.queryMs,
+      idle_in_transaction_session_timeout: this.timeouts.statementMs * 5,
+      application_name: this.options.applicationName ?? 'cruddur-signup-sync',
+      keepAlive: true,
+    });
+    // An idle connection killed by the server emits 'error' between invocations: forget it, reconnect next time.
+    client.on('error', () => this.discard(client));
+    client.on('end', () => this.discard(client));
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.client = client;
+    return client;
+  }
+
+  private discard(client: Client): void {
+    if (this.client === client) this.client = undefined;
+    client.end().catch(() => undefined);
+  }
+
+  private translate(error: unknown): unknown {
+    if (!isConnectionError(error) && !isTimeoutError(error)) return error;
+    const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+    return new DatabaseUnavailableError(
+      isTimeoutError(error) ? 'The database did not answer within the time budget' : 'The database could not be reached within the time budget',
+      typeof code === 'string' ? code : undefined,
+    );
+  }
+}

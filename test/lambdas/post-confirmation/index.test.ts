@@ -1,0 +1,284 @@
+import { Client } from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { fakeContext, loadEvent, signUpEvent, type CognitoEvent } from '../../support/lambda';
+import { startMigratedServer, type TestServer } from '../../support/postgres';
+
+type Handler = (event: unknown, context?: ReturnType<typeof fakeContext>) => Promise<unknown>;
+
+let server: TestServer;
+let db: Client;
+let handler: Handler;
+let logLines: string[];
+
+async function rows() {
+  const result = await db.query(
+    'SELECT cognito_user_id, email, display_name, handle FROM public.users ORDER BY created_at, cognito_user_id',
+  );
+  return result.rows as { cognito_user_id: string; email: string | null; display_name: string | null; handle: string | null }[];
+}
+
+function sub(n: number): string {
+  return `00000000-0000-4000-8000-${n.toString().padStart(12, '0')}`;
+}
+
+beforeAll(async () => {
+  const started = await startMigratedServer();
+  server = started.server;
+  db = new Client({ connectionString: started.url });
+  await db.connect();
+  vi.stubEnv('CONNECTION_URL', started.url);
+  vi.resetModules();
+  ({ handler } = (await import('../../../lambdas/post-confirmation/index')) as { handler: Handler });
+});
+
+afterAll(async () => {
+  await db?.end();
+  await server?.destroy();
+});
+
+beforeEach(async () => {
+  await db.query('TRUNCATE public.users CASCADE');
+  logLines = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    logLines.push(String(chunk));
+    return true;
+  });
+});
+
+afterEach(() => {
+  // Whatever happened, no log line may carry a user's personal data.
+  for (const line of logLines) {
+    expect(line).not.toMatch(/@example\.com|Jane Doe|janedoe|Robert|DROP TABLE|山田/);
+  }
+});
+
+describe('post-confirmation handler', () => {
+  it('inserts a confirmed user with the mapped attributes and returns the event unchanged', async () => {
+    const event = loadEvent('confirm-sign-up');
+    const before = structuredClone(event);
+    const returned = await handler(event, fakeContext());
+    expect(returned).toBe(event);
+    expect(event).toEqual(before);
+    expect(await rows()).toEqual([
+      {
+        cognito_user_id: '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21',
+        email: 'jane.doe@example.com',
+        display_name: 'Jane Doe',
+        handle: 'janedoe',
+      },
+    ]);
+  });
+
+  it('inserts a user from an AdminConfirmSignUp event', async () => {
+    await handler(loadEvent('admin-confirm-sign-up'), fakeContext());
+    expect(await rows()).toEqual([
+      { cognito_user_id: '9b2d4f6a-1c3e-4a5b-8d7f-0e9c8b7a6d54', email: 'ramon@example.com', display_name: 'Ramón Ñúñez 山田', handle: 'ramon' },
+    ]);
+  });
+
+  it('stores NULLs for a user with only a sub', async () => {
+    await handler(loadEvent('minimal-attributes'), fakeContext());
+    expect(await rows()).toEqual([
+      { cognito_user_id: 'c7e1a2b3-4d5e-4f60-8a9b-0c1d2e3f4a5b', email: null, display_name: null, handle: null },
+    ]);
+  });
+
+  it('inserts one row when the same event arrives three times in sequence', async () => {
+    const event = loadEvent('confirm-sign-up');
+    for (let i = 0; i < 3; i += 1) await handler(event, fakeContext());
+    expect(await rows()).toHaveLength(1);
+  });
+
+  it('inserts one row when the same event arrives three times at once', async () => {
+    const event = loadEvent('confirm-sign-up');
+    await Promise.all([handler(event), handler(event), handler(event)]);
+    expect(await rows()).toHaveLength(1);
+  });
+
+  it('writes nothing for a forgot-password confirmation', async () => {
+    const event = loadEvent('forgot-password');
+    await expect(handler(event, fakeContext())).resolves.toBe(event);
+    expect(await rows()).toEqual([]);
+  });
+
+  it('adds no second row when a user who signed up resets the password', async () => {
+    await handler(loadEvent('confirm-sign-up'), fakeContext());
+    await handler(loadEvent('forgot-password'), fakeContext());
+    expect(await rows()).toHaveLength(1);
+  });
+
+  it('stores SQL-injection strings literally', async () => {
+    const name = "Robert'); DROP TABLE public.users;--";
+    const handle = "x' OR '1'='1";
+    await handler(signUpEvent({ sub: sub(1), name, preferred_username: handle, email: "a'b\"c\\@example.com" }));
+    expect(await rows()).toEqual([{ cognito_user_id: sub(1), email: "a'b\"c\\@example.com", display_name: name, handle }]);
+  });
+
+  it('stores unicode names and handles exactly', async () => {
+    const name = 'Zoë 🦄 Ünïcödé حسن 山田 e\u0301';
+    await handler(signUpEvent({ sub: sub(2), name, preferred_username: 'zoë_🦄' }));
+    expect(await rows()).toEqual([
+      { cognito_user_id: sub(2), email: 'jane.doe@example.com', display_name: name, handle: 'zoë_🦄' },
+    ]);
+  });
+
+  it('refreshes email and name when a later event for the same user carries new values', async () => {
+    await handler(signUpEvent({ sub: sub(3) }));
+    await handler(signUpEvent({ sub: sub(3), email: 'new@example.com', name: 'Jane Q. Doe', preferred_username: 'other' }));
+    expect(await rows()).toEqual([
+      { cognito_user_id: sub(3), email: 'new@example.com', display_name: 'Jane Q. Doe', handle: 'janedoe' },
+    ]);
+  });
+
+  it('logs structured JSON with sub and triggerSource only', async () => {
+    await handler(loadEvent('confirm-sign-up'), fakeContext());
+    const entries = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        level: 'INFO',
+        sub: '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21',
+        triggerSource: 'PostConfirmation_ConfirmSignUp',
+        outcome: 'inserted',
+        requestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+      }),
+    );
+  });
+});
+
+describe('handle uniqueness', () => {
+  it('gives both users their row when they ask for the same handle in different case', async () => {
+    await handler(signUpEvent({ sub: sub(10), preferred_username: 'Bob' }));
+    await handler(signUpEvent({ sub: sub(11), preferred_username: 'bob' }));
+    expect((await rows()).map((row) => [row.cognito_user_id, row.handle])).toEqual([
+      [sub(10), 'Bob'],
+      [sub(11), 'bob_00000000'],
+    ]);
+  });
+
+  it('falls back to the whole sub, then to no handle, as more users ask for the same one', async () => {
+    // The second sub shares its first 8 hex digits with the first, so the short suffix collides too.
+    const a = '11111111-aaaa-4000-8000-000000000001';
+    const b = '11111111-bbbb-4000-8000-000000000002';
+    await handler(signUpEvent({ sub: a, preferred_username: 'sam' }));
+    await handler(signUpEvent({ sub: sub(20), preferred_username: 'sam_11111111' }));
+    await handler(signUpEvent({ sub: b, preferred_username: 'SAM' }));
+    const handles = Object.fromEntries((await rows()).map((row) => [row.cognito_user_id, row.handle]));
+    expect(handles).toEqual({ [a]: 'sam', [sub(20)]: 'sam_11111111', [b]: 'SAM_11111111bbbb40008000000000000002' });
+
+    await handler(signUpEvent({ sub: sub(21), preferred_username: 'SAM_11111111bbbb40008000000000000002' }));
+    const c = '11111111-bbbb-4000-8000-000000000002'.replace('0002', '0003');
+    await handler(signUpEvent({ sub: sub(22), preferred_username: `SAM_${sub(22).replace(/-/g, '')}` }));
+    await handler(signUpEvent({ sub: c, preferred_username: 'sam' }));
+    const after = Object.fromEntries((await rows()).map((row) => [row.cognito_user_id, row.handle]));
+    expect(after[c]).toBe('sam_11111111bbbb40008000000000000003');
+  });
+
+  it('stores the user without a handle when every candidate is taken', async () => {
+    const s = sub(30);
+    const hex = s.replace(/-/g, '');
+    await handler(signUpEvent({ sub: sub(31), preferred_username: 'kim' }));
+    await handler(signUpEvent({ sub: sub(32), preferred_username: `kim_${hex.slice(0, 8)}` }));
+    await handler(signUpEvent({ sub: sub(33), preferred_username: `kim_${hex}` }));
+    await handler(signUpEvent({ sub: s, preferred_username: 'kim' }));
+    const handles = Object.fromEntries((await rows()).map((row) => [row.cognito_user_id, row.handle]));
+    expect(handles[s]).toBeNull();
+    expect(Object.keys(handles)).toHaveLength(4);
+  });
+
+  it('keeps one row and the adjusted handle when the adjusted user is retried', async () => {
+    await handler(signUpEvent({ sub: sub(40), preferred_username: 'lee' }));
+    const second = signUpEvent({ sub: sub(41), preferred_username: 'lee' });
+    await handler(second);
+    await handler(second);
+    expect((await rows()).map((row) => row.handle)).toEqual(['lee', 'lee_00000000']);
+  });
+
+  it('gives every one of ten concurrent sign-ups with the same handle a row', async () => {
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => handler(signUpEvent({ sub: `${i}2345678-0000-4000-8000-00000000000${i}`, preferred_username: 'crowd' }))),
+    );
+    const stored = await rows();
+    expect(stored).toHaveLength(10);
+    expect(new Set(stored.map((row) => row.handle?.toLowerCase())).size).toBe(10);
+  });
+});
+
+describe('malformed events', () => {
+  const cases: [string, () => unknown, string | RegExp][] = [
+    ['a null event', () => null, 'event'],
+    ['an array event', () => [], 'event'],
+    ['no triggerSource', () => ({ request: { userAttributes: { sub: sub(50) } } }), 'triggerSource'],
+    ['a numeric triggerSource', () => ({ triggerSource: 7, request: {} }), 'triggerSource'],
+    ['no request', () => ({ triggerSource: 'PostConfirmation_ConfirmSignUp' }), 'request'],
+    ['a string request', () => ({ triggerSource: 'PostConfirmation_ConfirmSignUp', request: 'x' }), 'request'],
+    ['no userAttributes', () => ({ triggerSource: 'PostConfirmation_ConfirmSignUp', request: {} }), 'request.userAttributes'],
+    ['a missing sub', () => signUpEvent({ sub: undefined }), 'request.userAttributes.sub'],
+    ['an empty sub', () => signUpEvent({ sub: '' }), 'request.userAttributes.sub'],
+    ['a numeric sub', () => signUpEvent({ sub: 12345 }), 'request.userAttributes.sub'],
+    ['a sub with a newline (log forging)', () => signUpEvent({ sub: 'abc\n{"level":"INFO"}' }), 'request.userAttributes.sub'],
+    ['a non-string email', () => signUpEvent({ sub: sub(51), email: ['a@example.com'] }), 'request.userAttributes.email'],
+    ['an object name', () => signUpEvent({ sub: sub(52), name: { first: 'x' } }), 'request.userAttributes.name'],
+    ['a boolean handle', () => signUpEvent({ sub: sub(53), preferred_username: true }), 'request.userAttributes.preferred_username'],
+    ['a NUL in the name', () => signUpEvent({ sub: sub(54), name: 'Jane\u0000Doe' }), 'request.userAttributes.name'],
+    ['a lone surrogate in the handle', () => signUpEvent({ sub: sub(55), preferred_username: 'ab\uD800' }), 'request.userAttributes.preferred_username'],
+    ['an absurdly long name', () => signUpEvent({ sub: sub(56), name: 'x'.repeat(100_000) }), 'request.userAttributes.name'],
+    ['an absurdly long sub', () => signUpEvent({ sub: 'a'.repeat(500) }), 'request.userAttributes.sub'],
+  ];
+
+  it.each(cases)('refuses %s with an InvalidEventError naming the field, writing nothing', async (_label, make, field) => {
+    const error = await handler(make(), fakeContext()).catch((e: unknown) => e);
+    // The handler module is loaded fresh per file (vi.resetModules), so its classes are matched by name.
+    expect(error).toMatchObject({ name: 'InvalidEventError', field });
+    expect((error as Error).message).toContain(field);
+    expect(await rows()).toEqual([]);
+    expect(logLines.some((line) => line.includes('"level":"ERROR"') && line.includes('InvalidEventError'))).toBe(true);
+  });
+
+  it.each(['PreSignUp_SignUp', 'PostConfirmation_Something', 'CustomMessage_SignUp'])(
+    'refuses triggerSource %s with an UnsupportedTriggerError, writing nothing',
+    async (triggerSource) => {
+      const event = { ...loadEvent('confirm-sign-up'), triggerSource };
+      await expect(handler(event, fakeContext())).rejects.toMatchObject({ name: 'UnsupportedTriggerError', triggerSource });
+      expect(await rows()).toEqual([]);
+    },
+  );
+});
+
+describe('connection lifecycle', () => {
+  it('reuses one connection across invocations', async () => {
+    for (let i = 0; i < 5; i += 1) await handler(signUpEvent({ sub: sub(60 + i), preferred_username: null }));
+    const { rows: sessions } = await db.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'post-confirmation'",
+    );
+    expect(sessions[0].n).toBe(1);
+  });
+
+  it('reconnects transparently when the server restarts between two invocations', async () => {
+    await handler(signUpEvent({ sub: sub(70), preferred_username: null }));
+    await db.end();
+    await server.stop();
+    await server.start();
+    db = new Client({ connectionString: server.url() });
+    await db.connect();
+    await handler(signUpEvent({ sub: sub(71), preferred_username: null }));
+    expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(70), sub(71)]);
+  });
+
+  it('reconnects transparently when the server kills the idle connection', async () => {
+    await handler(signUpEvent({ sub: sub(80), preferred_username: null }));
+    await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'post-confirmation'");
+    await handler(signUpEvent({ sub: sub(81), preferred_username: null }));
+    expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(80), sub(81)]);
+  });
+
+  it('hides a raw database error from the caller behind a generic message with the request id', async () => {
+    await db.query('ALTER TABLE public.users RENAME TO users_moved');
+    try {
+      const error = await handler(signUpEvent({ sub: sub(90) }), fakeContext()).catch((e: unknown) => e);
+      expect((error as Error).message).toBe('Internal error while saving the user (request c6af9ac6-7b61-11e6-9a41-93e812345678)');
+      expect(logLines.join('')).toContain('"errorCode":"42P01"');
+    } finally {
+      await db.query('ALTER TABLE public.users_moved RENAME TO users');
+    }
+  });
+});
