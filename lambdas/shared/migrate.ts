@@ -19,7 +19,8 @@ export async function applyMigrations(
 ): Promise<string[]> {
   try {
     const applied = await migrate({ client }, dir, { logger: log });
-    return applied.map((migration) => migration.fileName);
+    // Id 0 is the library's own bookkeeping table, not one of ours.
+    return applied.filter((migration) => migration.id !== 0).map((migration) => migration.fileName);
   } catch (error) {
     // The library's message already names the file and the reason (a changed hash, a failed statement).
     throw new MigrationRefusedError(error instanceof Error ? error.message : String(error));
