@@ -3,7 +3,7 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { wrapArray } from '../lambdas/shared/json-query';
 import { applyMigrations } from '../lambdas/shared/migrate';
 import {
@@ -18,6 +18,7 @@ import {
   type ConnectionUrl,
   type Output,
 } from './cli/common';
+import { openClient } from './cli/postgres';
 
 const USAGE = `usage: npm run db -- <command> [--prod] [--yes]
   create     create the database named in the URL
@@ -64,27 +65,7 @@ interface Context {
 }
 
 async function withClient<T>(context: Context, url: string, database: string, use: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({
-    connectionString: url,
-    connectionTimeoutMillis: context.connectTimeoutMs,
-    application_name: 'cruddur-ops',
-  });
-  // A server that goes away mid-command emits 'error'; the pending query rejects with it, so just don't crash.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    const code = (error as { code?: unknown }).code;
-    if (code === '3D000') {
-      throw new CliError(`database "${database}" does not exist on ${context.connection.parsed.host}; run \`npm run db -- create\` first`, EXIT.FAILURE);
-    }
-    if (code === '28P01' || code === '28000') {
-      throw new CliError(`the server at ${context.connection.parsed.host} refused the credentials in the URL (${String(code)})`, EXIT.CONFIG);
-    }
-    const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-    throw new CliError(`cannot reach ${context.connection.redacted} within ${context.connectTimeoutMs} ms (${reason})`, EXIT.UNAVAILABLE);
-  }
+  const client = await openClient(context.connection, { url, database, connectTimeoutMs: context.connectTimeoutMs });
   try {
     return await use(client);
   } finally {
