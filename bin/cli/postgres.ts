@@ -35,6 +35,6 @@ export async function openClient(connection: ConnectionUrl, options: OpenOptions
       throw new CliError(`the server at ${connection.parsed.host} refused the credentials in the URL (${String(code)})`, EXIT.CONFIG);
     }
     const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-    throw new CliError(`cannot reach ${connection.redacted} within ${options.connectTimeoutMs} ms (${reason})`, EXIT.UNAVAILABLE);
+    throw new CliError(`cannot reach ${connection.redacted} (${reason}; connect timeout ${options.connectTimeoutMs} ms)`, EXIT.UNAVAILABLE);
   }
 }
