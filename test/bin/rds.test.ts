@@ -335,14 +335,25 @@ describe('rds allow-ip', () => {
 describe('AWS clients built by the command line', () => {
   let server: Server;
   let requests: { url: string; body: string }[];
+  let throttleNext: number;
 
   beforeEach(async () => {
     requests = [];
+    throttleNext = 0;
     server = createServer((request, response) => {
       let body = '';
       request.on('data', (chunk: Buffer) => (body += chunk.toString()));
       request.on('end', () => {
         requests.push({ url: request.url ?? '', body });
+        if (throttleNext > 0) {
+          throttleNext -= 1;
+          response.writeHead(400, { 'content-type': 'text/xml' });
+          response.end(
+            '<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>Throttling</Code>' +
+              '<Message>Rate exceeded</Message></Error><RequestId>2</RequestId></ErrorResponse>',
+          );
+          return;
+        }
         response.writeHead(200, { 'content-type': 'text/xml' });
         response.end(
           '<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBInstancesResult><DBInstances><DBInstance>' +
@@ -372,5 +383,34 @@ describe('AWS clients built by the command line', () => {
     expect(requests[0]?.body).toContain('Action=DescribeDBInstances');
     expect(code).toBe(EXIT.OK);
     expect(captured.out[1]).toBe('status   available');
+  });
+
+  function stubLocalAws(): void {
+    const { port } = server.address() as AddressInfo;
+    vi.stubEnv('AWS_ENDPOINT_URL', `http://127.0.0.1:${port}`);
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDLOCAL');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local-secret');
+    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+  }
+
+  it('relies on the SDK to retry a throttled call', async () => {
+    stubLocalAws();
+    throttleNext = 2;
+    const captured = captureOutput();
+    const code = await main(['status', '--instance', 'local-db'], {}, { output: captured.output });
+    expect(requests).toHaveLength(3);
+    expect(code).toBe(EXIT.OK);
+  });
+
+  it('exits 75 with one clear line once the SDK retries are exhausted', async () => {
+    stubLocalAws();
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '2');
+    throttleNext = 10;
+    const captured = captureOutput();
+    const code = await main(['status', '--instance', 'local-db'], {}, { output: captured.output });
+    expect(requests).toHaveLength(2);
+    expect(code).toBe(EXIT.TEMPFAIL);
+    expect(captured.err).toEqual(['rds: AWS throttled the request (2 attempts) (Throttling); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS']);
   });
 });
