@@ -188,6 +188,14 @@ describe('db migrate, seed and setup', () => {
     expect(await databaseExists(name)).toBe(true);
   });
 
+  it.each([['drop'], ['seed']])('refuses %s --prod without --yes', async (command) => {
+    const name = freshName();
+    await run(['setup'], envFor(name));
+    const result = await run([command, '--prod'], { PROD_CONNECTION_URL: server.url(name) });
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(await databaseExists(name)).toBe(true);
+  });
+
   it('runs setup --prod --yes against PROD_CONNECTION_URL and never prints its password', async () => {
     const name = freshName();
     const env = { PROD_CONNECTION_URL: server.url(name), CONNECTION_URL: 'postgres://wrong:wrong@127.0.0.1:1/nothing' };
