@@ -2,7 +2,7 @@ import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import { Client, escapeIdentifier } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../bin/cli/common';
 import { main } from '../../bin/db';
@@ -37,6 +37,11 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, deps: Parameters<type
   const captured = captureOutput();
   const code = await main(argv, env, { output: captured.output, connectTimeoutMs: 2000, ...deps });
   return { code, ...captured };
+}
+
+/** Creates a database behind the command's back, so drop and sessions tests do not depend on create. */
+async function createDatabase(name: string): Promise<void> {
+  await adminQuery(server.url(), 'CREATE DATABASE ' + escapeIdentifier(name));
 }
 
 async function databaseExists(name: string): Promise<boolean> {
@@ -90,7 +95,7 @@ describe('db create and drop', () => {
 
   it('names the open sessions when they block drop, and keeps the database', async () => {
     const name = freshName();
-    await adminQuery(server.url(), `CREATE DATABASE ${name}`);
+    await createDatabase(name);
     const held = await holdSession(name, 'held-by-test');
     try {
       const pid = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
@@ -111,7 +116,7 @@ describe('db create and drop', () => {
 
   it('ends the open sessions and drops with --force', async () => {
     const name = freshName();
-    await adminQuery(server.url(), `CREATE DATABASE ${name}`);
+    await createDatabase(name);
     const held = await holdSession(name, 'held-by-test');
     const result = await run(['drop', '--force'], envFor(name));
     expect(result.code).toBe(EXIT.OK);
@@ -179,7 +184,7 @@ describe('db migrate, seed and setup', () => {
 
   it('refuses setup --prod without --yes and touches nothing', async () => {
     const name = freshName();
-    await adminQuery(server.url(), `CREATE DATABASE ${name}`);
+    await createDatabase(name);
     const env = { PROD_CONNECTION_URL: server.url(name) };
     const result = await run(['setup', '--prod'], env);
     expect(result.code).toBe(EXIT.REFUSED);
@@ -210,7 +215,7 @@ describe('db migrate, seed and setup', () => {
 describe('db sessions and feed', () => {
   it('lists the open sessions with their pid, user, database, client, application and state', async () => {
     const name = freshName();
-    await adminQuery(server.url(), `CREATE DATABASE ${name}`);
+    await createDatabase(name);
     const held = await holdSession(name, 'listed-by-test');
     try {
       const pid = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
