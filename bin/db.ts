@@ -1,50 +1,358 @@
 #!/usr/bin/env -S npx tsx
-// `npm run db -- <command> [--prod]`: the operator's database commands.
-import { Client } from 'pg';
-import { ConfigurationError } from '../lambdas/shared/errors';
+// `npm run db -- <command> [--prod]`: the operator's database commands (the seeds' db-* scripts, typed).
+import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from 'pg';
+import { wrapArray } from '../lambdas/shared/json-query';
 import { applyMigrations } from '../lambdas/shared/migrate';
+import {
+  CliError,
+  EXIT,
+  connectionUrlFromEnv,
+  describeFailure,
+  parseCommandLine,
+  processOutput,
+  runMain,
+  withDatabase,
+  type ConnectionUrl,
+  type Output,
+} from './cli/common';
+import { openClient } from './cli/postgres';
 
-const USAGE = 'usage: npm run db -- migrate [--prod]';
+const USAGE = `usage: npm run db -- <command> [--prod] [--yes]
+  create     create the database named in the URL
+  drop       drop it (--force ends its open sessions first)
+  migrate    apply pending sql/migrations (never destructive)
+  seed       load sql/seed.sql (idempotent)
+  setup      drop, create, migrate, seed (--prod needs --yes)
+  connect    open psql on the database (arguments after -- go to psql)
+  sessions   list the sessions open on the server
+  feed       print the home feed as JSON (--limit N, default 20)`;
 
+const OPTIONS = {
+  prod: { type: 'boolean', default: false },
+  yes: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  limit: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+const SQL_DIR = join(__dirname, '..', 'sql');
+const MAINTENANCE_DATABASE = 'postgres';
+const PROTECTED_DATABASES = new Set([MAINTENANCE_DATABASE, 'template0', 'template1', 'rdsadmin']);
+
+export type Spawn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+export interface DbDeps {
+  readonly output?: Output;
+  /** Starts psql for `connect`. @default node:child_process spawn */
+  readonly spawn?: Spawn;
+  /** How long to wait for a connection before calling the database unreachable. @default 5000 */
+  readonly connectTimeoutMs?: number;
+}
+
+/** Kept for callers of the first version: the URL for the chosen environment, checked. */
 export function connectionUrl(env: NodeJS.ProcessEnv, prod: boolean): string {
-  const variable = prod ? 'PROD_CONNECTION_URL' : 'CONNECTION_URL';
-  const value = env[variable];
-  if (!value) throw new ConfigurationError(variable, 'is not set');
+  return connectionUrlFromEnv(env, prod).url;
+}
+
+interface Context {
+  readonly connection: ConnectionUrl;
+  readonly output: Output;
+  readonly connectTimeoutMs: number;
+  readonly prod: boolean;
+}
+
+async function withClient<T>(context: Context, url: string, database: string, use: (client: Client) => Promise<T>): Promise<T> {
+  const client = await openClient(context.connection, { url, database, connectTimeoutMs: context.connectTimeoutMs });
   try {
-    new URL(value);
-  } catch {
-    throw new ConfigurationError(variable, 'is not a valid postgres:// URL');
+    return await use(client);
+  } finally {
+    await client.end().catch(() => undefined);
   }
-  return value;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const [command, ...rest] = argv;
-  const prod = rest.includes('--prod');
-  switch (command) {
-    case 'migrate': {
-      const client = new Client({ connectionString: connectionUrl(env, prod), connectionTimeoutMillis: 10_000 });
-      await client.connect();
-      try {
-        const applied = await applyMigrations(client);
-        console.log(applied.length === 0 ? 'migrate: already up to date' : `migrate: applied ${applied.join(', ')}`);
-      } finally {
-        await client.end();
-      }
-      return 0;
+function onTarget<T>(context: Context, use: (client: Client) => Promise<T>): Promise<T> {
+  return withClient(context, context.connection.url, context.connection.database, use);
+}
+
+/** create and drop cannot run inside the database they act on: they use the maintenance database. */
+function onMaintenance<T>(context: Context, use: (client: Client) => Promise<T>): Promise<T> {
+  const name = context.connection.database;
+  if (PROTECTED_DATABASES.has(name)) {
+    throw new CliError(`the URL names the system database "${name}"; create and drop only act on an application database`, EXIT.USAGE);
+  }
+  return withClient(context, withDatabase(context.connection, MAINTENANCE_DATABASE), MAINTENANCE_DATABASE, use);
+}
+
+function requireYes(context: Context, command: string, what: string, yes: boolean): void {
+  if (context.prod && !yes) {
+    throw new CliError(`${command} --prod ${what}; rerun with --yes if that is really what you want`, EXIT.REFUSED);
+  }
+}
+
+async function create(context: Context): Promise<void> {
+  const name = context.connection.database;
+  await onMaintenance(context, async (client) => {
+    const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rows.length > 0) {
+      context.output.out(`create: database "${name}" already exists; nothing to do`);
+      return;
     }
-    default:
-      console.error(USAGE);
-      return 64;
+    // CREATE DATABASE takes no parameters: the name is quoted as an identifier, never pasted raw.
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+    context.output.out(`create: created database "${name}"`);
+  });
+}
+
+interface SessionRow {
+  pid: number;
+  usename: string | null;
+  application_name: string | null;
+  client_addr: string | null;
+  state: string | null;
+}
+
+const OTHER_SESSIONS = `
+SELECT pid, usename, application_name, host(client_addr) AS client_addr, state
+FROM pg_stat_activity
+WHERE datname = $1 AND pid <> pg_backend_pid()
+ORDER BY pid`;
+
+function sessionLine(row: SessionRow): string {
+  return `  pid ${row.pid}  user ${row.usename ?? '-'}  application ${row.application_name || '-'}  client ${row.client_addr ?? 'local socket'}  state ${row.state ?? '-'}`;
+}
+
+const OBJECT_IN_USE = '55006';
+const FORCE_ATTEMPTS = 3;
+
+async function drop(context: Context, force: boolean): Promise<void> {
+  const name = context.connection.database;
+  await onMaintenance(context, async (client) => {
+    for (let attempt = 1; ; attempt += 1) {
+      if (force) {
+        // Needs superuser, or on RDS rds_superuser / pg_signal_backend; ends only this database's sessions.
+        // MATERIALIZED: in a plain WHERE the planner may call pg_terminate_backend before the datname filter,
+        // ending sessions on other databases, this one included.
+        const { rows } = await client.query<{ pid: number }>(
+          `WITH targets AS MATERIALIZED (
+             SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()
+           )
+           SELECT pid FROM targets WHERE pg_terminate_backend(pid)`,
+          [name],
+        );
+        if (rows.length > 0) context.output.err(`drop: ended ${rows.length} session(s) on "${name}": pid ${rows.map((row) => row.pid).join(', ')}`);
+      }
+      try {
+        const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+        if (rows.length === 0) {
+          context.output.out(`drop: database "${name}" does not exist; nothing to do`);
+          return;
+        }
+        await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}`);
+        context.output.out(`drop: dropped database "${name}"`);
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== OBJECT_IN_USE) throw error;
+        // A client may reconnect between terminate and drop: try again a few times, then report who it is.
+        if (force && attempt < FORCE_ATTEMPTS) continue;
+        const { rows } = await client.query<SessionRow>(OTHER_SESSIONS, [name]);
+        const lines = rows.length > 0 ? rows.map(sessionLine) : ['  (they closed while we looked; run drop again)'];
+        throw new CliError(
+          [
+            `database "${name}" has ${rows.length} open session(s):`,
+            ...lines,
+            force
+              ? 'they kept reconnecting after being ended; stop the clients (the local stack, the function) and retry'
+              : 'close them, or rerun with --force to end them (pg_terminate_backend) and drop',
+          ].join('\n'),
+          EXIT.BUSY,
+        );
+      }
+    }
+  });
+}
+
+async function migrate(context: Context): Promise<void> {
+  await onTarget(context, async (client) => {
+    const applied = await applyMigrations(client);
+    context.output.out(applied.length === 0 ? 'migrate: already up to date' : `migrate: applied ${applied.join(', ')}`);
+  });
+}
+
+async function seed(context: Context): Promise<void> {
+  const sql = readFileSync(join(SQL_DIR, 'seed.sql'), 'utf8');
+  await onTarget(context, async (client) => {
+    // One transaction: the seed lands whole or not at all.
+    await client.query('BEGIN');
+    try {
+      await client.query(sql);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if ((error as { code?: unknown }).code === '42P01') {
+        throw new CliError(`the tables do not exist yet; run \`npm run db -- migrate\` first`, EXIT.FAILURE);
+      }
+      throw error;
+    }
+    const { rows } = await client.query<{ users: string; activities: string }>(
+      'SELECT (SELECT count(*) FROM public.users) AS users, (SELECT count(*) FROM public.activities) AS activities',
+    );
+    context.output.out(`seed: loaded sql/seed.sql (now ${rows[0]?.users} users, ${rows[0]?.activities} activities)`);
+  });
+}
+
+/** The environment psql gets: the URL's parts as libpq PG* variables, so no password appears in argv. */
+export function psqlEnvironment(connection: ConnectionUrl, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const url = connection.parsed;
+  const child: NodeJS.ProcessEnv = { ...env };
+  // psql needs none of these, and they carry passwords.
+  delete child.CONNECTION_URL;
+  delete child.PROD_CONNECTION_URL;
+  child.PGHOST = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  child.PGPORT = url.port || '5432';
+  child.PGDATABASE = connection.database;
+  if (url.username) child.PGUSER = decodeURIComponent(url.username);
+  if (url.password) child.PGPASSWORD = decodeURIComponent(url.password);
+  else delete child.PGPASSWORD;
+  child.PGAPPNAME = 'cruddur-ops psql';
+  const libpq: Record<string, string> = {
+    sslmode: 'PGSSLMODE',
+    sslrootcert: 'PGSSLROOTCERT',
+    sslcert: 'PGSSLCERT',
+    sslkey: 'PGSSLKEY',
+    connect_timeout: 'PGCONNECT_TIMEOUT',
+    application_name: 'PGAPPNAME',
+    options: 'PGOPTIONS',
+  };
+  for (const [parameter, variable] of Object.entries(libpq)) {
+    const value = url.searchParams.get(parameter);
+    if (value !== null) child[variable] = value;
+  }
+  return child;
+}
+
+async function connect(context: Context, env: NodeJS.ProcessEnv, args: string[], spawn: Spawn): Promise<number> {
+  const child = spawn('psql', args, { stdio: 'inherit', env: psqlEnvironment(context.connection, env) });
+  // Ctrl-C belongs to psql (it cancels the running query); it must not end us and orphan psql.
+  const ignore = () => undefined;
+  process.on('SIGINT', ignore);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') {
+          reject(
+            new CliError(
+              'psql is not installed or not on PATH; install the PostgreSQL client (apt-get install postgresql-client, brew install libpq) and retry',
+              EXIT.NOT_FOUND,
+            ),
+          );
+        } else reject(error);
+      });
+      child.once('exit', (code) => resolve(code ?? EXIT.FAILURE));
+    });
+  } finally {
+    process.off('SIGINT', ignore);
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(`db: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
-    },
-  );
+function column(value: unknown): string {
+  return value === null || value === undefined || value === '' ? '-' : String(value);
 }
+
+/** A plain aligned table: the seeds printed psql's, this keeps it readable without psql. */
+export function formatTable(rows: Record<string, unknown>[], columns: string[]): string[] {
+  const widths = columns.map((name) => Math.max(name.length, ...rows.map((row) => column(row[name]).length)));
+  const line = (cells: string[]) => cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ').trimEnd();
+  return [line(columns), line(widths.map((width) => '-'.repeat(width))), ...rows.map((row) => line(columns.map((name) => column(row[name]))))];
+}
+
+const SESSIONS_COLUMNS = ['process_id', 'user', 'db', 'client_addr', 'app', 'state'];
+
+async function sessions(context: Context): Promise<void> {
+  const sql = readFileSync(join(SQL_DIR, 'queries', 'sessions.sql'), 'utf8');
+  await onTarget(context, async (client) => {
+    const { rows } = await client.query<Record<string, unknown>>(sql);
+    for (const line of formatTable(rows, SESSIONS_COLUMNS)) context.output.out(line);
+    context.output.out(`(${rows.length} session${rows.length === 1 ? '' : 's'})`);
+  });
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return 20;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
+    throw new CliError(`--limit must be a whole number from 1 to 1000, got ${JSON.stringify(value.slice(0, 20))}`, EXIT.USAGE);
+  }
+  return Number(value);
+}
+
+async function feed(context: Context, limit: number): Promise<void> {
+  const sql = readFileSync(join(SQL_DIR, 'queries', 'home_activities.sql'), 'utf8');
+  await onTarget(context, async (client) => {
+    const activities = await wrapArray(client, sql, [limit]);
+    context.output.out(JSON.stringify(activities, null, 2));
+  });
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, deps: DbDeps = {}): Promise<number> {
+  const output = deps.output ?? processOutput;
+  try {
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
+    const [command, ...rest] = positionals;
+    if (values.help) {
+      output.out(USAGE);
+      return EXIT.OK;
+    }
+    if (command === undefined) throw new CliError(`no command given\n${USAGE}`, EXIT.USAGE);
+    const known = ['create', 'drop', 'migrate', 'seed', 'setup', 'connect', 'sessions', 'feed'];
+    if (!known.includes(command)) throw new CliError(`unknown command ${JSON.stringify(command.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
+    if (rest.length > 0 && command !== 'connect') {
+      throw new CliError(`${command} takes no arguments, got ${rest.length}\n${USAGE}`, EXIT.USAGE);
+    }
+    const limit = parseLimit(values.limit);
+    const connection = connectionUrlFromEnv(env, values.prod);
+    const context: Context = { connection, output, connectTimeoutMs: deps.connectTimeoutMs ?? 5000, prod: values.prod };
+    if (values.prod) output.err(`db: using PROD_CONNECTION_URL (${connection.redacted})`);
+
+    switch (command) {
+      case 'create':
+        await create(context);
+        return EXIT.OK;
+      case 'drop':
+        requireYes(context, 'drop', 'drops the production database', values.yes);
+        await drop(context, values.force);
+        return EXIT.OK;
+      case 'migrate':
+        await migrate(context);
+        return EXIT.OK;
+      case 'seed':
+        requireYes(context, 'seed', 'writes the mock users and activities into production', values.yes);
+        await seed(context);
+        return EXIT.OK;
+      case 'setup':
+        requireYes(context, 'setup', 'drops and recreates the production database', values.yes);
+        await drop(context, values.force);
+        await create(context);
+        await migrate(context);
+        await seed(context);
+        return EXIT.OK;
+      case 'connect':
+        return await connect(context, env, rest, deps.spawn ?? nodeSpawn);
+      case 'sessions':
+        await sessions(context);
+        return EXIT.OK;
+      case 'feed':
+        await feed(context, limit);
+        return EXIT.OK;
+      default:
+        throw new CliError(`unknown command\n${USAGE}`, EXIT.USAGE);
+    }
+  } catch (error) {
+    const { message, exitCode } = describeFailure(error);
+    output.err(`db: ${message}`);
+    return exitCode;
+  }
+}
+
+if (require.main === module) runMain('db', () => main(process.argv.slice(2)));

@@ -1,0 +1,372 @@
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, escapeIdentifier } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../bin/cli/common';
+import { main } from '../../bin/db';
+import { captureOutput } from '../support/output';
+import { adminQuery, freePort, startTestServer, type TestServer } from '../support/postgres';
+
+let server: TestServer;
+let scratch: string;
+let counter = 0;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  scratch = await mkdtemp(join(tmpdir(), 'cruddur-db-cli-'));
+});
+
+afterAll(async () => {
+  await server?.destroy();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** A fresh database name per test, so tests never see each other's databases. */
+function freshName(): string {
+  counter += 1;
+  return `cli_test_${counter}`;
+}
+
+function envFor(database: string): NodeJS.ProcessEnv {
+  return { CONNECTION_URL: server.url(database) };
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv, deps: Parameters<typeof main>[2] = {}) {
+  const captured = captureOutput();
+  const code = await main(argv, env, { output: captured.output, connectTimeoutMs: 2000, ...deps });
+  return { code, ...captured };
+}
+
+/** Creates a database behind the command's back, so drop and sessions tests do not depend on create. */
+async function createDatabase(name: string): Promise<void> {
+  await adminQuery(server.url(), 'CREATE DATABASE ' + escapeIdentifier(name));
+}
+
+async function databaseExists(name: string): Promise<boolean> {
+  const client = new Client({ connectionString: server.url() });
+  await client.connect();
+  try {
+    const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    return rows.length === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+async function queryOn<T extends Record<string, unknown>>(database: string, text: string): Promise<T[]> {
+  const client = new Client({ connectionString: server.url(database) });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Opens a session on the database and keeps it open, as a forgotten psql or the local stack would. */
+async function holdSession(database: string, applicationName: string): Promise<Client> {
+  const client = new Client({ connectionString: server.url(database), application_name: applicationName });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+describe('db create and drop', () => {
+  it('creates the database named in the URL, and says so when it already exists', async () => {
+    const name = freshName();
+    const first = await run(['create'], envFor(name));
+    expect(first.code).toBe(EXIT.OK);
+    expect(await databaseExists(name)).toBe(true);
+    const second = await run(['create'], envFor(name));
+    expect(second.code).toBe(EXIT.OK);
+    expect(second.out.join('\n')).toMatch(/already exists/);
+  });
+
+  it('quotes a database name that needs quoting instead of pasting it into the SQL', async () => {
+    const name = 'Cli Test "quoted"; DROP';
+    const created = await run(['create'], envFor(name));
+    expect(created.code).toBe(EXIT.OK);
+    expect(await databaseExists(name)).toBe(true);
+    expect((await run(['drop'], envFor(name))).code).toBe(EXIT.OK);
+    expect(await databaseExists(name)).toBe(false);
+  });
+
+  it('names the open sessions when they block drop, and keeps the database', async () => {
+    const name = freshName();
+    await createDatabase(name);
+    const held = await holdSession(name, 'held-by-test');
+    try {
+      const pid = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      const result = await run(['drop'], envFor(name));
+      expect(result.code).toBe(EXIT.BUSY);
+      const message = result.err.join('\n');
+      expect(message).toContain(`pid ${pid}`);
+      expect(message).toContain('user postgres');
+      expect(message).toContain('application held-by-test');
+      expect(message).toContain('client 127.0.0.1');
+      expect(message).toContain('state idle');
+      expect(message).toContain('--force');
+      expect(await databaseExists(name)).toBe(true);
+    } finally {
+      await held.end().catch(() => undefined);
+    }
+  });
+
+  it('ends the open sessions and drops with --force', async () => {
+    const name = freshName();
+    await createDatabase(name);
+    const held = await holdSession(name, 'held-by-test');
+    const result = await run(['drop', '--force'], envFor(name));
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.err.join('\n')).toMatch(/ended 1 session/);
+    expect(await databaseExists(name)).toBe(false);
+    await expect(held.query('SELECT 1')).rejects.toThrow();
+  });
+
+  it('says there is nothing to do when the database does not exist', async () => {
+    const result = await run(['drop'], envFor(freshName()));
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.out.join('\n')).toMatch(/does not exist; nothing to do/);
+  });
+
+  it('refuses to drop the maintenance database', async () => {
+    const result = await run(['drop'], envFor('postgres'));
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.err.join('\n')).toMatch(/system database "postgres"/);
+    expect(await databaseExists('postgres')).toBe(true);
+  });
+});
+
+describe('db migrate, seed and setup', () => {
+  it('migrates once, then reports it is up to date', async () => {
+    const name = freshName();
+    await run(['create'], envFor(name));
+    const first = await run(['migrate'], envFor(name));
+    expect(first.code).toBe(EXIT.OK);
+    expect(first.out.join('\n')).toContain('0001_create_users_and_activities.sql');
+    const second = await run(['migrate'], envFor(name));
+    expect(second.out).toEqual(['migrate: already up to date']);
+  });
+
+  it('seeds twice and ends with the same rows', async () => {
+    const name = freshName();
+    await run(['create'], envFor(name));
+    await run(['migrate'], envFor(name));
+    expect((await run(['seed'], envFor(name))).code).toBe(EXIT.OK);
+    const again = await run(['seed'], envFor(name));
+    expect(again.code).toBe(EXIT.OK);
+    expect(again.out.join('\n')).toMatch(/now 2 users, 1 activities/);
+    const users = await queryOn<{ cognito_user_id: string }>(name, 'SELECT cognito_user_id FROM public.users ORDER BY 1');
+    expect(users.map((row) => row.cognito_user_id)).toEqual(['MOCK-andrewbrown', 'MOCK-bayko']);
+  });
+
+  it('tells the operator to migrate first when seeding an empty database', async () => {
+    const name = freshName();
+    await run(['create'], envFor(name));
+    const result = await run(['seed'], envFor(name));
+    expect(result.code).toBe(EXIT.FAILURE);
+    expect(result.err.join('\n')).toMatch(/migrate` first/);
+  });
+
+  it('rebuilds a database from scratch with setup, dropping what was there', async () => {
+    const name = freshName();
+    expect((await run(['setup'], envFor(name))).code).toBe(EXIT.OK);
+    await adminQuery(server.url(name), "INSERT INTO public.users (cognito_user_id) VALUES ('extra-user')");
+    const held = await holdSession(name, 'held-by-test');
+    const again = await run(['setup', '--force'], envFor(name));
+    await held.end().catch(() => undefined);
+    expect(again.code).toBe(EXIT.OK);
+    const users = await queryOn<{ cognito_user_id: string }>(name, 'SELECT cognito_user_id FROM public.users ORDER BY 1');
+    expect(users.map((row) => row.cognito_user_id)).toEqual(['MOCK-andrewbrown', 'MOCK-bayko']);
+  });
+
+  it('refuses setup --prod without --yes and touches nothing', async () => {
+    const name = freshName();
+    await createDatabase(name);
+    const env = { PROD_CONNECTION_URL: server.url(name) };
+    const result = await run(['setup', '--prod'], env);
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(result.err.join('\n')).toMatch(/--yes/);
+    expect(await queryOn(name, "SELECT 1 FROM pg_tables WHERE tablename = 'users'")).toEqual([]);
+    expect(await databaseExists(name)).toBe(true);
+  });
+
+  it.each([['drop'], ['seed']])('refuses %s --prod without --yes', async (command) => {
+    const name = freshName();
+    await run(['setup'], envFor(name));
+    const result = await run([command, '--prod'], { PROD_CONNECTION_URL: server.url(name) });
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(await databaseExists(name)).toBe(true);
+  });
+
+  it('runs setup --prod --yes against PROD_CONNECTION_URL and never prints its password', async () => {
+    const name = freshName();
+    const env = { PROD_CONNECTION_URL: server.url(name), CONNECTION_URL: 'postgres://wrong:wrong@127.0.0.1:1/nothing' };
+    const result = await run(['setup', '--prod', '--yes'], env);
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.err.join('\n')).toContain(`postgres://postgres:***@127.0.0.1:${server.port}/${name}`);
+    expect(result.all()).not.toContain(':postgres@');
+    expect(await queryOn(name, 'SELECT count(*)::int AS n FROM public.users')).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('db sessions and feed', () => {
+  it('lists the open sessions with their pid, user, database, client, application and state', async () => {
+    const name = freshName();
+    await createDatabase(name);
+    const held = await holdSession(name, 'listed-by-test');
+    try {
+      const pid = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      const result = await run(['sessions'], envFor(name));
+      expect(result.code).toBe(EXIT.OK);
+      expect(result.out[0]).toMatch(/^process_id\s+user\s+db\s+client_addr\s+app\s+state$/);
+      const line = result.out.find((row) => row.includes('listed-by-test'));
+      expect(line?.split(/\s+/)).toEqual([String(pid), 'postgres', name, '127.0.0.1', 'listed-by-test', 'idle']);
+    } finally {
+      await held.end();
+    }
+  });
+
+  it('prints the home feed as JSON built by Postgres, newest first', async () => {
+    const name = freshName();
+    await run(['setup'], envFor(name));
+    await adminQuery(
+      server.url(name),
+      `INSERT INTO public.activities (user_uuid, message, created_at, likes_count)
+       SELECT uuid, 'a newer one', now() + interval '1 minute', 3 FROM public.users WHERE handle = 'bayko'`,
+    );
+    const result = await run(['feed'], envFor(name));
+    expect(result.code).toBe(EXIT.OK);
+    const feed = JSON.parse(result.out.join('\n')) as Record<string, unknown>[];
+    expect(feed).toHaveLength(2);
+    expect(Object.keys(feed[0] ?? {})).toEqual([
+      'uuid',
+      'handle',
+      'display_name',
+      'message',
+      'replies_count',
+      'reposts_count',
+      'likes_count',
+      'reply_to_activity_uuid',
+      'expires_at',
+      'created_at',
+    ]);
+    expect(feed.map((activity) => [activity.handle, activity.message, activity.likes_count])).toEqual([
+      ['bayko', 'a newer one', 3],
+      ['andrewbrown', 'This was imported as seed data!', 0],
+    ]);
+    expect(feed[1]).toMatchObject({ uuid: '3c1e2a7b-5d4f-4e6a-8b9c-0d1e2f3a0001', display_name: 'Andrew Brown', reply_to_activity_uuid: null });
+    expect(String(feed[1]?.created_at)).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+  });
+
+  it('prints an empty array for an empty feed and honours --limit', async () => {
+    const name = freshName();
+    await run(['create'], envFor(name));
+    await run(['migrate'], envFor(name));
+    expect(JSON.parse((await run(['feed'], envFor(name))).out.join('\n'))).toEqual([]);
+    await run(['seed'], envFor(name));
+    await adminQuery(server.url(name), "INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'second' FROM public.users WHERE handle = 'bayko'");
+    expect(JSON.parse((await run(['feed', '--limit', '1'], envFor(name))).out.join('\n'))).toHaveLength(1);
+    expect((await run(['feed', '--limit', '0'], envFor(name))).code).toBe(EXIT.USAGE);
+  });
+});
+
+describe('db connect', () => {
+  async function fakePsql(exitCode: number): Promise<{ dir: string; record: string }> {
+    const dir = await mkdtemp(join(scratch, 'bin-'));
+    const record = join(dir, 'record.txt');
+    const script = `#!/bin/sh\nPATH=/usr/bin:/bin\n{ echo "ARGS $*"; env | grep -E '^(PG|CONNECTION_URL|PROD_CONNECTION_URL)' | sort; } > "${record}"\nexit ${exitCode}\n`;
+    await writeFile(join(dir, 'psql'), script);
+    await chmod(join(dir, 'psql'), 0o755);
+    return { dir, record };
+  }
+
+  it('runs psql with the URL in PG* variables, keeps the password out of argv, and returns its exit code', async () => {
+    const { dir, record } = await fakePsql(3);
+    const url = 'postgres://ops%20user:p%40ss-word@db.example.internal:6543/cruddur?sslmode=verify-full';
+    const result = await run(['connect', '--', '-c', 'select 1'], { PATH: dir, CONNECTION_URL: url });
+    expect(result.code).toBe(3);
+    const lines = (await readFile(record, 'utf8')).trim().split('\n');
+    expect(lines).toEqual([
+      'ARGS -c select 1',
+      'PGAPPNAME=cruddur-ops psql',
+      'PGDATABASE=cruddur',
+      'PGHOST=db.example.internal',
+      'PGPASSWORD=p@ss-word',
+      'PGPORT=6543',
+      'PGSSLMODE=verify-full',
+      'PGUSER=ops user',
+    ]);
+  });
+
+  it('says psql is missing when it is not installed', async () => {
+    const empty = await mkdtemp(join(scratch, 'empty-'));
+    const result = await run(['connect'], { PATH: empty, CONNECTION_URL: server.url() });
+    expect(result.code).toBe(EXIT.NOT_FOUND);
+    expect(result.err.join('\n')).toMatch(/psql is not installed/);
+  });
+
+  const hasPsql = spawnSync('psql', ['--version']).status === 0;
+  it.skipIf(!hasPsql)('reaches the database through the real psql when it is installed', async () => {
+    const name = freshName();
+    await run(['setup'], envFor(name));
+    let stdout = '';
+    const piped = (command: string, args: readonly string[], options: SpawnOptions) => {
+      const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'inherit'] });
+      child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      return child;
+    };
+    const result = await run(['connect', '--', '-tAc', 'SELECT count(*) FROM public.users'], { ...process.env, ...envFor(name) }, { spawn: piped });
+    expect(result.code).toBe(0);
+    expect(stdout.trim()).toBe('2');
+  });
+});
+
+describe('db errors', () => {
+  it('names the missing variable', async () => {
+    const result = await run(['migrate'], {});
+    expect(result.code).toBe(EXIT.CONFIG);
+    expect(result.err).toEqual(['db: Configuration error: CONNECTION_URL is not set']);
+    const prod = await run(['migrate', '--prod'], { CONNECTION_URL: server.url() });
+    expect(prod.err).toEqual(['db: Configuration error: PROD_CONNECTION_URL is not set']);
+  });
+
+  it('rejects a malformed URL without printing it', async () => {
+    const result = await run(['migrate'], { CONNECTION_URL: 'postgres://ops:s3cret-pw@db.example:notaport/cruddur' });
+    expect(result.code).toBe(EXIT.CONFIG);
+    expect(result.err.join('\n')).toMatch(/CONNECTION_URL is not a valid URL/);
+    expect(result.all()).not.toContain('s3cret-pw');
+  });
+
+  it('rejects a URL that names no database or is not postgres', async () => {
+    expect((await run(['migrate'], { CONNECTION_URL: 'postgres://ops:pw@db.example:5432/' })).err.join('\n')).toMatch(/names no database/);
+    expect((await run(['migrate'], { CONNECTION_URL: 'mysql://ops:pw@db.example/cruddur' })).err.join('\n')).toMatch(/must start with postgres:\/\//);
+  });
+
+  it('reports an unreachable database in one line, with the password redacted', async () => {
+    const port = await freePort();
+    const result = await run(['migrate'], { CONNECTION_URL: `postgres://ops:s3cret-pw@127.0.0.1:${port}/cruddur` });
+    expect(result.code).toBe(EXIT.UNAVAILABLE);
+    expect(result.err).toHaveLength(1);
+    expect(result.err[0]).toContain(`cannot reach postgres://ops:***@127.0.0.1:${port}/cruddur`);
+    expect(result.all()).not.toContain('s3cret-pw');
+  });
+
+  it('reports refused credentials without printing them', async () => {
+    const result = await run(['sessions'], { CONNECTION_URL: `postgres://postgres:not-the-password@127.0.0.1:${server.port}/postgres` });
+    expect(result.code).toBe(EXIT.CONFIG);
+    expect(result.err.join('\n')).toMatch(/refused the credentials/);
+    expect(result.all()).not.toContain('not-the-password');
+  });
+
+  it('rejects an unknown command or option with the usage', async () => {
+    const unknown = await run(['explode'], envFor('postgres'));
+    expect(unknown.code).toBe(EXIT.USAGE);
+    expect(unknown.err.join('\n')).toMatch(/unknown command "explode"/);
+    const option = await run(['migrate', '--prdo'], envFor('postgres'));
+    expect(option.code).toBe(EXIT.USAGE);
+    expect(option.err.join('\n')).toMatch(/--prdo/);
+  });
+});
