@@ -125,51 +125,36 @@ function sessionLine(row: SessionRow): string {
 }
 
 const OBJECT_IN_USE = '55006';
-const FORCE_ATTEMPTS = 3;
 
 async function drop(context: Context, force: boolean): Promise<void> {
   const name = context.connection.database;
   await onMaintenance(context, async (client) => {
-    for (let attempt = 1; ; attempt += 1) {
-      if (force) {
-        // Needs superuser, or on RDS rds_superuser / pg_signal_backend; ends only this database's sessions.
-        // MATERIALIZED: in a plain WHERE the planner may call pg_terminate_backend before the datname filter,
-        // ending sessions on other databases, this one included.
-        const { rows } = await client.query<{ pid: number }>(
-          `WITH targets AS MATERIALIZED (
-             SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()
-           )
-           SELECT pid FROM targets WHERE pg_terminate_backend(pid)`,
-          [name],
-        );
-        if (rows.length > 0) context.output.err(`drop: ended ${rows.length} session(s) on "${name}": pid ${rows.map((row) => row.pid).join(', ')}`);
-      }
-      try {
-        const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-        if (rows.length === 0) {
-          context.output.out(`drop: database "${name}" does not exist; nothing to do`);
-          return;
-        }
-        await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}`);
-        context.output.out(`drop: dropped database "${name}"`);
-        return;
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== OBJECT_IN_USE) throw error;
-        // A client may reconnect between terminate and drop: try again a few times, then report who it is.
-        if (force && attempt < FORCE_ATTEMPTS) continue;
-        const { rows } = await client.query<SessionRow>(OTHER_SESSIONS, [name]);
-        const lines = rows.length > 0 ? rows.map(sessionLine) : ['  (they closed while we looked; run drop again)'];
-        throw new CliError(
-          [
-            `database "${name}" has ${rows.length} open session(s):`,
-            ...lines,
-            force
-              ? 'they kept reconnecting after being ended; stop the clients (the local stack, the function) and retry'
-              : 'close them, or rerun with --force to end them (pg_terminate_backend) and drop',
-          ].join('\n'),
-          EXIT.BUSY,
-        );
-      }
+    const { rows: exists } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.length === 0) {
+      context.output.out(`drop: database "${name}" does not exist; nothing to do`);
+      return;
+    }
+    if (force) {
+      // WITH (FORCE) ends the sessions and drops in one statement, so a client that reconnects cannot slip
+      // in between. Needs superuser, or on RDS rds_superuser / pg_signal_backend.
+      const { rows } = await client.query<SessionRow>(OTHER_SESSIONS, [name]);
+      if (rows.length > 0) context.output.err(`drop: ending ${rows.length} session(s) on "${name}": pid ${rows.map((row) => row.pid).join(', ')}`);
+    }
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${force ? ' WITH (FORCE)' : ''}`);
+      context.output.out(`drop: dropped database "${name}"`);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== OBJECT_IN_USE) throw error;
+      const { rows } = await client.query<SessionRow>(OTHER_SESSIONS, [name]);
+      const lines = rows.length > 0 ? rows.map(sessionLine) : ['  (they closed while we looked; run drop again)'];
+      throw new CliError(
+        [
+          `database "${name}" has ${rows.length} open session(s):`,
+          ...lines,
+          'close them, or rerun with --force to end them and drop',
+        ].join('\n'),
+        EXIT.BUSY,
+      );
     }
   });
 }

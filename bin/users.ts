@@ -26,8 +26,11 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-/** Statuses of a user who has confirmed an account: the ones the trigger would have written. */
-const CONFIRMED_STATUSES = new Set(['CONFIRMED', 'EXTERNAL_PROVIDER']);
+/**
+ * Statuses of a real account: confirmed, federated, created by an administrator (FORCE_CHANGE_PASSWORD: the
+ * trigger never fires for them), or imported/reset (RESET_REQUIRED). UNCONFIRMED users are not users yet.
+ */
+const CONFIRMED_STATUSES = new Set(['CONFIRMED', 'EXTERNAL_PROVIDER', 'FORCE_CHANGE_PASSWORD', 'RESET_REQUIRED']);
 /** ListUsers' largest page. */
 const PAGE_SIZE = 60;
 const USER_POOL_ID = /^[\w-]+_[0-9a-zA-Z]+$/;

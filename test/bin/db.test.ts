@@ -120,7 +120,7 @@ describe('db create and drop', () => {
     const held = await holdSession(name, 'held-by-test');
     const result = await run(['drop', '--force'], envFor(name));
     expect(result.code).toBe(EXIT.OK);
-    expect(result.err.join('\n')).toMatch(/ended 1 session/);
+    expect(result.err.join('\n')).toMatch(/ending 1 session/);
     expect(await databaseExists(name)).toBe(false);
     await expect(held.query('SELECT 1')).rejects.toThrow();
   });
