@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // `npm start`: the local sign-up stack (embedded PostgreSQL, the post-confirmation function behind a Lambda
 // Invoke API, cognito-local), in the foreground until Ctrl-C.
-import { relative } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PortInUseError } from '../lib/local/ports';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocalStack, type LocalStack, type StackInfo } from '../lib/local/stack';
@@ -57,8 +57,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   };
 }
 
-function shellQuote(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+function requirePath(path: string): string {
+  return isAbsolute(path) ? path : `./${path}`;
 }
 
 /** What `npm start` prints once the stack is up: the stack.json values and commands to paste. */
@@ -91,7 +91,7 @@ export function formatBanner(info: StackInfo, stackFile: string): string {
     '',
     'Look at the rows:',
     '  npx tsx bin/local-user.ts list',
-    `  psql ${shellQuote(info.connectionUrl)} -c 'SELECT uuid, cognito_user_id, handle, created_at FROM public.users'`,
+    `  psql "$(node -p "require('${requirePath(show(stackFile))}').connectionUrl")" -c 'SELECT uuid, cognito_user_id, handle, created_at FROM public.users'`,
     '',
     'Invoke the function directly:',
     '  npm run invoke -- events/confirm-sign-up.json',
