@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // `npm start`: the local sign-up stack (embedded PostgreSQL, the post-confirmation function behind a Lambda
 // Invoke API, cognito-local), in the foreground until Ctrl-C.
+import { readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PortInUseError } from '../lib/local/ports';
@@ -102,6 +103,30 @@ export function formatBanner(info: StackInfo, stackFile: string): string {
   ].join('\n');
 }
 
+/** Linux: the pids of up to `depth` ancestors (tsx, sh, npm under `npm start`), read from /proc; empty elsewhere. */
+function ancestorPids(depth = 3): number[] {
+  const chain: number[] = [];
+  for (let pid = process.ppid; chain.length < depth && pid > 1; ) {
+    chain.push(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return chain;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const options = parseOptions(argv, env);
 
@@ -111,18 +136,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     for (const listener of process.listeners(signal)) process.removeListener(signal, listener);
   }
   let stack: LocalStack | undefined;
-  let signalled: NodeJS.Signals | undefined;
+  let signalled: string | undefined;
   const stopped = new Promise<number>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
+    const onSignal = (reason: string) => {
       if (signalled) return; // a second Ctrl-C while stopping changes nothing; stop() is already running
-      signalled = signal;
+      signalled = reason;
       if (!stack) return; // still starting: stopped once the start returns, below
-      console.log(`\n${signal}: stopping the local stack`);
+      console.log(`\n${reason}: stopping the local stack`);
       void stack.stop().then(() => resolve(0));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onSignal);
+    // A SIGTERM sent to `npm start` ends npm and its sh but does not reach this process (sh does not pass it
+    // on); without this watch the stack would run on as an orphan holding its ports.
+    const watched = ancestorPids();
+    const watch = setInterval(() => {
+      if (watched.some((pid) => !isAlive(pid))) {
+        clearInterval(watch);
+        onSignal('the process that started it has exited');
+      }
+    }, 1000);
+    watch.unref();
   });
 
   stack = await startLocalStack({ ...options, progress: (line) => console.log(line) });

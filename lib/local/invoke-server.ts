@@ -65,7 +65,8 @@ function functionNameOf(raw: string): string {
   return decoded.replace(/:\$LATEST$/, '');
 }
 
-function contextFor(name: string, region: string, timeoutMs: number): Context {
+/** A Lambda context for one local invocation: a fresh request id, a deadline like the function timeout. */
+export function localContext(name: string, region: string, timeoutMs: number): Context {
   const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -114,7 +115,7 @@ export async function startInvokeServer(options: InvokeServerOptions): Promise<I
     }
     const invocationType = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
     if (invocationType === 'DryRun') return send(res, 204, undefined);
-    const context = contextFor(name, region, timeoutMs);
+    const context = localContext(name, region, timeoutMs);
     if (invocationType === 'Event') {
       // Asynchronous invocation: accepted at once; the outcome shows only in the function's own log lines.
       fn(event, context).catch(() => undefined);
