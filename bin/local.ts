@@ -2,7 +2,7 @@
 // `npm start`: the local sign-up stack (embedded PostgreSQL, the post-confirmation function behind a Lambda
 // Invoke API, cognito-local), in the foreground until Ctrl-C.
 import { readFileSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PortInUseError } from '../lib/local/ports';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocalStack, type LocalStack, type StackInfo } from '../lib/local/stack';
@@ -69,6 +69,8 @@ export function formatBanner(info: StackInfo, stackFile: string): string {
     return rel && !rel.startsWith('..') ? rel : path;
   };
   const cognito = `--endpoint-url ${info.cognitoEndpoint}`;
+  // The helper commands find the stack through LOCAL_DATA_DIR when it is not the default `.local`.
+  const withDir = resolve(info.dataDir) === DEFAULT_DATA_DIR ? '' : `LOCAL_DATA_DIR=${info.dataDir} `;
   const email = 'jane@example.com';
   return [
     '',
@@ -88,14 +90,14 @@ export function formatBanner(info: StackInfo, stackFile: string): string {
     `  aws cognito-idp confirm-sign-up ${cognito} --client-id ${info.userPoolClientId} --username ${email} --confirmation-code <code>`,
     '',
     'Without the AWS CLI (signs up with the SDK, confirms with the code, prints the row):',
-    `  npx tsx bin/local-user.ts sign-up ${email} --name 'Jane Doe' --handle jane`,
+    `  ${withDir}npx tsx bin/local-user.ts sign-up ${email} --name 'Jane Doe' --handle jane`,
     '',
     'Look at the rows:',
-    '  npx tsx bin/local-user.ts list',
+    `  ${withDir}npx tsx bin/local-user.ts list`,
     `  psql "$(node -p "require('${requirePath(show(stackFile))}').connectionUrl")" -c 'SELECT uuid, cognito_user_id, handle, created_at FROM public.users'`,
     '',
     'Invoke the function directly:',
-    '  npm run invoke -- events/confirm-sign-up.json',
+    `  ${withDir}npm run invoke -- events/confirm-sign-up.json`,
     `  aws lambda invoke --endpoint-url ${info.lambdaEndpoint} --function-name ${info.functionName} --payload fileb://events/confirm-sign-up.json /dev/stdout`,
     '',
     'Ctrl-C stops everything; rm -rf .local resets all local data.',
@@ -166,7 +168,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   console.log(formatBanner(stack.info, stack.stackFile));
-  const code = await stopped;
+  const running = stack;
+  const code = await Promise.race([
+    stopped,
+    running.failed.then(async (reason) => {
+      console.error(`${reason}: stopping the local stack`);
+      await running.stop();
+      return 1;
+    }),
+  ]);
   console.log('stopped');
   return code;
 }

@@ -38,6 +38,8 @@ export interface CognitoLocal {
   readonly endpoint: string;
   /** Where its own output goes: the confirmation codes it "sends" are printed there. */
   readonly logFile: string;
+  /** Resolves when the child exits, whether stop() asked it to or not. */
+  readonly exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -138,7 +140,7 @@ export async function startCognitoLocal(options: CognitoLocalOptions): Promise<C
     await stop();
     throw error;
   }
-  return { endpoint, logFile, stop };
+  return { endpoint, logFile, exited: exited(child), stop };
 }
 
 export interface UserPoolIds {

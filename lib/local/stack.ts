@@ -40,6 +40,8 @@ export interface LocalStack {
   readonly info: StackInfo;
   readonly stackFile: string;
   readonly databaseInitialised: boolean;
+  /** Resolves with a reason if a part of the stack dies on its own (never during stop()). */
+  readonly failed: Promise<string>;
   /** Stops cognito-local, the invoke server and PostgreSQL; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -139,7 +141,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // It holds the local database password: readable by its owner only.
     await writeFile(stackFile, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
     await chmod(stackFile, 0o600);
-    return { info, stackFile, databaseInitialised: pg.initialised, stop };
+    const failed = new Promise<string>((resolveFailure) => {
+      void cognito.exited.then(() => {
+        if (!stopping) resolveFailure(`cognito-local exited on its own; its output is in ${cognito.logFile}`);
+      });
+    });
+    return { info, stackFile, databaseInitialised: pg.initialised, failed, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { connectionUrlFor, main } from '../../bin/invoke';
 import { startMigratedServer, type TestServer } from '../support/postgres';
 
@@ -29,6 +29,11 @@ afterAll(async () => {
   await db?.end();
   await server?.destroy();
   await rm(emptyDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  // The handler's own JSON log lines; what the command prints goes through `io`.
+  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
 });
 
 describe('npm run invoke', () => {

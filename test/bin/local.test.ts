@@ -71,6 +71,14 @@ describe('the banner', () => {
     expect(banner).toContain('npx tsx bin/local-user.ts sign-up');
   });
 
+  it('points the helper commands at a data directory other than .local', () => {
+    expect(banner).toContain('\n  npm run invoke -- events/confirm-sign-up.json');
+    const elsewhere = formatBanner({ ...info, dataDir: '/tmp/elsewhere' }, '/tmp/elsewhere/stack.json');
+    expect(elsewhere).toContain('LOCAL_DATA_DIR=/tmp/elsewhere npm run invoke -- events/confirm-sign-up.json');
+    expect(elsewhere).toContain('LOCAL_DATA_DIR=/tmp/elsewhere npx tsx bin/local-user.ts list');
+    expect(elsewhere).toContain(`require('/tmp/elsewhere/stack.json').connectionUrl`);
+  });
+
   it('shows the local database password once, on the connection line only', () => {
     expect(banner.split('s3cret-local')).toHaveLength(2);
     expect(banner).toMatch(/connectionUrl +postgres:\/\/postgres:s3cret-local@/);
