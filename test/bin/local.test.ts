@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatBanner, parseOptions, UsageError } from '../../bin/local';
+import { freePort } from '../../lib/local/ports';
+import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type StackInfo } from '../../lib/local/stack';
+
+const ROOT = join(__dirname, '..', '..');
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('npm start options', () => {
+  it('uses the default ports and .local when nothing is given', () => {
+    expect(parseOptions([], {})).toEqual({
+      pgPort: DEFAULT_PORTS.pg,
+      lambdaPort: DEFAULT_PORTS.lambda,
+      cognitoPort: DEFAULT_PORTS.cognito,
+      dir: DEFAULT_DATA_DIR,
+    });
+  });
+
+  it('takes ports from the environment and lets a flag win over it', () => {
+    const env = { LOCAL_PG_PORT: '6000', LOCAL_LAMBDA_PORT: '6001', LOCAL_COGNITO_PORT: '6002', LOCAL_DATA_DIR: '/tmp/x' };
+    expect(parseOptions(['--lambda-port', '7001'], env)).toEqual({ pgPort: 6000, lambdaPort: 7001, cognitoPort: 6002, dir: '/tmp/x' });
+  });
+
+  it('refuses a port that is not a TCP port, naming where it came from', () => {
+    expect(() => parseOptions(['--pg-port', '70000'], {})).toThrow(new UsageError('--pg-port must be a TCP port (1-65535), got "70000"'));
+    expect(() => parseOptions([], { LOCAL_COGNITO_PORT: 'abc' })).toThrow(/LOCAL_COGNITO_PORT must be a TCP port/);
+    expect(() => parseOptions(['--nope'], {})).toThrow(UsageError);
+  });
+});
+
+describe('the banner', () => {
+  const info: StackInfo = {
+    connectionUrl: 'postgres://postgres:s3cret-local@127.0.0.1:54329/cruddur',
+    cognitoEndpoint: 'http://127.0.0.1:9229',
+    userPoolId: 'local_abc123',
+    userPoolClientId: 'client123',
+    lambdaEndpoint: 'http://127.0.0.1:3001',
+    functionName: 'PostConfirmationFunction',
+    region: 'us-east-1',
+    dataDir: join(ROOT, '.local'),
+    cognitoLogFile: join(ROOT, '.local', 'cognito', 'cognito-local.log'),
+  };
+  const banner = formatBanner(info, join(ROOT, '.local', 'stack.json'));
+
+  it('prints every stack.json value and commands that use them', () => {
+    for (const value of [info.cognitoEndpoint, info.userPoolId, info.userPoolClientId, info.lambdaEndpoint, info.functionName]) {
+      expect(banner).toContain(value);
+    }
+    expect(banner).toContain(`aws cognito-idp sign-up --endpoint-url ${info.cognitoEndpoint} --client-id ${info.userPoolClientId}`);
+    expect(banner).toContain(`aws cognito-idp admin-confirm-sign-up --endpoint-url ${info.cognitoEndpoint} --user-pool-id ${info.userPoolId}`);
+    expect(banner).toContain('npx tsx bin/local-user.ts sign-up');
+  });
+
+  it('points the helper commands at a data directory other than .local', () => {
+    expect(banner).toContain('\n  npm run invoke -- events/confirm-sign-up.json');
+    const elsewhere = formatBanner({ ...info, dataDir: '/tmp/elsewhere' }, '/tmp/elsewhere/stack.json');
+    expect(elsewhere).toContain('LOCAL_DATA_DIR=/tmp/elsewhere npm run invoke -- events/confirm-sign-up.json');
+    expect(elsewhere).toContain('LOCAL_DATA_DIR=/tmp/elsewhere npx tsx bin/local-user.ts list');
+    expect(elsewhere).toContain(`require('/tmp/elsewhere/stack.json').connectionUrl`);
+  });
+
+  it('shows the local database password once, on the connection line only', () => {
+    expect(banner.split('s3cret-local')).toHaveLength(2);
+    expect(banner).toMatch(/connectionUrl +postgres:\/\/postgres:s3cret-local@/);
+  });
+});
+
+describe('npm start with a port already taken', () => {
+  let blocker: Server;
+  let port: number;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cruddur-local-'));
+    await chmod(dir, 0o755);
+    blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    port = (blocker.address() as { port: number }).port;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => blocker.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exits non-zero with one line naming the port and the flag, and no stack trace', async () => {
+    // The other two ports are free ones, so only the taken one can be reported.
+    const result = await run(['--data-dir', dir, '--pg-port', String(await freePort()), '--cognito-port', String(await freePort())], {
+      LOCAL_LAMBDA_PORT: String(port),
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n').filter((line) => !/warn|Warning/i.test(line))).toEqual([
+      `port ${port} (Lambda Invoke API) is already in use: choose another with --lambda-port <port> or LOCAL_LAMBDA_PORT=<port>`,
+    ]);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).toBe('');
+  });
+});

@@ -1,0 +1,71 @@
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../lib/local/ports';
+import { LocalPostgresError, startLocalPostgres, type LocalPostgres } from '../../../lib/local/postgres';
+
+let dir: string;
+let port: number;
+let pg: LocalPostgres | undefined;
+
+async function query<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cruddur-localpg-'));
+  await chmod(dir, 0o755);
+  port = await freePort();
+});
+
+afterAll(async () => {
+  await pg?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the local PostgreSQL', () => {
+  it('initialises a new data directory, migrates and seeds the cruddur database', async () => {
+    pg = await startLocalPostgres({ dir, port });
+    expect(pg.initialised).toBe(true);
+    expect(pg.migrations).toContain('0001_create_users_and_activities.sql');
+    expect(pg.url).toMatch(new RegExp(`^postgres://postgres:[0-9a-f]{36}@127\\.0\\.0\\.1:${port}/cruddur$`));
+    expect(await query(pg.url, "SELECT cognito_user_id FROM public.users WHERE cognito_user_id LIKE 'MOCK-%' ORDER BY 1")).toEqual([
+      { cognito_user_id: 'MOCK-andrewbrown' },
+      { cognito_user_id: 'MOCK-bayko' },
+    ]);
+    // The password file is the owner's alone.
+    expect((await stat(join(dir, 'postgres-password'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps the data and the password on the next start, and neither re-initialises nor re-seeds', async () => {
+    const first = pg as LocalPostgres;
+    await query(first.url, "INSERT INTO public.users (cognito_user_id, email) VALUES ('kept-sub', 'kept@example.com')");
+    await first.stop();
+
+    pg = await startLocalPostgres({ dir, port });
+    expect(pg.initialised).toBe(false);
+    expect(pg.migrations).toEqual([]);
+    expect(pg.url).toBe(first.url);
+    expect(await query(pg.url, "SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id IN ('kept-sub', 'MOCK-andrewbrown', 'MOCK-bayko')")).toEqual([
+      { n: 3 },
+    ]);
+    expect(await query(pg.url, 'SELECT count(*)::int AS n FROM public.activities')).toEqual([{ n: 1 }]);
+  });
+
+  it('refuses, with the reset command, a data directory whose password file is gone', async () => {
+    await pg?.stop();
+    pg = undefined;
+    await rm(join(dir, 'postgres-password'));
+    await expect(startLocalPostgres({ dir, port })).rejects.toThrow(
+      new LocalPostgresError(`${join(dir, 'postgres')} exists but ${join(dir, 'postgres-password')} is missing; reset the local data with rm -rf ${dir}`),
+    );
+  });
+});
