@@ -160,7 +160,7 @@ describe('npm run db -- migrate', () => {
     const env = { ...process.env };
     delete env.CONNECTION_URL;
     const error = await run('npx', ['tsx', 'bin/db.ts', 'migrate'], { cwd: ROOT, env }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 1 });
+    expect(error).toMatchObject({ code: 78 }); // EX_CONFIG
     expect((error as { stderr: string }).stderr).toContain('CONNECTION_URL is not set');
   });
 });
