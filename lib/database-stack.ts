@@ -13,6 +13,7 @@ import type { StageSettings } from './stage';
 /** Pinned: the newest PostgreSQL 17 minor aws-cdk-lib 2.276 knows; the tests run PostgreSQL 17 too. */
 export const ENGINE_VERSION = rds.PostgresEngineVersion.VER_17_9;
 export const DATABASE_NAME = 'cruddur';
+export const POSTGRES_PORT = 5432;
 export const MASTER_USERNAME = 'cruddur_admin';
 /** The least-privilege role of sql/migrations/0002_signup_writer_role.sql. */
 export const SIGNUP_WRITER = 'signup_writer';
@@ -69,6 +70,7 @@ export class DatabaseStack extends Stack {
       publiclyAccessible: settings.publicAccess,
       securityGroups: [this.databaseSecurityGroup],
       databaseName: DATABASE_NAME,
+      port: POSTGRES_PORT,
       credentials: rds.Credentials.fromGeneratedSecret(MASTER_USERNAME),
       parameterGroup,
       storageType: rds.StorageType.GP3,
@@ -117,6 +119,8 @@ export class DatabaseStack extends Stack {
       automaticallyAfter: Duration.days(30),
       securityGroup: rotationSecurityGroup,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      // Not during the deploy that creates it: the migration trigger reads the same secret at that moment.
+      rotateImmediatelyOnUpdate: false,
     });
 
     this.migrateFunction = new ProjectFunction(this, 'MigrateFunction', {
@@ -147,14 +151,14 @@ export class DatabaseStack extends Stack {
       },
     });
     this.db.secret!.grantRead(this.migrateFunction);
-    this.migrateFunction.connections.allowToDefaultPort(this.db, 'migrations');
+    this.migrateFunction.connections.allowTo(this.db, ec2.Port.tcp(POSTGRES_PORT), 'migrations');
     this.migrateFunction.connections.allowTo(props.secretsManagerEndpoint, ec2.Port.tcp(443), 'Secrets Manager endpoint');
 
     new triggers.Trigger(this, 'MigrateTrigger', {
       handler: this.migrateFunction,
       // Runs when the function's code (and so a migration) changes, after the instance and its rules exist.
       executeOnHandlerChange: true,
-      executeAfter: [this.db, this.databaseSecurityGroup, this.migrateFunction],
+      executeAfter: [this.db, this.databaseSecurityGroup, this.migrateFunction, this.migrateFunction.securityGroup],
       timeout: Duration.minutes(3),
     });
 

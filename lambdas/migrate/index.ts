@@ -5,7 +5,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { Client, type ClientConfig } from 'pg';
 import { ConfigurationError, describeError } from '../shared/errors';
 import { createLogger, type Logger } from '../shared/logger';
-import { applyMigrations, MIGRATIONS_DIR } from '../shared/migrate';
+import { applyMigrations, MigrationRefusedError, MIGRATIONS_DIR } from '../shared/migrate';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -75,18 +75,43 @@ export interface MigrateDependencies {
   readonly logger: Logger;
   /** @default verifiedTls(settings.host) — tests against a local server without TLS pass `false`. */
   readonly ssl?: ClientConfig['ssl'];
+  /** Wait before reading the secret again after a refused password. @default 5000 */
+  readonly retryDelayMs?: number;
 }
 
 export interface MigrateResult {
   readonly applied: string[];
 }
 
-export async function runMigrations(deps: MigrateDependencies): Promise<MigrateResult> {
-  const { settings, logger } = deps;
-  // Read on every run, never cached: the secret is rotated.
-  const secret = await deps.secrets.send(new GetSecretValueCommand({ SecretId: settings.secretArn }));
-  const credentials = parseSecret(secret.SecretString);
-  const client = new Client({
+/** invalid_password: the secret may be mid-rotation (password set in the database, label not yet moved). */
+const INVALID_PASSWORD = '28P01';
+const ATTEMPTS = 3;
+
+function isInvalidPassword(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === INVALID_PASSWORD;
+}
+
+async function connect(deps: MigrateDependencies): Promise<Client> {
+  const retryDelayMs = deps.retryDelayMs ?? 5000;
+  for (let attempt = 1; ; attempt++) {
+    // Read on every attempt, never cached: the secret is rotated.
+    const secret = await deps.secrets.send(new GetSecretValueCommand({ SecretId: deps.settings.secretArn }));
+    const client = newClient(deps, parseSecret(secret.SecretString));
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      if (!isInvalidPassword(error) || attempt >= ATTEMPTS) throw error;
+      deps.logger.warn('password refused, reading the secret again', { attempt });
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+    }
+  }
+}
+
+function newClient(deps: MigrateDependencies, credentials: MasterCredentials): Client {
+  const { settings } = deps;
+  return new Client({
     host: settings.host,
     port: settings.port,
     database: settings.database,
@@ -96,7 +121,11 @@ export async function runMigrations(deps: MigrateDependencies): Promise<MigrateR
     connectionTimeoutMillis: 10_000,
     application_name: 'migrate',
   });
-  await client.connect();
+}
+
+export async function runMigrations(deps: MigrateDependencies): Promise<MigrateResult> {
+  const { settings, logger } = deps;
+  const client = await connect(deps);
   try {
     const applied = await applyMigrations(client, settings.migrationsDir);
     logger.info('migrations applied', { appliedCount: applied.length, applied: applied.join(',') });
@@ -115,7 +144,9 @@ export async function handler(): Promise<MigrateResult> {
     secrets ??= new SecretsManagerClient({});
     return await runMigrations({ secrets, settings: settingsFromEnv(process.env), logger });
   } catch (error) {
-    logger.error('migrations failed', describeError(error));
+    // These messages name a file or a field, never a value: safe to log whole.
+    const safeMessage = error instanceof MigrationRefusedError || error instanceof InvalidSecretError ? error.message : undefined;
+    logger.error('migrations failed', { ...describeError(error), errorMessage: safeMessage });
     throw error;
   }
 }
