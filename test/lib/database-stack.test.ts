@@ -1,8 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../lambdas/shared/logger';
 import { synthApp, type SynthesizedStage } from '../support/cdk';
+import { startTestServer } from '../support/postgres';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
 
@@ -99,14 +102,39 @@ describe.each(['dev', 'prod'] as const)('DatabaseStack (%s)', (stage) => {
     });
   });
 
-  it('bundles sql/migrations and the migrator’s own first migration into the migration function', () => {
+  function migrationAssetDir(): string {
     const fn = Object.values(synth.database.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('migrations') } }))[0] as Resource;
     // The asset's directory in the cloud assembly is named after the hash that is also its S3 key.
     const key = (fn.Properties.Code as { S3Key: string }).S3Key;
-    const assetDir = join(synth.assemblyDir, `asset.${key.replace(/\.zip$/, '')}`);
+    return join(synth.assemblyDir, `asset.${key.replace(/\.zip$/, '')}`);
+  }
+
+  it('bundles sql/migrations and the migrator’s own first migration into the migration function', () => {
+    const assetDir = migrationAssetDir();
     expect(readdirSync(join(assetDir, 'sql', 'migrations')).sort()).toEqual(readdirSync(join(__dirname, '..', '..', 'sql', 'migrations')).sort());
     expect(existsSync(join(assetDir, 'migrations', '0_create-migrations-table.sql'))).toBe(true);
   });
+
+  if (stage === 'dev') {
+    it('ships a bundle that, loaded as Lambda loads it, applies the migrations to a real PostgreSQL', async () => {
+      const assetDir = migrationAssetDir();
+      const bundle = createRequire(__filename)(join(assetDir, 'index.js')) as typeof import('../../lambdas/migrate/index');
+      const server = await startTestServer();
+      try {
+        // The bundle carries its own copy of the AWS SDK, which aws-sdk-client-mock cannot reach: a stub instead.
+        const secrets = { send: async () => ({ SecretString: JSON.stringify({ username: 'postgres', password: 'postgres' }) }) };
+        const result = await bundle.runMigrations({
+          secrets: secrets as never,
+          settings: { secretArn: 'arn:stub', host: '127.0.0.1', port: server.port, database: 'postgres', migrationsDir: join(assetDir, 'sql', 'migrations') },
+          logger: createLogger({}, () => undefined),
+          ssl: false,
+        });
+        expect(result.applied).toEqual(['0_create-migrations-table.sql', ...readdirSync(join(assetDir, 'sql', 'migrations')).sort()]);
+      } finally {
+        await server.destroy();
+      }
+    }, 60_000);
+  }
 
   it('lets the migration function read the master secret and nothing else in Secrets Manager', () => {
     synth.database.hasResourceProperties('AWS::IAM::Policy', {
