@@ -124,10 +124,11 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     });
   });
 
-  it('alarms on any error of the post-confirmation function', () => {
+  it.each(['Errors', 'Throttles'])('alarms on any %s of the post-confirmation function', (metric) => {
     synth.auth.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'Errors',
+      MetricName: metric,
       Namespace: 'AWS/Lambda',
+      Statistic: 'Sum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: postConfirmation().id } }],

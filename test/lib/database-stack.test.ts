@@ -52,6 +52,27 @@ describe.each(['dev', 'prod'] as const)('DatabaseStack (%s)', (stage) => {
     });
   });
 
+  it('keeps values out of the exported Postgres logs (no bind parameters, no DETAIL lines)', () => {
+    synth.database.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Parameters: Match.objectLike({ log_parameter_max_length: '0', log_parameter_max_length_on_error: '0', log_error_verbosity: 'terse' }),
+    });
+  });
+
+  it('lets the migration function out only to the database on 5432 and the Secrets Manager endpoint on 443', () => {
+    const egress = (Object.values(synth.database.findResources('AWS::EC2::SecurityGroupEgress')) as Resource[])
+      .map((rule) => rule.Properties)
+      .filter((rule) => JSON.stringify(rule.GroupId).includes('MigrateFunctionSecurityGroup'));
+    expect(egress).toHaveLength(2);
+    expect(egress).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::GetAtt': [databaseGroupId(synth), 'GroupId'] } }),
+        expect.objectContaining({ FromPort: 443, ToPort: 443, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SecretsManagerEndpointSecurityGroup/) } }),
+      ]),
+    );
+    const group = synth.database.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^MigrateFunction') } });
+    expect(JSON.stringify(Object.values(group))).not.toContain('0.0.0.0/0');
+  });
+
   it('generates the master credentials into Secrets Manager and rotates them', () => {
     const { database } = synth;
     database.hasResourceProperties('AWS::SecretsManager::Secret', {
