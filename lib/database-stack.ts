@@ -46,7 +46,7 @@ export class DatabaseStack extends Stack {
     });
     if (settings.adminCidr !== undefined) {
       // Dev only (checked in lib/stage.ts): the seeds' laptop workflow, one narrow range, never 0.0.0.0/0.
-      this.databaseSecurityGroup.addIngressRule(ec2.Peer.ipv4(settings.adminCidr), ec2.Port.tcp(5432), 'admin CIDR (dev)');
+      this.databaseSecurityGroup.addIngressRule(ec2.Peer.ipv4(settings.adminCidr), ec2.Port.tcp(POSTGRES_PORT), 'admin CIDR (dev)');
     }
 
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {

