@@ -83,16 +83,23 @@ async function sequence(invoke, tag, start, count) {
   return latencies;
 }
 
-function once(type) {
-  return new Promise((resolve) => {
-    const listener = (message) => {
-      if (message && message.type === type) {
-        process.off('message', listener);
-        resolve(message);
-      }
-    };
-    process.on('message', listener);
-  });
+// Messages from bench/run.ts, queued so that none is lost while the instance is busy.
+const inbox = [];
+let wake = () => undefined;
+process.on('message', (message) => {
+  inbox.push(message);
+  wake();
+});
+
+/** The next message of one of the given types. */
+async function next(...types) {
+  for (;;) {
+    const index = inbox.findIndex((message) => message && types.includes(message.type));
+    if (index >= 0) return inbox.splice(index, 1)[0];
+    await new Promise((resolve) => {
+      wake = resolve;
+    });
+  }
 }
 
 function send(message) {
@@ -100,7 +107,7 @@ function send(message) {
 }
 
 async function main() {
-  const setup = await once('setup');
+  const setup = await next('setup');
   const fn = await instance(setup.mode, setup);
   if (setup.task === 'cold') {
     // The first invocation of a fresh instance: opens the connection, then writes.
@@ -109,21 +116,31 @@ async function main() {
     const firstMs = performance.now() - t0;
     await send({ type: 'result', loadMs: fn.loadMs, firstMs });
   } else if (setup.task === 'sequential') {
+    // Warmed up, then measured in rounds the parent interleaves with another instance's, so both see the
+    // same machine (other work on it comes and goes).
     await sequence(fn.invoke, setup.warmupTag, 0, setup.warmup);
-    const latencies = await sequence(fn.invoke, setup.tag, setup.start, setup.count);
-    await send({ type: 'result', latencies, maxRssBytes: process.resourceUsage().maxRSS * 1024 });
+    await send({ type: 'ready' });
+    for (;;) {
+      const message = await next('run', 'finish');
+      if (message.type === 'finish') break;
+      const cpu = process.cpuUsage();
+      const latencies = await sequence(fn.invoke, setup.tag, message.start, message.count);
+      const used = process.cpuUsage(cpu);
+      await send({ type: 'result', latencies, cpuMs: (used.user + used.system) / 1000 });
+    }
+    await send({ type: 'finished', maxRssBytes: process.resourceUsage().maxRSS * 1024 });
   } else if (setup.task === 'burst') {
     // Warm the instance (its connection open) when told to, one instance at a time: on a 2-core machine, 50
     // processes connecting at once contend for CPU as Lambda containers (each with its own) never do.
-    const warm = once('warm');
     await send({ type: 'loaded' });
-    await warm;
+    await next('warm');
     await sequence(fn.invoke, setup.warmupTag, setup.start, 1);
-    const go = once('go');
     await send({ type: 'ready' });
-    await go;
+    await next('go');
+    const cpu = process.cpuUsage();
     const latencies = await sequence(fn.invoke, setup.tag, setup.start, setup.count);
-    await send({ type: 'result', latencies });
+    const used = process.cpuUsage(cpu);
+    await send({ type: 'result', latencies, cpuMs: (used.user + used.system) / 1000 });
   } else {
     throw new Error(`unknown task ${setup.task}`);
   }
