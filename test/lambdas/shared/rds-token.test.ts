@@ -1,5 +1,6 @@
 import { Signer } from '@aws-sdk/rds-signer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { connectionSourceFromEnv } from '../../../lambdas/shared/config';
 import { authTokenGenerator, TOKEN_TTL_SECONDS } from '../../../lambdas/shared/rds-token';
 
 // AWS's documented example key pair: not a credential.
@@ -66,5 +67,18 @@ describe('authTokenGenerator', () => {
     vi.stubEnv('AWS_ACCESS_KEY_ID', '');
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', '');
     await expect(authTokenGenerator(target)()).rejects.toThrow(/environment variable credentials/);
+  });
+
+  it('is what connectionSourceFromEnv uses as the password for IAM authentication', async () => {
+    vi.useFakeTimers({ now: new Date('2026-11-23T12:34:56Z'), toFake: ['Date'] });
+    vi.stubEnv('AWS_ACCESS_KEY_ID', credentials.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', credentials.secretAccessKey);
+    vi.stubEnv('AWS_SESSION_TOKEN', credentials.sessionToken);
+    const config = connectionSourceFromEnv({
+      DB_HOST: target.hostname, DB_PORT: '5432', DB_NAME: 'cruddur', DB_USER: target.username, AWS_REGION: target.region,
+    })();
+    expect(typeof config.password).toBe('function');
+    const password = await (config.password as () => Promise<string>)();
+    expect(password).toBe(await new Signer({ ...target, credentials }).getAuthToken());
   });
 });
