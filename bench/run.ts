@@ -346,11 +346,20 @@ export function figures(m: Measurements): Figure[] {
 /** What limits a figure when it misses, and what would move it; attached only to missed targets. */
 const WHEN_MISSED = {
   bundle: 'pg (~50 KB) and the SigV4 token signer (~35 KB) are the floor; check the bundle metafile for a new dependency.',
-  coldLoad: 'Compiling the bundle dominates; a smaller bundle, or V8 code caching (a Lambda SnapStart-like snapshot), would move it.',
+  coldLoad:
+    'Loading is Node.js requiring its own modules for the bundle (net, tls, crypto, dns) plus compiling ~130 KB of '
+    + 'JavaScript; only a smaller bundle moves it.',
   warmRatio:
-    'The handler adds event validation, one JSON log line and the connection wrapper to a sub-millisecond statement on loopback; '
-    + 'on RDS, where a round trip is ~1 ms, the same fixed cost is a far smaller fraction.',
-  burstFloor: 'On 2 cores, 50 processes and PostgreSQL share the CPU, so per-event CPU in the handler shows directly as throughput.',
+    'The handler adds event validation, one JSON log line and its write, a read-timeout timer and the reconnect '
+    + 'wrapper (tens of µs) to a statement that takes ~0.2 ms on loopback; on RDS, where one round trip alone is '
+    + '~0.5-1 ms, the same fixed cost is a far smaller fraction.',
+  burstFloor:
+    'Here 50 function processes and PostgreSQL share 2 cores, so throughput is total CPU per event. The handler spends '
+    + 'more client CPU per event than the bare statement (see the client CPU figures: validation, the log line, the '
+    + 'timers, the wrapper), and 50 processes on 2 cores inflate every process\'s CPU per event 3-4x through context '
+    + 'switches and cache misses. In Lambda each instance has its own vCPU and only the database is shared, so the '
+    + 'handler\'s own CPU does not take throughput from the database; running the instances on another machine than '
+    + 'PostgreSQL would measure that.',
   burstPerInvocation:
     'Connection setup on loopback without TLS is cheap; over TLS with IAM auth to RDS (and its process-per-connection backends) '
     + 'the per-invocation approach is slower still.',
@@ -358,7 +367,7 @@ const WHEN_MISSED = {
   coldLoadNode20:
     'On Node.js 20, pg checks for Cloudflare Workers at load time by touching the global Response, which loads undici '
     + '(~15-20 ms); Node.js 21+ answers from navigator.userAgent instead, so the Lambda runtimes (22, 24) do not pay it: '
-    + 'run with --node pointing at a Node.js 22 binary to measure that.',
+    + 'npm run bench -- --node /path/to/node22 measures that.',
 } as const;
 
 function machine(serverVersion: string, functionNode: string, loadBefore: number[]) {
