@@ -6,7 +6,7 @@
  * - `pg-native`: an optional native binding `pg` never needs here.
  * - `@aws-sdk/client-sqs`: only the failure path's fallback send uses it, through a lazy `import()`, so a
  *   normal invocation never loads it. Every Lambda Node.js runtime since 18 ships the SDK v3 clients
- *   (`@aws-sdk/client-*`), so it resolves there; bundling it would add ~250 KB to every cold start for a
+ *   (`@aws-sdk/client-*`), so it resolves there; bundling it would add ~300 KB to every cold start for a
  *   path that runs only when the database is down. The price: that path uses the runtime's SDK version.
  */
 export const EXTERNAL_MODULES: readonly string[] = ['pg-native', '@aws-sdk/client-sqs'];
