@@ -1,5 +1,5 @@
-// `npm run bench [-- --quick]`: the numbers that decide the 5-second budget, measured against a real
-// PostgreSQL 17 this script starts, printed as a table and written to bench/results.json.
+// `npm run bench [-- --quick] [--node /path/to/node]`: the numbers that decide the 5-second budget, measured
+// against a real PostgreSQL 17 this script starts, printed as a table and written to bench/results.json.
 import { execFileSync, fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
