@@ -1,7 +1,7 @@
 // Where the post-confirmation function's database credentials come from, read once on cold start.
-import { Signer } from '@aws-sdk/rds-signer';
 import { ConfigurationError } from './errors';
 import { iamSource, urlSource, type ConnectionSource } from './db';
+import { authTokenGenerator } from './rds-token';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -14,7 +14,8 @@ function required(env: Env, name: string): string {
 /**
  * `CONNECTION_URL` (local development, tests, `sam local invoke`) wins when set. Otherwise IAM database
  * authentication: `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER` and the region come from the deployment,
- * the token from the function's role. No password is ever read from the environment in AWS.
+ * the token is signed with the function's role credentials (rds-token.ts). No password is ever read from the
+ * environment in AWS.
  */
 export function connectionSourceFromEnv(env: Env = process.env): ConnectionSource {
   const url = env.CONNECTION_URL;
@@ -29,6 +30,6 @@ export function connectionSourceFromEnv(env: Env = process.env): ConnectionSourc
   const database = required(env, 'DB_NAME');
   const user = required(env, 'DB_USER');
   const region = env.AWS_REGION ?? required(env, 'AWS_DEFAULT_REGION');
-  const signer = new Signer({ hostname: host, port, username: user, region });
-  return iamSource({ host, port, database, user, token: () => signer.getAuthToken() });
+  const token = authTokenGenerator({ hostname: host, port, username: user, region });
+  return iamSource({ host, port, database, user, token });
 }

@@ -73,7 +73,8 @@ export function handleCandidates(handle: string | null, sub: string): (string | 
   return [handle, `${handle}_${id.slice(0, 8)}`, `${handle}_${id}`, null];
 }
 
-const UPSERT_USER = `
+/** The one upsert statement; exported so the benchmark can time it bare, the floor the handler is held to. */
+export const UPSERT_USER = `
 INSERT INTO public.users AS u (cognito_user_id, email, display_name, handle)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (cognito_user_id) DO UPDATE

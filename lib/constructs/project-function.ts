@@ -90,6 +90,7 @@ export class ProjectFunction extends NodejsFunction {
       bundling: {
         ...BUNDLING,
         externalModules: [...BUNDLING.externalModules],
+        mainFields: [...BUNDLING.mainFields],
         commandHooks: props.commandHooks,
       },
       environment: {

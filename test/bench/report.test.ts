@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { atLeast, atMost, evaluate, exactly, formatTable, meets, ratio, round } from '../../bench/report';
+import { FULL, figures, parseArgs, resultsFile, type Measurements } from '../../bench/run';
+import { summarize } from '../../bench/stats';
+
+describe('meets', () => {
+  it('compares at most, at least and exactly, boundaries included', () => {
+    expect(meets(150, atMost(150))).toBe(true);
+    expect(meets(150.1, atMost(150))).toBe(false);
+    expect(meets(0.8, atLeast(0.8))).toBe(true);
+    expect(meets(0.79, atLeast(0.8))).toBe(false);
+    expect(meets(10_000, exactly(10_000))).toBe(true);
+    expect(meets(9_999, exactly(10_000))).toBe(false);
+  });
+
+  it('never lets a missing measurement pass', () => {
+    expect(meets(Number.NaN, atMost(40))).toBe(false);
+    expect(meets(Number.NaN, atLeast(0))).toBe(false);
+    expect(meets(Number.POSITIVE_INFINITY, atLeast(5))).toBe(false);
+  });
+});
+
+describe('evaluate', () => {
+  it('marks a figure without a target as context, not as passed', () => {
+    expect(evaluate({ id: 'x', label: 'x', value: 1, unit: 'ms' }).pass).toBeNull();
+  });
+
+  it('keeps the explanation only on a figure that missed its target', () => {
+    const figure = { id: 'x', label: 'x', value: 45, unit: 'ms', target: atMost(40), whenMissed: 'why' };
+    expect(evaluate(figure)).toMatchObject({ pass: false, whenMissed: 'why' });
+    expect(evaluate({ ...figure, value: 35 })).not.toHaveProperty('whenMissed');
+    expect(evaluate({ ...figure, value: 35 }).pass).toBe(true);
+  });
+});
+
+describe('ratio and round', () => {
+  it('divides, and reports an infinite ratio for a zero denominator', () => {
+    expect(ratio(3, 2)).toBe(1.5);
+    expect(ratio(1, 0)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('rounds to three significant digits below 100 and to integers above', () => {
+    expect(round(0.34149)).toBe(0.341);
+    expect(round(1.23456)).toBe(1.23);
+    expect(round(131.404)).toBe(131);
+    expect(round(0)).toBe(0);
+  });
+});
+
+function burst(throughput: number, rows = 10_000, duplicates = 0) {
+  return { mode: 'handler' as const, throughput, elapsedMs: 10_000_000 / throughput, summary: summarize([1, 2, 3]), rows, duplicates, cpuPerEventUs: 200 };
+}
+
+function measurements(overrides: Partial<Measurements> = {}): Measurements {
+  return {
+    settings: FULL,
+    bundle: { minifiedBytes: 131_404, gzipBytes: 43_618, sourceMapBytes: 518_000 },
+    cold: { loadMedianMs: 30, loadWithSourceMapsMedianMs: 38, firstMedianMs: 25 },
+    warm: {
+      handler: { summary: summarize([0.35, 0.36, 0.4]), maxRssBytes: 70_000_000, cpuPerEventUs: 180 },
+      floor: { summary: summarize([0.33, 0.34, 0.38]), maxRssBytes: 66_000_000, cpuPerEventUs: 160 },
+    },
+    functionNode: 'v22.23.3',
+    burst: { handler: burst(900), floor: burst(1000), perInvocation: burst(100) },
+    ...overrides,
+  };
+}
+
+const byId = (list: ReturnType<typeof figures>) => Object.fromEntries(list.map((f) => [f.id, evaluate(f)]));
+
+describe('figures', () => {
+  it('holds every figure of the issue to its target and passes a run that meets them all', () => {
+    const result = byId(figures(measurements()));
+    expect(result['bundle.minified']).toMatchObject({ value: 131.404, unit: 'KB', target: atMost(150), pass: true });
+    expect(result['cold.load']).toMatchObject({ target: atMost(40), pass: true });
+    expect(result['warm.ratioP50']?.target).toEqual(atMost(1.2));
+    expect(result['warm.ratioP50']?.value).toBeCloseTo(0.36 / 0.34);
+    expect(result['burst.ratioFloor']).toMatchObject({ value: 0.9, target: atLeast(0.8), pass: true });
+    expect(result['burst.ratioPerInvocation']).toMatchObject({ value: 9, target: atLeast(5), pass: true });
+    expect(result['burst.handler.rows']).toMatchObject({ target: exactly(10_000), pass: true });
+    expect(result['burst.per-invocation.duplicates']).toMatchObject({ target: exactly(0), pass: true });
+    expect(result['memory.peakRss']).toMatchObject({ value: 70, unit: 'MB', target: atMost(80), pass: true });
+    expect(Object.values(result).filter((f) => f.pass === false)).toEqual([]);
+  });
+
+  it('fails each target a run misses, and explains why', () => {
+    const result = byId(
+      figures(
+        measurements({
+          bundle: { minifiedBytes: 500_000, gzipBytes: 150_000, sourceMapBytes: 1 },
+          cold: { loadMedianMs: 41, loadWithSourceMapsMedianMs: 60, firstMedianMs: 25 },
+          warm: {
+            handler: { summary: summarize([1]), maxRssBytes: 81_000_000, cpuPerEventUs: 1 },
+            floor: { summary: summarize([0.5]), maxRssBytes: 1, cpuPerEventUs: 1 },
+          },
+          burst: { handler: burst(700, 9_999, 1), floor: burst(1000), perInvocation: burst(200) },
+        }),
+      ),
+    );
+    const missed = Object.values(result).filter((f) => f.pass === false).map((f) => f.id).sort();
+    expect(missed).toEqual(
+      [
+        'bundle.minified',
+        'burst.handler.duplicates',
+        'burst.handler.rows',
+        'burst.ratioFloor',
+        'burst.ratioPerInvocation',
+        'cold.load',
+        'cold.loadWithSourceMaps',
+        'memory.peakRss',
+        'warm.ratioP50',
+      ].sort(),
+    );
+    for (const id of ['bundle.minified', 'cold.load', 'warm.ratioP50', 'burst.ratioFloor', 'memory.peakRss']) {
+      expect(result[id]?.whenMissed, id).toMatch(/\w+/);
+    }
+  });
+
+  it('explains a missed cold load on Node.js 20 by its pg start-up check, and not on Node.js 22', () => {
+    const slow = { loadMedianMs: 45, loadWithSourceMapsMedianMs: 50, firstMedianMs: 25 };
+    const on20 = byId(figures(measurements({ cold: slow, functionNode: 'v20.20.2' })));
+    const on22 = byId(figures(measurements({ cold: slow, functionNode: 'v22.23.3' })));
+    expect(on20['cold.load']?.whenMissed).toMatch(/undici/);
+    expect(on22['cold.load']?.whenMissed).not.toMatch(/undici/);
+    expect(on22['cold.load']?.pass).toBe(false);
+  });
+});
+
+describe('parseArgs and resultsFile', () => {
+  it('defaults to a full run on this node, written to bench/results.json', () => {
+    const options = parseArgs([]);
+    expect(options).toEqual({ quick: false, node: process.execPath });
+    expect(resultsFile(options, process.version)).toMatch(/bench[/\\]results\.json$/);
+  });
+
+  it('writes a quick run or a run on another node beside results.json, never over it', () => {
+    expect(resultsFile(parseArgs(['--quick']), process.version)).toMatch(/results\.quick\.json$/);
+    const other = parseArgs(['--node', '/opt/node22/bin/node']);
+    expect(other.node).toBe('/opt/node22/bin/node');
+    expect(resultsFile(other, 'v22.23.3')).toMatch(/results\.node22\.json$/);
+    expect(resultsFile(parseArgs(['--quick', '--node', '/x/node']), 'v24.1.0')).toMatch(/results\.quick\.node24\.json$/);
+  });
+
+  it('refuses an unknown argument or a --node without a path, naming the usage', () => {
+    expect(() => parseArgs(['--fast'])).toThrow(/unknown argument --fast.*usage/);
+    expect(() => parseArgs(['--node'])).toThrow(/unknown argument --node/);
+  });
+});
+
+describe('formatTable', () => {
+  it('prints one row per figure with value, target and verdict', () => {
+    const table = formatTable([
+      evaluate({ id: 'a', label: 'bundle: minified', value: 131.404, unit: 'KB', target: atMost(150) }),
+      evaluate({ id: 'b', label: 'warm p50: handler / floor', value: 1.25, unit: 'x', target: atMost(1.2) }),
+      evaluate({ id: 'c', label: 'burst: rows', value: 10_000, unit: '', target: exactly(10_000) }),
+    ]);
+    const lines = table.split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[2]).toMatch(/^\| bundle: minified\s+\| 131 KB\s+\| at most 150 KB\s+\| pass\s+\|/);
+    expect(lines[3]).toMatch(/\| 1\.25x\s+\| at most 1\.2x\s+\| \*\*MISS\*\*/);
+    expect(lines[4]).toMatch(/\| 10,000\s+\| exactly 10,000\s+\| pass/);
+  });
+});
