@@ -1,62 +1,17 @@
-// Drains the fallback queue into the same idempotent upsert as the post-confirmation trigger. SQS event
-// source with partial batch responses: a record that fails is redelivered after the visibility timeout
-// (the backoff), and after maxReceiveCount deliveries it moves to the dead-letter queue, whose alarm calls
-// an operator. Nothing here is under Cognito's 5 s budget, but it shares the database with it.
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+// Lambda adapter for the replay function: drains the fallback queue into the same idempotent upsert as the
+// post-confirmation trigger. SQS event source with partial batch responses: a record that fails is
+// redelivered after the visibility timeout (the backoff), and after maxReceiveCount deliveries it moves to
+// the dead-letter queue, whose alarm calls an operator. Not under Cognito's 5 s budget.
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { connectionSourceFromEnv } from '../shared/config';
 import { LazyConnection } from '../shared/db';
-import { DatabaseUnavailableError, describeError, InvalidEventError } from '../shared/errors';
-import { createLogger, type Logger } from '../shared/logger';
-import { parseReplayMessage } from '../shared/queue';
-import { createUsersRepository, type UsersRepository } from '../shared/users';
-import { CONFIRM_SIGN_UP } from '../post-confirmation/core';
+import { createLogger } from '../shared/logger';
+import { createUsersRepository } from '../shared/users';
+import { replayBatch } from './core';
 
 const logger = createLogger({ service: 'replay' });
 const connection = new LazyConnection(connectionSourceFromEnv(), { applicationName: 'replay' });
 const users = createUsersRepository(connection);
-
-export interface ReplayDeps {
-  readonly users: UsersRepository;
-  readonly logger: Logger;
-}
-
-function receiveCount(record: SQSRecord): number | undefined {
-  const count = Number(record.attributes?.ApproximateReceiveCount);
-  return Number.isInteger(count) ? count : undefined;
-}
-
-/**
- * Replays each record in order. Returns the ids of the records to be redelivered: those that failed, and,
- * once the database is found unavailable, the untried rest of the batch (trying them would only wait out
- * the same timeouts again).
- */
-export async function replayBatch(event: SQSEvent, deps: ReplayDeps): Promise<SQSBatchResponse> {
-  const records = Array.isArray(event?.Records) ? event.Records : [];
-  const failures: SQSBatchResponse['batchItemFailures'] = [];
-  let databaseDown = false;
-  for (const record of records) {
-    const messageId = typeof record?.messageId === 'string' ? record.messageId : undefined;
-    // Without a message id SQS cannot be told which record failed; failing the whole batch is the safe answer.
-    if (messageId === undefined) throw new InvalidEventError('Records[].messageId', 'is missing');
-    const log = deps.logger.child({ messageId, receiveCount: receiveCount(record) });
-    if (databaseDown) {
-      failures.push({ itemIdentifier: messageId });
-      continue;
-    }
-    try {
-      const user = parseReplayMessage(record.body, CONFIRM_SIGN_UP);
-      const result = await deps.users.upsert(user);
-      log.info('queued sign-up replayed', { sub: user.cognitoUserId, outcome: result.outcome, handleAdjusted: result.handleAdjusted });
-    } catch (error) {
-      failures.push({ itemIdentifier: messageId });
-      if (error instanceof DatabaseUnavailableError) databaseDown = true;
-      // A malformed message fails every delivery and so reaches the dead-letter queue; only the field is logged.
-      const fields = error instanceof InvalidEventError ? { field: error.field, outcome: 'rejected' } : { outcome: 'retry' };
-      log.error('queued sign-up not replayed', { ...describeError(error), ...fields });
-    }
-  }
-  return { batchItemFailures: failures };
-}
 
 export async function handler(event: SQSEvent, context?: Pick<Context, 'awsRequestId'>): Promise<SQSBatchResponse> {
   return replayBatch(event, { users, logger: logger.child({ requestId: context?.awsRequestId }) });
