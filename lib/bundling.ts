@@ -5,7 +5,7 @@
 export const EXTERNAL_MODULES: readonly string[] = ['pg-native'];
 
 /** The Node.js version the functions run on (the newest Lambda runtime the pinned aws-cdk-lib knows). */
-export const NODE_TARGET = 'node22';
+export const NODE_TARGET = 'node24';
 
 export const BUNDLING = {
   minify: true,

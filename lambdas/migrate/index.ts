@@ -1,0 +1,152 @@
+// Runs on every deploy that changes it (aws-cdk-lib/triggers): applies sql/migrations to the RDS database as
+// the master user, whose credentials it reads from Secrets Manager, over TLS verified against the RDS CAs.
+// The same applyMigrations as `npm run db -- migrate`.
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Client, type ClientConfig } from 'pg';
+import { ConfigurationError, describeError } from '../shared/errors';
+import { createLogger, type Logger } from '../shared/logger';
+import { applyMigrations, MigrationRefusedError, MIGRATIONS_DIR } from '../shared/migrate';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface MigrateSettings {
+  readonly secretArn: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly migrationsDir: string;
+}
+
+export interface MasterCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export class InvalidSecretError extends Error {
+  override readonly name = 'InvalidSecretError';
+  constructor(reason: string) {
+    // Never the secret's text: only which part is wrong.
+    super(`The database secret ${reason}`);
+  }
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') throw new ConfigurationError(name, 'is not set');
+  return value;
+}
+
+export function settingsFromEnv(env: Env): MigrateSettings {
+  const port = Number(env.DB_PORT ?? '5432');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigurationError('DB_PORT', 'is not a TCP port');
+  return {
+    secretArn: required(env, 'DB_SECRET_ARN'),
+    host: required(env, 'DB_HOST'),
+    port,
+    database: required(env, 'DB_NAME'),
+    // In the bundle the migrations sit beside index.js (copied by the bundling hook); from source, in sql/.
+    migrationsDir: env.MIGRATIONS_DIR || MIGRATIONS_DIR,
+  };
+}
+
+/** Reads `username` and `password` from the JSON an RDS-generated secret holds. */
+export function parseSecret(text: string | undefined): MasterCredentials {
+  if (text === undefined) throw new InvalidSecretError('has no SecretString');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidSecretError('is not JSON');
+  }
+  const { username, password } = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  if (typeof username !== 'string' || username === '') throw new InvalidSecretError('has no username');
+  if (typeof password !== 'string' || password === '') throw new InvalidSecretError('has no password');
+  return { username, password };
+}
+
+/** TLS verified against the RDS CAs (NODE_EXTRA_CA_CERTS), the host name checked; never unverified. */
+export function verifiedTls(host: string): ClientConfig['ssl'] {
+  return { rejectUnauthorized: true, servername: host };
+}
+
+export interface MigrateDependencies {
+  readonly secrets: Pick<SecretsManagerClient, 'send'>;
+  readonly settings: MigrateSettings;
+  readonly logger: Logger;
+  /** @default verifiedTls(settings.host) — tests against a local server without TLS pass `false`. */
+  readonly ssl?: ClientConfig['ssl'];
+  /** Wait before reading the secret again after a refused password. @default 5000 */
+  readonly retryDelayMs?: number;
+}
+
+export interface MigrateResult {
+  readonly applied: string[];
+}
+
+/** invalid_password: the secret may be mid-rotation (password set in the database, label not yet moved). */
+const INVALID_PASSWORD = '28P01';
+const ATTEMPTS = 3;
+
+function isInvalidPassword(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === INVALID_PASSWORD;
+}
+
+async function connect(deps: MigrateDependencies): Promise<Client> {
+  const retryDelayMs = deps.retryDelayMs ?? 5000;
+  for (let attempt = 1; ; attempt++) {
+    // Read on every attempt, never cached: the secret is rotated.
+    const secret = await deps.secrets.send(new GetSecretValueCommand({ SecretId: deps.settings.secretArn }));
+    const client = newClient(deps, parseSecret(secret.SecretString));
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      if (!isInvalidPassword(error) || attempt >= ATTEMPTS) throw error;
+      deps.logger.warn('password refused, reading the secret again', { attempt });
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+    }
+  }
+}
+
+function newClient(deps: MigrateDependencies, credentials: MasterCredentials): Client {
+  const { settings } = deps;
+  return new Client({
+    host: settings.host,
+    port: settings.port,
+    database: settings.database,
+    user: credentials.username,
+    password: credentials.password,
+    ssl: deps.ssl ?? verifiedTls(settings.host),
+    connectionTimeoutMillis: 10_000,
+    application_name: 'migrate',
+  });
+}
+
+export async function runMigrations(deps: MigrateDependencies): Promise<MigrateResult> {
+  const { settings, logger } = deps;
+  const client = await connect(deps);
+  try {
+    const applied = await applyMigrations(client, settings.migrationsDir);
+    logger.info('migrations applied', { appliedCount: applied.length, applied: applied.join(',') });
+    return { applied };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const logger = createLogger({ service: 'migrate' });
+let secrets: SecretsManagerClient | undefined;
+
+/** The trigger's handler: a failure fails the deployment, which is what a failed migration must do. */
+export async function handler(): Promise<MigrateResult> {
+  try {
+    secrets ??= new SecretsManagerClient({});
+    return await runMigrations({ secrets, settings: settingsFromEnv(process.env), logger });
+  } catch (error) {
+    // These messages name a file or a field, never a value: safe to log whole.
+    const safeMessage = error instanceof MigrationRefusedError || error instanceof InvalidSecretError ? error.message : undefined;
+    logger.error('migrations failed', { ...describeError(error), errorMessage: safeMessage });
+    throw error;
+  }
+}

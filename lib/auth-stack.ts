@@ -1,0 +1,130 @@
+// The Cognito user pool and its Post Confirmation function, in one stack: a trigger whose function lives in
+// another stack makes the two stacks depend on each other.
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { ProjectFunction } from './constructs/project-function';
+import type { StageSettings } from './stage';
+
+/** RDS PostgreSQL and RDS Proxy both listen on the default port. */
+const POSTGRES_PORT = 5432;
+
+/** What the function needs from the database stack: where to connect, and the grants to do it. */
+export interface SignupDatabase {
+  readonly databaseName: string;
+  readonly connectEndpoint: { readonly host: string; readonly port: string };
+  /** The instance, or the proxy when there is one: the function opens 5432 to it. */
+  readonly connectTarget: ec2.IConnectable;
+  grantSignupWriterConnect(grantee: iam.IGrantable): iam.Grant;
+}
+
+export interface AuthStackProps extends StackProps {
+  readonly settings: StageSettings;
+  readonly vpc: ec2.IVpc;
+  readonly database: SignupDatabase;
+  /** The database user the function logs in as (sql/migrations/0002_signup_writer_role.sql). */
+  readonly databaseUser: string;
+}
+
+export class AuthStack extends Stack {
+  public readonly userPool: cognito.UserPool;
+  public readonly userPoolClient: cognito.UserPoolClient;
+  public readonly postConfirmationFunction: ProjectFunction;
+  public readonly errorsAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: AuthStackProps) {
+    super(scope, id, props);
+    const { settings, database } = props;
+
+    // The construct id is stable: `sam local invoke PostConfirmationFunction` and the runbooks name it.
+    this.postConfirmationFunction = new ProjectFunction(this, 'PostConfirmationFunction', {
+      entry: 'lambdas/post-confirmation/index.ts',
+      description: 'Cognito Post Confirmation: upserts the confirmed user into public.users',
+      vpc: props.vpc,
+      // Cognito waits 5 s for a trigger; the code's own budget is 3 s (lambdas/shared/db.ts).
+      timeout: Duration.seconds(5),
+      logRetention: settings.logRetention,
+      reservedConcurrentExecutions: settings.reservedConcurrency,
+      environment: {
+        DB_HOST: database.connectEndpoint.host,
+        DB_PORT: database.connectEndpoint.port,
+        DB_NAME: database.databaseName,
+        DB_USER: props.databaseUser,
+        // Node.js 20+ runtimes do not load the Amazon CAs by default; this file holds them, RDS included.
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+        // Declared empty so that `sam local invoke --env-vars` can set it; empty means unset (config.ts).
+        CONNECTION_URL: '',
+      },
+    });
+    const fn = this.postConfirmationFunction;
+    database.grantSignupWriterConnect(fn);
+    fn.connections.allowTo(database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'post-confirmation to PostgreSQL');
+
+    this.userPool = new cognito.UserPool(this, 'UserPool', {
+      selfSignUpEnabled: true,
+      signInAliases: { email: true },
+      signInCaseSensitive: false,
+      autoVerify: { email: true },
+      keepOriginal: { email: true },
+      standardAttributes: {
+        email: { required: true, mutable: true },
+        fullname: { required: true, mutable: true },
+        preferredUsername: { required: true, mutable: true },
+      },
+      passwordPolicy: {
+        minLength: 12,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(3),
+      },
+      mfa: cognito.Mfa.OPTIONAL,
+      mfaSecondFactor: { otp: true, sms: false },
+      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      featurePlan: settings.threatProtection ? cognito.FeaturePlan.PLUS : cognito.FeaturePlan.ESSENTIALS,
+      ...(settings.threatProtection ? { standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION } : {}),
+      deletionProtection: settings.deletionProtection,
+      // The pool holds the users' passwords: prod keeps it when the stack goes.
+      removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      lambdaTriggers: { postConfirmation: fn },
+    });
+    Validations.of(this.userPool).acknowledge({
+      id: 'AwsSolutions-COG2',
+      reason: 'MFA is optional (TOTP) for a public social sign-up; requiring it would block the sign-up flow this app serves.',
+    });
+    if (!settings.threatProtection) {
+      Validations.of(this.userPool).acknowledge({
+        id: 'AwsSolutions-COG8',
+        reason: 'Dev uses the Essentials tier; prod uses Plus with threat protection enforced (lib/stage.ts).',
+      });
+      Validations.of(this.userPool).acknowledge({
+        id: 'AwsSolutions-COG3',
+        reason: 'Dev uses the Essentials tier; prod enforces threat protection (lib/stage.ts).',
+      });
+    }
+
+    this.userPoolClient = this.userPool.addClient('AppClient', {
+      authFlows: { userSrp: true },
+      generateSecret: false,
+      preventUserExistenceErrors: true,
+      enableTokenRevocation: true,
+    });
+
+    this.errorsAlarm = new cloudwatch.Alarm(this, 'PostConfirmationErrors', {
+      alarmDescription: 'The post-confirmation function failed: a confirmed user may be missing from public.users',
+      metric: fn.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });
+    new CfnOutput(this, 'PostConfirmationFunctionName', { value: fn.functionName });
+  }
+}

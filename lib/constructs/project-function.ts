@@ -1,0 +1,114 @@
+// The one way this project builds a Lambda function, so that every function is alike: the newest Node.js
+// runtime the pinned aws-cdk-lib knows, ARM64, the shared esbuild options, an explicit log group with
+// retention, the private isolated subnets of the VPC and a security group that opens nothing by default.
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { join } from 'node:path';
+import { BUNDLING } from '../bundling';
+
+/** The repository root: entries, the lockfile and `sql/` are found from here. */
+export const PROJECT_ROOT = join(__dirname, '..', '..');
+
+/** Keep in step with NODE_TARGET in lib/bundling.ts (checked by a test). */
+export const RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+export interface ProjectFunctionProps {
+  /** Entry file, relative to the project root (`lambdas/post-confirmation/index.ts`). */
+  readonly entry: string;
+  readonly description: string;
+  readonly vpc: ec2.IVpc;
+  /** @default Duration.seconds(5) */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly logRetention: logs.RetentionDays;
+  /** @default RemovalPolicy.DESTROY (the log group goes with the function) */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** @default - no reserved concurrency */
+  readonly reservedConcurrentExecutions?: number;
+  /** Extra files for the bundle (migrations). */
+  readonly commandHooks?: ICommandHooks;
+}
+
+export class ProjectFunction extends NodejsFunction {
+  /** The function's own security group: no egress until a grant adds one. */
+  public readonly securityGroup: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    const securityGroup = new ec2.SecurityGroup(scope, `${id}SecurityGroup`, {
+      vpc: props.vpc,
+      description: `${id}: egress only to what it is granted`,
+      allowAllOutbound: false,
+    });
+    // An own role instead of the AWS managed execution policies: logs only to this function's log group.
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${id}: its log group, its ENIs, and what it is granted`,
+    });
+    logGroup.grantWrite(role);
+    const vpcAccess = new iam.Policy(scope, `${id}VpcAccess`, {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      ],
+    });
+    Validations.of(vpcAccess).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'The ENI actions Lambda needs to attach a function to a VPC (the AWSLambdaVPCAccessExecutionRole set) support no resource-level permissions.',
+    });
+    super(scope, id, {
+      role,
+      entry: join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      description: props.description,
+      runtime: RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(5),
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      bundling: {
+        ...BUNDLING,
+        externalModules: [...BUNDLING.externalModules],
+        commandHooks: props.commandHooks,
+      },
+      environment: {
+        // Stack traces map back to the TypeScript source through the bundled source maps.
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [securityGroup],
+      allowPublicSubnet: false,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      // X-Ray would need its own interface endpoint (no NAT) and adds little to one SQL statement.
+      tracing: lambda.Tracing.DISABLED,
+    });
+    this.securityGroup = securityGroup;
+    // Lambda checks the ENI permissions when it creates the function.
+    this.node.addDependency(vpcAccess);
+  }
+}

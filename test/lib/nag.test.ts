@@ -1,0 +1,29 @@
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { describe, expect, it } from 'vitest';
+import { synthApp } from '../support/cdk';
+
+// Each case synthesizes and bundles the whole app: seconds each on a busy machine.
+describe('cdk-nag (AwsSolutionsChecks) on every synth', { timeout: 120_000 }, () => {
+  const contexts: Record<string, string>[] = [
+    { stage: 'dev' },
+    { stage: 'prod' },
+    { stage: 'dev', proxy: 'true' },
+    { stage: 'prod', proxy: 'true' },
+    { stage: 'dev', adminCidr: '203.0.113.7/32', publicAccess: 'true' },
+  ];
+  for (const context of contexts) {
+    it(`reports no unacknowledged finding for ${JSON.stringify(context)}`, () => {
+      const { findings } = synthApp(context);
+      expect(findings).toEqual([]);
+    });
+  }
+
+  it('reports a finding nobody acknowledged, so a clean result means something', () => {
+    const { findings } = synthApp({ stage: 'dev' }, ({ database }) => {
+      new s3.Bucket(database, 'UnreviewedBucket');
+    });
+    expect(findings).toEqual(
+      expect.arrayContaining([expect.objectContaining({ plugin: 'AwsSolutions', rule: 'AwsSolutions-S1', severity: 'error' })]),
+    );
+  });
+});

@@ -1,0 +1,74 @@
+// Synthesizes the whole CDK app for one stage, once, with cdk-nag on: the templates and the nag findings.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { createApp, type CruddurApp } from '../../bin/app';
+
+export interface Finding {
+  readonly plugin: string;
+  readonly rule: string;
+  readonly severity: string;
+  readonly paths: string[];
+}
+
+export interface SynthesizedStage {
+  readonly stacks: CruddurApp;
+  readonly network: Template;
+  readonly database: Template;
+  readonly auth: Template;
+  /** Unacknowledged findings of every validation plugin (cdk-nag's AwsSolutions, CloudFormation validate). */
+  readonly findings: Finding[];
+  readonly assemblyDir: string;
+}
+
+interface Report {
+  pluginReports: {
+    pluginName: string;
+    violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[];
+  }[];
+}
+
+function findingsOf(reportFile: string): Finding[] {
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
+  return report.pluginReports.flatMap((plugin) =>
+    plugin.violations.map((violation) => ({
+      plugin: plugin.pluginName,
+      rule: violation.ruleName,
+      severity: violation.severity,
+      paths: violation.violatingConstructs.map((construct) => construct.constructPath),
+    })),
+  );
+}
+
+/**
+ * Builds the app from bin/app.ts with the given context and synthesizes it. A synth that fails validation
+ * (nag errors) throws with the report's path; the findings are read from it so the test can name them.
+ */
+export function synthApp(context: Record<string, string>, extend?: (stacks: CruddurApp) => void): SynthesizedStage {
+  const stacks = createApp(new App({ context }));
+  extend?.(stacks);
+  let assemblyDir: string;
+  try {
+    assemblyDir = stacks.app.synth().directory;
+  } catch (error) {
+    const reportFile = error instanceof Error ? /found in: (\S+)/.exec(error.message)?.[1] : undefined;
+    if (reportFile === undefined) throw error;
+    return unavailableTemplates({ stacks, findings: findingsOf(reportFile), assemblyDir: '' });
+  }
+  const template = (name: string) =>
+    Template.fromJSON(JSON.parse(readFileSync(join(assemblyDir, `${name}.template.json`), 'utf8')) as Record<string, unknown>);
+  return {
+    stacks,
+    network: template(stacks.network.artifactId),
+    database: template(stacks.database.artifactId),
+    auth: template(stacks.auth.artifactId),
+    findings: findingsOf(join(assemblyDir, 'validation-report.json')),
+    assemblyDir,
+  };
+}
+
+function unavailableTemplates(base: Omit<SynthesizedStage, 'network' | 'database' | 'auth'>): SynthesizedStage {
+  const missing = { get: () => { throw new Error('synth failed validation: see findings'); } };
+  return Object.defineProperties(base, { network: missing, database: missing, auth: missing }) as SynthesizedStage;
+}
