@@ -2,7 +2,7 @@
 import { DatabaseUnavailableError, describeError, InvalidEventError, UnsupportedTriggerError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { replayMessageFor, type FallbackQueue } from '../shared/queue';
-import { userFromAttributes, type UsersRepository } from '../shared/users';
+import { userFromAttributes, type UpsertResult, type UsersRepository } from '../shared/users';
 
 export const CONFIRM_SIGN_UP = 'PostConfirmation_ConfirmSignUp';
 export const CONFIRM_FORGOT_PASSWORD = 'PostConfirmation_ConfirmForgotPassword';
@@ -40,6 +40,9 @@ export function triggerSourceOf(event: unknown): string {
 /**
  * Writes the confirmed user and resolves to the event, unchanged, as Cognito requires.
  * A forgot-password confirmation writes nothing. Anything else is refused with a typed error.
+ * When the database is unavailable and a fallback queue is configured, the validated user is queued for
+ * replay and the event returned: the sign-up is neither lost nor blocked. If the queue fails too, the
+ * DatabaseUnavailableError is thrown.
  */
 export async function handlePostConfirmation<E>(event: E, deps: PostConfirmationDeps): Promise<E> {
   const clock = deps.clock ?? Date.now;
@@ -54,7 +57,7 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
   const request = (event as Record<string, unknown>).request;
   if (!isRecord(request)) throw new InvalidEventError('request', 'is missing or not an object');
   const user = userFromAttributes(request.userAttributes);
-  let result;
+  let result: UpsertResult;
   try {
     result = await deps.users.upsert(user);
   } catch (error) {
