@@ -9,6 +9,9 @@ import { handlePreSignUp } from './core';
 
 const logger = createLogger({ service: 'pre-sign-up' });
 // A read-only lookup that must never hold the sign-up for long: one short attempt, no retry budget to spare.
+// Unlike the trigger, the connection is closed after every lookup: warm pre-sign-up containers must not sit on
+// idle connections that the post-confirmation function needs (this function has no reserved concurrency,
+// so that a burst of sign-ups is never throttled), and one connect per sign-up is cheap at sign-up rates.
 const connection = new LazyConnection(connectionSourceFromEnv(), {
   applicationName: 'pre-sign-up',
   timeouts: { connectMs: 1000, statementMs: 500, queryMs: 1000 },
@@ -25,5 +28,7 @@ export async function handler<E>(event: E, context?: Pick<Context, 'awsRequestId
     if (error instanceof HandleRefusedError) throw error;
     log.error('pre-sign-up failed', describeError(error));
     throw toCallerError(error, context?.awsRequestId);
+  } finally {
+    await connection.close();
   }
 }

@@ -66,6 +66,13 @@ describe('pre-sign-up handler', () => {
     expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'allowed', triggerSource: 'PreSignUp_SignUp' }));
   });
 
+  it('holds no database connection between sign-ups', async () => {
+    await handler(preSignUp({ preferred_username: 'free_handle' }), fakeContext());
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pre-sign-up'");
+    expect(rows[0].n).toBe(0);
+    expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'allowed' }));
+  });
+
   it.each(['takenhandle', 'TAKENHANDLE', 'TakenHandle'])('refuses %s, taken in another case, with a clear message', async (handle) => {
     const error = await handler(preSignUp({ preferred_username: handle }), fakeContext()).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'HandleRefusedError', reason: 'taken' });
