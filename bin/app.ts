@@ -22,11 +22,9 @@ export function createApp(app: App = new App()): CruddurApp {
   if (app.node.tryGetContext(CROSS_STACK_REFERENCES) === undefined) app.node.setContext(CROSS_STACK_REFERENCES, 'strong');
   const settings = stageSettings((key) => app.node.tryGetContext(key));
   const prefix = `Cruddur-${settings.stage}`;
-  // Deploys go to the account and region of the caller's credentials; synth needs neither (env-agnostic).
-  const env: Environment | undefined =
-    process.env.CDK_DEFAULT_ACCOUNT && process.env.CDK_DEFAULT_REGION
-      ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }
-      : undefined;
+  // Environment-agnostic on purpose: the same template from CI (no credentials) and from ops, deployed to the
+  // account and region of the deployer's credentials; the VPC takes the region's first two AZs (Fn::GetAZs).
+  const env: Environment | undefined = undefined;
 
   const network = new NetworkStack(app, `${prefix}-Network`, { env, publicSubnets: settings.publicAccess });
   const database = new DatabaseStack(app, `${prefix}-Database`, {

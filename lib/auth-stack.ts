@@ -41,6 +41,7 @@ export class AuthStack extends Stack {
   /** The queue, replay function, dead-letter queue and alarms for sign-ups the database could not take. */
   public readonly signupFallback: SignupFallback;
   public readonly errorsAlarm: cloudwatch.Alarm;
+  public readonly throttlesAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: AuthStackProps) {
     super(scope, id, props);
@@ -153,6 +154,16 @@ export class AuthStack extends Stack {
     this.errorsAlarm = new cloudwatch.Alarm(this, 'PostConfirmationErrors', {
       alarmDescription: 'The post-confirmation function failed: a confirmed user may be missing from public.users',
       metric: fn.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    // Throttled means the reserved concurrency is exhausted: Cognito gets an error and the row is not written.
+    this.throttlesAlarm = new cloudwatch.Alarm(this, 'PostConfirmationThrottles', {
+      alarmDescription: 'The post-confirmation function was throttled at its reserved concurrency: sign-ups failed',
+      metric: fn.metricThrottles({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -46,15 +46,20 @@ export class DatabaseStack extends Stack {
     });
     if (settings.adminCidr !== undefined) {
       // Dev only (checked in lib/stage.ts): the seeds' laptop workflow, one narrow range, never 0.0.0.0/0.
-      this.databaseSecurityGroup.addIngressRule(ec2.Peer.ipv4(settings.adminCidr), ec2.Port.tcp(5432), 'admin CIDR (dev)');
+      this.databaseSecurityGroup.addIngressRule(ec2.Peer.ipv4(settings.adminCidr), ec2.Port.tcp(POSTGRES_PORT), 'admin CIDR (dev)');
     }
 
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine: rds.DatabaseInstanceEngine.postgres({ version: ENGINE_VERSION }),
-      description: 'TLS only; slow statements logged',
+      description: 'TLS only; slow statements logged without values',
       parameters: {
         'rds.force_ssl': '1',
         'log_min_duration_statement': '1000',
+        // The exported logs must not carry personal data: no bind parameters in statement logs, and no
+        // DETAIL lines (a unique violation's DETAIL quotes the handle or the email).
+        'log_parameter_max_length': '0',
+        'log_parameter_max_length_on_error': '0',
+        'log_error_verbosity': 'terse',
         'log_connections': '1',
         'log_disconnections': '1',
       },
@@ -203,7 +208,6 @@ export class DatabaseStack extends Stack {
       securityGroups: [proxySecurityGroup],
       role,
       defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH,
-      iamAuth: true,
       requireTLS: true,
       // Connections beyond this wait (borrowTimeout) instead of exhausting max_connections.
       maxConnectionsPercent: 80,

@@ -49,7 +49,7 @@ export const OTHER_CONNECTIONS = {
 const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' | 'proxy'>> = {
   dev: {
     stage: 'dev',
-    // 1 GiB: nominal 1073741824 / 9531392 = 112; observed on db.t4g.micro about 80 after the OS share.
+    // 1 GiB: nominal 1073741824 / 9531392 = 112; the OS and RDS keep part of it, so assume 80.
     instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
     maxConnections: 80,
     // 80 - 5 reserved - 10 operations = 65 usable; 20 leaves room for the other functions of later issues.
@@ -65,7 +65,7 @@ const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' |
   },
   prod: {
     stage: 'prod',
-    // 4 GiB: nominal 4294967296 / 9531392 = 450; about 410 after the OS share.
+    // 4 GiB: nominal 4294967296 / 9531392 = 450; assume 410 after the OS and RDS share.
     instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
     maxConnections: 410,
     // 410 - 5 - 10 = 395 usable; 100 is far above the sign-up rate (see README "Scaling: RDS Proxy").

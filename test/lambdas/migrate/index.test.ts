@@ -1,0 +1,151 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Client, escapeIdentifier } from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../../lambdas/shared/logger';
+import {
+  handler,
+  parseSecret,
+  runMigrations,
+  settingsFromEnv,
+  verifiedTls,
+  type MigrateSettings,
+} from '../../../lambdas/migrate/index';
+import { adminQuery, startTestServer, type TestServer } from '../../support/postgres';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cruddur-master-AbCdEf';
+// The embedded server's throwaway superuser (test/support/postgres.ts), standing in for the RDS master user.
+const MASTER = { username: 'postgres', password: 'postgres' };
+
+const secrets = mockClient(SecretsManagerClient);
+let server: TestServer;
+let database = 0;
+let logLines: string[];
+
+function settings(name: string): MigrateSettings {
+  return settingsFromEnv({ DB_SECRET_ARN: SECRET_ARN, DB_HOST: '127.0.0.1', DB_PORT: String(server.port), DB_NAME: name });
+}
+
+async function freshDatabase(): Promise<string> {
+  const name = `migrate_${++database}`;
+  await adminQuery(server.url(), 'CREATE DATABASE ' + escapeIdentifier(name));
+  return name;
+}
+
+async function tables(name: string): Promise<string[]> {
+  const client = new Client({ connectionString: server.url(name) });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+    );
+    return rows.map((row) => row.table_name);
+  } finally {
+    await client.end();
+  }
+}
+
+const logger = createLogger({ service: 'migrate' }, (line) => logLines.push(line));
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+
+afterAll(async () => {
+  await server?.destroy();
+});
+
+beforeEach(() => {
+  logLines = [];
+  secrets.reset();
+  secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: JSON.stringify({ ...MASTER, engine: 'postgres' }) });
+});
+
+afterEach(() => {
+  // Whatever happened, no credential reaches the logs.
+  for (const line of logLines) expect(line).not.toMatch(/"password"|the-old-password|:"wrong"|postgres:postgres/);
+});
+
+describe('runMigrations', () => {
+  it('applies every migration with the master credentials from Secrets Manager, then nothing on a second run', async () => {
+    const name = await freshDatabase();
+    const first = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false });
+    expect(first.applied).toEqual(['0_create-migrations-table.sql', '0001_create_users_and_activities.sql', '0002_signup_writer_role.sql']);
+    expect(await tables(name)).toEqual(['activities', 'migrations', 'users']);
+    const second = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false });
+    expect(second.applied).toEqual([]);
+    expect(secrets.commandCalls(GetSecretValueCommand, { SecretId: SECRET_ARN })).toHaveLength(2);
+  });
+
+  it('reads the secret again when the password is refused mid-rotation, and succeeds with the new one', async () => {
+    const name = await freshDatabase();
+    secrets
+      .on(GetSecretValueCommand)
+      .resolvesOnce({ SecretString: JSON.stringify({ username: 'postgres', password: 'the-old-password' }) })
+      .resolves({ SecretString: JSON.stringify(MASTER) });
+    const result = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false, retryDelayMs: 10 });
+    expect(result.applied).toHaveLength(3);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('gives up after three refused passwords with the database error code', async () => {
+    const name = await freshDatabase();
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'postgres', password: 'wrong' }) });
+    await expect(
+      runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false, retryDelayMs: 10 }),
+    ).rejects.toMatchObject({ code: '28P01' });
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(3);
+    expect(await tables(name)).toEqual([]);
+  });
+});
+
+describe('handler', () => {
+  it('insists on TLS: it refuses a server that does not offer it and applies nothing', async () => {
+    const name = await freshDatabase();
+    vi.stubEnv('DB_SECRET_ARN', SECRET_ARN);
+    vi.stubEnv('DB_HOST', '127.0.0.1');
+    vi.stubEnv('DB_PORT', String(server.port));
+    vi.stubEnv('DB_NAME', name);
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      logLines.push(String(chunk));
+      return true;
+    });
+    await expect(handler()).rejects.toThrow(/does not support SSL/);
+    stdout.mockRestore();
+    expect(await tables(name)).toEqual([]);
+    expect(logLines.join('')).toContain('"message":"migrations failed"');
+  });
+
+  it('fails with the name of a missing variable before calling anything', async () => {
+    vi.stubEnv('DB_SECRET_ARN', '');
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    await expect(handler()).rejects.toThrow(/DB_SECRET_ARN is not set/);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+});
+
+describe('parseSecret', () => {
+  it('reads username and password from the RDS secret JSON', () => {
+    expect(parseSecret(JSON.stringify({ username: 'u', password: 'p', host: 'h' }))).toEqual({ username: 'u', password: 'p' });
+  });
+
+  it.each([
+    [undefined, /has no SecretString/],
+    ['not json', /is not JSON/],
+    ['{"password":"p"}', /has no username/],
+    ['{"username":"u"}', /has no password/],
+  ])('refuses %s without quoting it', (text, message) => {
+    expect(() => parseSecret(text)).toThrow(message);
+    try {
+      parseSecret(text);
+    } catch (error) {
+      expect((error as Error).message).not.toContain('"p"');
+    }
+  });
+});
+
+describe('verifiedTls', () => {
+  it('verifies the certificate and the host name', () => {
+    expect(verifiedTls('db.example.internal')).toEqual({ rejectUnauthorized: true, servername: 'db.example.internal' });
+  });
+});

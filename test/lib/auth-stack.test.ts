@@ -1,0 +1,162 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { synthApp, type SynthesizedStage } from '../support/cdk';
+import { stageSettings } from '../../lib/stage';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
+  let synth: SynthesizedStage;
+  const settings = stageSettings((key) => (key === 'stage' ? stage : undefined));
+  beforeAll(() => {
+    synth = synthApp({ stage });
+  });
+
+  function postConfirmation(): { id: string; resource: Resource } {
+    const found = synth.auth.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('Post Confirmation') } });
+    const [id, resource] = Object.entries(found)[0]!;
+    return { id, resource: resource as Resource };
+  }
+
+  it('keeps the stable construct id PostConfirmationFunction that sam local invoke names', () => {
+    expect(postConfirmation().id).toMatch(/^PostConfirmationFunction[0-9A-F]{8}$/);
+    expect(synth.stacks.auth.postConfirmationFunction.node.id).toBe('PostConfirmationFunction');
+  });
+
+  it('runs the post-confirmation function on Node.js 24, ARM64, in the isolated subnets, within Cognito’s 5 s', () => {
+    synth.auth.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('Post Confirmation'),
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 5,
+      ReservedConcurrentExecutions: settings.reservedConcurrency,
+      VpcConfig: Match.objectLike({
+        SubnetIds: Match.arrayWith([{ 'Fn::ImportValue': Match.stringLikeRegexp('isolatedSubnet1') }]),
+      }),
+      LoggingConfig: Match.objectLike({ LogGroup: { Ref: Match.stringLikeRegexp('^PostConfirmationFunctionLogGroup') } }),
+    });
+  });
+
+  it('connects with IAM authentication as signup_writer over verified TLS, with no password in its environment', () => {
+    const variables = (postConfirmation().resource.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables).toMatchObject({
+      DB_NAME: 'cruddur',
+      DB_USER: 'signup_writer',
+      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+      CONNECTION_URL: '',
+    });
+    expect(variables.DB_HOST).toBeDefined();
+    expect(JSON.stringify(variables)).not.toMatch(/password|secret/i);
+    synth.auth.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'rds-db:connect', Resource: { 'Fn::Join': ['', Match.arrayWith(['/signup_writer'])] } }),
+        ]),
+      },
+      Roles: [{ Ref: Match.stringLikeRegexp('^PostConfirmationFunctionRole') }],
+    });
+  });
+
+  it('writes its logs to its own log group with a retention, and nowhere else', () => {
+    synth.auth.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() });
+    const days = (Object.values(synth.auth.findResources('AWS::Logs::LogGroup'))[0] as Resource).Properties.RetentionInDays;
+    expect(days).toBe(settings.logRetention);
+    synth.auth.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PostConfirmationFunctionLogGroup'), 'Arn'] } }),
+        ]),
+      },
+    });
+    synth.auth.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
+  });
+
+  it('opens egress only to PostgreSQL on 5432 (no outbound to anywhere else)', () => {
+    const group = Object.values(synth.auth.findResources('AWS::EC2::SecurityGroup'))[0] as Resource;
+    // allowAllOutbound: false: no inline "allow all" rule; the one egress rule is a separate resource.
+    expect(JSON.stringify(group.Properties.SecurityGroupEgress ?? [])).not.toContain('0.0.0.0/0');
+    const egress = Object.values(synth.auth.findResources('AWS::EC2::SecurityGroupEgress')) as Resource[];
+    expect(egress).toHaveLength(1);
+    expect(egress[0]!.Properties).toMatchObject({
+      IpProtocol: 'tcp',
+      FromPort: 5432,
+      ToPort: 5432,
+      DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/DatabaseSecurityGroup/) },
+    });
+    // ...and the database admits it on 5432.
+    synth.auth.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 5432,
+      ToPort: 5432,
+      GroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('DatabaseSecurityGroup') },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PostConfirmationFunctionSecurityGroup'), 'GroupId'] },
+    });
+  });
+
+  it('wires the function as the user pool’s Post Confirmation trigger', () => {
+    synth.auth.hasResourceProperties('AWS::Cognito::UserPool', {
+      LambdaConfig: { PostConfirmation: { 'Fn::GetAtt': [postConfirmation().id, 'Arn'] } },
+    });
+    synth.auth.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'cognito-idp.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [postConfirmation().id, 'Arn'] },
+    });
+  });
+
+  it('signs in with email, case-insensitively, requires name and preferred_username, verifies email, and a strong password', () => {
+    synth.auth.hasResourceProperties('AWS::Cognito::UserPool', {
+      UsernameAttributes: ['email'],
+      UsernameConfiguration: { CaseSensitive: false },
+      AutoVerifiedAttributes: ['email'],
+      Schema: Match.arrayWith([
+        Match.objectLike({ Name: 'email', Required: true }),
+        Match.objectLike({ Name: 'name', Required: true }),
+        Match.objectLike({ Name: 'preferred_username', Required: true }),
+      ]),
+      Policies: {
+        PasswordPolicy: Match.objectLike({ MinimumLength: 12, RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true }),
+      },
+      DeletionProtection: stage === 'prod' ? 'ACTIVE' : 'INACTIVE',
+    });
+    synth.auth.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      GenerateSecret: false,
+      PreventUserExistenceErrors: 'ENABLED',
+    });
+  });
+
+  it.each(['Errors', 'Throttles'])('alarms on any %s of the post-confirmation function', (metric) => {
+    synth.auth.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: metric,
+      Namespace: 'AWS/Lambda',
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: postConfirmation().id } }],
+    });
+  });
+
+  it('exports the outputs other tools read', () => {
+    for (const id of ['UserPoolId', 'UserPoolClientId', 'PostConfirmationFunctionName']) synth.auth.hasOutput(id, {});
+  });
+});
+
+describe('AuthStack with RDS Proxy', { timeout: 60_000 }, () => {
+  it('connects the function to the proxy endpoint and grants connect on the proxy', () => {
+    const synth = synthApp({ stage: 'dev', proxy: 'true' });
+    synth.auth.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('Post Confirmation'),
+      Environment: { Variables: Match.objectLike({ DB_HOST: { 'Fn::ImportValue': Match.stringLikeRegexp('Proxy') } }) },
+    });
+    synth.auth.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'rds-db:connect', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/signup_writer$')])] } }),
+        ]),
+      },
+    });
+    synth.auth.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      FromPort: 5432,
+      DestinationSecurityGroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('ProxySecurityGroup') },
+    });
+  });
+});
