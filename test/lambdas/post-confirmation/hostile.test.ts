@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseReplayMessage } from '../../../lambdas/shared/queue';
 import { SUB_PATTERN } from '../../../lambdas/shared/users';
 import { fakeContext } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
@@ -147,5 +148,20 @@ describe('the hostile event corpus', () => {
     // No fixture may reach Object.prototype, whatever keys it uses.
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).sub).toBeUndefined();
+  });
+});
+
+describe('the hostile attributes as replay messages', () => {
+  // A queued message crossed a trust boundary too: the replay function validates its attributes the same way.
+  const attributeCases = corpus.filter(
+    (c) => 'error' in c.expect && c.expect.field?.startsWith('request.userAttributes.') && c.expect.field !== 'request.userAttributes.sub',
+  );
+  const subCases = corpus.filter((c) => 'error' in c.expect && c.expect.field === 'request.userAttributes.sub');
+
+  it.each([...attributeCases, ...subCases].map((c) => [c.name, c] as const))('%s is refused naming the same attribute', (_name, c) => {
+    const attributes = (c.event as { request: { userAttributes: unknown } }).request.userAttributes;
+    const body = JSON.stringify({ version: 1, triggerSource: 'PostConfirmation_ConfirmSignUp', userAttributes: attributes });
+    const field = (c.expect as { field: string }).field.replace(/^request\./, 'body.');
+    expect(() => parseReplayMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(expect.objectContaining({ name: 'InvalidEventError', field }));
   });
 });
