@@ -19,7 +19,7 @@ export interface SignupDatabase {
   readonly connectEndpoint: { readonly host: string; readonly port: string };
   /** The instance, or the proxy when there is one: the function opens 5432 to it. */
   readonly connectTarget: ec2.IConnectable;
-  grantSignupWriterConnect(grantee: iam.IGrantable): iam.Grant;
+  grantDatabaseConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
 }
 
 export interface AuthStackProps extends StackProps {
@@ -68,7 +68,7 @@ export class AuthStack extends Stack {
       },
     });
     const fn = this.postConfirmationFunction;
-    database.grantSignupWriterConnect(fn);
+    database.grantDatabaseConnect(fn, props.databaseUser);
     fn.connections.allowTo(database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'post-confirmation to PostgreSQL');
 
     this.signupFallback = new SignupFallback(this, 'SignupFallback', {

@@ -188,9 +188,9 @@ export class DatabaseStack extends Stack {
     return this.proxy ?? this.db;
   }
 
-  /** Lets `grantee` log in as the signup_writer role with IAM authentication, through the proxy if any. */
-  grantSignupWriterConnect(grantee: iam.IGrantable): iam.Grant {
-    return this.proxy ? this.proxy.grantConnect(grantee, SIGNUP_WRITER) : this.db.grantConnect(grantee, SIGNUP_WRITER);
+  /** Lets `grantee` log in as `dbUser` with IAM authentication, through the proxy if there is one. */
+  grantDatabaseConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
+    return this.proxy ? this.proxy.grantConnect(grantee, dbUser) : this.db.grantConnect(grantee, dbUser);
   }
 
   private addProxy(vpc: ec2.IVpc): rds.DatabaseProxy {

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { synthApp, type SynthesizedStage } from '../support/cdk';
@@ -137,6 +139,16 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: postConfirmation().id } }],
     });
+  });
+
+  it('ships a minified bundle with its source map and leaves pg-native out', () => {
+    const key = (postConfirmation().resource.Properties.Code as { S3Key: string }).S3Key;
+    const assetDir = join(synth.assemblyDir, `asset.${key.replace(/\.zip$/, '')}`);
+    expect(readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map']);
+    const code = readFileSync(join(assetDir, 'index.js'), 'utf8');
+    // Minified: thousands of characters a line on average (readable output averages well under 100).
+    expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
+    expect(code).toMatch(/require\("pg-native"\)/);
   });
 
   it('exports the outputs other tools read', () => {
