@@ -97,7 +97,7 @@ export class AuthStack extends Stack {
         CONNECTION_URL: '',
       },
     });
-    database.grantSignupWriterConnect(this.preSignUpFunction);
+    database.grantDatabaseConnect(this.preSignUpFunction, props.databaseUser);
     this.preSignUpFunction.connections.allowTo(database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'pre-sign-up to PostgreSQL');
 
     this.userPool = new cognito.UserPool(this, 'UserPool', {

@@ -20,7 +20,7 @@ export interface FallbackDatabase {
   readonly databaseName: string;
   readonly connectEndpoint: { readonly host: string; readonly port: string };
   readonly connectTarget: ec2.IConnectable;
-  grantSignupWriterConnect(grantee: iam.IGrantable): iam.Grant;
+  grantDatabaseConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
 }
 
 /** The function that parks sign-ups in the queue: it gets send permission, the URL, and a path to the endpoint. */
@@ -118,7 +118,7 @@ export class SignupFallback extends Construct {
         CONNECTION_URL: '',
       },
     });
-    props.database.grantSignupWriterConnect(this.replayFunction);
+    props.database.grantDatabaseConnect(this.replayFunction, props.databaseUser);
     this.replayFunction.connections.allowTo(props.database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'replay to PostgreSQL');
     // Lambda's poller reads the queue outside the VPC; the function itself never calls SQS.
     this.replayFunction.addEventSource(
