@@ -150,3 +150,15 @@ describe('post-confirmation handler with the fallback queue', () => {
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 });
+
+describe('post-confirmation cold start', () => {
+  it('fails with a ConfigurationError naming FALLBACK_QUEUE_URL when it is not a URL', async () => {
+    vi.stubEnv('CONNECTION_URL', url);
+    vi.stubEnv('FALLBACK_QUEUE_URL', 'signup-fallback');
+    vi.resetModules();
+    await expect(import('../../../lambdas/post-confirmation/index')).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      variable: 'FALLBACK_QUEUE_URL',
+    });
+  });
+});
