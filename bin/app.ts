@@ -39,6 +39,7 @@ export function createApp(app: App = new App()): CruddurApp {
     vpc: network.vpc,
     database,
     databaseUser: SIGNUP_WRITER,
+    sqsEndpoint: network.sqsEndpoint,
   });
 
   Tags.of(app).add('project', 'cruddur-signup-sync');

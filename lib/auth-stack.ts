@@ -7,6 +7,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { ProjectFunction } from './constructs/project-function';
+import { SignupFallback } from './constructs/signup-fallback';
 import type { StageSettings } from './stage';
 
 /** RDS PostgreSQL and RDS Proxy both listen on the default port. */
@@ -27,12 +28,18 @@ export interface AuthStackProps extends StackProps {
   readonly database: SignupDatabase;
   /** The database user the function logs in as (sql/migrations/0002_signup_writer_role.sql). */
   readonly databaseUser: string;
+  /** The SQS interface endpoint the post-confirmation function reaches the fallback queue through. */
+  readonly sqsEndpoint: ec2.IInterfaceVpcEndpoint;
 }
 
 export class AuthStack extends Stack {
   public readonly userPool: cognito.UserPool;
   public readonly userPoolClient: cognito.UserPoolClient;
   public readonly postConfirmationFunction: ProjectFunction;
+  /** Refuses a malformed or taken handle before the account exists (lambdas/pre-sign-up). */
+  public readonly preSignUpFunction: ProjectFunction;
+  /** The queue, replay function, dead-letter queue and alarms for sign-ups the database could not take. */
+  public readonly signupFallback: SignupFallback;
   public readonly errorsAlarm: cloudwatch.Alarm;
   public readonly throttlesAlarm: cloudwatch.Alarm;
 
@@ -64,6 +71,35 @@ export class AuthStack extends Stack {
     database.grantDatabaseConnect(fn, props.databaseUser);
     fn.connections.allowTo(database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'post-confirmation to PostgreSQL');
 
+    this.signupFallback = new SignupFallback(this, 'SignupFallback', {
+      vpc: props.vpc,
+      sqsEndpoint: props.sqsEndpoint,
+      producer: fn,
+      database,
+      databaseUser: props.databaseUser,
+      logRetention: settings.logRetention,
+      removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    // Same role as the trigger: the handle lookup needs only its SELECT on public.users.
+    this.preSignUpFunction = new ProjectFunction(this, 'PreSignUpFunction', {
+      entry: 'lambdas/pre-sign-up/index.ts',
+      description: 'Cognito PreSignUp: refuses a malformed or already-taken handle before the account exists',
+      vpc: props.vpc,
+      timeout: Duration.seconds(5),
+      logRetention: settings.logRetention,
+      environment: {
+        DB_HOST: database.connectEndpoint.host,
+        DB_PORT: database.connectEndpoint.port,
+        DB_NAME: database.databaseName,
+        DB_USER: props.databaseUser,
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+        CONNECTION_URL: '',
+      },
+    });
+    database.grantDatabaseConnect(this.preSignUpFunction, props.databaseUser);
+    this.preSignUpFunction.connections.allowTo(database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'pre-sign-up to PostgreSQL');
+
     this.userPool = new cognito.UserPool(this, 'UserPool', {
       selfSignUpEnabled: true,
       signInAliases: { email: true },
@@ -91,7 +127,7 @@ export class AuthStack extends Stack {
       deletionProtection: settings.deletionProtection,
       // The pool holds the users' passwords: prod keeps it when the stack goes.
       removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-      lambdaTriggers: { postConfirmation: fn },
+      lambdaTriggers: { postConfirmation: fn, preSignUp: this.preSignUpFunction },
     });
     Validations.of(this.userPool).acknowledge({
       id: 'AwsSolutions-COG2',

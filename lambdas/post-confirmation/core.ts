@@ -1,7 +1,8 @@
 // The post-confirmation use case, free of AWS: validate the event, upsert the user, return the event.
-import { InvalidEventError, UnsupportedTriggerError } from '../shared/errors';
+import { DatabaseUnavailableError, describeError, InvalidEventError, UnsupportedTriggerError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { userFromAttributes, type UsersRepository } from '../shared/users';
+import { replayMessageFor, type FallbackQueue } from '../shared/queue';
+import { userFromAttributes, type UpsertResult, type UsersRepository } from '../shared/users';
 
 export const CONFIRM_SIGN_UP = 'PostConfirmation_ConfirmSignUp';
 export const CONFIRM_FORGOT_PASSWORD = 'PostConfirmation_ConfirmForgotPassword';
@@ -10,6 +11,11 @@ export interface PostConfirmationDeps {
   readonly users: UsersRepository;
   readonly logger: Logger;
   readonly clock?: () => number;
+  /**
+   * Where a sign-up goes when the database is unavailable, to be replayed later. Without it (the local
+   * stack) the DatabaseUnavailableError is thrown, and Cognito reports the failure.
+   */
+  readonly fallback?: FallbackQueue;
 }
 
 export interface PostConfirmationEvent {
@@ -34,6 +40,9 @@ export function triggerSourceOf(event: unknown): string {
 /**
  * Writes the confirmed user and resolves to the event, unchanged, as Cognito requires.
  * A forgot-password confirmation writes nothing. Anything else is refused with a typed error.
+ * When the database is unavailable and a fallback queue is configured, the validated user is queued for
+ * replay and the event returned: the sign-up is neither lost nor blocked. If the queue fails too, the
+ * DatabaseUnavailableError is thrown.
  */
 export async function handlePostConfirmation<E>(event: E, deps: PostConfirmationDeps): Promise<E> {
   const clock = deps.clock ?? Date.now;
@@ -48,7 +57,37 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
   const request = (event as Record<string, unknown>).request;
   if (!isRecord(request)) throw new InvalidEventError('request', 'is missing or not an object');
   const user = userFromAttributes(request.userAttributes);
-  const result = await deps.users.upsert(user);
+  let result: UpsertResult;
+  try {
+    result = await deps.users.upsert(user);
+  } catch (error) {
+    if (!(error instanceof DatabaseUnavailableError) || deps.fallback === undefined) throw error;
+    const database = describeError(error);
+    try {
+      await deps.fallback.enqueue(replayMessageFor(triggerSource, event as Record<string, unknown>, user));
+    } catch (queueError) {
+      // Neither store took the user: Cognito must report the failure, and `users reconcile` repairs the gap.
+      const queue = describeError(queueError);
+      log.error('database unavailable and the fallback queue refused the sign-up', {
+        sub: user.cognitoUserId,
+        outcome: 'failed',
+        errorName: database.errorName,
+        errorCode: database.errorCode,
+        queueErrorName: queue.errorName,
+        queueErrorCode: queue.errorCode,
+        durationMs: clock() - started,
+      });
+      throw error;
+    }
+    log.warn('database unavailable; sign-up queued for replay', {
+      sub: user.cognitoUserId,
+      outcome: 'queued',
+      errorName: database.errorName,
+      errorCode: database.errorCode,
+      durationMs: clock() - started,
+    });
+    return event;
+  }
   log.info('user written', {
     sub: user.cognitoUserId,
     outcome: result.outcome,

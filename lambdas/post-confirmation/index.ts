@@ -4,18 +4,39 @@ import { connectionSourceFromEnv } from '../shared/config';
 import { LazyConnection } from '../shared/db';
 import { describeError, toCallerError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
+import { fallbackQueueUrlFromEnv, sqsFallbackQueue, type FallbackQueue } from '../shared/queue';
 import { createUsersRepository, SUB_PATTERN } from '../shared/users';
 import { handlePostConfirmation } from './core';
+
+/** Cognito waits this long for a trigger, whatever the function's own timeout. */
+export const COGNITO_BUDGET_MS = 5000;
+/** Kept back from the budget for returning the response and Lambda's own overhead. */
+export const RESPONSE_MARGIN_MS = 300;
 
 const logger = createLogger({ service: 'post-confirmation' });
 // Read and checked on cold start, so a missing variable fails loudly and by name before any event.
 const connection = new LazyConnection(connectionSourceFromEnv(), { applicationName: 'post-confirmation' });
 const users = createUsersRepository(connection);
+const queueUrl = fallbackQueueUrlFromEnv();
 
-export async function handler<E>(event: E, context?: Pick<Context, 'awsRequestId'>): Promise<E> {
+type BudgetContext = Pick<Context, 'awsRequestId'> & Partial<Pick<Context, 'getRemainingTimeInMillis'>>;
+
+const queue = queueUrl === undefined ? undefined : sqsFallbackQueue({ queueUrl });
+
+export async function handler<E>(event: E, context?: BudgetContext): Promise<E> {
+  const started = Date.now();
   const log = logger.child({ requestId: context?.awsRequestId });
+  // The send gets whatever the database attempt left of Cognito's budget (and of the function's timeout).
+  const remainingMs = () => {
+    const cognitoLeft = COGNITO_BUDGET_MS - (Date.now() - started);
+    const lambdaLeft = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
+    return Math.min(cognitoLeft, lambdaLeft) - RESPONSE_MARGIN_MS;
+  };
+  const fallback: FallbackQueue | undefined = queue && {
+    enqueue: (message) => queue.enqueue(message, { timeoutMs: remainingMs() }),
+  };
   try {
-    return await handlePostConfirmation(event, { users, logger: log });
+    return await handlePostConfirmation(event, { users, logger: log, ...(fallback ? { fallback } : {}) });
   } catch (error) {
     log.error('post-confirmation failed', { ...describeError(error), sub: safeSub(event) });
     throw toCallerError(error, context?.awsRequestId);

@@ -56,8 +56,21 @@ export function iamSource(settings: IamSourceSettings): ConnectionSource {
   });
 }
 
-// SQLSTATE classes and errno codes that mean the connection itself is gone, not that the statement failed.
-const BROKEN_CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+// SQLSTATE classes and errno codes that mean the connection itself is gone, not that the statement failed:
+// server stopped (ECONNREFUSED, 57P01-57P03), network gone (EHOSTUNREACH, ENETUNREACH, transient DNS EAI_AGAIN),
+// connection reset or closed mid-statement (ECONNRESET, EPIPE).
+const BROKEN_CONNECTION_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -71,6 +84,13 @@ const TIMEOUT_CODES = new Set(['57014', '55P03']);
 
 export function isTimeoutError(error: unknown): boolean {
   return error instanceof Error && TIMEOUT_CODES.has((error as { code?: unknown }).code as string);
+}
+
+// A server with no connection slot left (too_many_connections) refuses before any statement runs.
+const OVERLOADED_CODES = new Set(['53300']);
+
+function isOverloadedError(error: unknown): boolean {
+  return error instanceof Error && OVERLOADED_CODES.has((error as { code?: unknown }).code as string);
 }
 
 export interface LazyConnectionOptions {
@@ -169,7 +189,7 @@ export class LazyConnection implements Queryable {
   }
 
   private translate(error: unknown): unknown {
-    if (!isConnectionError(error) && !isTimeoutError(error)) return error;
+    if (!isConnectionError(error) && !isTimeoutError(error) && !isOverloadedError(error)) return error;
     const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
     return new DatabaseUnavailableError(
       isTimeoutError(error) ? 'The database did not answer within the time budget' : 'The database could not be reached within the time budget',

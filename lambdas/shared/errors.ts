@@ -41,7 +41,21 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
-const TYPED_ERRORS = [InvalidEventError, UnsupportedTriggerError, ConfigurationError, DatabaseUnavailableError];
+/**
+ * A sign-up refused because of its requested handle. The message is what the person signing up sees
+ * (Cognito shows it as "PreSignUp failed with error <message>."), so it says what to change, never the value.
+ */
+export class HandleRefusedError extends Error {
+  override readonly name = 'HandleRefusedError';
+  constructor(
+    readonly reason: 'invalid' | 'taken',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TYPED_ERRORS = [InvalidEventError, UnsupportedTriggerError, ConfigurationError, DatabaseUnavailableError, HandleRefusedError];
 
 /** Narrows an unknown thrown value to the few facts that are safe to log: never its message for foreign errors. */
 export function describeError(error: unknown): { errorName: string; errorCode?: string; errorMessage?: string } {

@@ -120,3 +120,13 @@ export async function upsertUser(db: Queryable, user: NewUser): Promise<UpsertRe
 export function createUsersRepository(db: Queryable): UsersRepository {
   return { upsert: (user) => upsertUser(db, user) };
 }
+
+/**
+ * Whether any user holds the handle, ignoring case as the unique index does (and using that index). Only a
+ * hint for the PreSignUp check: between it and the insert another sign-up may take the handle, which the
+ * handle rule above then resolves.
+ */
+export async function isHandleTaken(db: Queryable, handle: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM public.users WHERE lower(handle) = lower($1) LIMIT 1', [handle]);
+  return rows.length > 0;
+}

@@ -73,19 +73,23 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     synth.auth.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
   });
 
-  it('opens egress only to PostgreSQL on 5432 (no outbound to anywhere else)', () => {
-    const group = Object.values(synth.auth.findResources('AWS::EC2::SecurityGroup'))[0] as Resource;
-    // allowAllOutbound: false: no inline "allow all" rule; the one egress rule is a separate resource.
-    expect(JSON.stringify(group.Properties.SecurityGroupEgress ?? [])).not.toContain('0.0.0.0/0');
-    const egress = Object.values(synth.auth.findResources('AWS::EC2::SecurityGroupEgress')) as Resource[];
-    expect(egress).toHaveLength(1);
-    expect(egress[0]!.Properties).toMatchObject({
-      IpProtocol: 'tcp',
-      FromPort: 5432,
-      ToPort: 5432,
-      DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/DatabaseSecurityGroup/) },
-    });
-    // ...and the database admits it on 5432.
+  it('opens egress only to PostgreSQL on 5432 and, for the trigger, the SQS endpoint on 443 (nothing else)', () => {
+    // allowAllOutbound: false: no inline "allow all" rule on any function's group; egress rules are resources.
+    for (const group of Object.values(synth.auth.findResources('AWS::EC2::SecurityGroup')) as Resource[]) {
+      expect(JSON.stringify(group.Properties.SecurityGroupEgress ?? [])).not.toContain('0.0.0.0/0');
+    }
+    const egress = (Object.entries(synth.auth.findResources('AWS::EC2::SecurityGroupEgress')) as [string, Resource][]).map(
+      ([id, rule]) => ({ id, FromPort: rule.Properties.FromPort, ...rule.Properties }),
+    );
+    const toDatabase = { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/DatabaseSecurityGroup/) } };
+    const toSqs = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SqsEndpoint/) } };
+    // The trigger, the PreSignUp function and the replay function reach the database; only the trigger reaches SQS.
+    expect(egress.filter((rule) => rule.FromPort === 5432)).toHaveLength(3);
+    for (const rule of egress) expect(rule).toMatchObject(rule.FromPort === 443 ? toSqs : toDatabase);
+    expect(egress.filter((rule) => rule.FromPort === 443).map((rule) => rule.id)).toEqual([
+      expect.stringMatching(/^PostConfirmationFunctionSecurityGroup/),
+    ]);
+    // ...and the database admits the trigger on 5432.
     synth.auth.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       FromPort: 5432,
       ToPort: 5432,

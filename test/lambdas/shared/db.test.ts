@@ -1,0 +1,118 @@
+// Which failures LazyConnection reports as DatabaseUnavailableError (the ones the fallback queue is for),
+// each produced for real: a stopped server, a black-holed port, a frozen backend, a server out of slots.
+import { createServer, type Server, type Socket } from 'node:net';
+import { Client } from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LazyConnection, urlSource } from '../../../lambdas/shared/db';
+import { DatabaseUnavailableError } from '../../../lambdas/shared/errors';
+import { freePort, startMigratedServer, type TestServer } from '../../support/postgres';
+
+let server: TestServer;
+let url: string;
+let admin: Client;
+const connections: LazyConnection[] = [];
+
+function connect(target: string, options: ConstructorParameters<typeof LazyConnection>[1] = {}): LazyConnection {
+  const connection = new LazyConnection(urlSource(target), options);
+  connections.push(connection);
+  return connection;
+}
+
+beforeAll(async () => {
+  ({ server, url } = await startMigratedServer());
+  admin = new Client({ connectionString: url });
+  await admin.connect();
+});
+
+afterAll(async () => {
+  await admin?.end();
+  await server?.destroy();
+});
+
+afterEach(async () => {
+  await Promise.all(connections.splice(0).map((connection) => connection.close()));
+});
+
+describe('LazyConnection failure translation', () => {
+  it('reports a server that is not running as DatabaseUnavailableError (ECONNREFUSED)', async () => {
+    const port = await freePort();
+    const error = await connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`).query('SELECT 1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(error).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  describe('with a port that accepts connections and never answers', () => {
+    let blackHole: Server;
+    const sockets: Socket[] = [];
+    beforeAll(async () => {
+      blackHole = createServer((socket) => void sockets.push(socket));
+      await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => blackHole.close(resolve));
+    });
+
+    it('reports the connect timeout as DatabaseUnavailableError', async () => {
+      const address = blackHole.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const connection = connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`, { timeouts: { connectMs: 300 } });
+      const error = await connection.query('SELECT 1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DatabaseUnavailableError);
+      expect((error as Error).message).toBe('The database could not be reached within the time budget');
+    });
+  });
+
+  /** Runs `body` while the connection's backend process is frozen: a server that stopped answering mid-statement. */
+  async function withFrozenBackend(connection: LazyConnection, body: () => Promise<void>): Promise<number> {
+    const { rows } = await connection.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const pid = rows[0]?.pid ?? 0;
+    // The tests run as root (or as the postgres user that owns the server), so they may signal the backend.
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await body();
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    return pid;
+  }
+
+  it('reports a statement the frozen server never answers as DatabaseUnavailableError when no retry fits the budget', async () => {
+    const connection = connect(url, { timeouts: { queryMs: 400, connectMs: 1000 }, budgetMs: 1000 });
+    const pid = await withFrozenBackend(connection, async () => {
+      const error = await connection.query('SELECT 1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    });
+    // The connection that timed out client-side was dropped; the next statement gets a new one.
+    const after = await connection.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    expect(after.rows[0]?.pid).not.toBe(pid);
+  });
+
+  it('retries a statement the frozen server never answers on a new connection when the budget allows', async () => {
+    const connection = connect(url, { timeouts: { queryMs: 400, connectMs: 1000 }, budgetMs: 3000 });
+    let answeredBy: number | undefined;
+    const pid = await withFrozenBackend(connection, async () => {
+      const { rows } = await connection.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      answeredBy = rows[0]?.pid;
+    });
+    expect(answeredBy).toBeDefined();
+    expect(answeredBy).not.toBe(pid);
+  });
+
+  it('reports a server with no connection slot for the role as DatabaseUnavailableError (53300)', async () => {
+    await admin.query('DROP ROLE IF EXISTS no_slots');
+    await admin.query("CREATE ROLE no_slots LOGIN PASSWORD 'no_slots' CONNECTION LIMIT 0");
+    const target = new URL(url);
+    target.username = 'no_slots';
+    target.password = 'no_slots';
+    const error = await connect(target.toString()).query('SELECT 1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(error).toMatchObject({ code: '53300' });
+  });
+
+  it('passes a statement error through untranslated', async () => {
+    const error = await connect(url).query('SELECT * FROM no_such_table').catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(DatabaseUnavailableError);
+    expect(error).toMatchObject({ code: '42P01' });
+  });
+});
