@@ -177,7 +177,9 @@ export class LazyConnection implements Queryable {
       await client.connect();
     } catch (error) {
       await client.end().catch(() => undefined);
-      throw error;
+      // Whatever keeps a connection from opening (refused, unreachable, timed out, an IAM token that could
+      // not be minted, a refused login) means the database cannot take this write now: let it be queued.
+      throw unavailable(error, 'The database could not be reached within the time budget');
     }
     this.client = client;
     return client;
@@ -189,11 +191,17 @@ export class LazyConnection implements Queryable {
   }
 
   private translate(error: unknown): unknown {
+    if (error instanceof DatabaseUnavailableError) return error;
     if (!isConnectionError(error) && !isTimeoutError(error) && !isOverloadedError(error)) return error;
-    const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
-    return new DatabaseUnavailableError(
+    return unavailable(
+      error,
       isTimeoutError(error) ? 'The database did not answer within the time budget' : 'The database could not be reached within the time budget',
-      typeof code === 'string' ? code : undefined,
     );
   }
+}
+
+function unavailable(error: unknown, message: string): DatabaseUnavailableError {
+  if (error instanceof DatabaseUnavailableError) return error;
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return new DatabaseUnavailableError(message, typeof code === 'string' ? code : undefined);
 }

@@ -3,7 +3,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LazyConnection, urlSource } from '../../../lambdas/shared/db';
+import { iamSource, LazyConnection, urlSource } from '../../../lambdas/shared/db';
 import { DatabaseUnavailableError } from '../../../lambdas/shared/errors';
 import { freePort, startMigratedServer, type TestServer } from '../../support/postgres';
 
@@ -108,6 +108,26 @@ describe('LazyConnection failure translation', () => {
     const error = await connect(target.toString()).query('SELECT 1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: '53300' });
+  });
+
+  it('reports an IAM token that cannot be minted as DatabaseUnavailableError, so the sign-up can be queued', async () => {
+    const source = iamSource({
+      host: '127.0.0.1',
+      port: server.port,
+      database: 'postgres',
+      user: 'signup_writer',
+      token: () => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })),
+    });
+    const connection = new LazyConnection(source);
+    connections.push(connection);
+    const error = await connection.query('SELECT 1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+  });
+
+  it('reports a refused login as DatabaseUnavailableError carrying the SQLSTATE (28P01)', async () => {
+    const error = await connect(url.replace('postgres:postgres@', 'postgres:wrong@')).query('SELECT 1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(error).toMatchObject({ code: '28P01' });
   });
 
   it('passes a statement error through untranslated', async () => {
