@@ -1,4 +1,5 @@
 // Captures what a command-line `main` writes, line by line.
+import { vi } from 'vitest';
 import type { Output } from '../../bin/cli/common';
 
 export interface CapturedOutput {
@@ -18,4 +19,14 @@ export function captureOutput(): CapturedOutput {
     err,
     all: () => [...out, ...err].join('\n'),
   };
+}
+
+/** Swallows what the functions write to stdout (their JSON log lines) and returns them, for assertions. */
+export function captureLogLines(): string[] {
+  const lines: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  return lines;
 }

@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeContext, signUpEvent } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
+import { captureLogLines } from '../../support/output';
 
 type Handler = (event: unknown, context?: ReturnType<typeof fakeContext>) => Promise<unknown>;
 type ReplayHandler = (event: unknown) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
@@ -59,11 +60,7 @@ beforeEach(async () => {
   await server.start();
   await (await session()).query('TRUNCATE public.users CASCADE');
   sqs = mockClient(SQSClient);
-  logLines = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    logLines.push(String(chunk));
-    return true;
-  });
+  logLines = captureLogLines();
 });
 
 afterEach(async () => {

@@ -8,6 +8,7 @@ import { parseReplayMessage } from '../../../lambdas/shared/queue';
 import { SUB_PATTERN } from '../../../lambdas/shared/users';
 import { fakeContext } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
+import { captureLogLines } from '../../support/output';
 
 type Expectation =
   | { readonly error: string; readonly field?: string }
@@ -90,11 +91,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await db.query('TRUNCATE public.users CASCADE');
-  logLines = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    logLines.push(String(chunk));
-    return true;
-  });
+  logLines = captureLogLines();
 });
 
 describe('the hostile event corpus', () => {

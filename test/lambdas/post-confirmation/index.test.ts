@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeContext, loadEvent, signUpEvent, type CognitoEvent } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
+import { captureLogLines } from '../../support/output';
 
 type Handler = (event: unknown, context?: ReturnType<typeof fakeContext>) => Promise<unknown>;
 
@@ -38,11 +39,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await db.query('TRUNCATE public.users CASCADE');
-  logLines = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    logLines.push(String(chunk));
-    return true;
-  });
+  logLines = captureLogLines();
 });
 
 afterEach(() => {

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeContext } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
+import { captureLogLines } from '../../support/output';
 
 type Handler = (event: unknown, context?: ReturnType<typeof fakeContext>) => Promise<unknown>;
 
@@ -46,11 +47,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await db.query('TRUNCATE public.users CASCADE');
   await db.query("INSERT INTO public.users (cognito_user_id, handle) VALUES ('existing-1', 'TakenHandle')");
-  logLines = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    logLines.push(String(chunk));
-    return true;
-  });
+  logLines = captureLogLines();
 });
 
 afterEach(() => {

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadEvent } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
+import { captureLogLines } from '../../support/output';
 
 type ReplayHandler = (event: unknown, context?: { awsRequestId: string }) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 
@@ -50,11 +51,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await db.query('TRUNCATE public.users CASCADE');
-  logLines = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    logLines.push(String(chunk));
-    return true;
-  });
+  logLines = captureLogLines();
 });
 
 afterEach(() => {
