@@ -9,18 +9,13 @@ import type { Construct } from 'constructs';
 import { ProjectFunction } from './constructs/project-function';
 import { SignupFallback } from './constructs/signup-fallback';
 import type { StageSettings } from './stage';
+import { allowIamDatabaseClient, iamDatabaseEnvironment, type IamDatabase } from './constructs/database-client';
 
 /** RDS PostgreSQL and RDS Proxy both listen on the default port. */
-const POSTGRES_PORT = 5432;
 
 /** What the function needs from the database stack: where to connect, and the grants to do it. */
-export interface SignupDatabase {
-  readonly databaseName: string;
-  readonly connectEndpoint: { readonly host: string; readonly port: string };
-  /** The instance, or the proxy when there is one: the function opens 5432 to it. */
-  readonly connectTarget: ec2.IConnectable;
-  grantDatabaseConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
-}
+/** What the functions need from the database stack. */
+export type SignupDatabase = IamDatabase;
 
 export interface AuthStackProps extends StackProps {
   readonly settings: StageSettings;
@@ -56,20 +51,10 @@ export class AuthStack extends Stack {
       timeout: Duration.seconds(5),
       logRetention: settings.logRetention,
       reservedConcurrentExecutions: settings.reservedConcurrency,
-      environment: {
-        DB_HOST: database.connectEndpoint.host,
-        DB_PORT: database.connectEndpoint.port,
-        DB_NAME: database.databaseName,
-        DB_USER: props.databaseUser,
-        // Node.js 20+ runtimes do not load the Amazon CAs by default; this file holds them, RDS included.
-        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-        // Declared empty so that `sam local invoke --env-vars` can set it; empty means unset (config.ts).
-        CONNECTION_URL: '',
-      },
+      environment: iamDatabaseEnvironment(database, props.databaseUser),
     });
     const fn = this.postConfirmationFunction;
-    database.grantDatabaseConnect(fn, props.databaseUser);
-    fn.connections.allowTo(database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'post-confirmation to PostgreSQL');
+    allowIamDatabaseClient(fn, database, props.databaseUser, 'post-confirmation to PostgreSQL');
 
     this.signupFallback = new SignupFallback(this, 'SignupFallback', {
       vpc: props.vpc,
@@ -88,17 +73,9 @@ export class AuthStack extends Stack {
       vpc: props.vpc,
       timeout: Duration.seconds(5),
       logRetention: settings.logRetention,
-      environment: {
-        DB_HOST: database.connectEndpoint.host,
-        DB_PORT: database.connectEndpoint.port,
-        DB_NAME: database.databaseName,
-        DB_USER: props.databaseUser,
-        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-        CONNECTION_URL: '',
-      },
+      environment: iamDatabaseEnvironment(database, props.databaseUser),
     });
-    database.grantDatabaseConnect(this.preSignUpFunction, props.databaseUser);
-    this.preSignUpFunction.connections.allowTo(database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'pre-sign-up to PostgreSQL');
+    allowIamDatabaseClient(this.preSignUpFunction, database, props.databaseUser, 'pre-sign-up to PostgreSQL');
 
     this.userPool = new cognito.UserPool(this, 'UserPool', {
       selfSignUpEnabled: true,

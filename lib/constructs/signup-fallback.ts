@@ -11,17 +11,12 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ProjectFunction } from './project-function';
+import { allowIamDatabaseClient, iamDatabaseEnvironment, type IamDatabase } from './database-client';
 
-const POSTGRES_PORT = 5432;
 const HTTPS_PORT = 443;
 
-/** What the replay function needs from the database stack (the shape AuthStack's SignupDatabase has). */
-export interface FallbackDatabase {
-  readonly databaseName: string;
-  readonly connectEndpoint: { readonly host: string; readonly port: string };
-  readonly connectTarget: ec2.IConnectable;
-  grantDatabaseConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
-}
+/** What the replay function needs from the database stack. */
+export type FallbackDatabase = IamDatabase;
 
 /** The function that parks sign-ups in the queue: it gets send permission, the URL, and a path to the endpoint. */
 export interface FallbackProducer extends iam.IGrantable, ec2.IConnectable {
@@ -109,17 +104,9 @@ export class SignupFallback extends Construct {
       vpc: props.vpc,
       timeout: replayTimeout,
       logRetention: props.logRetention,
-      environment: {
-        DB_HOST: props.database.connectEndpoint.host,
-        DB_PORT: props.database.connectEndpoint.port,
-        DB_NAME: props.database.databaseName,
-        DB_USER: props.databaseUser,
-        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-        CONNECTION_URL: '',
-      },
+      environment: iamDatabaseEnvironment(props.database, props.databaseUser),
     });
-    props.database.grantDatabaseConnect(this.replayFunction, props.databaseUser);
-    this.replayFunction.connections.allowTo(props.database.connectTarget, ec2.Port.tcp(POSTGRES_PORT), 'replay to PostgreSQL');
+    allowIamDatabaseClient(this.replayFunction, props.database, props.databaseUser, 'replay to PostgreSQL');
     // Lambda's poller reads the queue outside the VPC; the function itself never calls SQS.
     this.replayFunction.addEventSource(
       new SqsEventSource(this.queue, {
