@@ -2,8 +2,8 @@
 // `npm run invoke -- events/<file>.json`: runs the post-confirmation handler once on an event file, against
 // CONNECTION_URL when set, else the database of the running local stack (`npm start`), and prints the result.
 import { existsSync, readFileSync } from 'node:fs';
-import { localContext } from '../lib/local/invoke-server';
-import { DEFAULT_DATA_DIR, FUNCTION_NAME, stackFilePath } from '../lib/local/stack';
+import { localContext } from '../local/invoke-server';
+import { DEFAULT_DATA_DIR, FUNCTION_NAME, stackFilePath } from '../local/stack';
 
 const USAGE = 'usage: npm run invoke -- events/<file>.json';
 

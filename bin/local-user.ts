@@ -6,8 +6,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AdminConfirmSignUpCommand, ConfirmSignUpCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { Client } from 'pg';
-import { localCognitoClient, pendingConfirmationCode } from '../lib/local/cognito';
-import { DEFAULT_DATA_DIR, stackFilePath, type StackInfo } from '../lib/local/stack';
+import { localCognitoClient, pendingConfirmationCode } from '../local/cognito';
+import { DEFAULT_DATA_DIR, stackFilePath, type StackInfo } from '../local/stack';
 
 const USAGE = `usage: npx tsx bin/local-user.ts sign-up <email> [--name NAME] [--handle HANDLE] [--password P] [--admin]
        npx tsx bin/local-user.ts list`;

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PortInUseError } from '../lib/local/ports';
-import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocalStack, type LocalStack, type StackInfo } from '../lib/local/stack';
+import { PortInUseError } from '../local/ports';
+import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocalStack, type LocalStack, type StackInfo } from '../local/stack';
 
 const USAGE = `usage: npm start -- [--pg-port N] [--lambda-port N] [--cognito-port N] [--data-dir DIR]
   env: LOCAL_PG_PORT (default ${DEFAULT_PORTS.pg}), LOCAL_LAMBDA_PORT (${DEFAULT_PORTS.lambda}), LOCAL_COGNITO_PORT (${DEFAULT_PORTS.cognito}), LOCAL_DATA_DIR (.local)`;

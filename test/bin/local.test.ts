@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBanner, parseOptions, UsageError } from '../../bin/local';
-import { freePort } from '../../lib/local/ports';
-import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type StackInfo } from '../../lib/local/stack';
+import { freePort } from '../../local/ports';
+import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type StackInfo } from '../../local/stack';
 
 const ROOT = join(__dirname, '..', '..');
 

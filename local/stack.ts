@@ -8,7 +8,7 @@ import { startInvokeServer, type InvokeServer, type LocalHandler } from './invok
 import { assertPortsFree } from './ports';
 import { startLocalPostgres, type LocalPostgres } from './postgres';
 
-export const DEFAULT_DATA_DIR = resolve(__dirname, '..', '..', '.local');
+export const DEFAULT_DATA_DIR = resolve(__dirname, '..', '.local');
 export const DEFAULT_PORTS = { pg: 54329, lambda: 3001, cognito: 9229 } as const;
 /** The name cognito-local's trigger invokes: the function's construct id in the CDK app. */
 export const FUNCTION_NAME = 'PostConfirmationFunction';
@@ -63,7 +63,7 @@ async function loadPostConfirmationHandler(connectionUrl: string): Promise<Local
   const previous = process.env.CONNECTION_URL;
   process.env.CONNECTION_URL = connectionUrl;
   try {
-    const { handler } = await import('../../lambdas/post-confirmation/index');
+    const { handler } = await import('../lambdas/post-confirmation/index');
     handlerConnectionUrl = connectionUrl;
     return (event, context) => handler(event, context);
   } finally {

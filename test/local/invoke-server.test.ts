@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInvokeServer, type InvokeServer } from '../../../lib/local/invoke-server';
+import { startInvokeServer, type InvokeServer } from '../../local/invoke-server';
 
 let server: InvokeServer;
 const seen: { event: unknown; context: Context }[] = [];

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertPortsFree, freePort, isPortFree, PortInUseError } from '../../../lib/local/ports';
+import { assertPortsFree, freePort, isPortFree, PortInUseError } from '../../local/ports';
 
 let taken: Server;
 let takenPort: number;

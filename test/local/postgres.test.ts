@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../../lib/local/ports';
-import { LocalPostgresError, startLocalPostgres, type LocalPostgres } from '../../../lib/local/postgres';
+import { freePort } from '../../local/ports';
+import { LocalPostgresError, startLocalPostgres, type LocalPostgres } from '../../local/postgres';
 
 let dir: string;
 let port: number;

@@ -15,10 +15,10 @@ import {
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DUMMY_CREDENTIALS, localCognitoClient, pendingConfirmationCode } from '../../../lib/local/cognito';
-import { freePort } from '../../../lib/local/ports';
-import { FUNCTION_NAME, startLocalStack, type LocalStack } from '../../../lib/local/stack';
-import { loadEvent } from '../../support/lambda';
+import { DUMMY_CREDENTIALS, localCognitoClient, pendingConfirmationCode } from '../../local/cognito';
+import { freePort } from '../../local/ports';
+import { FUNCTION_NAME, startLocalStack, type LocalStack } from '../../local/stack';
+import { loadEvent } from '../support/lambda';
 
 let dir: string;
 let stack: LocalStack;

