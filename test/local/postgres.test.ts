@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/ports';
-import { LocalPostgresError, startLocalPostgres, type LocalPostgres } from '../../local/postgres';
+import { LocalPostgresError } from '../../local/embedded-postgres';
+import { startLocalPostgres, type LocalPostgres } from '../../local/postgres';
 
 let dir: string;
 let port: number;
