@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { UPSERT_USER } from '../lambdas/shared/users';
+import { UPSERT_USER } from '../lambdas/users/postgres/postgres-users';
 import { startMigratedServer } from '../test/support/postgres';
 import { buildFunction } from './bundle';
 import { atLeast, atMost, evaluate, exactly, formatTable, ratio, round, type EvaluatedFigure, type Figure } from './report';

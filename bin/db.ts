@@ -4,8 +4,8 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'pg';
-import { wrapArray } from '../lambdas/shared/json-query';
-import { applyMigrations } from '../lambdas/shared/migrate';
+import { wrapArray } from './cli/json-query';
+import { applyMigrations } from '../lambdas/postgres/migrate';
 import {
   CliError,
   EXIT,

@@ -5,9 +5,11 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CognitoIdentityProviderClient, paginateListUsers, type UserType } from '@aws-sdk/client-cognito-identity-provider';
 import type { Client } from 'pg';
-import { isConnectionError } from '../lambdas/shared/db';
-import { InvalidEventError } from '../lambdas/shared/errors';
-import { upsertUser, userFromAttributes } from '../lambdas/shared/users';
+import { isUserPoolId } from '../lambdas/cognito/ids';
+import { errorCode, isConnectionError } from '../lambdas/postgres/error-codes';
+import { InvalidEventError } from '../lambdas/runtime/errors';
+import { upsertUser } from '../lambdas/users/postgres/postgres-users';
+import { userFromAttributes } from '../lambdas/users/user';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
 import { CliError, EXIT, connectionUrlFromEnv, describeFailure, parseCommandLine, processOutput, runMain, type Output } from './cli/common';
 import { openClient } from './cli/postgres';
@@ -33,7 +35,6 @@ const OPTIONS = {
 const CONFIRMED_STATUSES = new Set(['CONFIRMED', 'EXTERNAL_PROVIDER', 'FORCE_CHANGE_PASSWORD', 'RESET_REQUIRED']);
 /** ListUsers' largest page. */
 const PAGE_SIZE = 60;
-const USER_POOL_ID = /^[\w-]+_[0-9a-zA-Z]+$/;
 
 export interface UsersDeps {
   readonly output?: Output;
@@ -132,14 +133,14 @@ async function reconcile(
   }
 }
 
-const SQLSTATE = /^[0-9A-Z]{5}$/;
+const SQLSTATE_PATTERN = /^[0-9A-Z]{5}$/;
 
 function describeUsersFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof Error && error.name === 'ResourceNotFoundException') {
     return { message: 'the user pool does not exist in this account and region (check AWS_REGION and --user-pool-id)', exitCode: EXIT.CONFIG };
   }
-  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
-  if (typeof code === 'string' && SQLSTATE.test(code) && !isConnectionError(error)) {
+  const code = error instanceof Error ? errorCode(error) : undefined;
+  if (code !== undefined && SQLSTATE_PATTERN.test(code) && !isConnectionError(error)) {
     // A statement error's message can quote the row's values, which here are people's emails and names.
     return { message: `the database rejected a statement (SQLSTATE ${code}); message withheld because it may quote user data`, exitCode: EXIT.FAILURE };
   }
@@ -170,7 +171,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     const progressEvery = parseProgressEvery(values['progress-every']);
     const stage = checkStage(values.stage);
     const given = values['user-pool-id'];
-    if (given !== undefined && !USER_POOL_ID.test(given)) {
+    if (given !== undefined && !isUserPoolId(given)) {
       throw new CliError(`--user-pool-id must look like us-east-1_AbCdEf123, got ${JSON.stringify(given.slice(0, 60))}`, EXIT.USAGE);
     }
     // Configuration first: a missing URL should not wait for AWS.

@@ -1,8 +1,9 @@
 // The command-line plumbing shared by `db`, `rds` and `users`: argument parsing, connection URLs, password
 // redaction, exit codes and the one place where an error becomes a line on stderr and an exit code.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigurationError, DatabaseUnavailableError, InvalidEventError } from '../../lambdas/shared/errors';
-import { isConnectionError } from '../../lambdas/shared/db';
+import { errorCode, isConnectionError } from '../../lambdas/postgres/error-codes';
+import { required } from '../../lambdas/runtime/env';
+import { ConfigurationError, DatabaseUnavailableError, InvalidEventError } from '../../lambdas/runtime/errors';
 
 /** Exit codes, documented in the README's Operations section. 64-78 follow BSD sysexits.h. */
 export const EXIT = {
@@ -122,9 +123,7 @@ export function connectionVariable(prod: boolean): 'PROD_CONNECTION_URL' | 'CONN
 
 export function connectionUrlFromEnv(env: NodeJS.ProcessEnv, prod: boolean): ConnectionUrl {
   const variable = connectionVariable(prod);
-  const value = env[variable];
-  if (!value) throw new ConfigurationError(variable, 'is not set');
-  return parseConnectionUrl(variable, value);
+  return parseConnectionUrl(variable, required(env, variable));
 }
 
 /** The same server and credentials, another database: how `create` and `drop` reach the maintenance database. */
@@ -175,12 +174,11 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
   if (/Region is missing/i.test(error.message)) {
     return { message: 'no AWS region configured: set AWS_REGION or a region in your AWS profile', exitCode: EXIT.CONFIG };
   }
+  const code = errorCode(error);
   if (isConnectionError(error)) {
-    const code = (error as { code?: unknown }).code;
-    return { message: `cannot reach the database${typeof code === 'string' ? ` (${code})` : ''}: ${safe(error.message)}`, exitCode: EXIT.UNAVAILABLE };
+    return { message: `cannot reach the database${code !== undefined ? ` (${code})` : ''}: ${safe(error.message)}`, exitCode: EXIT.UNAVAILABLE };
   }
-  const code = (error as { code?: unknown }).code;
-  return { message: `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${safe(error.message)}`, exitCode: EXIT.FAILURE };
+  return { message: `${error.name}${code !== undefined ? ` ${code}` : ''}: ${safe(error.message)}`, exitCode: EXIT.FAILURE };
 }
 
 /** Runs a command's `main` when the file is executed directly; a rejected main is one line and exit 1. */

@@ -1,5 +1,6 @@
 // Opening a PostgreSQL connection for an operator command: short connect timeout, one clear line on failure.
 import { Client } from 'pg';
+import { errorCode, SQLSTATE } from '../../lambdas/postgres/error-codes';
 import { CliError, EXIT, type ConnectionUrl } from './common';
 
 export interface OpenOptions {
@@ -27,14 +28,14 @@ export async function openClient(connection: ConnectionUrl, options: OpenOptions
     return client;
   } catch (error) {
     await client.end().catch(() => undefined);
-    const code = (error as { code?: unknown }).code;
-    if (code === '3D000') {
+    const code = errorCode(error);
+    if (code === SQLSTATE.INVALID_CATALOG_NAME) {
       throw new CliError(`database "${database}" does not exist on ${connection.parsed.host}; run \`npm run db -- create\` first`, EXIT.FAILURE);
     }
-    if (code === '28P01' || code === '28000') {
-      throw new CliError(`the server at ${connection.parsed.host} refused the credentials in the URL (${String(code)})`, EXIT.CONFIG);
+    if (code === SQLSTATE.INVALID_PASSWORD || code === SQLSTATE.INVALID_AUTHORIZATION) {
+      throw new CliError(`the server at ${connection.parsed.host} refused the credentials in the URL (${code})`, EXIT.CONFIG);
     }
-    const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+    const reason = code ?? (error instanceof Error ? error.message : String(error));
     throw new CliError(`cannot reach ${connection.redacted} (${reason}; connect timeout ${options.connectTimeoutMs} ms)`, EXIT.UNAVAILABLE);
   }
 }

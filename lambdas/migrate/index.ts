@@ -3,11 +3,12 @@
 // The same applyMigrations as `npm run db -- migrate`.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Client, type ClientConfig } from 'pg';
-import { ConfigurationError, describeError } from '../shared/errors';
-import { createLogger, type Logger } from '../shared/logger';
-import { applyMigrations, MigrationRefusedError, MIGRATIONS_DIR } from '../shared/migrate';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import { applyMigrations, MigrationRefusedError, MIGRATIONS_DIR } from '../postgres/migrate';
+import { errorCode, SQLSTATE } from '../postgres/error-codes';
+import { verifiedTls } from '../postgres/tls';
+import { type Env, optional, required, tcpPort } from '../runtime/env';
+import { describeError } from '../runtime/errors';
+import { createLogger, type Logger } from '../runtime/logger';
 
 export interface MigrateSettings {
   readonly secretArn: string;
@@ -30,22 +31,15 @@ export class InvalidSecretError extends Error {
   }
 }
 
-function required(env: Env, name: string): string {
-  const value = env[name];
-  if (value === undefined || value.trim() === '') throw new ConfigurationError(name, 'is not set');
-  return value;
-}
-
 export function settingsFromEnv(env: Env): MigrateSettings {
-  const port = Number(env.DB_PORT ?? '5432');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigurationError('DB_PORT', 'is not a TCP port');
+  const port = tcpPort(env, 'DB_PORT', 5432);
   return {
     secretArn: required(env, 'DB_SECRET_ARN'),
     host: required(env, 'DB_HOST'),
     port,
     database: required(env, 'DB_NAME'),
     // In the bundle the migrations sit beside index.js (copied by the bundling hook); from source, in sql/.
-    migrationsDir: env.MIGRATIONS_DIR || MIGRATIONS_DIR,
+    migrationsDir: optional(env, 'MIGRATIONS_DIR') ?? MIGRATIONS_DIR,
   };
 }
 
@@ -64,11 +58,6 @@ export function parseSecret(text: string | undefined): MasterCredentials {
   return { username, password };
 }
 
-/** TLS verified against the RDS CAs (NODE_EXTRA_CA_CERTS), the host name checked; never unverified. */
-export function verifiedTls(host: string): ClientConfig['ssl'] {
-  return { rejectUnauthorized: true, servername: host };
-}
-
 export interface MigrateDependencies {
   readonly secrets: Pick<SecretsManagerClient, 'send'>;
   readonly settings: MigrateSettings;
@@ -83,12 +72,11 @@ export interface MigrateResult {
   readonly applied: string[];
 }
 
-/** invalid_password: the secret may be mid-rotation (password set in the database, label not yet moved). */
-const INVALID_PASSWORD = '28P01';
 const ATTEMPTS = 3;
 
+/** invalid_password: the secret may be mid-rotation (password set in the database, label not yet moved). */
 function isInvalidPassword(error: unknown): boolean {
-  return error instanceof Error && (error as { code?: unknown }).code === INVALID_PASSWORD;
+  return errorCode(error) === SQLSTATE.INVALID_PASSWORD;
 }
 
 async function connect(deps: MigrateDependencies): Promise<Client> {

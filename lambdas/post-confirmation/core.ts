@@ -1,11 +1,11 @@
 // The post-confirmation use case, free of AWS: validate the event, upsert the user, return the event.
-import { DatabaseUnavailableError, describeError, InvalidEventError, UnsupportedTriggerError } from '../shared/errors';
-import type { Logger } from '../shared/logger';
-import { replayMessageFor, type FallbackQueue } from '../shared/queue';
-import { userFromAttributes, type UpsertResult, type UsersRepository } from '../shared/users';
-
-export const CONFIRM_SIGN_UP = 'PostConfirmation_ConfirmSignUp';
-export const CONFIRM_FORGOT_PASSWORD = 'PostConfirmation_ConfirmForgotPassword';
+import { CONFIRM_FORGOT_PASSWORD, CONFIRM_SIGN_UP, triggerEnvelope } from '../cognito/trigger-event';
+import { DatabaseUnavailableError, describeError, UnsupportedTriggerError } from '../runtime/errors';
+import type { Logger } from '../runtime/logger';
+import type { FallbackQueue } from '../sync/fallback-queue';
+import { replayMessageFor } from '../sync/replay-message';
+import { userFromAttributes } from '../users/user';
+import type { UpsertResult, UsersRepository } from '../users/users-repository';
 
 export interface PostConfirmationDeps {
   readonly users: UsersRepository;
@@ -23,20 +23,6 @@ export interface PostConfirmationEvent {
   readonly request: { readonly userAttributes: Record<string, unknown> };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Checks the envelope and returns the trigger source; the attributes are checked by userFromAttributes. */
-export function triggerSourceOf(event: unknown): string {
-  if (!isRecord(event)) throw new InvalidEventError('event', 'must be an object');
-  const { triggerSource } = event;
-  if (typeof triggerSource !== 'string' || triggerSource === '') {
-    throw new InvalidEventError('triggerSource', 'is missing or not a string');
-  }
-  return triggerSource;
-}
-
 /**
  * Writes the confirmed user and resolves to the event, unchanged, as Cognito requires.
  * A forgot-password confirmation writes nothing. Anything else is refused with a typed error.
@@ -47,15 +33,13 @@ export function triggerSourceOf(event: unknown): string {
 export async function handlePostConfirmation<E>(event: E, deps: PostConfirmationDeps): Promise<E> {
   const clock = deps.clock ?? Date.now;
   const started = clock();
-  const triggerSource = triggerSourceOf(event);
+  const { triggerSource, request, event: envelope } = triggerEnvelope(event);
   const log = deps.logger.child({ triggerSource: triggerSource.slice(0, 64) });
   if (triggerSource === CONFIRM_FORGOT_PASSWORD) {
     log.info('password reset confirmed; nothing to write', { outcome: 'skipped' });
     return event;
   }
   if (triggerSource !== CONFIRM_SIGN_UP) throw new UnsupportedTriggerError(triggerSource);
-  const request = (event as Record<string, unknown>).request;
-  if (!isRecord(request)) throw new InvalidEventError('request', 'is missing or not an object');
   const user = userFromAttributes(request.userAttributes);
   let result: UpsertResult;
   try {
@@ -64,7 +48,7 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
     if (!(error instanceof DatabaseUnavailableError) || deps.fallback === undefined) throw error;
     const database = describeError(error);
     try {
-      await deps.fallback.enqueue(replayMessageFor(triggerSource, event as Record<string, unknown>, user));
+      await deps.fallback.enqueue(replayMessageFor(triggerSource, envelope, user));
     } catch (queueError) {
       // Neither store took the user: Cognito must report the failure, and `users reconcile` repairs the gap.
       const queue = describeError(queueError);

@@ -1,11 +1,14 @@
 // Lambda adapter for the Cognito Post Confirmation trigger: wiring, logging, and nothing else.
 import type { Context } from 'aws-lambda';
-import { connectionSourceFromEnv } from '../shared/config';
-import { LazyConnection } from '../shared/db';
-import { describeError, toCallerError } from '../shared/errors';
-import { createLogger } from '../shared/logger';
-import { fallbackQueueUrlFromEnv, sqsFallbackQueue, type FallbackQueue } from '../shared/queue';
-import { createUsersRepository, SUB_PATTERN } from '../shared/users';
+import { connectionSourceFor, databaseSettingsFromEnv } from '../postgres/connection-source';
+import { LazyConnection } from '../postgres/connection';
+import { optionalUrl } from '../runtime/env';
+import { describeError, toCallerError } from '../runtime/errors';
+import { createLogger } from '../runtime/logger';
+import type { FallbackQueue } from '../sync/fallback-queue';
+import { sqsFallbackQueue } from '../sync/sqs/sqs-fallback-queue';
+import { createUsersRepository } from '../users/postgres/postgres-users';
+import { SUB_PATTERN } from '../users/user';
 import { handlePostConfirmation } from './core';
 
 /** Cognito waits this long for a trigger, whatever the function's own timeout. */
@@ -15,9 +18,9 @@ export const RESPONSE_MARGIN_MS = 300;
 
 const logger = createLogger({ service: 'post-confirmation' });
 // Read and checked on cold start, so a missing variable fails loudly and by name before any event.
-const connection = new LazyConnection(connectionSourceFromEnv(), { applicationName: 'post-confirmation' });
+const connection = new LazyConnection(connectionSourceFor(databaseSettingsFromEnv(process.env)), { applicationName: 'post-confirmation' });
 const users = createUsersRepository(connection);
-const queueUrl = fallbackQueueUrlFromEnv();
+const queueUrl = optionalUrl(process.env, 'FALLBACK_QUEUE_URL', ['https:', 'http:']);
 
 type BudgetContext = Pick<Context, 'awsRequestId'> & Partial<Pick<Context, 'getRemainingTimeInMillis'>>;
 

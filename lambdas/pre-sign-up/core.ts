@@ -1,42 +1,24 @@
 // The PreSignUp use case, free of AWS: refuse a handle that is malformed or already taken before the account
 // exists, so that most collisions never reach the post-confirmation handle rule. Advisory only: when the
 // database cannot answer, the sign-up goes ahead and the handle rule decides at confirmation.
-import {
-  DatabaseUnavailableError,
-  describeError,
-  HandleRefusedError,
-  InvalidEventError,
-  UnsupportedTriggerError,
-} from '../shared/errors';
-import type { Logger } from '../shared/logger';
+import { ADMIN_CREATE_USER, EXTERNAL_PROVIDER, SIGN_UP, triggerEnvelope } from '../cognito/trigger-event';
+import { DatabaseUnavailableError, describeError, HandleRefusedError, InvalidEventError, UnsupportedTriggerError } from '../runtime/errors';
+import type { Logger } from '../runtime/logger';
+import { isRecord } from '../runtime/records';
+import { HANDLE_PATTERN } from '../users/user';
+import type { HandleDirectory } from '../users/users-repository';
 
-export const SIGN_UP = 'PreSignUp_SignUp';
-export const ADMIN_CREATE_USER = 'PreSignUp_AdminCreateUser';
-export const EXTERNAL_PROVIDER = 'PreSignUp_ExternalProvider';
-
-/** The handle a person may ask for: 3 to 32 ASCII letters, digits or underscores. */
-export const HANDLE_PATTERN = /^[A-Za-z0-9_]{3,32}$/;
 export const INVALID_HANDLE_MESSAGE = 'The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore.';
 export const TAKEN_HANDLE_MESSAGE = 'The handle (preferred_username) is already taken. Choose another one.';
-
-export interface HandleDirectory {
-  isTaken(handle: string): Promise<boolean>;
-}
 
 export interface PreSignUpDeps {
   readonly handles: HandleDirectory;
   readonly logger: Logger;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Resolves to the event, unchanged (no auto-confirm, no auto-verify), or throws a HandleRefusedError. */
 export async function handlePreSignUp<E>(event: E, deps: PreSignUpDeps): Promise<E> {
-  if (!isRecord(event)) throw new InvalidEventError('event', 'must be an object');
-  const { triggerSource } = event;
-  if (typeof triggerSource !== 'string' || triggerSource === '') throw new InvalidEventError('triggerSource', 'is missing or not a string');
+  const { triggerSource, request } = triggerEnvelope(event);
   const log = deps.logger.child({ triggerSource: triggerSource.slice(0, 64) });
   // A federated sign-in gets its attributes from the identity provider, not from the person: refusing them
   // would lock the person out with no way to fix it. The handle rule still applies at confirmation.
@@ -45,8 +27,6 @@ export async function handlePreSignUp<E>(event: E, deps: PreSignUpDeps): Promise
     return event;
   }
   if (triggerSource !== SIGN_UP && triggerSource !== ADMIN_CREATE_USER) throw new UnsupportedTriggerError(triggerSource);
-  const request = event.request;
-  if (!isRecord(request)) throw new InvalidEventError('request', 'is missing or not an object');
   const attributes = request.userAttributes;
   if (!isRecord(attributes)) throw new InvalidEventError('request.userAttributes', 'must be an object');
   const handle = attributes.preferred_username;

@@ -1,10 +1,10 @@
 // Lambda adapter for the Cognito PreSignUp trigger: wiring, logging, and nothing else.
 import type { Context } from 'aws-lambda';
-import { connectionSourceFromEnv } from '../shared/config';
-import { LazyConnection } from '../shared/db';
-import { describeError, HandleRefusedError, toCallerError } from '../shared/errors';
-import { createLogger } from '../shared/logger';
-import { isHandleTaken } from '../shared/users';
+import { connectionSourceFor, databaseSettingsFromEnv } from '../postgres/connection-source';
+import { LazyConnection } from '../postgres/connection';
+import { describeError, HandleRefusedError, toCallerError } from '../runtime/errors';
+import { createLogger } from '../runtime/logger';
+import { isHandleTaken } from '../users/postgres/postgres-users';
 import { handlePreSignUp } from './core';
 
 const logger = createLogger({ service: 'pre-sign-up' });
@@ -12,7 +12,7 @@ const logger = createLogger({ service: 'pre-sign-up' });
 // Unlike the trigger, the connection is closed after every lookup: warm pre-sign-up containers must not sit on
 // idle connections that the post-confirmation function needs (this function has no reserved concurrency,
 // so that a burst of sign-ups is never throttled), and one connect per sign-up is cheap at sign-up rates.
-const connection = new LazyConnection(connectionSourceFromEnv(), {
+const connection = new LazyConnection(connectionSourceFor(databaseSettingsFromEnv(process.env)), {
   applicationName: 'pre-sign-up',
   timeouts: { connectMs: 1000, statementMs: 500, queryMs: 1000 },
   budgetMs: 2000,

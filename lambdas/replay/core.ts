@@ -1,10 +1,10 @@
 // The replay use case, free of AWS: each queued sign-up into the same idempotent upsert as the trigger.
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { DatabaseUnavailableError, describeError, InvalidEventError } from '../shared/errors';
-import type { Logger } from '../shared/logger';
-import { parseReplayMessage } from '../shared/queue';
-import type { UsersRepository } from '../shared/users';
-import { CONFIRM_SIGN_UP } from '../post-confirmation/core';
+import { CONFIRM_SIGN_UP } from '../cognito/trigger-event';
+import { DatabaseUnavailableError, describeError, InvalidEventError } from '../runtime/errors';
+import type { Logger } from '../runtime/logger';
+import { parseReplayMessage } from '../sync/replay-message';
+import type { UsersRepository } from '../users/users-repository';
 
 export interface ReplayDeps {
   readonly users: UsersRepository;

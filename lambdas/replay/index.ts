@@ -3,14 +3,14 @@
 // redelivered after the visibility timeout (the backoff), and after maxReceiveCount deliveries it moves to
 // the dead-letter queue, whose alarm calls an operator. Not under Cognito's 5 s budget.
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { connectionSourceFromEnv } from '../shared/config';
-import { LazyConnection } from '../shared/db';
-import { createLogger } from '../shared/logger';
-import { createUsersRepository } from '../shared/users';
+import { connectionSourceFor, databaseSettingsFromEnv } from '../postgres/connection-source';
+import { LazyConnection } from '../postgres/connection';
+import { createLogger } from '../runtime/logger';
+import { createUsersRepository } from '../users/postgres/postgres-users';
 import { replayBatch } from './core';
 
 const logger = createLogger({ service: 'replay' });
-const connection = new LazyConnection(connectionSourceFromEnv(), { applicationName: 'replay' });
+const connection = new LazyConnection(connectionSourceFor(databaseSettingsFromEnv(process.env)), { applicationName: 'replay' });
 const users = createUsersRepository(connection);
 
 export async function handler(event: SQSEvent, context?: Pick<Context, 'awsRequestId'>): Promise<SQSBatchResponse> {

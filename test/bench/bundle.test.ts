@@ -36,11 +36,11 @@ describe('esbuildOptions', () => {
   it('builds an IAM token signer that, bundled, still gives the same token as @aws-sdk/rds-signer', async () => {
     // The module-first main fields swap the SDK's CommonJS for its ES modules: check the result still signs.
     const entry = join(dir, 'entry.ts');
-    const source = join(__dirname, '..', '..', 'lambdas', 'shared', 'rds-token.ts').replace(/\\/g, '/');
+    const source = join(__dirname, '..', '..', 'lambdas', 'postgres', 'rds-token.ts').replace(/\\/g, '/');
     await writeFile(entry, `export { authTokenGenerator } from ${JSON.stringify(source)};\n`);
     const outfile = join(dir, 'signer.js');
     await build({ ...esbuildOptions(entry, outfile), absWorkingDir: join(__dirname, '..', '..') });
-    const bundled = createRequire(__filename)(outfile) as typeof import('../../lambdas/shared/rds-token');
+    const bundled = createRequire(__filename)(outfile) as typeof import('../../lambdas/postgres/rds-token');
 
     vi.useFakeTimers({ now: new Date('2026-11-23T12:34:56Z'), toFake: ['Date'] });
     try {

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../lambdas/shared/logger';
+import { createLogger } from '../../lambdas/runtime/logger';
 import { ENGINE_VERSION } from '../../lib/database-stack';
 import { synthApp, type SynthesizedStage } from '../support/cdk';
 import { startTestServer } from '../support/postgres';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CliError, EXIT, connectionUrlFromEnv, describeFailure, parseConnectionUrl, redactText, redactUrl, withDatabase } from '../../../bin/cli/common';
-import { ConfigurationError, DatabaseUnavailableError } from '../../../lambdas/shared/errors';
+import { ConfigurationError, DatabaseUnavailableError } from '../../../lambdas/runtime/errors';
 
 describe('connection URLs', () => {
   it('takes the database from the path, even when host and password contain its name', () => {

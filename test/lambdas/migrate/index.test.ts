@@ -2,13 +2,12 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, escapeIdentifier } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../../lambdas/shared/logger';
+import { createLogger } from '../../../lambdas/runtime/logger';
 import {
   handler,
   parseSecret,
   runMigrations,
   settingsFromEnv,
-  verifiedTls,
   type MigrateSettings,
 } from '../../../lambdas/migrate/index';
 import { adminQuery, startTestServer, type TestServer } from '../../support/postgres';
@@ -141,11 +140,5 @@ describe('parseSecret', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('"p"');
     }
-  });
-});
-
-describe('verifiedTls', () => {
-  it('verifies the certificate and the host name', () => {
-    expect(verifiedTls('db.example.internal')).toEqual({ rejectUnauthorized: true, servername: 'db.example.internal' });
   });
 });

@@ -5,11 +5,12 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handlePostConfirmation, type PostConfirmationDeps } from '../../../lambdas/post-confirmation/core';
 import { replayBatch } from '../../../lambdas/replay/core';
-import { LazyConnection, urlSource, type LazyConnectionOptions } from '../../../lambdas/shared/db';
-import { DatabaseUnavailableError } from '../../../lambdas/shared/errors';
-import { createLogger } from '../../../lambdas/shared/logger';
-import type { ReplayMessage } from '../../../lambdas/shared/queue';
-import { createUsersRepository } from '../../../lambdas/shared/users';
+import { LazyConnection, type LazyConnectionOptions } from '../../../lambdas/postgres/connection';
+import { urlSource } from '../../../lambdas/postgres/connection-source';
+import { DatabaseUnavailableError } from '../../../lambdas/runtime/errors';
+import { createLogger } from '../../../lambdas/runtime/logger';
+import type { ReplayMessage } from '../../../lambdas/sync/replay-message';
+import { createUsersRepository } from '../../../lambdas/users/postgres/postgres-users';
 import { signUpEvent } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
 

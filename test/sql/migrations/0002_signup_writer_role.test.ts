@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, escapeLiteral } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { upsertUser } from '../../../lambdas/shared/users';
+import { upsertUser } from '../../../lambdas/users/postgres/postgres-users';
 import { adminQuery, startMigratedServer, type TestServer } from '../../support/postgres';
 
 const MIGRATION = readFileSync(join(__dirname, '..', '..', '..', 'sql', 'migrations', '0002_signup_writer_role.sql'), 'utf8');

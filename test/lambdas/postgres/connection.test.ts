@@ -3,8 +3,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { iamSource, LazyConnection, urlSource } from '../../../lambdas/shared/db';
-import { DatabaseUnavailableError } from '../../../lambdas/shared/errors';
+import { LazyConnection } from '../../../lambdas/postgres/connection';
+import { iamSource, urlSource } from '../../../lambdas/postgres/connection-source';
+import { DatabaseUnavailableError } from '../../../lambdas/runtime/errors';
 import { freePort, startMigratedServer, type TestServer } from '../../support/postgres';
 
 let server: TestServer;

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wrapArray, wrapObject } from '../../../lambdas/shared/json-query';
+import { wrapArray, wrapObject } from '../../../bin/cli/json-query';
 import { startTestServer, type TestServer } from '../../support/postgres';
 
 let server: TestServer;

@@ -1,4 +1,5 @@
 // Typed errors. Messages name what is wrong but never carry a user's values.
+import { errorCode } from '../postgres/error-codes';
 
 /** The event is not a well-formed Cognito event; `field` is the path of the offending field. */
 export class InvalidEventError extends Error {
@@ -65,8 +66,8 @@ export function describeError(error: unknown): { errorName: string; errorCode?: 
   }
   if (error instanceof Error) {
     // pg errors carry a SQLSTATE in `code`; system errors an errno name. Their messages may quote values.
-    const code = (error as { code?: unknown }).code;
-    return { errorName: error.name, ...(typeof code === 'string' ? { errorCode: code } : {}) };
+    const code = errorCode(error);
+    return { errorName: error.name, ...(code !== undefined ? { errorCode: code } : {}) };
   }
   return { errorName: typeof error };
 }

@@ -3,7 +3,7 @@
 // credentials from the environment only. The Signer itself pulls in the whole Node credential chain (SSO,
 // INI files, STS, IMDS), ~400 KB of the bundle a Lambda function never uses: the runtime hands the role's
 // credentials to the function as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
-// test/lambdas/shared/rds-token.test.ts checks that both produce the same token.
+// test/lambdas/postgres/rds-token.test.ts checks that both produce the same token.
 import { formatUrl } from '@aws-sdk/core/util';
 import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { Sha256 } from '@smithy/core/checksum';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidEventError } from '../../../lambdas/shared/errors';
-import { handleCandidates, MAX_ATTRIBUTE_LENGTH, userFromAttributes } from '../../../lambdas/shared/users';
+import { InvalidEventError } from '../../../lambdas/runtime/errors';
+import { handleCandidates, MAX_ATTRIBUTE_LENGTH, userFromAttributes } from '../../../lambdas/users/user';
 
 const SUB = '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21';
 

@@ -2,84 +2,17 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConfigurationError, InvalidEventError } from '../../../lambdas/shared/errors';
-import {
-  fallbackQueueUrlFromEnv,
-  FallbackTimeoutError,
-  parseReplayMessage,
-  replayMessageFor,
-  sqsFallbackQueue,
-  type ReplayMessage,
-} from '../../../lambdas/shared/queue';
-import { userFromAttributes } from '../../../lambdas/shared/users';
-import { loadEvent } from '../../support/lambda';
+import { replayMessageFor, type ReplayMessage } from '../../../../lambdas/sync/replay-message';
+import { FallbackTimeoutError, sqsFallbackQueue } from '../../../../lambdas/sync/sqs/sqs-fallback-queue';
+import { userFromAttributes } from '../../../../lambdas/users/user';
+import { loadEvent } from '../../../support/lambda';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/signup-fallback';
-const TRIGGER = 'PostConfirmation_ConfirmSignUp';
 
 function messageFromFixture(): ReplayMessage {
   const event = loadEvent('confirm-sign-up');
-  return replayMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes));
+  return replayMessageFor('PostConfirmation_ConfirmSignUp', event, userFromAttributes(event.request.userAttributes));
 }
-
-describe('replayMessageFor', () => {
-  it('keeps only what a replay needs from the event', () => {
-    const event = { ...loadEvent('confirm-sign-up'), callerContext: { clientId: 'abc' } };
-    event.request.clientMetadata = { secret: 'not for the queue' };
-    expect(replayMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes))).toEqual({
-      version: 1,
-      triggerSource: TRIGGER,
-      userPoolId: 'us-east-1_EXAMPLE1',
-      userName: '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21',
-      userAttributes: {
-        sub: '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21',
-        email: 'jane.doe@example.com',
-        name: 'Jane Doe',
-        preferred_username: 'janedoe',
-      },
-    });
-  });
-
-  it('leaves out absent attributes and a malformed pool id or user name', () => {
-    const event = { ...loadEvent('minimal-attributes'), userPoolId: 'not a pool id', userName: 'x'.repeat(129) };
-    expect(replayMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes))).toEqual({
-      version: 1,
-      triggerSource: TRIGGER,
-      userAttributes: { sub: 'c7e1a2b3-4d5e-4f60-8a9b-0c1d2e3f4a5b' },
-    });
-  });
-});
-
-describe('parseReplayMessage', () => {
-  it('reads back the user a message was made from', () => {
-    const message = messageFromFixture();
-    expect(parseReplayMessage(JSON.stringify(message), TRIGGER)).toEqual(userFromAttributes(loadEvent('confirm-sign-up').request.userAttributes));
-  });
-
-  const good = messageFromFixture();
-  it.each([
-    { name: 'a missing body', body: undefined, field: 'body' },
-    { name: 'a body that is not JSON', body: '{"version":1,', field: 'body' },
-    { name: 'a JSON array', body: '[]', field: 'body' },
-    { name: 'JSON null', body: 'null', field: 'body' },
-    { name: 'another version', body: JSON.stringify({ ...good, version: 2 }), field: 'body.version' },
-    { name: 'another trigger source', body: JSON.stringify({ ...good, triggerSource: 'PostConfirmation_ConfirmForgotPassword' }), field: 'body.triggerSource' },
-    { name: 'no attributes', body: JSON.stringify({ ...good, userAttributes: undefined }), field: 'body.userAttributes' },
-    { name: 'a forged sub', body: JSON.stringify({ ...good, userAttributes: { sub: 'a\nb' } }), field: 'body.userAttributes.sub' },
-    { name: 'a numeric email', body: JSON.stringify({ ...good, userAttributes: { ...good.userAttributes, email: 1 } }), field: 'body.userAttributes.email' },
-  ])('refuses $name with an InvalidEventError naming $field', ({ body, field }) => {
-    const error = (() => {
-      try {
-        parseReplayMessage(body, TRIGGER);
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    })();
-    expect(error).toBeInstanceOf(InvalidEventError);
-    expect(error).toMatchObject({ field });
-  });
-});
 
 describe('sqsFallbackQueue with a mocked SQS', () => {
   let sqs: AwsClientStub<SQSClient>;
@@ -155,21 +88,5 @@ describe('sqsFallbackQueue against an endpoint that never answers', () => {
     // Sanity bound only: without the abort signal the SDK would wait for minutes.
     expect(Date.now() - started).toBeLessThan(4500);
     expect(sockets.length).toBeGreaterThan(0);
-  });
-});
-
-describe('fallbackQueueUrlFromEnv', () => {
-  it('returns no queue when FALLBACK_QUEUE_URL is unset or empty', () => {
-    expect(fallbackQueueUrlFromEnv({})).toBeUndefined();
-    expect(fallbackQueueUrlFromEnv({ FALLBACK_QUEUE_URL: ' ' })).toBeUndefined();
-  });
-
-  it('returns the queue URL when it is an https URL', () => {
-    expect(fallbackQueueUrlFromEnv({ FALLBACK_QUEUE_URL: QUEUE_URL })).toBe(QUEUE_URL);
-  });
-
-  it.each(['not a url', 'ftp://sqs.example/queue'])('refuses %s with a ConfigurationError naming the variable', (value) => {
-    expect(() => fallbackQueueUrlFromEnv({ FALLBACK_QUEUE_URL: value })).toThrow(ConfigurationError);
-    expect(() => fallbackQueueUrlFromEnv({ FALLBACK_QUEUE_URL: value })).toThrow(/FALLBACK_QUEUE_URL/);
   });
 });

@@ -1,11 +1,11 @@
 // One PostgreSQL connection per function container: opened lazily, reused, re-opened after it breaks.
-// Where the credentials come from is the one seam (`ConnectionSource`): a URL locally, IAM auth in AWS.
-import { Client, type ClientConfig, type QueryResultRow } from 'pg';
-import { ConfigurationError, DatabaseUnavailableError } from './errors';
-import type { Queryable } from './users';
-
-/** Produces the connection settings for a new connection (a fresh IAM token each time, where used). */
-export type ConnectionSource = () => ClientConfig;
+// Where the credentials come from is the one seam (`ConnectionSource`, connection-source.ts): a URL locally,
+// IAM auth in AWS.
+import { Client, type QueryResultRow } from 'pg';
+import { DatabaseUnavailableError } from '../runtime/errors';
+import type { ConnectionSource } from './connection-source';
+import { errorCode, isConnectionError, isOverloaded, isTimeoutError } from './error-codes';
+import type { Queryable } from './queryable';
 
 export interface Timeouts {
   /** Time allowed to open a TCP+TLS connection and authenticate. @default 1000 */
@@ -23,75 +23,6 @@ export interface Timeouts {
  */
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1000, statementMs: 1000, queryMs: 1500 };
 export const DEFAULT_BUDGET_MS = 3000;
-
-/** Settings from a URL (`postgres://user:password@host:port/db?sslmode=...`): local development and tests. */
-export function urlSource(connectionString: string): ConnectionSource {
-  try {
-    new URL(connectionString);
-  } catch {
-    throw new ConfigurationError('CONNECTION_URL', 'is not a valid URL');
-  }
-  return () => ({ connectionString });
-}
-
-export interface IamSourceSettings {
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
-  readonly user: string;
-  /** Returns a short-lived IAM authentication token, used as the password. */
-  readonly token: () => Promise<string>;
-}
-
-/** Settings for IAM database authentication over verified TLS: the password is a token minted per connection. */
-export function iamSource(settings: IamSourceSettings): ConnectionSource {
-  return () => ({
-    host: settings.host,
-    port: settings.port,
-    database: settings.database,
-    user: settings.user,
-    password: settings.token,
-    // Verified against the CAs in NODE_EXTRA_CA_CERTS (the Lambda runtime ships the RDS bundle).
-    ssl: { rejectUnauthorized: true, servername: settings.host },
-  });
-}
-
-// SQLSTATE classes and errno codes that mean the connection itself is gone, not that the statement failed:
-// server stopped (ECONNREFUSED, 57P01-57P03), network gone (EHOSTUNREACH, ENETUNREACH, transient DNS EAI_AGAIN),
-// connection reset or closed mid-statement (ECONNRESET, EPIPE).
-const BROKEN_CONNECTION_CODES = new Set([
-  '57P01',
-  '57P02',
-  '57P03',
-  'ECONNRESET',
-  'EPIPE',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-]);
-
-export function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || BROKEN_CONNECTION_CODES.has(code))) return true;
-  return /Connection terminated|not queryable|Query read timeout|timeout expired|Connection ended/i.test(error.message);
-}
-
-// A statement cancelled by statement_timeout or lock_timeout: the database is there but cannot answer in time.
-const TIMEOUT_CODES = new Set(['57014', '55P03']);
-
-export function isTimeoutError(error: unknown): boolean {
-  return error instanceof Error && TIMEOUT_CODES.has((error as { code?: unknown }).code as string);
-}
-
-// A server with no connection slot left (too_many_connections) refuses before any statement runs.
-const OVERLOADED_CODES = new Set(['53300']);
-
-function isOverloadedError(error: unknown): boolean {
-  return error instanceof Error && OVERLOADED_CODES.has((error as { code?: unknown }).code as string);
-}
 
 export interface LazyConnectionOptions {
   readonly timeouts?: Partial<Timeouts>;
@@ -192,7 +123,7 @@ export class LazyConnection implements Queryable {
 
   private translate(error: unknown): unknown {
     if (error instanceof DatabaseUnavailableError) return error;
-    if (!isConnectionError(error) && !isTimeoutError(error) && !isOverloadedError(error)) return error;
+    if (!isConnectionError(error) && !isTimeoutError(error) && !isOverloaded(error)) return error;
     return unavailable(
       error,
       isTimeoutError(error) ? 'The database did not answer within the time budget' : 'The database could not be reached within the time budget',
@@ -202,6 +133,5 @@ export class LazyConnection implements Queryable {
 
 function unavailable(error: unknown, message: string): DatabaseUnavailableError {
   if (error instanceof DatabaseUnavailableError) return error;
-  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
-  return new DatabaseUnavailableError(message, typeof code === 'string' ? code : undefined);
+  return new DatabaseUnavailableError(message, errorCode(error));
 }

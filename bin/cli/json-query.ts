@@ -1,6 +1,6 @@
 // JSON built by PostgreSQL itself, as the seeds' query_wrap_object / query_wrap_array did: one round trip,
 // and the database decides how every type (uuid, timestamptz, numeric) is written out.
-import type { Queryable } from './users';
+import type { Queryable } from '../../lambdas/postgres/queryable';
 
 // The wrapped text is a whole statement written by us (a constant or a file under sql/queries), never input:
 // values travel as $1..$n parameters. Only a trailing semicolon is removed so the statement nests.

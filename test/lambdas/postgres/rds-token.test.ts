@@ -1,7 +1,7 @@
 import { Signer } from '@aws-sdk/rds-signer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { connectionSourceFromEnv } from '../../../lambdas/shared/config';
-import { authTokenGenerator, TOKEN_TTL_SECONDS } from '../../../lambdas/shared/rds-token';
+import { connectionSourceFor } from '../../../lambdas/postgres/connection-source';
+import { authTokenGenerator, TOKEN_TTL_SECONDS } from '../../../lambdas/postgres/rds-token';
 
 // AWS's documented example key pair: not a credential.
 const credentials = {
@@ -69,13 +69,13 @@ describe('authTokenGenerator', () => {
     await expect(authTokenGenerator(target)()).rejects.toThrow(/environment variable credentials/);
   });
 
-  it('is what connectionSourceFromEnv uses as the password for IAM authentication', async () => {
+  it('is what connectionSourceFor uses as the password for IAM authentication', async () => {
     vi.useFakeTimers({ now: new Date('2026-11-23T12:34:56Z'), toFake: ['Date'] });
     vi.stubEnv('AWS_ACCESS_KEY_ID', credentials.accessKeyId);
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', credentials.secretAccessKey);
     vi.stubEnv('AWS_SESSION_TOKEN', credentials.sessionToken);
-    const config = connectionSourceFromEnv({
-      DB_HOST: target.hostname, DB_PORT: '5432', DB_NAME: 'cruddur', DB_USER: target.username, AWS_REGION: target.region,
+    const config = connectionSourceFor({
+      iam: { host: target.hostname, port: 5432, database: 'cruddur', user: target.username, region: target.region },
     })();
     expect(typeof config.password).toBe('function');
     const password = await (config.password as () => Promise<string>)();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyMigrations, MIGRATIONS_DIR, MigrationRefusedError } from '../../../lambdas/shared/migrate';
+import { applyMigrations, MIGRATIONS_DIR, MigrationRefusedError } from '../../../lambdas/postgres/migrate';
 import { adminQuery, startTestServer, type TestServer } from '../../support/postgres';
 
 const run = promisify(execFile);

@@ -1,0 +1,67 @@
+// The queued sign-up: what the post-confirmation function parks in the fallback queue when the database cannot
+// take it, and the replay function writes later. The one contract between the two functions.
+import { isUserName, isUserPoolId } from '../cognito/ids';
+import { InvalidEventError } from '../runtime/errors';
+import { isRecord } from '../runtime/records';
+import { userFromAttributes, type NewUser } from '../users/user';
+
+export const REPLAY_MESSAGE_VERSION = 1;
+
+/**
+ * What a replay needs and nothing more. It is personal data at rest (email, name, handle): the queue is
+ * encrypted, and nothing else from the Cognito event (client metadata, other attributes) is kept.
+ */
+export interface ReplayMessage {
+  readonly version: typeof REPLAY_MESSAGE_VERSION;
+  readonly triggerSource: string;
+  readonly userPoolId?: string;
+  readonly userName?: string;
+  readonly userAttributes: {
+    readonly sub: string;
+    readonly email?: string;
+    readonly name?: string;
+    readonly preferred_username?: string;
+  };
+}
+
+function optionalText(value: unknown, valid: (text: string) => boolean): string | undefined {
+  return typeof value === 'string' && value !== '' && valid(value) ? value : undefined;
+}
+
+/** Builds the message from a validated user, so only checked values ever reach the queue. */
+export function replayMessageFor(triggerSource: string, event: Record<string, unknown>, user: NewUser): ReplayMessage {
+  const userPoolId = optionalText(event.userPoolId, isUserPoolId);
+  const userName = optionalText(event.userName, isUserName);
+  return {
+    version: REPLAY_MESSAGE_VERSION,
+    triggerSource,
+    ...(userPoolId ? { userPoolId } : {}),
+    ...(userName ? { userName } : {}),
+    userAttributes: {
+      sub: user.cognitoUserId,
+      ...(user.email !== null ? { email: user.email } : {}),
+      ...(user.displayName !== null ? { name: user.displayName } : {}),
+      ...(user.handle !== null ? { preferred_username: user.handle } : {}),
+    },
+  };
+}
+
+/**
+ * Parses an SQS message body back into a user. The body crossed a trust boundary (anyone with send
+ * permission could have written it), so it is validated exactly like a Cognito event.
+ */
+export function parseReplayMessage(body: unknown, expectedTriggerSource: string): NewUser {
+  if (typeof body !== 'string') throw new InvalidEventError('body', 'must be a string');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new InvalidEventError('body', 'is not JSON');
+  }
+  if (!isRecord(parsed)) throw new InvalidEventError('body', 'must be a JSON object');
+  if (parsed.version !== REPLAY_MESSAGE_VERSION) throw new InvalidEventError('body.version', `must be ${REPLAY_MESSAGE_VERSION}`);
+  if (parsed.triggerSource !== expectedTriggerSource) {
+    throw new InvalidEventError('body.triggerSource', `must be ${expectedTriggerSource}`);
+  }
+  return userFromAttributes(parsed.userAttributes, 'body.userAttributes');
+}
