@@ -1,5 +1,7 @@
 // A local Lambda Invoke API (the one `sam local start-lambda` serves): enough for cognito-local's trigger
 // calls, `aws lambda invoke --endpoint-url` and the AWS SDKs, with Lambda's own success and error shapes.
+// It runs real handlers against the developer's database, so a web page the developer visits must not be able
+// to call it: see acceptHeaders.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +18,8 @@ export interface InvokeServerOptions {
   /** What `context.getRemainingTimeInMillis()` counts down from, like the function's timeout. @default 6000 */
   readonly timeoutMs?: number;
   readonly region?: string;
+  /** The largest request body accepted. @default 6 MiB, Lambda's synchronous payload limit */
+  readonly maxPayloadBytes?: number;
 }
 
 export interface InvokeServer {
@@ -25,7 +29,14 @@ export interface InvokeServer {
 }
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
-const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024; // Lambda's synchronous request payload limit.
+const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/**
+ * The body types the callers send: JSON; SDK v3 application/octet-stream; cognito-local's SDK v2
+ * binary/octet-stream. A browser can send none of them cross-site without a CORS preflight, which this server
+ * never approves. The AWS CLI sends no Content-Type at all; a browser never sends a POST without an Origin
+ * header, which has its own rule.
+ */
+const BODY_TYPES = new Set(['application/json', 'application/octet-stream', 'binary/octet-stream']);
 const ACCOUNT = '000000000000';
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -44,17 +55,57 @@ function apiError(res: ServerResponse, status: number, type: string, message: st
   send(res, status, { Type: 'User', Message: message }, { 'x-amzn-ErrorType': type });
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+/** The body, or undefined as soon as it grows past `limit`: nothing more of it is kept or waited for. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_PAYLOAD_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_PAYLOAD_BYTES ? undefined : Buffer.concat(chunks)));
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+interface Refusal {
+  readonly status: number;
+  readonly type: string;
+  readonly message: string;
+}
+
+/**
+ * The rules that keep a browser out, read from the headers alone. A page on another site may POST here (its
+ * Origin header gives it away) and a rebound DNS name may point here (its Host header does); either could
+ * otherwise write rows through the handlers.
+ */
+function acceptHeaders(req: IncomingMessage, port: number): Refusal | undefined {
+  const hosts = [`127.0.0.1:${port}`, `localhost:${port}`, ...(port === 80 ? ['127.0.0.1', 'localhost'] : [])];
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!hosts.includes(host)) {
+    return { status: 421, type: 'MisdirectedRequestException', message: `Host must be 127.0.0.1:${port} or localhost:${port}` };
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && !hosts.some((allowed) => origin.toLowerCase() === `http://${allowed}`)) {
+    return { status: 403, type: 'AccessDeniedException', message: 'Cross-origin requests are not accepted' };
+  }
+  return undefined;
+}
+
+function acceptBodyType(req: IncomingMessage): Refusal | undefined {
+  const header = req.headers['content-type'];
+  if (header === undefined) return undefined;
+  const essence = (header.split(';')[0] ?? '').trim().toLowerCase();
+  if (BODY_TYPES.has(essence)) return undefined;
+  return { status: 415, type: 'UnsupportedMediaTypeException', message: 'Content-Type must be application/json' };
 }
 
 /** `name`, `name:$LATEST` or a full function ARN, as Lambda accepts. */
@@ -92,8 +143,18 @@ function errorPayload(error: unknown): { errorType: string; errorMessage: string
 export async function startInvokeServer(options: InvokeServerOptions): Promise<InvokeServer> {
   const region = options.region ?? 'us-east-1';
   const timeoutMs = options.timeoutMs ?? 6000;
+  const limit = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+  let port = options.port;
+
+  /** A refused request's body is never read: the connection closes after the answer instead. */
+  const refuse = (res: ServerResponse, refusal: Refusal) => {
+    send(res, refusal.status, { Type: 'User', Message: refusal.message }, { 'x-amzn-ErrorType': refusal.type, Connection: 'close' });
+  };
+  const tooLarge: Refusal = { status: 413, type: 'RequestTooLargeException', message: `Request must be at most ${limit} bytes for the InvokeFunction operation` };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const denied = acceptHeaders(req, port);
+    if (denied) return refuse(res, denied);
     const path = new URL(req.url ?? '/', 'http://local').pathname;
     const match = INVOKE_PATH.exec(path);
     if (!match?.[1]) return apiError(res, 404, 'ResourceNotFoundException', `No route for ${req.method} ${path}`);
@@ -103,8 +164,11 @@ export async function startInvokeServer(options: InvokeServerOptions): Promise<I
     if (!fn) {
       return apiError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${region}:${ACCOUNT}:function:${name}`);
     }
-    const body = await readBody(req);
-    if (body === undefined) return apiError(res, 413, 'RequestTooLargeException', 'Request must be smaller than 6291456 bytes');
+    const unsupported = acceptBodyType(req);
+    if (unsupported) return refuse(res, unsupported);
+    if (Number(req.headers['content-length'] ?? 0) > limit) return refuse(res, tooLarge);
+    const body = await readBody(req, limit);
+    if (body === undefined) return refuse(res, tooLarge);
     let event: unknown = {};
     if (body.length > 0) {
       try {
@@ -143,7 +207,7 @@ export async function startInvokeServer(options: InvokeServerOptions): Promise<I
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   return {
     endpoint: `http://${options.host ?? LOOPBACK}:${port}`,
     port,
