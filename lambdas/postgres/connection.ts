@@ -3,7 +3,7 @@
 // IAM auth in AWS.
 import { Client, type QueryResultRow } from 'pg';
 import { DatabaseUnavailableError } from '../runtime/errors';
-import type { ConnectionSource } from './connection-source';
+import { connectionSourceFor, type ConnectionSource, type DatabaseSettings } from './connection-source';
 import { errorCode, isConnectionError, isOverloaded, isTimeoutError } from './error-codes';
 import type { Queryable } from './queryable';
 
@@ -134,4 +134,25 @@ export class LazyConnection implements Queryable {
 function unavailable(error: unknown, message: string): DatabaseUnavailableError {
   if (error instanceof DatabaseUnavailableError) return error;
   return new DatabaseUnavailableError(message, errorCode(error));
+}
+
+/** A port over the database, and how to close the connection under it. */
+export interface DatabasePort<T> {
+  readonly port: T;
+  close(): Promise<void>;
+}
+
+/**
+ * The port a caller injected (a test's fake), or `adapter` over a new LazyConnection to `settings`: how each
+ * function's factory gets its repository without opening anything before the first event.
+ */
+export function databasePort<T>(
+  injected: T | undefined,
+  settings: DatabaseSettings,
+  options: LazyConnectionOptions,
+  adapter: (db: Queryable) => T,
+): DatabasePort<T> {
+  if (injected !== undefined) return { port: injected, close: () => Promise.resolve() };
+  const connection = new LazyConnection(connectionSourceFor(settings), options);
+  return { port: adapter(connection), close: () => connection.close() };
 }

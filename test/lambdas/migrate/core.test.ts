@@ -1,17 +1,16 @@
+import { readdirSync } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, escapeIdentifier } from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../lambdas/runtime/logger';
-import {
-  handler,
-  parseSecret,
-  runMigrations,
-  settingsFromEnv,
-  type MigrateSettings,
-} from '../../../lambdas/migrate/index';
+import { InvalidSecretError, parseSecret, runMigrations } from '../../../lambdas/migrate/core';
+import type { MigrateSettings } from '../../../lambdas/migrate/settings';
+import { MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
 import { adminQuery, startTestServer, type TestServer } from '../../support/postgres';
 
+// Every file in sql/migrations, in the order they apply.
+const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort();
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cruddur-master-AbCdEf';
 // The embedded server's throwaway superuser (test/support/postgres.ts), standing in for the RDS master user.
 const MASTER = { username: 'postgres', password: 'postgres' };
@@ -22,7 +21,7 @@ let database = 0;
 let logLines: string[];
 
 function settings(name: string): MigrateSettings {
-  return settingsFromEnv({ DB_SECRET_ARN: SECRET_ARN, DB_HOST: '127.0.0.1', DB_PORT: String(server.port), DB_NAME: name });
+  return { secretArn: SECRET_ARN, host: '127.0.0.1', port: server.port, database: name, migrationsDir: MIGRATIONS_DIR };
 }
 
 async function freshDatabase(): Promise<string> {
@@ -69,7 +68,7 @@ describe('runMigrations', () => {
   it('applies every migration with the master credentials from Secrets Manager, then nothing on a second run', async () => {
     const name = await freshDatabase();
     const first = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false });
-    expect(first.applied).toEqual(['0001_create_users_and_activities.sql', '0002_signup_writer_role.sql']);
+    expect(first.applied).toEqual(MIGRATION_FILES);
     expect(await tables(name)).toEqual(['activities', 'migrations', 'users']);
     const second = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false });
     expect(second.applied).toEqual([]);
@@ -83,7 +82,7 @@ describe('runMigrations', () => {
       .resolvesOnce({ SecretString: JSON.stringify({ username: 'postgres', password: 'the-old-password' }) })
       .resolves({ SecretString: JSON.stringify(MASTER) });
     const result = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false, retryDelayMs: 10 });
-    expect(result.applied).toHaveLength(2);
+    expect(result.applied).toEqual(MIGRATION_FILES);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
@@ -98,31 +97,6 @@ describe('runMigrations', () => {
   });
 });
 
-describe('handler', () => {
-  it('insists on TLS: it refuses a server that does not offer it and applies nothing', async () => {
-    const name = await freshDatabase();
-    vi.stubEnv('DB_SECRET_ARN', SECRET_ARN);
-    vi.stubEnv('DB_HOST', '127.0.0.1');
-    vi.stubEnv('DB_PORT', String(server.port));
-    vi.stubEnv('DB_NAME', name);
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      logLines.push(String(chunk));
-      return true;
-    });
-    await expect(handler()).rejects.toThrow(/does not support SSL/);
-    stdout.mockRestore();
-    expect(await tables(name)).toEqual([]);
-    expect(logLines.join('')).toContain('"message":"migrations failed"');
-  });
-
-  it('fails with the name of a missing variable before calling anything', async () => {
-    vi.stubEnv('DB_SECRET_ARN', '');
-    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    await expect(handler()).rejects.toThrow(/DB_SECRET_ARN is not set/);
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
-  });
-});
-
 describe('parseSecret', () => {
   it('reads username and password from the RDS secret JSON', () => {
     expect(parseSecret(JSON.stringify({ username: 'u', password: 'p', host: 'h' }))).toEqual({ username: 'u', password: 'p' });
@@ -134,6 +108,7 @@ describe('parseSecret', () => {
     ['{"password":"p"}', /has no username/],
     ['{"username":"u"}', /has no password/],
   ])('refuses %s without quoting it', (text, message) => {
+    expect(() => parseSecret(text)).toThrow(InvalidSecretError);
     expect(() => parseSecret(text)).toThrow(message);
     try {
       parseSecret(text);

@@ -1,0 +1,104 @@
+// Applies sql/migrations to the RDS database as the master user, whose credentials it reads from Secrets
+// Manager on every attempt (the secret is rotated), over TLS verified against the RDS CAs. The same
+// applyMigrations as `npm run db -- migrate`.
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Client, type ClientConfig } from 'pg';
+import { errorCode, SQLSTATE } from '../postgres/error-codes';
+import { applyMigrations } from '../postgres/migrate';
+import { verifiedTls } from '../postgres/tls';
+import type { Logger } from '../runtime/logger';
+import { isRecord } from '../runtime/records';
+import type { MigrateSettings } from './settings';
+
+export interface MasterCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export class InvalidSecretError extends Error {
+  override readonly name = 'InvalidSecretError';
+  constructor(reason: string) {
+    // Never the secret's text: only which part is wrong.
+    super(`The database secret ${reason}`);
+  }
+}
+
+/** Reads `username` and `password` from the JSON an RDS-generated secret holds. */
+export function parseSecret(text: string | undefined): MasterCredentials {
+  if (text === undefined) throw new InvalidSecretError('has no SecretString');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidSecretError('is not JSON');
+  }
+  const { username, password } = isRecord(value) ? value : {};
+  if (typeof username !== 'string' || username === '') throw new InvalidSecretError('has no username');
+  if (typeof password !== 'string' || password === '') throw new InvalidSecretError('has no password');
+  return { username, password };
+}
+
+export interface MigrateDependencies {
+  readonly secrets: Pick<SecretsManagerClient, 'send'>;
+  readonly settings: MigrateSettings;
+  readonly logger: Logger;
+  /** @default verifiedTls(settings.host) — tests against a local server without TLS pass `false`. */
+  readonly ssl?: ClientConfig['ssl'];
+  /** Wait before reading the secret again after a refused password. @default 5000 */
+  readonly retryDelayMs?: number;
+}
+
+export interface MigrateResult {
+  readonly applied: string[];
+}
+
+const ATTEMPTS = 3;
+
+/** invalid_password: the secret may be mid-rotation (password set in the database, label not yet moved). */
+function isInvalidPassword(error: unknown): boolean {
+  return errorCode(error) === SQLSTATE.INVALID_PASSWORD;
+}
+
+async function connect(deps: MigrateDependencies): Promise<Client> {
+  const retryDelayMs = deps.retryDelayMs ?? 5000;
+  for (let attempt = 1; ; attempt++) {
+    // Read on every attempt, never cached: the secret is rotated.
+    const secret = await deps.secrets.send(new GetSecretValueCommand({ SecretId: deps.settings.secretArn }));
+    const client = newClient(deps, parseSecret(secret.SecretString));
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      if (!isInvalidPassword(error) || attempt >= ATTEMPTS) throw error;
+      deps.logger.warn('password refused, reading the secret again', { attempt });
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+    }
+  }
+}
+
+function newClient(deps: MigrateDependencies, credentials: MasterCredentials): Client {
+  const { settings } = deps;
+  return new Client({
+    host: settings.host,
+    port: settings.port,
+    database: settings.database,
+    user: credentials.username,
+    password: credentials.password,
+    ssl: deps.ssl ?? verifiedTls(settings.host),
+    connectionTimeoutMillis: 10_000,
+    application_name: 'migrate',
+  });
+}
+
+export async function runMigrations(deps: MigrateDependencies): Promise<MigrateResult> {
+  const { settings, logger } = deps;
+  const client = await connect(deps);
+  try {
+    const applied = await applyMigrations(client, settings.migrationsDir);
+    logger.info('migrations applied', { appliedCount: applied.length, applied: applied.join(',') });
+    return { applied };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

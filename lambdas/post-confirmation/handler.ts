@@ -1,0 +1,71 @@
+// Lambda adapter for the Cognito Post Confirmation trigger: wiring, logging, and nothing else.
+import type { Context } from 'aws-lambda';
+import { databasePort } from '../postgres/connection';
+import { describeError, toCallerError } from '../runtime/errors';
+import { createLogger, type Logger } from '../runtime/logger';
+import type { FallbackQueue } from '../sync/fallback-queue';
+import { sqsFallbackQueue } from '../sync/sqs/sqs-fallback-queue';
+import { createUsersRepository } from '../users/postgres/postgres-users';
+import { SUB_PATTERN } from '../users/user';
+import type { UsersRepository } from '../users/users-repository';
+import { handlePostConfirmation } from './core';
+import type { PostConfirmationSettings } from './settings';
+
+/** Cognito waits this long for a trigger, whatever the function's own timeout. */
+export const COGNITO_BUDGET_MS = 5000;
+/** Kept back from the budget for returning the response and Lambda's own overhead. */
+export const RESPONSE_MARGIN_MS = 300;
+
+export type BudgetContext = Pick<Context, 'awsRequestId'> & Partial<Pick<Context, 'getRemainingTimeInMillis'>>;
+
+export interface PostConfirmationHandlerDeps {
+  /** @default JSON lines on stdout for service `post-confirmation` */
+  readonly logger?: Logger;
+  /** @default public.users over one lazily opened connection to `settings.database` */
+  readonly users?: UsersRepository;
+  /** @default the SQS queue at `settings.fallbackQueueUrl`, when there is one */
+  readonly fallback?: FallbackQueue;
+  /** @default Date.now */
+  readonly clock?: () => number;
+}
+
+export interface PostConfirmationHandler {
+  <E>(event: E, context?: BudgetContext): Promise<E>;
+  /** Closes the database connection, if it opened one; a later invocation opens a new one. */
+  close(): Promise<void>;
+}
+
+/** Builds the handler once per container: the connection opens on the first event and is reused after. */
+export function createHandler(settings: PostConfirmationSettings, deps: PostConfirmationHandlerDeps = {}): PostConfirmationHandler {
+  const logger = deps.logger ?? createLogger({ service: 'post-confirmation' });
+  const clock = deps.clock ?? Date.now;
+  const users = databasePort(deps.users, settings.database, { applicationName: 'post-confirmation' }, createUsersRepository);
+  const queue = deps.fallback ?? (settings.fallbackQueueUrl === undefined ? undefined : sqsFallbackQueue({ queueUrl: settings.fallbackQueueUrl }));
+
+  const handler = async <E>(event: E, context?: BudgetContext): Promise<E> => {
+    const started = clock();
+    const log = logger.child({ requestId: context?.awsRequestId });
+    // The send gets whatever the database attempt left of Cognito's budget (and of the function's timeout).
+    const remainingMs = () => {
+      const cognitoLeft = COGNITO_BUDGET_MS - (clock() - started);
+      const lambdaLeft = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
+      return Math.min(cognitoLeft, lambdaLeft) - RESPONSE_MARGIN_MS;
+    };
+    const fallback: FallbackQueue | undefined = queue && {
+      enqueue: (message) => queue.enqueue(message, { timeoutMs: remainingMs() }),
+    };
+    try {
+      return await handlePostConfirmation(event, { users: users.port, logger: log, clock, ...(fallback ? { fallback } : {}) });
+    } catch (error) {
+      log.error('post-confirmation failed', { ...describeError(error), sub: safeSub(event) });
+      throw toCallerError(error, context?.awsRequestId);
+    }
+  };
+  return Object.assign(handler, { close: users.close });
+}
+
+/** The sub for the error log line, only when it is a plausible id (never a free-form string). */
+function safeSub(event: unknown): string | undefined {
+  const sub = (event as { request?: { userAttributes?: { sub?: unknown } } } | null)?.request?.userAttributes?.sub;
+  return typeof sub === 'string' && SUB_PATTERN.test(sub) ? sub : undefined;
+}

@@ -1,0 +1,52 @@
+// Lambda adapter for the Cognito PreSignUp trigger: wiring, logging, and nothing else.
+import type { Context } from 'aws-lambda';
+import { databasePort } from '../postgres/connection';
+import { describeError, HandleRefusedError, toCallerError } from '../runtime/errors';
+import { createLogger, type Logger } from '../runtime/logger';
+import { createHandleDirectory } from '../users/postgres/postgres-users';
+import type { HandleDirectory } from '../users/users-repository';
+import { handlePreSignUp } from './core';
+import type { PreSignUpSettings } from './settings';
+
+export interface PreSignUpHandlerDeps {
+  /** @default JSON lines on stdout for service `pre-sign-up` */
+  readonly logger?: Logger;
+  /** @default public.users, over a connection to `settings.database` opened for each lookup */
+  readonly handles?: HandleDirectory;
+}
+
+export interface PreSignUpHandler {
+  <E>(event: E, context?: Pick<Context, 'awsRequestId'>): Promise<E>;
+  /** Closes the database connection, if one is open. */
+  close(): Promise<void>;
+}
+
+export function createHandler(settings: PreSignUpSettings, deps: PreSignUpHandlerDeps = {}): PreSignUpHandler {
+  const logger = deps.logger ?? createLogger({ service: 'pre-sign-up' });
+  // A read-only lookup that must never hold the sign-up for long: one short attempt, no retry budget to spare.
+  const handles = databasePort(
+    deps.handles,
+    settings.database,
+    { applicationName: 'pre-sign-up', timeouts: { connectMs: 1000, statementMs: 500, queryMs: 1000 }, budgetMs: 2000 },
+    createHandleDirectory,
+  );
+
+  const handler = async <E>(event: E, context?: Pick<Context, 'awsRequestId'>): Promise<E> => {
+    const log = logger.child({ requestId: context?.awsRequestId });
+    try {
+      return await handlePreSignUp(event, { handles: handles.port, logger: log });
+    } catch (error) {
+      // A refused handle is the function doing its job (already logged), not a failure to alarm on.
+      if (error instanceof HandleRefusedError) throw error;
+      log.error('pre-sign-up failed', describeError(error));
+      throw toCallerError(error, context?.awsRequestId);
+    } finally {
+      // Unlike the post-confirmation trigger, the connection is closed after every lookup: warm pre-sign-up
+      // containers must not sit on idle connections the post-confirmation function needs (this function has no
+      // reserved concurrency, so that a burst of sign-ups is never throttled), and one connect per sign-up is
+      // cheap at sign-up rates.
+      await handles.close();
+    }
+  };
+  return Object.assign(handler, { close: handles.close });
+}
