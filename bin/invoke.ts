@@ -1,78 +1,77 @@
 #!/usr/bin/env -S npx tsx
 // `npm run invoke -- events/<file>.json`: runs the post-confirmation handler once on an event file, against
 // CONNECTION_URL when set, else the database of the running local stack (`npm start`), and prints the result.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createHandler } from '../lambdas/post-confirmation/handler';
+import { errorCode } from '../lambdas/postgres/error-codes';
 import { localContext } from '../local/invoke-server';
-import { DEFAULT_DATA_DIR, FUNCTION_NAME, stackFilePath } from '../local/stack';
+import { dataDirFrom, FUNCTION_NAME, readStackInfo, stackFilePath } from '../local/stack-info';
+import { CliError, describeFailure, EXIT, parseCommandLine, processOutput, runMain, type Output } from './cli/common';
 
 const USAGE = 'usage: npm run invoke -- events/<file>.json';
-
-export class InvokeUsageError extends Error {
-  override readonly name = 'InvokeUsageError';
-}
+const OPTIONS = { help: { type: 'boolean', short: 'h', default: false } } as const;
 
 /** CONNECTION_URL wins; otherwise the embedded database that `npm start` recorded in stack.json. */
-export function connectionUrlFor(env: NodeJS.ProcessEnv): { url: string; source: string } {
+export async function connectionUrlFor(env: NodeJS.ProcessEnv): Promise<{ url: string; source: string }> {
   if (env.CONNECTION_URL) return { url: env.CONNECTION_URL, source: 'CONNECTION_URL' };
-  const file = stackFilePath(env.LOCAL_DATA_DIR || DEFAULT_DATA_DIR);
-  if (existsSync(file)) {
-    const url = (JSON.parse(readFileSync(file, 'utf8')) as { connectionUrl?: unknown }).connectionUrl;
-    if (typeof url === 'string' && url !== '') return { url, source: file };
-  }
-  throw new InvokeUsageError(`no database: run npm start first or set CONNECTION_URL (looked for ${file})`);
+  const dir = dataDirFrom(env);
+  const stack = await readStackInfo(dir);
+  if (stack) return { url: stack.connectionUrl, source: stackFilePath(dir) };
+  throw new CliError(`no database: run npm start first or set CONNECTION_URL (looked for ${stackFilePath(dir)})`, EXIT.CONFIG);
 }
 
-function readEvent(path: string): unknown {
+async function readEvent(path: string): Promise<unknown> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new InvokeUsageError(`cannot read ${path}${typeof code === 'string' ? ` (${code})` : ''}`);
+    const code = errorCode(error);
+    throw new CliError(`cannot read ${path}${code ? ` (${code})` : ''}`, EXIT.USAGE);
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new InvokeUsageError(`${path} is not valid JSON`);
+    throw new CliError(`${path} is not valid JSON`, EXIT.USAGE);
   }
 }
 
-export async function main(
-  argv: string[],
-  env: NodeJS.ProcessEnv = process.env,
-  io: { out(text: string): void; err(text: string): void } = {
-    out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
-  },
-): Promise<number> {
-  const [path, ...rest] = argv;
-  if (!path || rest.length > 0 || path.startsWith('-')) throw new InvokeUsageError(USAGE);
-  const event = readEvent(path);
-  const { url, source } = connectionUrlFor(env);
-  // The handler reads CONNECTION_URL when its module loads, exactly as in Lambda.
-  process.env.CONNECTION_URL = url;
-  const { handler } = await import('../lambdas/post-confirmation/index');
-  io.err(`invoking ${FUNCTION_NAME} with ${path} (database from ${source})`);
+async function invoke(event: unknown, url: string, fromStack: boolean, output: Output): Promise<number> {
+  const handler = createHandler({ database: { connectionUrl: url } });
   try {
     const result = await handler(event, localContext(FUNCTION_NAME, 'us-east-1', 6000));
-    io.out(JSON.stringify(result, null, 2));
-    return 0;
+    output.out(JSON.stringify(result, null, 2));
+    return EXIT.OK;
   } catch (error) {
-    io.err(error instanceof Error ? `${error.name}: ${error.message}` : `error: ${String(error)}`);
-    if (error instanceof Error && error.name === 'DatabaseUnavailableError' && source !== 'CONNECTION_URL') {
-      io.err('is the local stack running? start it with npm start');
+    // What the function threw, as Lambda would report it: its name and message.
+    output.err(error instanceof Error ? `${error.name}: ${error.message}` : `error: ${String(error)}`);
+    if (error instanceof Error && error.name === 'DatabaseUnavailableError' && fromStack) {
+      output.err('is the local stack running? start it with npm start');
     }
-    return 1;
+    return EXIT.FAILURE;
+  } finally {
+    // The handler keeps its connection for the next invocation, as in Lambda; there is none here.
+    await handler.close();
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    // The handler keeps its connection open for the next invocation, as in Lambda: exit explicitly.
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error instanceof InvokeUsageError ? error.message : `invoke: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-      process.exit(error instanceof InvokeUsageError ? 64 : 1);
-    },
-  );
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, output: Output = processOutput): Promise<number> {
+  try {
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
+    if (values.help) {
+      output.out(USAGE);
+      return EXIT.OK;
+    }
+    const [path, ...rest] = positionals;
+    if (!path || rest.length > 0) throw new CliError(USAGE, EXIT.USAGE);
+    const event = await readEvent(path);
+    const { url, source } = await connectionUrlFor(env);
+    output.err(`invoking ${FUNCTION_NAME} with ${path} (database from ${source})`);
+    return await invoke(event, url, source !== 'CONNECTION_URL', output);
+  } catch (error) {
+    const { message, exitCode } = describeFailure(error);
+    output.err(`invoke: ${message}`);
+    return exitCode;
+  }
 }
+
+if (require.main === module) runMain('invoke', () => main(process.argv.slice(2)));

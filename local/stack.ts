@@ -1,30 +1,16 @@
-// The whole local sign-up flow on one machine: embedded PostgreSQL, the post-confirmation handler behind a
-// Lambda Invoke API, and cognito-local whose Post Confirmation trigger calls it. `npm start` and the
+// The whole local sign-up flow on one machine: embedded PostgreSQL, the sign-up functions behind a Lambda
+// Invoke API, and cognito-local whose PreSignUp and Post Confirmation triggers call them. `npm start` and the
 // end-to-end test both start it through startLocalStack.
-import { chmod, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { createHandler as createPostConfirmationHandler } from '../lambdas/post-confirmation/handler';
+import { createHandler as createPreSignUpHandler } from '../lambdas/pre-sign-up/handler';
 import { ensureUserPool, localCognitoClient, startCognitoLocal, type CognitoLocal } from './cognito';
-import { startInvokeServer, type InvokeServer, type LocalHandler } from './invoke-server';
+import { startInvokeServer, type InvokeServer } from './invoke-server';
 import { assertPortsFree } from './ports';
 import { startLocalPostgres, type LocalPostgres } from './postgres';
+import { DEFAULT_DATA_DIR, FUNCTION_NAME, PRE_SIGN_UP_FUNCTION_NAME, type StackInfo, writeStackInfo } from './stack-info';
 
-export const DEFAULT_DATA_DIR = resolve(__dirname, '..', '.local');
 export const DEFAULT_PORTS = { pg: 54329, lambda: 3001, cognito: 9229 } as const;
-/** The name cognito-local's trigger invokes: the function's construct id in the CDK app. */
-export const FUNCTION_NAME = 'PostConfirmationFunction';
-
-/** What `.local/stack.json` holds; DESIGN.md fixes the first six keys. */
-export interface StackInfo {
-  readonly connectionUrl: string;
-  readonly cognitoEndpoint: string;
-  readonly userPoolId: string;
-  readonly userPoolClientId: string;
-  readonly lambdaEndpoint: string;
-  readonly functionName: string;
-  readonly region: string;
-  readonly dataDir: string;
-  readonly cognitoLogFile: string;
-}
 
 export interface LocalStackOptions {
   /** State directory: the database cluster, cognito-local's pools, stack.json. @default `.local` */
@@ -44,32 +30,6 @@ export interface LocalStack {
   readonly failed: Promise<string>;
   /** Stops cognito-local, the invoke server and PostgreSQL; safe to call more than once. */
   stop(): Promise<void>;
-}
-
-export function stackFilePath(dir: string = DEFAULT_DATA_DIR): string {
-  return join(dir, 'stack.json');
-}
-
-let handlerConnectionUrl: string | undefined;
-
-/**
- * The real Lambda entry point. It reads CONNECTION_URL once, when its module loads, so the variable is set
- * just for the import; a module is loaded once per process, hence the guard against a second database.
- */
-async function loadPostConfirmationHandler(connectionUrl: string): Promise<LocalHandler> {
-  if (handlerConnectionUrl !== undefined && handlerConnectionUrl !== connectionUrl) {
-    throw new Error('the post-confirmation handler is already loaded for another database in this process');
-  }
-  const previous = process.env.CONNECTION_URL;
-  process.env.CONNECTION_URL = connectionUrl;
-  try {
-    const { handler } = await import('../lambdas/post-confirmation/index');
-    handlerConnectionUrl = connectionUrl;
-    return (event, context) => handler(event, context);
-  } finally {
-    if (previous === undefined) delete process.env.CONNECTION_URL;
-    else process.env.CONNECTION_URL = previous;
-  }
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -105,16 +65,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         `${pg.migrations.length === 0 ? 'migrations up to date' : `applied ${pg.migrations.join(', ')}`}, seeded`,
     );
 
-    const handler = await loadPostConfirmationHandler(pg.url);
-    const invoke: InvokeServer = await startInvokeServer({ port: ports.lambda, functions: { [FUNCTION_NAME]: handler } });
+    // The same factories the Lambda entry points call, with the local database instead of the environment.
+    const database = { connectionUrl: pg.url };
+    const postConfirmation = createPostConfirmationHandler({ database });
+    const preSignUp = createPreSignUpHandler({ database });
+    stops.push(() => postConfirmation.close(), () => preSignUp.close());
+    const invoke: InvokeServer = await startInvokeServer({
+      port: ports.lambda,
+      functions: { [FUNCTION_NAME]: postConfirmation, [PRE_SIGN_UP_FUNCTION_NAME]: preSignUp },
+    });
     stops.push(() => invoke.close());
-    progress(`Lambda Invoke API: ${invoke.endpoint} serves ${FUNCTION_NAME}`);
+    progress(`Lambda Invoke API: ${invoke.endpoint} serves ${PRE_SIGN_UP_FUNCTION_NAME} and ${FUNCTION_NAME}`);
 
     const cognito: CognitoLocal = await startCognitoLocal({
       dir,
       port: ports.cognito,
       lambdaEndpoint: invoke.endpoint,
-      postConfirmationFunction: FUNCTION_NAME,
+      triggers: { PreSignUp: PRE_SIGN_UP_FUNCTION_NAME, PostConfirmation: FUNCTION_NAME },
     });
     stops.push(() => cognito.stop());
     const client = localCognitoClient(cognito.endpoint);
@@ -137,10 +104,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dataDir: dir,
       cognitoLogFile: cognito.logFile,
     };
-    const stackFile = stackFilePath(dir);
-    // It holds the local database password: readable by its owner only.
-    await writeFile(stackFile, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
-    await chmod(stackFile, 0o600);
+    const stackFile = await writeStackInfo(dir, info);
     const failed = new Promise<string>((resolveFailure) => {
       void cognito.exited.then(() => {
         if (!stopping) resolveFailure(`cognito-local exited on its own; its output is in ${cognito.logFile}`);

@@ -4,9 +4,12 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatBanner, parseOptions, UsageError } from '../../bin/local';
+import { CliError, EXIT } from '../../bin/cli/common';
+import { formatBanner, main, parseOptions } from '../../bin/local';
 import { freePort } from '../../local/ports';
-import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type StackInfo } from '../../local/stack';
+import { DEFAULT_PORTS } from '../../local/stack';
+import { DEFAULT_DATA_DIR, type StackInfo } from '../../local/stack-info';
+import { captureOutput } from '../support/output';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -42,9 +45,20 @@ describe('npm start options', () => {
   });
 
   it('refuses a port that is not a TCP port, naming where it came from', () => {
-    expect(() => parseOptions(['--pg-port', '70000'], {})).toThrow(new UsageError('--pg-port must be a TCP port (1-65535), got "70000"'));
+    expect(() => parseOptions(['--pg-port', '70000'], {})).toThrow(new CliError('--pg-port must be a TCP port (1-65535), got "70000"', EXIT.USAGE));
     expect(() => parseOptions([], { LOCAL_COGNITO_PORT: 'abc' })).toThrow(/LOCAL_COGNITO_PORT must be a TCP port/);
-    expect(() => parseOptions(['--nope'], {})).toThrow(UsageError);
+  });
+
+  it('exits 64 with the usage for an unknown option or an argument, and prints the usage for --help', async () => {
+    for (const argv of [['--nope'], ['extra'], ['--pg-port', '0']]) {
+      const { out, err, output } = captureOutput();
+      expect(await main(argv, {}, output)).toBe(EXIT.USAGE);
+      expect(out).toEqual([]);
+      expect(err.join('\n')).toMatch(/^npm start: /);
+    }
+    const help = captureOutput();
+    expect(await main(['--help'], {}, help.output)).toBe(EXIT.OK);
+    expect(help.out.join('\n')).toMatch(/^usage: npm start -- \[--pg-port N\]/);
   });
 });
 
@@ -108,9 +122,9 @@ describe('npm start with a port already taken', () => {
     const result = await run(['--data-dir', dir, '--pg-port', String(await freePort()), '--cognito-port', String(await freePort())], {
       LOCAL_LAMBDA_PORT: String(port),
     });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(EXIT.FAILURE);
     expect(result.stderr.trim().split('\n').filter((line) => !/warn|Warning/i.test(line))).toEqual([
-      `port ${port} (Lambda Invoke API) is already in use: choose another with --lambda-port <port> or LOCAL_LAMBDA_PORT=<port>`,
+      `npm start: port ${port} (Lambda Invoke API) is already in use: choose another with --lambda-port <port> or LOCAL_LAMBDA_PORT=<port>`,
     ]);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.stdout).toBe('');

@@ -1,6 +1,6 @@
 // End to end: the stack `npm start` runs, on free ports in a temp dir; sign-ups go through cognito-local and
-// its Post Confirmation trigger into the real handler and a real PostgreSQL.
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+// its PreSignUp and Post Confirmation triggers into the real handlers and a real PostgreSQL.
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,9 +15,11 @@ import {
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DUMMY_CREDENTIALS, localCognitoClient, pendingConfirmationCode } from '../../local/cognito';
+import { TAKEN_HANDLE_MESSAGE } from '../../lambdas/pre-sign-up/core';
+import { cognitoWorkDir, DUMMY_CREDENTIALS, localCognitoClient, pendingConfirmationCode } from '../../local/cognito';
 import { freePort } from '../../local/ports';
-import { FUNCTION_NAME, startLocalStack, type LocalStack } from '../../local/stack';
+import { startLocalStack, type LocalStack } from '../../local/stack';
+import { FUNCTION_NAME, PRE_SIGN_UP_FUNCTION_NAME } from '../../local/stack-info';
 import { loadEvent } from '../support/lambda';
 
 let dir: string;
@@ -45,6 +47,11 @@ function functionLogsFor(sub: string) {
   return logLines.filter((line) => line.service === 'post-confirmation' && line.sub === sub);
 }
 
+async function rowsWithHandle(handle: string): Promise<{ cognito_user_id: string; handle: string }[]> {
+  const result = await db.query('SELECT cognito_user_id, handle FROM public.users WHERE lower(handle) = lower($1)', [handle]);
+  return result.rows as { cognito_user_id: string; handle: string }[];
+}
+
 async function signUp(email: string, attributes: Record<string, string>): Promise<string> {
   const result = await cognito.send(
     new SignUpCommand({
@@ -59,9 +66,16 @@ async function signUp(email: string, attributes: Record<string, string>): Promis
   return result.UserSub as string;
 }
 
+const modeOf = async (path: string) => (await stat(path)).mode & 0o777;
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cruddur-local-'));
   await chmod(dir, 0o755);
+  // What an earlier run under a looser umask would have left: the start must tighten it.
+  await mkdir(join(cognitoWorkDir(dir), '.cognito'), { recursive: true, mode: 0o755 });
+  await chmod(cognitoWorkDir(dir), 0o755);
+  await writeFile(join(cognitoWorkDir(dir), '.cognito', 'config.json'), '{}', { mode: 0o644 });
+  await writeFile(join(cognitoWorkDir(dir), 'cognito-local.log'), '', { mode: 0o644 });
   stack = await startLocalStack({ dir, pgPort: await freePort(), lambdaPort: await freePort(), cognitoPort: await freePort() });
   cognito = localCognitoClient(stack.info.cognitoEndpoint);
   lambda = new LambdaClient({ endpoint: stack.info.lambdaEndpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS });
@@ -170,6 +184,56 @@ describe('the local stack', () => {
       ['PostConfirmation_ConfirmSignUp', 'inserted'],
       ['PostConfirmation_ConfirmForgotPassword', 'skipped'],
     ]);
+  });
+});
+
+describe('the local PreSignUp check', () => {
+  it('refuses a sign-up whose handle is taken in another case, with the PreSignUp message, and writes no second row', async () => {
+    const sub = await signUp('jane.handle@example.com', { name: 'Jane Doe', preferred_username: 'jane' });
+    await cognito.send(new AdminConfirmSignUpCommand({ UserPoolId: stack.info.userPoolId, Username: 'jane.handle@example.com' }));
+    expect(await rowsWithHandle('jane')).toEqual([{ cognito_user_id: sub, handle: 'jane' }]);
+
+    const refused = cognito.send(
+      new SignUpCommand({
+        ClientId: stack.info.userPoolClientId,
+        Username: 'other.jane@example.com',
+        Password: 'Local-only-1',
+        UserAttributes: [{ Name: 'preferred_username', Value: 'JANE' }],
+      }),
+    );
+    // What an app calling the SDK sees: Cognito's own error for a refusing trigger, with the function's message.
+    await expect(refused).rejects.toMatchObject({
+      name: 'UserLambdaValidationException',
+      message: `${PRE_SIGN_UP_FUNCTION_NAME} failed with error ${TAKEN_HANDLE_MESSAGE}.`,
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(await rowsWithHandle('jane')).toEqual([{ cognito_user_id: sub, handle: 'jane' }]);
+    expect(logLines.filter((line) => line.service === 'pre-sign-up').map((line) => [line.outcome, line.reason])).toEqual([
+      ['allowed', undefined],
+      ['refused', 'taken'],
+    ]);
+  });
+
+  it('creates no account for a refused sign-up: the same email signs up with a free handle afterwards', async () => {
+    const sub = await signUp('other.jane@example.com', { preferred_username: 'other_jane' });
+    await cognito.send(new AdminConfirmSignUpCommand({ UserPoolId: stack.info.userPoolId, Username: 'other.jane@example.com' }));
+    expect(await rowsWithHandle('other_jane')).toEqual([{ cognito_user_id: sub, handle: 'other_jane' }]);
+  });
+});
+
+describe('the local user pool data', () => {
+  it('is readable by its owner only: 0700 directories and 0600 files, also where an earlier run left them open', async () => {
+    const work = cognitoWorkDir(dir);
+    for (const path of [work, join(work, '.cognito'), join(work, '.cognito', 'db')]) expect([path, await modeOf(path)]).toEqual([path, 0o700]);
+    const files = [
+      join(work, '.cognito', 'config.json'),
+      join(work, 'cognito-local.log'),
+      ...(await readdir(join(work, '.cognito', 'db'))).map((name) => join(work, '.cognito', 'db', name)),
+    ];
+    // The pool's own file, written by cognito-local with its users' passwords, is among them.
+    expect(files).toContain(join(work, '.cognito', 'db', `${stack.info.userPoolId}.json`));
+    for (const file of files) expect([file, await modeOf(file)]).toEqual([file, 0o600]);
+    expect(await modeOf(join(dir, 'stack.json'))).toBe(0o600);
   });
 });
 
