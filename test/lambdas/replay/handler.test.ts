@@ -1,14 +1,14 @@
 import { Client } from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { loadEvent } from '../../support/lambda';
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHandler, type ReplayHandler } from '../../../lambdas/replay/handler';
+import { InvalidEventError } from '../../../lambdas/runtime/errors';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
 import { captureLogLines } from '../../support/output';
 
-type ReplayHandler = (event: unknown, context?: { awsRequestId: string }) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-
 let server: TestServer;
 let db: Client;
-let handler: ReplayHandler;
+let replay: ReplayHandler;
 let logLines: string[];
 
 function sub(n: number): string {
@@ -39,12 +39,16 @@ beforeAll(async () => {
   db = new Client({ connectionString: started.url });
   db.on('error', () => undefined);
   await db.connect();
-  vi.stubEnv('CONNECTION_URL', started.url);
-  vi.resetModules();
-  ({ handler } = (await import('../../../lambdas/replay/index')) as unknown as { handler: ReplayHandler });
+  replay = createHandler({ database: { connectionUrl: started.url } });
 });
 
+/** The handler with an event that, like a hostile sender's, need not be a well-formed SQSEvent. */
+function handler(event: unknown, context?: { awsRequestId: string }) {
+  return replay(event as SQSEvent, context);
+}
+
 afterAll(async () => {
+  await replay?.close();
   await db?.end().catch(() => undefined);
   await server?.destroy();
 });
@@ -131,7 +135,9 @@ describe('replay handler', () => {
   });
 
   it('fails the whole batch when a record has no message id, so nothing is acknowledged by mistake', async () => {
-    await expect(handler({ Records: [{ body: body(15) }] })).rejects.toMatchObject({ name: 'InvalidEventError', field: 'Records[].messageId' });
+    const error = await handler({ Records: [{ body: body(15) }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidEventError);
+    expect(error).toMatchObject({ field: 'Records[].messageId' });
   });
 
   it('returns no failures for an event without records', async () => {

@@ -1,14 +1,21 @@
 import { Client } from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { fakeContext, loadEvent, signUpEvent, type CognitoEvent } from '../../support/lambda';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  COGNITO_BUDGET_MS,
+  createHandler,
+  RESPONSE_MARGIN_MS,
+  type PostConfirmationHandler,
+} from '../../../lambdas/post-confirmation/handler';
+import { DatabaseUnavailableError, InvalidEventError, UnsupportedTriggerError } from '../../../lambdas/runtime/errors';
+import { createLogger } from '../../../lambdas/runtime/logger';
+import type { EnqueueOptions } from '../../../lambdas/sync/fallback-queue';
+import { fakeContext, loadEvent, signUpEvent } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
 import { captureLogLines } from '../../support/output';
 
-type Handler = (event: unknown, context?: ReturnType<typeof fakeContext>) => Promise<unknown>;
-
 let server: TestServer;
 let db: Client;
-let handler: Handler;
+let handler: PostConfirmationHandler;
 let logLines: string[];
 
 async function rows() {
@@ -27,12 +34,11 @@ beforeAll(async () => {
   server = started.server;
   db = new Client({ connectionString: started.url });
   await db.connect();
-  vi.stubEnv('CONNECTION_URL', started.url);
-  vi.resetModules();
-  ({ handler } = (await import('../../../lambdas/post-confirmation/index')) as { handler: Handler });
+  handler = createHandler({ database: { connectionUrl: started.url } });
 });
 
 afterAll(async () => {
+  await handler?.close();
   await db?.end();
   await server?.destroy();
 });
@@ -224,8 +230,8 @@ describe('malformed events', () => {
 
   it.each(cases)('refuses %s with an InvalidEventError naming the field, writing nothing', async (_label, make, field) => {
     const error = await handler(make(), fakeContext()).catch((e: unknown) => e);
-    // The handler module is loaded fresh per file (vi.resetModules), so its classes are matched by name.
-    expect(error).toMatchObject({ name: 'InvalidEventError', field });
+    expect(error).toBeInstanceOf(InvalidEventError);
+    expect(error).toMatchObject({ field });
     expect((error as Error).message).toContain(field);
     expect(await rows()).toEqual([]);
     expect(logLines.some((line) => line.includes('"level":"ERROR"') && line.includes('InvalidEventError'))).toBe(true);
@@ -235,7 +241,9 @@ describe('malformed events', () => {
     'refuses triggerSource %s with an UnsupportedTriggerError, writing nothing',
     async (triggerSource) => {
       const event = { ...loadEvent('confirm-sign-up'), triggerSource };
-      await expect(handler(event, fakeContext())).rejects.toMatchObject({ name: 'UnsupportedTriggerError', triggerSource });
+      const error = await handler(event, fakeContext()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsupportedTriggerError);
+      expect(error).toMatchObject({ triggerSource });
       expect(await rows()).toEqual([]);
     },
   );
@@ -248,6 +256,18 @@ describe('connection lifecycle', () => {
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'post-confirmation'",
     );
     expect(sessions[0].n).toBe(1);
+  });
+
+  it('closes its connection on close() and opens a new one for the next event', async () => {
+    await handler(signUpEvent({ sub: sub(65), preferred_username: null }));
+    await handler.close();
+    const sessions = async () =>
+      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'post-confirmation'")).rows[0]?.n;
+    // The server ends the backend just after the client says goodbye.
+    for (let i = 0; i < 50 && (await sessions()) !== 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await sessions()).toBe(0);
+    await handler(signUpEvent({ sub: sub(66), preferred_username: null }));
+    expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(65), sub(66)]);
   });
 
   it('reconnects transparently when the server restarts between two invocations', async () => {
@@ -277,5 +297,32 @@ describe('connection lifecycle', () => {
     } finally {
       await db.query('ALTER TABLE public.users_moved RENAME TO users');
     }
+  });
+});
+
+describe('the fallback budget', () => {
+  it('gives the queue what the database attempt left of Cognito budget or of the function timeout, less a margin', async () => {
+    let now = 1_000;
+    const timeouts: (number | undefined)[] = [];
+    const users = {
+      upsert: () => {
+        now += 1200;
+        return Promise.reject(new DatabaseUnavailableError('down'));
+      },
+    };
+    const fallback = {
+      enqueue: (_message: unknown, options?: EnqueueOptions) => {
+        timeouts.push(options?.timeoutMs);
+        return Promise.resolve();
+      },
+    };
+    const budgeted = createHandler(
+      { database: { connectionUrl: 'postgres://u:p@127.0.0.1:9/unused' } },
+      { users, fallback, clock: () => now, logger: createLogger({}, () => undefined) },
+    );
+    await budgeted(loadEvent('confirm-sign-up'), fakeContext({ getRemainingTimeInMillis: () => 10_000 }));
+    await budgeted(loadEvent('confirm-sign-up'), fakeContext({ getRemainingTimeInMillis: () => 2_000 }));
+    expect(timeouts).toEqual([COGNITO_BUDGET_MS - 1200 - RESPONSE_MARGIN_MS, 2_000 - RESPONSE_MARGIN_MS]);
+    expect(await rows()).toEqual([]);
   });
 });

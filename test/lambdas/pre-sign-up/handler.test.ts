@@ -1,14 +1,14 @@
 import { Client } from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHandler, type PreSignUpHandler } from '../../../lambdas/pre-sign-up/handler';
+import { HandleRefusedError, InvalidEventError, UnsupportedTriggerError } from '../../../lambdas/runtime/errors';
 import { fakeContext } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
 import { captureLogLines } from '../../support/output';
 
-type Handler = (event: unknown, context?: ReturnType<typeof fakeContext>) => Promise<unknown>;
-
 let server: TestServer;
 let db: Client;
-let handler: Handler;
+let handler: PreSignUpHandler;
 let logLines: string[];
 
 function preSignUp(attributes: Record<string, unknown>, triggerSource = 'PreSignUp_SignUp') {
@@ -34,12 +34,11 @@ beforeAll(async () => {
   db = new Client({ connectionString: started.url });
   db.on('error', () => undefined);
   await db.connect();
-  vi.stubEnv('CONNECTION_URL', started.url);
-  vi.resetModules();
-  ({ handler } = (await import('../../../lambdas/pre-sign-up/index')) as { handler: Handler });
+  handler = createHandler({ database: { connectionUrl: started.url } });
 });
 
 afterAll(async () => {
+  await handler?.close();
   await db?.end().catch(() => undefined);
   await server?.destroy();
 });
@@ -72,7 +71,8 @@ describe('pre-sign-up handler', () => {
 
   it.each(['takenhandle', 'TAKENHANDLE', 'TakenHandle'])('refuses %s, taken in another case, with a clear message', async (handle) => {
     const error = await handler(preSignUp({ preferred_username: handle }), fakeContext()).catch((e: unknown) => e);
-    expect(error).toMatchObject({ name: 'HandleRefusedError', reason: 'taken' });
+    expect(error).toBeInstanceOf(HandleRefusedError);
+    expect(error).toMatchObject({ reason: 'taken' });
     expect((error as Error).message).toBe('The handle (preferred_username) is already taken. Choose another one.');
     expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'refused', reason: 'taken' }));
     expect(entries().some((entry) => entry.level === 'ERROR')).toBe(false);
@@ -90,7 +90,8 @@ describe('pre-sign-up handler', () => {
     ['with a newline', 'bad\nhandle'],
   ])('refuses a handle %s as invalid, before asking the database', async (_name, handle) => {
     const error = await handler(preSignUp({ preferred_username: handle }), fakeContext()).catch((e: unknown) => e);
-    expect(error).toMatchObject({ name: 'HandleRefusedError', reason: 'invalid' });
+    expect(error).toBeInstanceOf(HandleRefusedError);
+    expect(error).toMatchObject({ reason: 'invalid' });
     expect((error as Error).message).toBe('The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore.');
   });
 
@@ -104,7 +105,8 @@ describe('pre-sign-up handler', () => {
 
   it('checks an admin-created user too', async () => {
     const error = await handler(preSignUp({ preferred_username: 'takenhandle' }, 'PreSignUp_AdminCreateUser')).catch((e: unknown) => e);
-    expect(error).toMatchObject({ name: 'HandleRefusedError', reason: 'taken' });
+    expect(error).toBeInstanceOf(HandleRefusedError);
+    expect(error).toMatchObject({ reason: 'taken' });
   });
 
   it('lets a federated sign-up through unchecked: the person cannot choose the handle the provider sends', async () => {
@@ -114,13 +116,14 @@ describe('pre-sign-up handler', () => {
   });
 
   it.each([
-    ['a null event', null, 'InvalidEventError'],
-    ['a post-confirmation event', preSignUp({}, 'PostConfirmation_ConfirmSignUp'), 'UnsupportedTriggerError'],
-    ['no attributes', { ...preSignUp({}), request: {} }, 'InvalidEventError'],
-    ['a numeric handle', preSignUp({ preferred_username: 42 }), 'InvalidEventError'],
-  ])('refuses %s with a typed error', async (_name, event, name) => {
-    await expect(handler(event, fakeContext())).rejects.toMatchObject({ name });
-    expect(entries()).toContainEqual(expect.objectContaining({ level: 'ERROR', errorName: name }));
+    ['a null event', null, InvalidEventError],
+    ['a post-confirmation event', preSignUp({}, 'PostConfirmation_ConfirmSignUp'), UnsupportedTriggerError],
+    ['no request', { ...preSignUp({}), request: undefined }, InvalidEventError],
+    ['no attributes', { ...preSignUp({}), request: {} }, InvalidEventError],
+    ['a numeric handle', preSignUp({ preferred_username: 42 }), InvalidEventError],
+  ])('refuses %s with a typed error', async (_name, event, type) => {
+    await expect(handler(event, fakeContext())).rejects.toBeInstanceOf(type);
+    expect(entries()).toContainEqual(expect.objectContaining({ level: 'ERROR', errorName: type.name }));
   });
 
   it('lets the sign-up through when the database is down, logging that the handle was not checked', async () => {
