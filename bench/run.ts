@@ -1,13 +1,14 @@
 // `npm run bench [-- --quick] [--node /path/to/node]`: the numbers that decide the 5-second budget, measured
 // against a real PostgreSQL 17 this script starts, printed as a table and written to bench/results.json.
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import type { QueryResultRow } from 'pg';
 import { UPSERT_USER } from '../lambdas/users/postgres/postgres-users';
-import { startMigratedServer } from '../test/support/postgres';
+import { startMigratedPostgres, withClient } from '../local/embedded-postgres';
 import { buildFunction } from './bundle';
+import { Instance, killOnFailure, type Mode, type WorkerReady, type WorkerResult, type WorkerSetup } from './instance';
 import { atLeast, atMost, evaluate, exactly, formatTable, ratio, round, type EvaluatedFigure, type Figure } from './report';
 import { median, summarize, type Summary } from './stats';
 
@@ -31,94 +32,29 @@ export const QUICK: Settings = {
 };
 
 const ENTRY = join(__dirname, '..', 'lambdas', 'post-confirmation', 'index.ts');
-const WORKER = join(__dirname, 'worker.cjs');
 const KB = 1000;
 const MB = 1000 * 1000;
 
-type Mode = 'handler' | 'floor' | 'per-invocation';
-
-interface WorkerSetup {
-  readonly task: 'cold' | 'sequential' | 'burst';
-  readonly mode: Mode;
-  readonly bundle: string;
-  readonly sql: string;
-  readonly tag: string;
-  readonly start: number;
-  readonly count?: number;
-  readonly warmup?: number;
-  readonly warmupTag?: string;
-}
-
-interface WorkerResult {
-  readonly type: 'result';
-  readonly loadMs?: number;
-  readonly firstMs?: number;
-  readonly latencies?: number[];
-  readonly maxRssBytes?: number;
-  /** CPU time (user + system) the instance spent on the measured events. */
-  readonly cpuMs?: number;
-}
-
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/**
- * A function instance in a plain `node` process: no tsx loader (execArgv and NODE_OPTIONS are not inherited),
- * stdout (the function's JSON logs) discarded as Lambda ships it off-box, results over IPC.
- */
-class Instance {
-  private readonly child;
-  private readonly messages: unknown[] = [];
-  private waiters: (() => void)[] = [];
-  private closed = false;
-  readonly exited: Promise<number | null>;
-
-  constructor(url: string, node: string, nodeOptions?: string) {
-    const env: NodeJS.ProcessEnv = { ...process.env, CONNECTION_URL: url };
-    delete env.NODE_OPTIONS;
-    if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
-    this.child = fork(WORKER, [], { env, execPath: node, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    this.child.on('message', (message) => {
-      this.messages.push(message);
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    // 'close', not 'exit': only after 'close' has every IPC message the child sent been delivered.
-    this.exited = new Promise((resolve) => this.child.once('close', (code) => {
-      this.closed = true;
-      for (const wake of this.waiters.splice(0)) wake();
-      resolve(code);
-    }));
-  }
-
-  send(message: object): void {
-    this.child.send(message);
-  }
-
-  async next<T>(type: string): Promise<T> {
-    for (;;) {
-      const index = this.messages.findIndex((m) => (m as { type?: unknown }).type === type);
-      if (index >= 0) return this.messages.splice(index, 1)[0] as T;
-      if (this.closed) throw new Error(`bench worker exited with ${this.child.exitCode} before '${type}'`);
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-}
-
 async function runOne(url: string, node: string, setup: WorkerSetup, nodeOptions?: string): Promise<WorkerResult> {
-  const instance = new Instance(url, node, nodeOptions);
-  instance.send({ type: 'setup', ...setup });
-  const result = await instance.next<WorkerResult>('result');
-  await instance.exited;
-  return result;
+  const instance = new Instance({ url, node, ...(nodeOptions ? { nodeOptions } : {}) });
+  return killOnFailure([instance], async () => {
+    instance.send({ type: 'setup', ...setup });
+    const result = await instance.next('result');
+    await instance.exited;
+    return result;
+  });
 }
 
-async function sql<R>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as R[];
-  } finally {
-    await client.end();
-  }
+/** Says when warm-ups had to be tried again: the machine was busy, and the figures may show it. */
+function reportRetries(what: string, ready: readonly WorkerReady[]): void {
+  const retries = ready.reduce((total, message) => total + message.warmupRetries, 0);
+  if (retries > 0) log(`bench: ${what}: ${retries} warm-up event(s) tried again after the database did not answer in time`);
+}
+
+async function sql<R extends QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  return withClient(url, async (client) => (await client.query<R>(text, values)).rows);
 }
 
 export async function cold(url: string, node: string, bundle: string, runs: number, nodeOptions?: string) {
@@ -148,33 +84,35 @@ export async function warm(url: string, node: string, bundle: string, settings: 
   await sql(url, 'TRUNCATE public.users CASCADE');
   const sides = (['floor', 'handler'] as const).map((mode) => {
     const tag = mode === 'floor' ? 'f1000000' : 'a1000000';
-    const instance = new Instance(url, node);
+    const instance = new Instance({ url, node });
     instance.send({
       type: 'setup', task: 'sequential', mode, bundle, sql: UPSERT_USER, tag, start: 0,
       warmup: settings.warmWarmup, warmupTag: `e${tag.slice(1)}`,
-    } satisfies WorkerSetup & { type: string });
+    });
     return { mode, instance, latencies: [] as number[], cpuMs: 0 };
   });
-  await Promise.all(sides.map((side) => side.instance.next('ready')));
-  const perRound = Math.ceil(settings.warmCount / settings.warmRounds);
-  for (let round = 0; round < settings.warmRounds; round += 1) {
-    const order = round % 2 === 0 ? sides : [...sides].reverse();
-    for (const side of order) {
-      side.instance.send({ type: 'run', start: round * perRound, count: perRound });
-      const result = await side.instance.next<WorkerResult>('result');
-      side.latencies.push(...(result.latencies ?? []));
-      side.cpuMs += result.cpuMs ?? Number.NaN;
+  return killOnFailure(sides.map((side) => side.instance), async () => {
+    reportRetries('warm', await Promise.all(sides.map((side) => side.instance.next('ready'))));
+    const perRound = Math.ceil(settings.warmCount / settings.warmRounds);
+    for (let round = 0; round < settings.warmRounds; round += 1) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) {
+        side.instance.send({ type: 'run', start: round * perRound, count: perRound });
+        const result = await side.instance.next('result');
+        side.latencies.push(...(result.latencies ?? []));
+        side.cpuMs += result.cpuMs ?? Number.NaN;
+      }
     }
-  }
-  const done = await Promise.all(
-    sides.map(async (side): Promise<WarmSide> => {
-      side.instance.send({ type: 'finish' });
-      const { maxRssBytes } = await side.instance.next<{ maxRssBytes: number }>('finished');
-      await side.instance.exited;
-      return { summary: summarize(side.latencies), maxRssBytes, cpuPerEventUs: (side.cpuMs * 1000) / side.latencies.length };
-    }),
-  );
-  return { floor: done[0] as WarmSide, handler: done[1] as WarmSide };
+    const done = await Promise.all(
+      sides.map(async (side): Promise<WarmSide> => {
+        side.instance.send({ type: 'finish' });
+        const { maxRssBytes } = await side.instance.next('finished');
+        await side.instance.exited;
+        return { summary: summarize(side.latencies), maxRssBytes, cpuPerEventUs: (side.cpuMs * 1000) / side.latencies.length };
+      }),
+    );
+    return { floor: done[0] as WarmSide, handler: done[1] as WarmSide };
+  });
 }
 
 export interface BurstResult {
@@ -194,24 +132,29 @@ export async function burst(url: string, node: string, bundle: string, mode: Mod
   const share = Math.ceil(settings.burstTotal / settings.burstInstances);
   const warmupTag = `e${tag.slice(1)}`;
   const instances = Array.from({ length: settings.burstInstances }, (_, i) => {
-    const instance = new Instance(url, node);
+    const instance = new Instance({ url, node });
     const start = i * share;
     const count = Math.max(0, Math.min(share, settings.burstTotal - start));
     instance.send({ type: 'setup', task: 'burst', mode, bundle, sql: UPSERT_USER, tag, start, count, warmupTag });
     return instance;
   });
-  await Promise.all(instances.map((instance) => instance.next('loaded')));
-  for (const instance of instances) {
-    instance.send({ type: 'warm' });
-    await instance.next('ready');
-  }
-  // The warm-up rows are not part of the burst.
-  await sql(url, 'DELETE FROM public.users WHERE cognito_user_id LIKE $1', [`${warmupTag}-%`]);
-  const started = performance.now();
-  for (const instance of instances) instance.send({ type: 'go' });
-  const results = await Promise.all(instances.map((instance) => instance.next<WorkerResult>('result')));
-  const elapsedMs = performance.now() - started;
-  await Promise.all(instances.map((instance) => instance.exited));
+  const { results, elapsedMs } = await killOnFailure(instances, async () => {
+    await Promise.all(instances.map((instance) => instance.next('loaded')));
+    const ready: WorkerReady[] = [];
+    for (const instance of instances) {
+      instance.send({ type: 'warm' });
+      ready.push(await instance.next('ready'));
+    }
+    reportRetries(`burst ${mode}`, ready);
+    // The warm-up rows are not part of the burst.
+    await sql(url, 'DELETE FROM public.users WHERE cognito_user_id LIKE $1', [`${warmupTag}-%`]);
+    const started = performance.now();
+    for (const instance of instances) instance.send({ type: 'go' });
+    const results = await Promise.all(instances.map((instance) => instance.next('result')));
+    const elapsedMs = performance.now() - started;
+    await Promise.all(instances.map((instance) => instance.exited));
+    return { results, elapsedMs };
+  });
   const [counts] = await sql<{ rows: number; duplicates: number }>(
     url,
     `SELECT count(*)::int AS rows, (count(*) - count(DISTINCT cognito_user_id))::int AS duplicates
@@ -424,7 +367,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const loadBefore = loadavg();
   const outDir = await mkdtemp(join(tmpdir(), 'cruddur-bench-'));
   log(`bench${options.quick ? ' (quick)' : ''}: function instances on node ${functionNode}; starting PostgreSQL`);
-  const { server, url } = await startMigratedServer();
+  const { server, url } = await startMigratedPostgres();
   try {
     const [{ server_version: serverVersion } = { server_version: 'unknown' }] = await sql<{ server_version: string }>(url, 'SHOW server_version');
 

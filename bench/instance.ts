@@ -1,0 +1,198 @@
+// A function instance for the benchmark: bench/worker.cjs in its own plain `node` process, and the messages
+// the two exchange over the IPC channel (the worker's JSDoc types come from here).
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const WORKER = join(__dirname, 'worker.cjs');
+
+export type Mode = 'handler' | 'floor' | 'per-invocation';
+
+/** The first message a worker gets: what to load and which task to run. */
+export interface WorkerSetup {
+  readonly task: 'cold' | 'sequential' | 'burst';
+  readonly mode: Mode;
+  /** The built function (handler mode). */
+  readonly bundle: string;
+  /** The upsert the floor and per-invocation modes run. */
+  readonly sql: string;
+  readonly tag: string;
+  readonly start: number;
+  readonly count?: number;
+  readonly warmup?: number;
+  readonly warmupTag?: string;
+  /** How often one warm-up event is tried when the database does not answer in time. @default 5 */
+  readonly warmupAttempts?: number;
+  /** The wait before the first retry of a warm-up event; it doubles each time. @default 200 */
+  readonly warmupBackoffMs?: number;
+}
+
+/** What the parent sends after the setup. */
+export type WorkerCommand =
+  | ({ readonly type: 'setup' } & WorkerSetup)
+  | { readonly type: 'run'; readonly start: number; readonly count: number }
+  | { readonly type: 'finish' }
+  | { readonly type: 'warm' }
+  | { readonly type: 'go' };
+
+export interface WorkerResult {
+  readonly type: 'result';
+  readonly loadMs?: number;
+  readonly firstMs?: number;
+  readonly latencies?: number[];
+  /** CPU time (user + system) the instance spent on the measured events. */
+  readonly cpuMs?: number;
+}
+
+export interface WorkerReady {
+  readonly type: 'ready';
+  /** Warm-up events tried again because the database did not answer in time: a busy machine shows here. */
+  readonly warmupRetries: number;
+}
+
+/** The worker's own account of why it is about to exit with an error. */
+export interface WorkerFailure {
+  readonly type: 'failed';
+  readonly name: string;
+  /** A SQLSTATE or errno name, when the error had one. */
+  readonly code?: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
+export type WorkerMessage =
+  | WorkerResult
+  | WorkerReady
+  | WorkerFailure
+  | { readonly type: 'loaded' }
+  | { readonly type: 'finished'; readonly maxRssBytes: number };
+
+type MessageOf<T extends WorkerMessage['type']> = Extract<WorkerMessage, { type: T }>;
+
+/** A worker ended before it sent what the bench waited for; the message carries the worker's own error. */
+export class WorkerExitedError extends Error {
+  override readonly name = 'WorkerExitedError';
+  constructor(
+    readonly expected: string,
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly failure: WorkerFailure | undefined,
+    /** The end of what the worker wrote to stderr. */
+    readonly stderr: string,
+  ) {
+    const how = exitCode === null ? `was killed by ${signal ?? 'a signal'}` : `exited with ${exitCode}`;
+    const why = failure
+      ? `${failure.name}${failure.code === undefined ? '' : ` (${failure.code})`}: ${failure.message}`
+      : (errorLine(stderr) ?? 'it wrote nothing to stderr');
+    super(`bench worker ${how} before '${expected}': ${why}`);
+  }
+}
+
+/**
+ * The line of a worker's stderr that says what went wrong: the last `SomethingError: ...` line (Node prints an
+ * uncaught error's stack, then its own version), else the last line that is not a stack frame.
+ */
+export function errorLine(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((line) => line.trimEnd()).filter((line) => line !== '');
+  return (
+    lines.findLast((line) => /^[\w$.]*(?:Error|Exception)\b/.test(line)) ??
+    lines.findLast((line) => !/^\s+at /.test(line) && !/^Node\.js v\d/.test(line))
+  );
+}
+
+// Enough of stderr for a stack trace; a worker that logs a lot must not grow the parent without bound.
+const STDERR_KEPT = 8 * 1024;
+
+export interface InstanceOptions {
+  readonly url: string;
+  /** The node binary that runs the worker. */
+  readonly node: string;
+  /** NODE_OPTIONS for the worker alone (e.g. --enable-source-maps). */
+  readonly nodeOptions?: string;
+  /** @default bench/worker.cjs; tests give another script. */
+  readonly script?: string;
+  /** Pass the worker's stderr on to ours as it comes (its end is kept for the error either way). @default true */
+  readonly forwardStderr?: boolean;
+}
+
+function isMessage(value: unknown): value is WorkerMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+/**
+ * A function instance in a plain `node` process: no tsx loader (execArgv and NODE_OPTIONS are not inherited),
+ * stdout (the function's JSON logs) discarded as Lambda ships it off-box, stderr passed on and its end kept
+ * for the error if the worker dies, results over IPC.
+ */
+export class Instance {
+  private readonly child: ChildProcess;
+  private readonly messages: WorkerMessage[] = [];
+  private waiters: (() => void)[] = [];
+  private closed = false;
+  private stderr = '';
+  private failure: WorkerFailure | undefined;
+  readonly exited: Promise<number | null>;
+
+  constructor(options: InstanceOptions) {
+    const env: NodeJS.ProcessEnv = { ...process.env, CONNECTION_URL: options.url };
+    delete env.NODE_OPTIONS;
+    if (options.nodeOptions) env.NODE_OPTIONS = options.nodeOptions;
+    this.child = fork(options.script ?? WORKER, [], {
+      env,
+      execPath: options.node,
+      execArgv: [],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    const forward = options.forwardStderr ?? true;
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      if (forward) process.stderr.write(chunk);
+      this.stderr = (this.stderr + chunk.toString()).slice(-STDERR_KEPT);
+    });
+    this.child.on('message', (message) => {
+      if (!isMessage(message)) return;
+      if (message.type === 'failed') this.failure = message;
+      else this.messages.push(message);
+      this.wake();
+    });
+    // 'close', not 'exit': only after 'close' has every IPC message the child sent been delivered.
+    this.exited = new Promise((resolve) =>
+      this.child.once('close', (code) => {
+        this.closed = true;
+        this.wake();
+        resolve(code);
+      }),
+    );
+  }
+
+  private wake(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  send(message: WorkerCommand): void {
+    this.child.send(message);
+  }
+
+  /** The next message of the type; a WorkerExitedError with the worker's own error if it ends first. */
+  async next<T extends WorkerMessage['type']>(type: T): Promise<MessageOf<T>> {
+    for (;;) {
+      const index = this.messages.findIndex((m) => m.type === type);
+      if (index >= 0) return this.messages.splice(index, 1)[0] as MessageOf<T>;
+      if (this.closed) throw new WorkerExitedError(type, this.child.exitCode, this.child.signalCode, this.failure, this.stderr);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Ends a worker that is still running (the bench failed elsewhere and will not drive it any further). */
+  kill(): void {
+    if (!this.closed) this.child.kill();
+  }
+}
+
+/** Ends the instances when `use` fails, so that one dead worker does not leave the others running. */
+export async function killOnFailure<T>(instances: readonly Instance[], use: () => Promise<T>): Promise<T> {
+  try {
+    return await use();
+  } catch (error) {
+    for (const instance of instances) instance.kill();
+    throw error;
+  }
+}
