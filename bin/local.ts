@@ -151,7 +151,7 @@ async function run(options: LocalOptions, output: Output): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     for (const listener of process.listeners(signal)) process.removeListener(signal, listener);
   }
-  let stack: LocalStack | undefined;
+  let stack: LocalStack | undefined = undefined;
   let signalled: string | undefined;
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (reason: string) => {

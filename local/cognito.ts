@@ -1,7 +1,7 @@
 // cognito-local (a Cognito user pool emulator) as a child process, with its PreSignUp and Post Confirmation
 // triggers pointed at our local Lambda Invoke API, and the one user pool and app client the local stack uses.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -53,7 +53,7 @@ export function localCognitoClient(endpoint: string): CognitoIdentityProviderCli
 
 function cognitoLocalBin(): string {
   const pkg = require.resolve('cognito-local/package.json');
-  const bin = (require(pkg) as { bin: string | Record<string, string> }).bin;
+  const bin = (JSON.parse(readFileSync(pkg, 'utf8')) as { bin: string | Record<string, string> }).bin;
   return join(dirname(pkg), typeof bin === 'string' ? bin : (bin['cognito-local'] ?? 'lib/bin/start.js'));
 }
 

@@ -111,8 +111,8 @@ describe('the local stack', () => {
     expect(written).toMatchObject({
       connectionUrl: stack.info.connectionUrl,
       cognitoEndpoint: stack.info.cognitoEndpoint,
-      userPoolId: expect.stringMatching(/^local_/),
-      userPoolClientId: expect.any(String),
+      userPoolId: expect.stringMatching(/^local_/) as unknown,
+      userPoolClientId: expect.any(String) as unknown,
       lambdaEndpoint: stack.info.lambdaEndpoint,
       functionName: FUNCTION_NAME,
     });
@@ -130,7 +130,7 @@ describe('the local stack', () => {
     await cognito.send(new ConfirmSignUpCommand({ ClientId: stack.info.userPoolClientId, Username: email, ConfirmationCode: code }));
 
     expect(await rowsFor(sub)).toEqual([
-      { uuid: expect.any(String), cognito_user_id: sub, email, display_name: 'Jane Doe', handle: 'jane_local' },
+      { uuid: expect.any(String) as unknown, cognito_user_id: sub, email, display_name: 'Jane Doe', handle: 'jane_local' },
     ]);
     expect(functionLogsFor(sub)).toEqual([
       expect.objectContaining({ triggerSource: 'PostConfirmation_ConfirmSignUp', outcome: 'inserted' }),
@@ -143,7 +143,7 @@ describe('the local stack', () => {
     await cognito.send(new AdminConfirmSignUpCommand({ UserPoolId: stack.info.userPoolId, Username: email }));
 
     expect(await rowsFor(sub)).toEqual([
-      { uuid: expect.any(String), cognito_user_id: sub, email, display_name: 'Ada Lovelace', handle: null },
+      { uuid: expect.any(String) as unknown, cognito_user_id: sub, email, display_name: 'Ada Lovelace', handle: null },
     ]);
     expect(functionLogsFor(sub)).toEqual([
       expect.objectContaining({ triggerSource: 'PostConfirmation_ConfirmSignUp', outcome: 'inserted' }),
