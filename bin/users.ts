@@ -11,7 +11,7 @@ import { InvalidEventError } from '../lambdas/runtime/errors';
 import { upsertUser } from '../lambdas/users/postgres/postgres-users';
 import { userFromAttributes } from '../lambdas/users/user';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
-import { CliError, EXIT, connectionUrlFromEnv, describeFailure, parseCommandLine, processOutput, runMain, type Output } from './cli/common';
+import { CliError, EXIT, connectionUrlFromEnv, describeFailure, parseSubcommand, processOutput, runMain, type Output } from './cli/common';
 import { openClient } from './cli/postgres';
 
 const USAGE = `usage: npm run users -- reconcile [--user-pool-id ID] [--stage dev] [--prod] [--dry-run] [--progress-every N]
@@ -157,16 +157,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   let counts: ReconcileCounts | undefined;
   let dryRun = false;
   try {
-    const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
+    const { values, command } = parseSubcommand(argv, OPTIONS, USAGE);
     if (values.help) {
       output.out(USAGE);
       return EXIT.OK;
     }
-    const [command, ...rest] = positionals;
     if (command !== 'reconcile') {
       throw new CliError(`${command === undefined ? 'no command given' : `unknown command ${JSON.stringify(command.slice(0, 40))}`}\n${USAGE}`, EXIT.USAGE);
     }
-    if (rest.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(rest[0]?.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
     dryRun = values['dry-run'];
     const progressEvery = parseProgressEvery(values['progress-every']);
     const stage = checkStage(values.stage);

@@ -70,6 +70,14 @@ export function parseCommandLine<T extends NonNullable<ParseArgsConfig['options'
   }
 }
 
+/** `<command> [options]`: the options' values and the command (undefined when none is given); a second positional is a usage error. */
+export function parseSubcommand<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+  const { values, positionals } = parseCommandLine(argv, options, usage);
+  const [command, ...rest] = positionals;
+  if (rest.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(rest[0]?.slice(0, 40))}\n${usage}`, EXIT.USAGE);
+  return { values, command };
+}
+
 /** A PostgreSQL connection URL, checked and taken apart with the WHATWG URL parser. */
 export interface ConnectionUrl {
   /** The URL as given (contains the password: never print it). */

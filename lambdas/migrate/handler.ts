@@ -12,7 +12,7 @@ export type MigrateHandlerDeps = Partial<Omit<MigrateDependencies, 'settings'>>;
 export interface MigrateHandler {
   (): Promise<MigrateResult>;
   /** Releases the Secrets Manager client it created, if any. Each run closes its own database connection. */
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 export function createHandler(settings: MigrateSettings, deps: MigrateHandlerDeps = {}): MigrateHandler {

@@ -32,7 +32,7 @@ export interface PostConfirmationHandlerDeps {
 export interface PostConfirmationHandler {
   <E>(event: E, context?: BudgetContext): Promise<E>;
   /** Closes the database connection, if it opened one; a later invocation opens a new one. */
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 /** Builds the handler once per container: the connection opens on the first event and is reused after. */

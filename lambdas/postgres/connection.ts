@@ -139,7 +139,7 @@ function unavailable(error: unknown, message: string): DatabaseUnavailableError 
 /** A port over the database, and how to close the connection under it. */
 export interface DatabasePort<T> {
   readonly port: T;
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 /**

@@ -18,7 +18,7 @@ export interface PreSignUpHandlerDeps {
 export interface PreSignUpHandler {
   <E>(event: E, context?: Pick<Context, 'awsRequestId'>): Promise<E>;
   /** Closes the database connection, if one is open. */
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 export function createHandler(settings: PreSignUpSettings, deps: PreSignUpHandlerDeps = {}): PreSignUpHandler {

@@ -20,7 +20,7 @@ export interface ReplayHandlerDeps {
 export interface ReplayHandler {
   (event: SQSEvent, context?: Pick<Context, 'awsRequestId'>): Promise<SQSBatchResponse>;
   /** Closes the database connection, if it opened one. */
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 export function createHandler(settings: ReplaySettings, deps: ReplayHandlerDeps = {}): ReplayHandler {

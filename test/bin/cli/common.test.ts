@@ -1,6 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { CliError, EXIT, connectionUrlFromEnv, describeFailure, parseConnectionUrl, redactText, redactUrl, withDatabase } from '../../../bin/cli/common';
+import {
+  CliError,
+  EXIT,
+  connectionUrlFromEnv,
+  describeFailure,
+  parseConnectionUrl,
+  parseSubcommand,
+  redactText,
+  redactUrl,
+  withDatabase,
+} from '../../../bin/cli/common';
 import { ConfigurationError, DatabaseUnavailableError } from '../../../lambdas/runtime/errors';
+
+describe('parseSubcommand', () => {
+  const options = { prod: { type: 'boolean', default: false } } as const;
+
+  it('returns the command and the option values', () => {
+    expect(parseSubcommand(['status', '--prod'], options, 'usage: x')).toEqual({ command: 'status', values: { prod: true } });
+    expect(parseSubcommand([], options, 'usage: x')).toEqual({ command: undefined, values: { prod: false } });
+  });
+
+  it.each([
+    [['status', 'extra'], /unexpected argument "extra"\nusage: x/],
+    [['status', '--nope'], /Unknown option '--nope'[\s\S]*usage: x/],
+  ])('refuses %o as a usage error that repeats the usage', (argv, message) => {
+    const error = (() => {
+      try {
+        parseSubcommand(argv, options, 'usage: x');
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(CliError);
+    expect(error).toMatchObject({ exitCode: EXIT.USAGE, message: expect.stringMatching(message) as unknown });
+  });
+});
 
 describe('connection URLs', () => {
   it('takes the database from the path, even when host and password contain its name', () => {

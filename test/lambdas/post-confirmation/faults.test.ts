@@ -33,7 +33,13 @@ function container(options: LazyConnectionOptions = {}): LazyConnection {
 
 function recordingQueue() {
   const messages: ReplayMessage[] = [];
-  return { messages, enqueue: async (message: ReplayMessage) => void messages.push(structuredClone(message)) };
+  return {
+    messages,
+    enqueue: (message: ReplayMessage) => {
+      messages.push(structuredClone(message));
+      return Promise.resolve();
+    },
+  };
 }
 
 function deps(connection: LazyConnection, fallback?: PostConfirmationDeps['fallback']): PostConfirmationDeps {

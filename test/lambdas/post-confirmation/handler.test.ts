@@ -252,10 +252,10 @@ describe('malformed events', () => {
 describe('connection lifecycle', () => {
   it('reuses one connection across invocations', async () => {
     for (let i = 0; i < 5; i += 1) await handler(signUpEvent({ sub: sub(60 + i), preferred_username: null }));
-    const { rows: sessions } = await db.query(
+    const { rows: sessions } = await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'post-confirmation'",
     );
-    expect(sessions[0].n).toBe(1);
+    expect(sessions[0]?.n).toBe(1);
   });
 
   it('closes its connection on close() and opens a new one for the next event', async () => {

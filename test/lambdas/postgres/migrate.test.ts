@@ -72,8 +72,8 @@ describe('applyMigrations', () => {
     const first = await applyMigrations(client);
     expect(first.length).toBeGreaterThan(0);
     expect(await applyMigrations(client)).toEqual([]);
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM migrations WHERE id > 0');
-    expect(rows[0].n).toBe(first.length);
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM migrations WHERE id > 0');
+    expect(rows[0]?.n).toBe(first.length);
   });
 
   it('applies each migration once when several runs race', async () => {
@@ -81,8 +81,8 @@ describe('applyMigrations', () => {
     const results = await Promise.all(runners.map((client) => applyMigrations(client)));
     const appliedOnce = results.flat();
     expect(new Set(appliedOnce).size).toBe(appliedOnce.length);
-    const { rows } = await runners[0]!.query('SELECT name, count(*)::int AS n FROM migrations GROUP BY name');
-    expect(rows.every((row: { n: number }) => row.n === 1)).toBe(true);
+    const { rows } = await runners[0].query<{ n: number }>('SELECT name, count(*)::int AS n FROM migrations GROUP BY name');
+    expect(rows.every((row) => row.n === 1)).toBe(true);
   });
 
   it('refuses a migration file changed after it was applied, naming it', async () => {
@@ -124,11 +124,13 @@ describe('the activities table', () => {
     await expect(
       client.query("INSERT INTO activities (user_uuid, message) VALUES ('00000000-0000-4000-8000-000000000000', 'x')"),
     ).rejects.toMatchObject({ code: '23503' });
-    const { rows: user } = await client.query("INSERT INTO users (cognito_user_id) VALUES ('s1') RETURNING uuid");
-    const { rows: parent } = await client.query('INSERT INTO activities (user_uuid, message) VALUES ($1, $2) RETURNING uuid', [user[0].uuid, 'hi']);
-    await client.query('INSERT INTO activities (user_uuid, message, reply_to_activity_uuid) VALUES ($1, $2, $3)', [user[0].uuid, 'reply', parent[0].uuid]);
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM activities WHERE reply_to_activity_uuid = $1', [parent[0].uuid]);
-    expect(rows[0].n).toBe(1);
+    const { rows: user } = await client.query<{ uuid: string }>("INSERT INTO users (cognito_user_id) VALUES ('s1') RETURNING uuid");
+    const userUuid = user[0]?.uuid;
+    const { rows: parent } = await client.query<{ uuid: string }>('INSERT INTO activities (user_uuid, message) VALUES ($1, $2) RETURNING uuid', [userUuid, 'hi']);
+    const parentUuid = parent[0]?.uuid;
+    await client.query('INSERT INTO activities (user_uuid, message, reply_to_activity_uuid) VALUES ($1, $2, $3)', [userUuid, 'reply', parentUuid]);
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM activities WHERE reply_to_activity_uuid = $1', [parentUuid]);
+    expect(rows[0]?.n).toBe(1);
   });
 });
 

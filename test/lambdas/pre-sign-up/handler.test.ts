@@ -64,8 +64,8 @@ describe('pre-sign-up handler', () => {
 
   it('holds no database connection between sign-ups', async () => {
     await handler(preSignUp({ preferred_username: 'free_handle' }), fakeContext());
-    const { rows } = await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pre-sign-up'");
-    expect(rows[0].n).toBe(0);
+    const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pre-sign-up'");
+    expect(rows[0]?.n).toBe(0);
     expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'allowed' }));
   });
 

@@ -16,7 +16,7 @@ describe('createLogger', () => {
     expect(entry).toEqual({
       level: 'INFO',
       message: 'user written',
-      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as unknown,
       service: 'post-confirmation',
       outcome: 'inserted',
       durationMs: 3,
