@@ -6,6 +6,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CognitoIdentityProviderClient, paginateListUsers, type UserType } from '@aws-sdk/client-cognito-identity-provider';
 import type { Client } from 'pg';
 import { isUserPoolId } from '../lambdas/cognito/ids';
+import { attributeRecord, SYNCED_STATUSES } from '../lambdas/cognito/pool-user';
 import { errorCode, isConnectionError } from '../lambdas/postgres/error-codes';
 import { InvalidEventError } from '../lambdas/runtime/errors';
 import { upsertUser } from '../lambdas/users/postgres/postgres-users';
@@ -28,11 +29,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-/**
- * Statuses of a real account: confirmed, federated, created by an administrator (FORCE_CHANGE_PASSWORD: the
- * trigger never fires for them), or imported/reset (RESET_REQUIRED). UNCONFIRMED users are not users yet.
- */
-const CONFIRMED_STATUSES = new Set(['CONFIRMED', 'EXTERNAL_PROVIDER', 'FORCE_CHANGE_PASSWORD', 'RESET_REQUIRED']);
 /** ListUsers' largest page. */
 const PAGE_SIZE = 60;
 
@@ -57,19 +53,10 @@ function newCounts(): ReconcileCounts {
   return { scanned: 0, inserted: 0, updated: 0, alreadyPresent: 0, wouldInsert: 0, skipped: new Map() };
 }
 
-/** Cognito's [{Name, Value}] list as the record the trigger receives in request.userAttributes. */
-export function attributeRecord(user: UserType): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (const attribute of user.Attributes ?? []) {
-    if (attribute.Name !== undefined && attribute.Value !== undefined) record[attribute.Name] = attribute.Value;
-  }
-  return record;
-}
-
 /** Why a user is skipped, naming a field or a status and never a value; undefined when the user is eligible. */
 function skipReason(user: UserType): string | undefined {
   const status = user.UserStatus ?? 'UNKNOWN';
-  if (!CONFIRMED_STATUSES.has(status)) return `not confirmed (${status})`;
+  if (!SYNCED_STATUSES.has(status)) return `not confirmed (${status})`;
   return undefined;
 }
 
@@ -113,7 +100,7 @@ async function reconcile(
       }
       let user;
       try {
-        user = userFromAttributes(attributeRecord(cognitoUser), 'Attributes');
+        user = userFromAttributes(attributeRecord(cognitoUser.Attributes), 'Attributes');
       } catch (error) {
         if (!(error instanceof InvalidEventError)) throw error;
         skip(`invalid ${error.field}`);
