@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { wrapArray } from './cli/json-query';
+import { errorCode, SQLSTATE } from '../lambdas/postgres/error-codes';
 import { applyMigrations } from '../lambdas/postgres/migrate';
 import {
   CliError,
@@ -19,16 +20,6 @@ import {
   type Output,
 } from './cli/common';
 import { openClient } from './cli/postgres';
-
-const USAGE = `usage: npm run db -- <command> [--prod] [--yes]
-  create     create the database named in the URL
-  drop       drop it (--force ends its open sessions first)
-  migrate    apply pending sql/migrations (never destructive)
-  seed       load sql/seed.sql (idempotent)
-  setup      drop, create, migrate, seed (--prod needs --yes)
-  connect    open psql on the database (arguments after -- go to psql)
-  sessions   list the sessions open on the server
-  feed       print the home feed as JSON (--limit N, default 20)`;
 
 const OPTIONS = {
   prod: { type: 'boolean', default: false },
@@ -50,11 +41,6 @@ export interface DbDeps {
   readonly spawn?: Spawn;
   /** How long to wait for a connection before calling the database unreachable. @default 5000 */
   readonly connectTimeoutMs?: number;
-}
-
-/** Kept for callers of the first version: the URL for the chosen environment, checked. */
-export function connectionUrl(env: NodeJS.ProcessEnv, prod: boolean): string {
-  return connectionUrlFromEnv(env, prod).url;
 }
 
 interface Context {
@@ -124,8 +110,6 @@ function sessionLine(row: SessionRow): string {
   return `  pid ${row.pid}  user ${row.usename ?? '-'}  application ${row.application_name || '-'}  client ${row.client_addr ?? 'local socket'}  state ${row.state ?? '-'}`;
 }
 
-const OBJECT_IN_USE = '55006';
-
 async function drop(context: Context, force: boolean): Promise<void> {
   const name = context.connection.database;
   await onMaintenance(context, async (client) => {
@@ -144,7 +128,7 @@ async function drop(context: Context, force: boolean): Promise<void> {
       await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${force ? ' WITH (FORCE)' : ''}`);
       context.output.out(`drop: dropped database "${name}"`);
     } catch (error) {
-      if ((error as { code?: unknown }).code !== OBJECT_IN_USE) throw error;
+      if (errorCode(error) !== SQLSTATE.OBJECT_IN_USE) throw error;
       const { rows } = await client.query<SessionRow>(OTHER_SESSIONS, [name]);
       const lines = rows.length > 0 ? rows.map(sessionLine) : ['  (they closed while we looked; run drop again)'];
       throw new CliError(
@@ -176,7 +160,7 @@ async function seed(context: Context): Promise<void> {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      if ((error as { code?: unknown }).code === '42P01') {
+      if (errorCode(error) === SQLSTATE.UNDEFINED_TABLE) {
         throw new CliError(`the tables do not exist yet; run \`npm run db -- migrate\` first`, EXIT.FAILURE);
       }
       throw error;
@@ -243,7 +227,11 @@ async function connect(context: Context, env: NodeJS.ProcessEnv, args: string[],
 }
 
 function column(value: unknown): string {
-  return value === null || value === undefined || value === '' ? '-' : String(value);
+  if (value === null || value === undefined || value === '') return '-';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  // pg gives objects only for json and timestamp columns, which the session list has none of.
+  return value instanceof Date ? value.toISOString() : JSON.stringify(value);
 }
 
 /** A plain aligned table: the seeds printed psql's, this keeps it readable without psql. */
@@ -280,59 +268,117 @@ async function feed(context: Context, limit: number): Promise<void> {
   });
 }
 
+interface Invocation {
+  readonly context: Context;
+  readonly yes: boolean;
+  readonly force: boolean;
+  readonly limit: number;
+  /** Arguments after the command: only `connect` takes any (they go to psql). */
+  readonly args: string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly spawn: Spawn;
+}
+
+interface Command {
+  /** Its line in the usage text. */
+  readonly summary: string;
+  /** Arguments after the command are passed on rather than refused. @default false */
+  readonly takesArguments?: boolean;
+  /** Runs the command; resolves to the exit code. */
+  run(invocation: Invocation): Promise<number>;
+}
+
+/** A command that succeeds (exit 0) or throws; only `connect` has an exit code of its own (psql's). */
+function succeeds(work: (invocation: Invocation) => Promise<void>): Command['run'] {
+  return async (invocation) => {
+    await work(invocation);
+    return EXIT.OK;
+  };
+}
+
+/** Every command, once: the usage text, the list of known names and the dispatch all come from here. */
+const COMMANDS: Readonly<Record<string, Command>> = {
+  create: {
+    summary: 'create the database named in the URL',
+    run: succeeds(({ context }) => create(context)),
+  },
+  drop: {
+    summary: 'drop it (--force ends its open sessions first)',
+    run: succeeds(async ({ context, yes, force }) => {
+      requireYes(context, 'drop', 'drops the production database', yes);
+      await drop(context, force);
+    }),
+  },
+  migrate: {
+    summary: 'apply pending sql/migrations (never destructive)',
+    run: succeeds(({ context }) => migrate(context)),
+  },
+  seed: {
+    summary: 'load sql/seed.sql (idempotent)',
+    run: succeeds(async ({ context, yes }) => {
+      requireYes(context, 'seed', 'writes the mock users and activities into production', yes);
+      await seed(context);
+    }),
+  },
+  setup: {
+    summary: 'drop, create, migrate, seed (--prod needs --yes)',
+    run: succeeds(async ({ context, yes, force }) => {
+      requireYes(context, 'setup', 'drops and recreates the production database', yes);
+      await drop(context, force);
+      await create(context);
+      await migrate(context);
+      await seed(context);
+    }),
+  },
+  connect: {
+    summary: 'open psql on the database (arguments after -- go to psql)',
+    takesArguments: true,
+    run: ({ context, env, args, spawn }) => connect(context, env, args, spawn),
+  },
+  sessions: {
+    summary: 'list the sessions open on the server',
+    run: succeeds(({ context }) => sessions(context)),
+  },
+  feed: {
+    summary: 'print the home feed as JSON (--limit N, default 20)',
+    run: succeeds(({ context, limit }) => feed(context, limit)),
+  },
+};
+
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+const NAME_WIDTH = Math.max(...COMMAND_NAMES.map((name) => name.length)) + 3;
+
+export const USAGE = [
+  'usage: npm run db -- <command> [--prod] [--yes]',
+  ...Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(NAME_WIDTH)}${command.summary}`),
+].join('\n');
+
+function commandNamed(name: string): Command | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, deps: DbDeps = {}): Promise<number> {
   const output = deps.output ?? processOutput;
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
-    const [command, ...rest] = positionals;
+    const [name, ...args] = positionals;
     if (values.help) {
       output.out(USAGE);
       return EXIT.OK;
     }
-    if (command === undefined) throw new CliError(`no command given\n${USAGE}`, EXIT.USAGE);
-    const known = ['create', 'drop', 'migrate', 'seed', 'setup', 'connect', 'sessions', 'feed'];
-    if (!known.includes(command)) throw new CliError(`unknown command ${JSON.stringify(command.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
-    if (rest.length > 0 && command !== 'connect') {
-      throw new CliError(`${command} takes no arguments, got ${rest.length}\n${USAGE}`, EXIT.USAGE);
+    if (name === undefined) throw new CliError(`no command given\n${USAGE}`, EXIT.USAGE);
+    const command = commandNamed(name);
+    if (command === undefined) throw new CliError(`unknown command ${JSON.stringify(name.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
+    if (args.length > 0 && !command.takesArguments) {
+      throw new CliError(`${name} takes no arguments, got ${args.length}\n${USAGE}`, EXIT.USAGE);
     }
+    // A malformed --limit is a usage error whatever the command, and before any connection is tried.
     const limit = parseLimit(values.limit);
     const connection = connectionUrlFromEnv(env, values.prod);
     const context: Context = { connection, output, connectTimeoutMs: deps.connectTimeoutMs ?? 5000, prod: values.prod };
     if (values.prod) output.err(`db: using PROD_CONNECTION_URL (${connection.redacted})`);
-
-    switch (command) {
-      case 'create':
-        await create(context);
-        return EXIT.OK;
-      case 'drop':
-        requireYes(context, 'drop', 'drops the production database', values.yes);
-        await drop(context, values.force);
-        return EXIT.OK;
-      case 'migrate':
-        await migrate(context);
-        return EXIT.OK;
-      case 'seed':
-        requireYes(context, 'seed', 'writes the mock users and activities into production', values.yes);
-        await seed(context);
-        return EXIT.OK;
-      case 'setup':
-        requireYes(context, 'setup', 'drops and recreates the production database', values.yes);
-        await drop(context, values.force);
-        await create(context);
-        await migrate(context);
-        await seed(context);
-        return EXIT.OK;
-      case 'connect':
-        return await connect(context, env, rest, deps.spawn ?? nodeSpawn);
-      case 'sessions':
-        await sessions(context);
-        return EXIT.OK;
-      case 'feed':
-        await feed(context, limit);
-        return EXIT.OK;
-      default:
-        throw new CliError(`unknown command\n${USAGE}`, EXIT.USAGE);
-    }
+    return await command.run({ context, yes: values.yes, force: values.force, limit, args, env, spawn: deps.spawn ?? nodeSpawn });
   } catch (error) {
     const { message, exitCode } = describeFailure(error);
     output.err(`db: ${message}`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client, escapeIdentifier } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../bin/cli/common';
-import { main } from '../../bin/db';
+import { COMMAND_NAMES, main, USAGE } from '../../bin/db';
 import { captureOutput } from '../support/output';
 import { adminQuery, freePort, startTestServer, type TestServer } from '../support/postgres';
 
@@ -359,6 +359,30 @@ describe('db errors', () => {
     expect(result.code).toBe(EXIT.CONFIG);
     expect(result.err.join('\n')).toMatch(/refused the credentials/);
     expect(result.all()).not.toContain('not-the-password');
+  });
+
+  it('names every command of the table in the usage, one line each, and prints it for --help', async () => {
+    expect(COMMAND_NAMES).toEqual(['create', 'drop', 'migrate', 'seed', 'setup', 'connect', 'sessions', 'feed']);
+    const lines = USAGE.split('\n');
+    for (const name of COMMAND_NAMES) expect(lines.filter((line) => line.startsWith(`  ${name} `))).toHaveLength(1);
+    expect(lines).toHaveLength(COMMAND_NAMES.length + 1);
+    const help = await run(['--help'], {});
+    expect(help.code).toBe(EXIT.OK);
+    expect(help.out).toEqual([USAGE]);
+  });
+
+  it('knows no command the table does not declare, not even an object property name', async () => {
+    for (const name of ['toString', 'constructor', '__proto__']) {
+      const result = await run([name], envFor('postgres'));
+      expect(result.code).toBe(EXIT.USAGE);
+      expect(result.err.join('\n')).toMatch(/unknown command/);
+    }
+  });
+
+  it('refuses arguments to a command other than connect', async () => {
+    const result = await run(['migrate', 'extra'], envFor('postgres'));
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.err.join('\n')).toMatch(/migrate takes no arguments, got 1/);
   });
 
   it('rejects an unknown command or option with the usage', async () => {
