@@ -3,28 +3,25 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
+import { projectAlarm } from './constructs/alarms';
+import type { IamDatabase } from './constructs/database-client';
 import { ProjectFunction } from './constructs/project-function';
 import { SignupFallback } from './constructs/signup-fallback';
 import type { StageSettings } from './stage';
-import { allowIamDatabaseClient, iamDatabaseEnvironment, type IamDatabase } from './constructs/database-client';
-
-/** RDS PostgreSQL and RDS Proxy both listen on the default port. */
-
-/** What the function needs from the database stack: where to connect, and the grants to do it. */
-/** What the functions need from the database stack. */
-export type SignupDatabase = IamDatabase;
 
 export interface AuthStackProps extends StackProps {
   readonly settings: StageSettings;
   readonly vpc: ec2.IVpc;
-  readonly database: SignupDatabase;
-  /** The database user the function logs in as (sql/migrations/0002_signup_writer_role.sql). */
+  /** The functions that read or write public.users are bound to it as clients. */
+  readonly database: IamDatabase;
+  /** The database user the functions log in as (sql/migrations/0002_signup_writer_role.sql). */
   readonly databaseUser: string;
   /** The SQS interface endpoint the post-confirmation function reaches the fallback queue through. */
   readonly sqsEndpoint: ec2.IInterfaceVpcEndpoint;
+  /** Notified by every alarm of the stack, the sign-up fallback's included. @default - none */
+  readonly alarmAction?: cloudwatch.IAlarmAction;
 }
 
 export class AuthStack extends Stack {
@@ -47,14 +44,13 @@ export class AuthStack extends Stack {
       entry: 'lambdas/post-confirmation/index.ts',
       description: 'Cognito Post Confirmation: upserts the confirmed user into public.users',
       vpc: props.vpc,
-      // Cognito waits 5 s for a trigger; the code's own budget is 3 s (lambdas/shared/db.ts).
+      // Cognito waits 5 s for a trigger; the code's own budget is 3 s (lambdas/postgres/connection.ts).
       timeout: Duration.seconds(5),
       logRetention: settings.logRetention,
       reservedConcurrentExecutions: settings.reservedConcurrency,
-      environment: iamDatabaseEnvironment(database, props.databaseUser),
     });
     const fn = this.postConfirmationFunction;
-    allowIamDatabaseClient(fn, database, props.databaseUser, 'post-confirmation to PostgreSQL');
+    database.bindClient(fn, { user: props.databaseUser, description: 'post-confirmation to PostgreSQL' });
 
     this.signupFallback = new SignupFallback(this, 'SignupFallback', {
       vpc: props.vpc,
@@ -64,6 +60,7 @@ export class AuthStack extends Stack {
       databaseUser: props.databaseUser,
       logRetention: settings.logRetention,
       removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      alarmAction: props.alarmAction,
     });
 
     // Same role as the trigger: the handle lookup needs only its SELECT on public.users.
@@ -73,9 +70,8 @@ export class AuthStack extends Stack {
       vpc: props.vpc,
       timeout: Duration.seconds(5),
       logRetention: settings.logRetention,
-      environment: iamDatabaseEnvironment(database, props.databaseUser),
     });
-    allowIamDatabaseClient(this.preSignUpFunction, database, props.databaseUser, 'pre-sign-up to PostgreSQL');
+    database.bindClient(this.preSignUpFunction, { user: props.databaseUser, description: 'pre-sign-up to PostgreSQL' });
 
     this.userPool = new cognito.UserPool(this, 'UserPool', {
       selfSignUpEnabled: true,
@@ -128,23 +124,19 @@ export class AuthStack extends Stack {
       enableTokenRevocation: true,
     });
 
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'PostConfirmationErrors', {
-      alarmDescription: 'The post-confirmation function failed: a confirmed user may be missing from public.users',
-      metric: fn.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+    this.errorsAlarm = projectAlarm(this, 'PostConfirmationErrors', {
+      description: 'The post-confirmation function failed: a confirmed user may be missing from public.users',
+      metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      action: props.alarmAction,
     });
 
     // Throttled means the reserved concurrency is exhausted: Cognito gets an error and the row is not written.
-    this.throttlesAlarm = new cloudwatch.Alarm(this, 'PostConfirmationThrottles', {
-      alarmDescription: 'The post-confirmation function was throttled at its reserved concurrency: sign-ups failed',
-      metric: fn.metricThrottles({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+    this.throttlesAlarm = projectAlarm(this, 'PostConfirmationThrottles', {
+      description: 'The post-confirmation function was throttled at its reserved concurrency: sign-ups failed',
+      metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      action: props.alarmAction,
     });
 
     new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });

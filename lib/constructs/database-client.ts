@@ -1,41 +1,52 @@
-// How a function becomes a client of the database as a least-privilege IAM-authenticated user: the same
-// environment, grant and security-group rule for every function that talks to PostgreSQL.
+// How a function becomes a client of the database as a least-privilege IAM-authenticated user. The three
+// parts (where to connect, the right to log in as that user, the network path) are one call, so that no
+// function gets one without the others.
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Port } from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import { LAMBDA_CA_BUNDLE, POSTGRES_PORT } from '../constants';
+import type { WirableFunction } from './project-function';
 
-const POSTGRES_PORT = 5432;
-
-/** What a client function needs from the database stack (the instance, or the proxy when there is one). */
-export interface IamDatabase {
-  readonly databaseName: string;
-  readonly connectEndpoint: { readonly host: string; readonly port: string };
-  /** The instance, or the proxy: the function opens 5432 to it. */
-  readonly connectTarget: ec2.IConnectable;
-  grantDatabaseConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
+export interface DatabaseClientOptions {
+  /** The PostgreSQL role the function logs in as (`rds-db:connect` is granted for this user only). */
+  readonly user: string;
+  /** Describes the security-group rules it gets (`post-confirmation to PostgreSQL`). */
+  readonly description: string;
 }
 
-/** The variables lambdas/shared/config.ts reads to connect with IAM authentication over verified TLS. */
-export function iamDatabaseEnvironment(database: IamDatabase, dbUser: string): Record<string, string> {
-  return {
-    DB_HOST: database.connectEndpoint.host,
-    DB_PORT: database.connectEndpoint.port,
-    DB_NAME: database.databaseName,
-    DB_USER: dbUser,
-    // Node.js 20+ runtimes do not load the Amazon CAs by default; this file holds them, RDS included.
-    NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-    // Declared empty so that `sam local invoke --env-vars` can set it; empty means unset (config.ts).
+/** What a client function needs from the database: the one way to be bound to it. */
+export interface IamDatabase {
+  /**
+   * Makes `fn` a client that logs in as `options.user` with an IAM token over verified TLS: its environment,
+   * `rds-db:connect` as that user only, and 5432 open from `fn` to the database (the proxy, when there is one).
+   */
+  bindClient(fn: WirableFunction, options: DatabaseClientOptions): void;
+}
+
+/** Where IAM-authenticated clients connect: the instance itself, or the RDS Proxy in front of it. */
+export interface IamDatabaseEndpoint {
+  readonly host: string;
+  readonly port: string;
+  readonly databaseName: string;
+  /** What the client opens 5432 to. */
+  readonly target: ec2.IConnectable;
+  /** `rds-db:connect` as `user` only. */
+  grantConnect(grantee: iam.IGrantable, user: string): iam.Grant;
+}
+
+/** The one implementation of `IamDatabase.bindClient`, for whichever endpoint the database offers. */
+export function bindIamClient(fn: WirableFunction, endpoint: IamDatabaseEndpoint, options: DatabaseClientOptions): void {
+  // The variables lambdas/postgres/connection-source.ts reads to connect with IAM authentication over verified TLS.
+  const environment: Record<string, string> = {
+    DB_HOST: endpoint.host,
+    DB_PORT: endpoint.port,
+    DB_NAME: endpoint.databaseName,
+    DB_USER: options.user,
+    NODE_EXTRA_CA_CERTS: LAMBDA_CA_BUNDLE,
+    // Declared empty so that `sam local invoke --env-vars` can set it; empty means unset.
     CONNECTION_URL: '',
   };
-}
-
-/** `rds-db:connect` as `dbUser` only, and egress to 5432 on the database only. */
-export function allowIamDatabaseClient(
-  client: iam.IGrantable & ec2.IConnectable,
-  database: IamDatabase,
-  dbUser: string,
-  description: string,
-): void {
-  database.grantDatabaseConnect(client, dbUser);
-  client.connections.allowTo(database.connectTarget, Port.tcp(POSTGRES_PORT), description);
+  for (const [key, value] of Object.entries(environment)) fn.addEnvironment(key, value);
+  endpoint.grantConnect(fn, options.user);
+  fn.connections.allowTo(endpoint.target, Port.tcp(POSTGRES_PORT), options.description);
 }

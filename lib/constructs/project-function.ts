@@ -17,6 +17,14 @@ export const PROJECT_ROOT = join(__dirname, '..', '..');
 /** Keep in step with NODE_TARGET in lib/bundling.ts (checked by a test). */
 export const RUNTIME = lambda.Runtime.NODEJS_24_X;
 
+/**
+ * A function another construct can wire to a resource: grant it access, open its security group, tell it
+ * where the resource is. A ProjectFunction is one; the interface keeps the wiring constructs testable alone.
+ */
+export interface WirableFunction extends iam.IGrantable, ec2.IConnectable {
+  addEnvironment(key: string, value: string): unknown;
+}
+
 export interface ProjectFunctionProps {
   /** Entry file, relative to the project root (`lambdas/post-confirmation/index.ts`). */
   readonly entry: string;
@@ -36,7 +44,7 @@ export interface ProjectFunctionProps {
   readonly commandHooks?: ICommandHooks;
 }
 
-export class ProjectFunction extends NodejsFunction {
+export class ProjectFunction extends NodejsFunction implements WirableFunction {
   /** The function's own security group: no egress until a grant adds one. */
   public readonly securityGroup: ec2.SecurityGroup;
 

@@ -4,32 +4,27 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ProjectFunction } from './project-function';
-import { allowIamDatabaseClient, iamDatabaseEnvironment, type IamDatabase } from './database-client';
-
-const HTTPS_PORT = 443;
-
-/** What the replay function needs from the database stack. */
-export type FallbackDatabase = IamDatabase;
-
-/** The function that parks sign-ups in the queue: it gets send permission, the URL, and a path to the endpoint. */
-export interface FallbackProducer extends iam.IGrantable, ec2.IConnectable {
-  addEnvironment(key: string, value: string): unknown;
-}
+import { HTTPS_PORT } from '../constants';
+import { projectAlarm } from './alarms';
+import type { IamDatabase } from './database-client';
+import { ProjectFunction, type WirableFunction } from './project-function';
 
 export interface SignupFallbackProps {
   readonly vpc: ec2.IVpc;
   /** The SQS interface endpoint: the only way out of the isolated subnets to SQS. */
   readonly sqsEndpoint: ec2.IInterfaceVpcEndpoint;
-  /** The post-confirmation function. */
-  readonly producer: FallbackProducer;
-  readonly database: FallbackDatabase;
+  /**
+   * The post-confirmation function, which parks sign-ups in the queue: it gets the send permission, the
+   * queue URL, and a path to the endpoint.
+   */
+  readonly producer: WirableFunction;
+  /** The replay function is bound to it as a client. */
+  readonly database: IamDatabase;
   /** The database user the replay function logs in as (the same least-privilege role as the trigger). */
   readonly databaseUser: string;
   readonly logRetention: logs.RetentionDays;
@@ -40,6 +35,8 @@ export interface SignupFallbackProps {
   readonly maxReceiveCount?: number;
   /** @default RemovalPolicy.DESTROY (the queues hold sign-ups in transit only; prod may retain) */
   readonly removalPolicy?: RemovalPolicy;
+  /** Notified by both alarms. @default - none */
+  readonly alarmAction?: cloudwatch.IAlarmAction;
 }
 
 export class SignupFallback extends Construct {
@@ -104,9 +101,8 @@ export class SignupFallback extends Construct {
       vpc: props.vpc,
       timeout: replayTimeout,
       logRetention: props.logRetention,
-      environment: iamDatabaseEnvironment(props.database, props.databaseUser),
     });
-    allowIamDatabaseClient(this.replayFunction, props.database, props.databaseUser, 'replay to PostgreSQL');
+    props.database.bindClient(this.replayFunction, { user: props.databaseUser, description: 'replay to PostgreSQL' });
     // Lambda's poller reads the queue outside the VPC; the function itself never calls SQS.
     this.replayFunction.addEventSource(
       new SqsEventSource(this.queue, {
@@ -118,22 +114,20 @@ export class SignupFallback extends Construct {
       }),
     );
 
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription:
+    this.deadLetterAlarm = projectAlarm(this, 'DeadLetterAlarm', {
+      description:
         'A queued sign-up could not be replayed and is in the dead-letter queue: read the replay log, fix, then redrive (README "Failure modes")',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 0,
-      evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      action: props.alarmAction,
     });
-    this.backlogAlarm = new cloudwatch.Alarm(this, 'BacklogAlarm', {
-      alarmDescription: 'Sign-ups have waited more than 15 minutes in the fallback queue: the database is unavailable',
-      metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+    this.backlogAlarm = projectAlarm(this, 'BacklogAlarm', {
+      description: 'Sign-ups have waited more than 15 minutes in the fallback queue: the database is unavailable',
+      metric: this.queue.metricApproximateAgeOfOldestMessage({ statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: Duration.minutes(15).toSeconds(),
-      evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      action: props.alarmAction,
     });
   }
 }

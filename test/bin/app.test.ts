@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../bin/app';
+import { NO_BUNDLING } from '../support/cdk';
 
 const root = join(__dirname, '..', '..');
-// These tests look at names and settings only: skip esbuild (the stack tests bundle for real).
-const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+// These tests look at names and settings only: NO_BUNDLING skips esbuild (the stack tests bundle for real).
 const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
 
 describe('createApp', () => {

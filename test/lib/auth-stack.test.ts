@@ -1,8 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Match } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { synthApp, type SynthesizedStage } from '../support/cdk';
+import { AuthStack } from '../../lib/auth-stack';
+import { DatabaseStack, SIGNUP_WRITER } from '../../lib/database-stack';
+import { NetworkStack } from '../../lib/network-stack';
+import { NO_BUNDLING, synthApp, type SynthesizedStage } from '../support/cdk';
 import { stageSettings } from '../../lib/stage';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -81,8 +85,8 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     const egress = (Object.entries(synth.auth.findResources('AWS::EC2::SecurityGroupEgress')) as [string, Resource][]).map(
       ([id, rule]) => ({ id, FromPort: rule.Properties.FromPort, ...rule.Properties }),
     );
-    const toDatabase = { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/DatabaseSecurityGroup/) } };
-    const toSqs = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SqsEndpoint/) } };
+    const toDatabase = { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/DatabaseSecurityGroup/) as unknown } };
+    const toSqs = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SqsEndpoint/) as unknown } };
     // The trigger, the PreSignUp function and the replay function reach the database; only the trigger reaches SQS.
     expect(egress.filter((rule) => rule.FromPort === 5432)).toHaveLength(3);
     for (const rule of egress) expect(rule).toMatchObject(rule.FromPort === 443 ? toSqs : toDatabase);
@@ -174,5 +178,31 @@ describe('AuthStack with RDS Proxy', { timeout: 60_000 }, () => {
       FromPort: 5432,
       DestinationSecurityGroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('ProxySecurityGroup') },
     });
+  });
+});
+
+describe('AuthStack alarm action', () => {
+  it('notifies the action from every alarm of the stack, the sign-up fallback’s included', () => {
+    const topic = 'arn:aws:sns:us-east-1:111111111111:alerts';
+    const app = new App({ context: NO_BUNDLING });
+    const settings = stageSettings(() => undefined);
+    const network = new NetworkStack(app, 'Network');
+    const database = new DatabaseStack(app, 'Database', { settings, vpc: network.vpc, secretsManagerEndpoint: network.secretsManagerEndpoint });
+    const auth = new AuthStack(app, 'Auth', {
+      settings,
+      vpc: network.vpc,
+      database,
+      databaseUser: SIGNUP_WRITER,
+      sqsEndpoint: network.sqsEndpoint,
+      alarmAction: { bind: () => ({ alarmActionArn: topic }) },
+    });
+    const alarms = Object.entries(Template.fromStack(auth).findResources('AWS::CloudWatch::Alarm')) as [string, Resource][];
+    expect(alarms.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'PostConfirmationErrors',
+      'PostConfirmationThrottles',
+      'SignupFallbackBacklogAlarm',
+      'SignupFallbackDeadLetterAlarm',
+    ]);
+    for (const [, alarm] of alarms) expect(alarm.Properties.AlarmActions).toEqual([topic]);
   });
 });

@@ -2,8 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp, type CruddurApp } from '../../bin/app';
+
+/**
+ * Context that skips esbuild: for tests that look at resources and settings only, not at a bundle (a
+ * placeholder asset stands in for each function's code).
+ */
+export const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
 
 export interface Finding {
   readonly plugin: string;
@@ -45,7 +51,7 @@ function findingsOf(reportFile: string): Finding[] {
  * Builds the app from bin/app.ts with the given context and synthesizes it. A synth that fails validation
  * (nag errors) throws with the report's path; the findings are read from it so the test can name them.
  */
-export function synthApp(context: Record<string, string>, extend?: (stacks: CruddurApp) => void): SynthesizedStage {
+export function synthApp(context: Record<string, unknown>, extend?: (stacks: CruddurApp) => void): SynthesizedStage {
   const stacks = createApp(new App({ context }));
   extend?.(stacks);
   let assemblyDir: string;
@@ -71,4 +77,29 @@ export function synthApp(context: Record<string, string>, extend?: (stacks: Crud
 function unavailableTemplates(base: Omit<SynthesizedStage, 'network' | 'database' | 'auth'>): SynthesizedStage {
   const missing = { get: () => { throw new Error('synth failed validation: see findings'); } };
   return Object.defineProperties(base, { network: missing, database: missing, auth: missing }) as SynthesizedStage;
+}
+
+/** A resource of a synthesized template, as the assertions' find* methods return it. */
+export interface Resource {
+  readonly Type: string;
+  readonly Properties: Record<string, unknown>;
+  readonly DependsOn?: string[];
+  readonly DeletionPolicy?: string;
+}
+
+/** The logical id of the database's own security group. */
+export function databaseGroupId(synth: SynthesizedStage): string {
+  const groups = synth.database.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^PostgreSQL') } });
+  return Object.keys(groups)[0]!;
+}
+
+/** Ingress rules on a security group of the database stack, wherever they live (GetAtt there, ImportValue in consumers). */
+export function ingressRulesOf(synth: SynthesizedStage, groupLogicalId: string): Record<string, unknown>[] {
+  const rules: Record<string, unknown>[] = [];
+  for (const template of [synth.database, synth.auth]) {
+    for (const rule of Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]) {
+      if (JSON.stringify(rule.Properties.GroupId).includes(groupLogicalId)) rules.push(rule.Properties);
+    }
+  }
+  return rules;
 }
