@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { synthApp, type SynthesizedStage } from '../support/cdk';
+import { synthApp, type Resource, type SynthesizedStage } from '../support/cdk';
 
 describe.each(['dev', 'prod'])('NetworkStack (%s)', (stage) => {
   let synth: SynthesizedStage;
@@ -13,7 +13,7 @@ describe.each(['dev', 'prod'])('NetworkStack (%s)', (stage) => {
     network.resourceCountIs('AWS::EC2::Subnet', 2);
     network.resourceCountIs('AWS::EC2::NatGateway', 0);
     network.resourceCountIs('AWS::EC2::InternetGateway', 0);
-    for (const subnet of Object.values(network.findResources('AWS::EC2::Subnet'))) {
+    for (const subnet of Object.values(network.findResources('AWS::EC2::Subnet')) as Resource[]) {
       expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
     }
     expect(synth.stacks.network.vpc.availabilityZones).toHaveLength(2);
@@ -29,7 +29,7 @@ describe.each(['dev', 'prod'])('NetworkStack (%s)', (stage) => {
       });
     }
     // open: false — no ingress from the VPC CIDR on the endpoints' security groups.
-    for (const group of Object.values(network.findResources('AWS::EC2::SecurityGroup'))) {
+    for (const group of Object.values(network.findResources('AWS::EC2::SecurityGroup')) as Resource[]) {
       expect(group.Properties.SecurityGroupIngress ?? []).toEqual([]);
     }
     network.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);

@@ -1,8 +1,10 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { synthApp, type SynthesizedStage } from '../../support/cdk';
+import { synthApp, type Resource, type SynthesizedStage } from '../../support/cdk';
 
-type Resource = { Type: string; Properties: Record<string, unknown> };
+function resourceOf(template: Template, id: string): Resource {
+  return (template.toJSON() as { Resources: Record<string, Resource> }).Resources[id]!;
+}
 
 function logicalId(template: Template, type: string, pathPart: string): string {
   const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(pathPart));
@@ -34,7 +36,7 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
   it('encrypts both queues with a rotated key of their own and keeps messages 14 days', () => {
     auth.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     for (const id of [queueId, dlqId]) {
-      expect(auth.toJSON().Resources[id].Properties).toMatchObject({
+      expect(resourceOf(auth, id).Properties).toMatchObject({
         KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
         MessageRetentionPeriod: 14 * 24 * 3600,
       });
@@ -55,12 +57,12 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
   });
 
   it('moves a message to the dead-letter queue after 12 deliveries 5 minutes apart', () => {
-    expect(auth.toJSON().Resources[queueId].Properties).toMatchObject({
+    expect(resourceOf(auth, queueId).Properties).toMatchObject({
       VisibilityTimeout: 300,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 12 },
     });
     // The visibility timeout is at least six times the replay function's timeout (Lambda's SQS guidance).
-    const replay = auth.toJSON().Resources[replayId].Properties as { Timeout: number };
+    const replay = resourceOf(auth, replayId).Properties as { Timeout: number };
     expect(300).toBeGreaterThanOrEqual(6 * replay.Timeout);
   });
 
@@ -96,7 +98,7 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
   });
 
   it('runs the replay function in the VPC as the least-privilege database user, with no queue URL of its own', () => {
-    const replay = auth.toJSON().Resources[replayId].Properties as Record<string, { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }>;
+    const replay = resourceOf(auth, replayId).Properties as Record<string, { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }>;
     expect(replay.VpcConfig?.SubnetIds).toHaveLength(2);
     expect(replay.Environment?.Variables).toMatchObject({ DB_USER: 'signup_writer', CONNECTION_URL: '' });
     expect(replay.Environment?.Variables).not.toHaveProperty('FALLBACK_QUEUE_URL');
@@ -107,7 +109,7 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
 
   it('gives the post-confirmation function the queue URL and exactly the send permissions', () => {
     const fnId = logicalId(auth, 'AWS::Lambda::Function', 'PostConfirmationFunction');
-    const fn = auth.toJSON().Resources[fnId].Properties as { Environment: { Variables: Record<string, unknown> } };
+    const fn = resourceOf(auth, fnId).Properties as { Environment: { Variables: Record<string, unknown> } };
     expect(fn.Environment.Variables.FALLBACK_QUEUE_URL).toEqual({ Ref: queueId });
     const statements = statementsOf(auth, 'PostConfirmationFunctionRoleDefaultPolicy');
     expect(statements).toContainEqual(expect.objectContaining({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }));
@@ -137,13 +139,13 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
       FunctionName: { 'Fn::GetAtt': [preSignUpId, 'Arn'] },
       Principal: 'cognito-idp.amazonaws.com',
     });
-    const fn = auth.toJSON().Resources[preSignUpId].Properties as Record<string, { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }>;
+    const fn = resourceOf(auth, preSignUpId).Properties as Record<string, { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }>;
     expect(fn.VpcConfig?.SubnetIds).toHaveLength(2);
     expect(fn.Environment?.Variables).toMatchObject({ DB_USER: 'signup_writer' });
   });
 
   it(`${stage === 'prod' ? 'retains' : 'deletes'} the queues and the key with the stack`, () => {
     const expected = stage === 'prod' ? 'Retain' : 'Delete';
-    for (const id of [queueId, dlqId, keyId]) expect(auth.toJSON().Resources[id].DeletionPolicy).toBe(expected);
+    for (const id of [queueId, dlqId, keyId]) expect(resourceOf(auth, id).DeletionPolicy).toBe(expected);
   });
 });
