@@ -40,9 +40,7 @@ beforeEach(() => {
 
 async function run(argv: string[], deps: Partial<RdsDeps> = {}) {
   const captured = captureOutput();
-  const fetch = vi.fn(async () => {
-    throw new Error('no network in tests');
-  });
+  const fetch = vi.fn(() => Promise.reject(new Error('no network in tests')));
   const code = await main(argv, {}, { output: captured.output, rds, cloudFormation, ec2, fetch, pollIntervalMs: 0, ...deps });
   return { code, ...captured };
 }
@@ -291,7 +289,7 @@ describe('rds allow-ip', () => {
   it('asks checkip.amazonaws.com for the public address when no --ip is given', async () => {
     rules([ours('198.51.100.1/32')]);
     ec2Mock.on(ModifySecurityGroupRulesCommand).resolves({ Return: true });
-    const fetch = vi.fn(async () => new Response('192.0.2.44\n'));
+    const fetch = vi.fn(() => Promise.resolve(new Response('192.0.2.44\n')));
     const result = await run(['allow-ip', '--group', GROUP], { fetch: fetch as unknown as typeof globalThis.fetch });
     expect(result.code).toBe(EXIT.OK);
     expect(fetch).toHaveBeenCalledWith('https://checkip.amazonaws.com', expect.anything());
@@ -299,7 +297,7 @@ describe('rds allow-ip', () => {
   });
 
   it('refuses an answer from checkip that is not one IPv4 address', async () => {
-    const fetch = vi.fn(async () => new Response('<html>captive portal</html>'));
+    const fetch = vi.fn(() => Promise.resolve(new Response('<html>captive portal</html>')));
     const result = await run(['allow-ip', '--group', GROUP], { fetch: fetch as unknown as typeof globalThis.fetch });
     expect(result.code).toBe(EXIT.USAGE);
     expect(ec2Mock.calls()).toHaveLength(0);
