@@ -17,6 +17,7 @@ import {
   StopDBInstanceCommand,
   type DBInstance,
 } from '@aws-sdk/client-rds';
+import { POSTGRES_PORT } from '../lib/constants';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
 import { CliError, EXIT, describeFailure, parseCommandLine, processOutput, runMain, type Output } from './cli/common';
 
@@ -39,7 +40,6 @@ const OPTIONS = {
 
 /** The description that marks the one ingress rule this tool owns; other rules are never touched. */
 export const RULE_DESCRIPTION = 'cruddur-ops allow-ip (managed by npm run rds -- allow-ip)';
-export const DATABASE_PORT = 5432;
 const CHECK_IP_URL = 'https://checkip.amazonaws.com';
 
 export const SEVEN_DAY_WARNING =
@@ -110,7 +110,7 @@ async function describe(context: Context, id: string): Promise<DBInstance> {
 
 async function status(context: Context, id: string): Promise<void> {
   const instance = await describe(context, id);
-  const endpoint = instance.Endpoint?.Address ? `${instance.Endpoint.Address}:${instance.Endpoint.Port ?? DATABASE_PORT}` : '-';
+  const endpoint = instance.Endpoint?.Address ? `${instance.Endpoint.Address}:${instance.Endpoint.Port ?? POSTGRES_PORT}` : '-';
   const rows: [string, string][] = [
     ['instance', id],
     ['status', instance.DBInstanceStatus ?? 'unknown'],
@@ -216,8 +216,8 @@ function isOurs(rule: SecurityGroupRule): boolean {
 function alreadyRight(rule: SecurityGroupRule, cidr: string): boolean {
   return (
     rule.IpProtocol === 'tcp' &&
-    rule.FromPort === DATABASE_PORT &&
-    rule.ToPort === DATABASE_PORT &&
+    rule.FromPort === POSTGRES_PORT &&
+    rule.ToPort === POSTGRES_PORT &&
     rule.CidrIpv4 === cidr &&
     !rule.CidrIpv6 &&
     !rule.PrefixListId &&
@@ -248,7 +248,7 @@ async function allowIp(context: Context, ipFlag: string | undefined, groupFlag: 
   }
   const rule = ours[0];
   if (rule && alreadyRight(rule, cidr)) {
-    context.output.out(`${group}: rule ${rule.SecurityGroupRuleId} already allows ${cidr} on tcp/${DATABASE_PORT}; nothing to do`);
+    context.output.out(`${group}: rule ${rule.SecurityGroupRuleId} already allows ${cidr} on tcp/${POSTGRES_PORT}; nothing to do`);
     return;
   }
   if (rule?.SecurityGroupRuleId) {
@@ -258,26 +258,26 @@ async function allowIp(context: Context, ipFlag: string | undefined, groupFlag: 
         SecurityGroupRules: [
           {
             SecurityGroupRuleId: rule.SecurityGroupRuleId,
-            SecurityGroupRule: { IpProtocol: 'tcp', FromPort: DATABASE_PORT, ToPort: DATABASE_PORT, CidrIpv4: cidr, Description: RULE_DESCRIPTION },
+            SecurityGroupRule: { IpProtocol: 'tcp', FromPort: POSTGRES_PORT, ToPort: POSTGRES_PORT, CidrIpv4: cidr, Description: RULE_DESCRIPTION },
           },
         ],
       }),
     );
-    context.output.out(`${group}: rule ${rule.SecurityGroupRuleId} now allows ${cidr} on tcp/${DATABASE_PORT} (was ${rule.CidrIpv4 ?? 'something else'})`);
+    context.output.out(`${group}: rule ${rule.SecurityGroupRuleId} now allows ${cidr} on tcp/${POSTGRES_PORT} (was ${rule.CidrIpv4 ?? 'something else'})`);
     return;
   }
   try {
     const { SecurityGroupRules } = await ec2.send(
       new AuthorizeSecurityGroupIngressCommand({
         GroupId: group,
-        IpPermissions: [{ IpProtocol: 'tcp', FromPort: DATABASE_PORT, ToPort: DATABASE_PORT, IpRanges: [{ CidrIp: cidr, Description: RULE_DESCRIPTION }] }],
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: POSTGRES_PORT, ToPort: POSTGRES_PORT, IpRanges: [{ CidrIp: cidr, Description: RULE_DESCRIPTION }] }],
       }),
     );
     const created = SecurityGroupRules?.[0]?.SecurityGroupRuleId;
-    context.output.out(`${group}: created rule ${created ?? '(id not returned)'} allowing ${cidr} on tcp/${DATABASE_PORT}`);
+    context.output.out(`${group}: created rule ${created ?? '(id not returned)'} allowing ${cidr} on tcp/${POSTGRES_PORT}`);
   } catch (error) {
     if (error instanceof Error && error.name === 'InvalidPermission.Duplicate') {
-      throw new CliError(`${group} already has another rule for ${cidr} on tcp/${DATABASE_PORT} without this tool's description; nothing changed`, EXIT.WRONG_STATE);
+      throw new CliError(`${group} already has another rule for ${cidr} on tcp/${POSTGRES_PORT} without this tool's description; nothing changed`, EXIT.WRONG_STATE);
     }
     throw error;
   }
