@@ -102,10 +102,25 @@ export function errorLine(stderr: string): string | undefined {
 // Enough of stderr for a stack trace; a worker that logs a lot must not grow the parent without bound.
 const STDERR_KEPT = 8 * 1024;
 
+/** How function instances start: which node binary, and the environment they start from. */
+export interface Launch {
+  readonly node: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The bench's own environment without its loader: NODE_OPTIONS (tsx's hooks, if any) would make loading the
+ * bundle cost what it does not cost in Lambda.
+ */
+export function launchFrom(node: string, env: NodeJS.ProcessEnv): Launch {
+  const copy = { ...env };
+  delete copy.NODE_OPTIONS;
+  return { node, env: copy };
+}
+
 export interface InstanceOptions {
   readonly url: string;
-  /** The node binary that runs the worker. */
-  readonly node: string;
+  readonly launch: Launch;
   /** NODE_OPTIONS for the worker alone (e.g. --enable-source-maps). */
   readonly nodeOptions?: string;
   /** @default bench/worker.cjs; tests give another script. */
@@ -119,7 +134,8 @@ function isMessage(value: unknown): value is WorkerMessage {
 }
 
 /**
- * A function instance in a plain `node` process: no tsx loader (execArgv and NODE_OPTIONS are not inherited),
+ * A function instance in a plain `node` process: no tsx loader (execArgv is not inherited, NODE_OPTIONS only
+ * when given),
  * stdout (the function's JSON logs) discarded as Lambda ships it off-box, stderr passed on and its end kept
  * for the error if the worker dies, results over IPC.
  */
@@ -133,12 +149,14 @@ export class Instance {
   readonly exited: Promise<number | null>;
 
   constructor(options: InstanceOptions) {
-    const env: NodeJS.ProcessEnv = { ...process.env, CONNECTION_URL: options.url };
-    delete env.NODE_OPTIONS;
-    if (options.nodeOptions) env.NODE_OPTIONS = options.nodeOptions;
+    const env: NodeJS.ProcessEnv = {
+      ...options.launch.env,
+      CONNECTION_URL: options.url,
+      ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
+    };
     this.child = fork(options.script ?? WORKER, [], {
       env,
-      execPath: options.node,
+      execPath: options.launch.node,
       execArgv: [],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });

@@ -8,7 +8,7 @@ import type { QueryResultRow } from 'pg';
 import { UPSERT_USER } from '../lambdas/users/postgres/postgres-users';
 import { startMigratedPostgres, withClient } from '../local/embedded-postgres';
 import { buildFunction } from './bundle';
-import { Instance, killOnFailure, type Mode, type WorkerReady, type WorkerResult, type WorkerSetup } from './instance';
+import { Instance, killOnFailure, launchFrom, type Launch, type Mode, type WorkerReady, type WorkerResult, type WorkerSetup } from './instance';
 import { atLeast, atMost, evaluate, exactly, formatTable, ratio, round, type EvaluatedFigure, type Figure } from './report';
 import { median, summarize, type Summary } from './stats';
 
@@ -37,8 +37,8 @@ const MB = 1000 * 1000;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-async function runOne(url: string, node: string, setup: WorkerSetup, nodeOptions?: string): Promise<WorkerResult> {
-  const instance = new Instance({ url, node, ...(nodeOptions ? { nodeOptions } : {}) });
+async function runOne(url: string, launch: Launch, setup: WorkerSetup, nodeOptions?: string): Promise<WorkerResult> {
+  const instance = new Instance({ url, launch, ...(nodeOptions ? { nodeOptions } : {}) });
   return killOnFailure([instance], async () => {
     instance.send({ type: 'setup', ...setup });
     const result = await instance.next('result');
@@ -57,12 +57,12 @@ async function sql<R extends QueryResultRow>(url: string, text: string, values: 
   return withClient(url, async (client) => (await client.query<R>(text, values)).rows);
 }
 
-export async function cold(url: string, node: string, bundle: string, runs: number, nodeOptions?: string) {
+export async function cold(url: string, launch: Launch, bundle: string, runs: number, nodeOptions?: string) {
   const load: number[] = [];
   const first: number[] = [];
   for (let run = 0; run < runs; run += 1) {
     const tag = nodeOptions ? 'c5000000' : 'c0000000';
-    const result = await runOne(url, node, { task: 'cold', mode: 'handler', bundle, sql: UPSERT_USER, tag, start: run }, nodeOptions);
+    const result = await runOne(url, launch, { task: 'cold', mode: 'handler', bundle, sql: UPSERT_USER, tag, start: run }, nodeOptions);
     load.push(result.loadMs ?? Number.NaN);
     first.push(result.firstMs ?? Number.NaN);
   }
@@ -80,11 +80,11 @@ export interface WarmSide {
  * The handler and the floor, each in its own long-lived process, warmed up, then measured in interleaved
  * rounds (floor, handler, handler, floor, ...), so that other work on the machine falls on both alike.
  */
-export async function warm(url: string, node: string, bundle: string, settings: Settings) {
+export async function warm(url: string, launch: Launch, bundle: string, settings: Settings) {
   await sql(url, 'TRUNCATE public.users CASCADE');
   const sides = (['floor', 'handler'] as const).map((mode) => {
     const tag = mode === 'floor' ? 'f1000000' : 'a1000000';
-    const instance = new Instance({ url, node });
+    const instance = new Instance({ url, launch });
     instance.send({
       type: 'setup', task: 'sequential', mode, bundle, sql: UPSERT_USER, tag, start: 0,
       warmup: settings.warmWarmup, warmupTag: `e${tag.slice(1)}`,
@@ -127,12 +127,12 @@ export interface BurstResult {
 }
 
 /** `instances` processes, each warmed by one event of its own, then all released at once on their shares. */
-export async function burst(url: string, node: string, bundle: string, mode: Mode, settings: Settings, tag: string): Promise<BurstResult> {
+export async function burst(url: string, launch: Launch, bundle: string, mode: Mode, settings: Settings, tag: string): Promise<BurstResult> {
   await sql(url, 'TRUNCATE public.users CASCADE');
   const share = Math.ceil(settings.burstTotal / settings.burstInstances);
   const warmupTag = `e${tag.slice(1)}`;
   const instances = Array.from({ length: settings.burstInstances }, (_, i) => {
-    const instance = new Instance({ url, node });
+    const instance = new Instance({ url, launch });
     const start = i * share;
     const count = Math.max(0, Math.min(share, settings.burstTotal - start));
     instance.send({ type: 'setup', task: 'burst', mode, bundle, sql: UPSERT_USER, tag, start, count, warmupTag });
@@ -179,13 +179,13 @@ export async function burst(url: string, node: string, bundle: string, mode: Mod
  * only slow a burst down, so the fastest round of each layout is the one reported; the row checks report
  * the worst round, since every round must write every row once.
  */
-export async function bursts(url: string, node: string, bundle: string, layouts: readonly (readonly [Mode, string])[], settings: Settings) {
+export async function bursts(url: string, launch: Launch, bundle: string, layouts: readonly (readonly [Mode, string])[], settings: Settings) {
   const rounds = new Map<Mode, BurstResult[]>(layouts.map(([mode]) => [mode, []]));
   for (let round = 0; round < settings.burstRounds; round += 1) {
     const order = round % 2 === 0 ? layouts : [...layouts].reverse();
     for (const [mode, tag] of order) {
       log(`bench: burst ${mode}, round ${round + 1} of ${settings.burstRounds}`);
-      rounds.get(mode)?.push(await burst(url, node, bundle, mode, settings, `${tag.slice(0, 7)}${round}`));
+      rounds.get(mode)?.push(await burst(url, launch, bundle, mode, settings, `${tag.slice(0, 7)}${round}`));
     }
   }
   const best = new Map<Mode, BurstResult>();
@@ -362,8 +362,8 @@ export function resultsFile(options: Options, functionNode: string): string {
 export async function main(argv: readonly string[]): Promise<number> {
   const options = parseArgs(argv);
   const settings = options.quick ? QUICK : FULL;
-  const node = options.node;
-  const functionNode = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  const launch = launchFrom(options.node, process.env);
+  const functionNode = execFileSync(launch.node, ['--version'], { encoding: 'utf8' }).trim();
   const loadBefore = loadavg();
   const outDir = await mkdtemp(join(tmpdir(), 'cruddur-bench-'));
   log(`bench${options.quick ? ' (quick)' : ''}: function instances on node ${functionNode}; starting PostgreSQL`);
@@ -376,15 +376,15 @@ export async function main(argv: readonly string[]): Promise<number> {
 
     log(`bench: cold start, ${settings.coldRuns} fresh processes (twice: plain, --enable-source-maps)`);
     await sql(url, 'TRUNCATE public.users CASCADE');
-    const coldPlain = await cold(url, node, bundle.file, settings.coldRuns);
-    const coldMaps = await cold(url, node, bundle.file, settings.coldRuns, '--enable-source-maps');
+    const coldPlain = await cold(url, launch, bundle.file, settings.coldRuns);
+    const coldMaps = await cold(url, launch, bundle.file, settings.coldRuns, '--enable-source-maps');
 
     log(`bench: warm, ${settings.warmCount} sequential sign-ups each for the floor and the handler`);
-    const warmSides = await warm(url, node, bundle.file, settings);
+    const warmSides = await warm(url, launch, bundle.file, settings);
 
     log(`bench: burst, ${settings.burstTotal} confirmations from ${settings.burstInstances} processes, three layouts`);
-    const { best, rounds } = await bursts(url, node, bundle.file, [['floor', 'f2000000'], ['handler', 'a2000000']], settings);
-    const once = await bursts(url, node, bundle.file, [['per-invocation', 'b2000000']], { ...settings, burstRounds: 1 });
+    const { best, rounds } = await bursts(url, launch, bundle.file, [['floor', 'f2000000'], ['handler', 'a2000000']], settings);
+    const once = await bursts(url, launch, bundle.file, [['per-invocation', 'b2000000']], { ...settings, burstRounds: 1 });
 
     const pick = (map: Map<Mode, BurstResult>, mode: Mode): BurstResult => {
       const result = map.get(mode);

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorLine, Instance, killOnFailure, WorkerExitedError } from '../../bench/instance';
+import { errorLine, Instance, killOnFailure, launchFrom, WorkerExitedError } from '../../bench/instance';
 
 let dir: string;
 
@@ -18,7 +18,7 @@ afterAll(async () => {
 async function fakeWorker(name: string, source: string): Promise<Instance> {
   const script = join(dir, `${name}.cjs`);
   await writeFile(script, source);
-  return new Instance({ url: 'postgres://unused@127.0.0.1:1/unused', node: process.execPath, script, forwardStderr: false });
+  return new Instance({ url: 'postgres://unused@127.0.0.1:1/unused', launch: { node: process.execPath, env: {} }, script, forwardStderr: false });
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<WorkerExitedError> {
@@ -41,7 +41,25 @@ describe('Instance', () => {
     expect(await instance.exited).toBe(0);
   });
 
-  it("reports the error a worker sends before it exits, not only its exit code", async () => {
+  it('starts the worker from the launch environment without its loader, giving it the URL and only the NODE_OPTIONS asked for', async () => {
+    const script = join(dir, 'env.cjs');
+    await writeFile(
+      script,
+      "const { CONNECTION_URL, NODE_OPTIONS, KEPT } = process.env;\n" +
+        "process.send({ type: 'finished', maxRssBytes: 0, env: { CONNECTION_URL, NODE_OPTIONS, KEPT } }, undefined, undefined, () => process.exit(0));\n",
+    );
+    const launch = launchFrom(process.execPath, { KEPT: 'yes', NODE_OPTIONS: '--import tsx' });
+    expect(launch.env).toEqual({ KEPT: 'yes' });
+    const seen = async (nodeOptions?: string) => {
+      const options = { url: 'postgres://u@127.0.0.1:1/db', launch, script, forwardStderr: false };
+      const instance = new Instance(nodeOptions ? { ...options, nodeOptions } : options);
+      return ((await instance.next('finished')) as unknown as { env: Record<string, string | undefined> }).env;
+    };
+    expect(await seen()).toEqual({ CONNECTION_URL: 'postgres://u@127.0.0.1:1/db', KEPT: 'yes' });
+    expect(await seen('--enable-source-maps')).toMatchObject({ NODE_OPTIONS: '--enable-source-maps' });
+  });
+
+  it('reports the error a worker sends before it exits, not only its exit code', async () => {
     const instance = await fakeWorker(
       'fails',
       "process.send({ type: 'failed', name: 'DatabaseUnavailableError', code: 'ECONNREFUSED', message: 'The database could not be reached' }, undefined, undefined, () => process.exit(1));\n",

@@ -65,7 +65,7 @@ async function busyDatabase(silent: number): Promise<{ url: string; connections:
 }
 
 function handlerInstance(url: string): Instance {
-  const instance = new Instance({ url, node: process.execPath, forwardStderr: false });
+  const instance = new Instance({ url, launch: { node: process.execPath, env: {} }, forwardStderr: false });
   instances.push(instance);
   return instance;
 }
