@@ -1,7 +1,9 @@
-// The fallback queue in SQS. The AWS SDK is imported lazily, so a cold start that never needs the queue never
-// pays for it (and the post-confirmation bundle leaves the SDK to the runtime).
+// The fallback queue in SQS: the post-confirmation function's view of the writer's queue (sqs-sync-queue.ts),
+// with Cognito's budget in mind. The AWS SDK is imported lazily, so a cold start that never needs the queue
+// never pays for it (and the post-confirmation bundle leaves the SDK to the runtime).
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { FallbackQueue } from '../fallback-queue';
+import { sqsSyncQueue } from './sqs-sync-queue';
 
 export interface SqsFallbackQueueOptions {
   readonly queueUrl: string;
@@ -23,31 +25,18 @@ export const MIN_SEND_TIMEOUT_MS = 100;
 
 /** SendMessage adapter: one client per container, created on the first send, each send bounded in time. */
 export function sqsFallbackQueue(options: SqsFallbackQueueOptions): FallbackQueue {
-  let client: Promise<{ client: SQSClient; SendMessageCommand: typeof import('@aws-sdk/client-sqs').SendMessageCommand }> | undefined;
-  const maxAttempts = options.maxAttempts ?? 2;
-  const load = () => {
-    client ??= import('@aws-sdk/client-sqs').then((sdk) => ({
-      client:
-        options.createClient?.(sdk) ??
-        // Connection timeout bounds a TCP connect to the VPC endpoint; the per-send abort signal bounds the rest.
-        new sdk.SQSClient({ maxAttempts, requestHandler: { connectionTimeout: 1000 } }),
-      SendMessageCommand: sdk.SendMessageCommand,
-    }));
-    // A failed import must not be cached for the life of the container.
-    client.catch(() => {
-      client = undefined;
-    });
-    return client;
-  };
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 2000;
+  const queue = sqsSyncQueue({
+    queueUrl: options.queueUrl,
+    defaultTimeoutMs,
+    maxAttempts: options.maxAttempts ?? 2,
+    ...(options.createClient ? { createClient: options.createClient } : {}),
+  });
   return {
     async enqueue(message, send = {}) {
-      const timeoutMs = send.timeoutMs ?? options.defaultTimeoutMs ?? 2000;
+      const timeoutMs = send.timeoutMs ?? defaultTimeoutMs;
       if (timeoutMs < MIN_SEND_TIMEOUT_MS) throw new FallbackTimeoutError('No time left in the budget to queue the event');
-      const signal = AbortSignal.timeout(timeoutMs);
-      const { client: sqs, SendMessageCommand } = await load();
-      await sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: JSON.stringify(message) }), {
-        abortSignal: signal,
-      });
+      await queue.send(message, { timeoutMs });
     },
   };
 }
