@@ -76,6 +76,7 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
     sub: user.cognitoUserId,
     outcome: result.outcome,
     handleAdjusted: result.handleAdjusted,
+    handleRefused: user.handleRefused === true,
     durationMs: clock() - started,
   });
   return event;

@@ -25,7 +25,7 @@ function isHandleConflict(error: unknown): boolean {
  * An existing user's handle is never changed here.
  */
 export async function upsertUser(db: Queryable, user: NewUser): Promise<UpsertResult> {
-  const candidates = handleCandidates(user.handle, user.cognitoUserId);
+  const candidates = [...handleCandidates(user.handle, user.cognitoUserId), null];
   for (const [index, handle] of candidates.entries()) {
     try {
       const { rows } = await db.query<{ inserted: boolean }>(UPSERT_USER, [

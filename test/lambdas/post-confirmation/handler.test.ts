@@ -112,17 +112,27 @@ describe('post-confirmation handler', () => {
 
   it('stores SQL-injection strings literally', async () => {
     const name = "Robert'); DROP TABLE public.users;--";
-    const handle = "x' OR '1'='1";
-    await handler(signUpEvent({ sub: sub(1), name, preferred_username: handle, email: "a'b\"c\\@example.com" }));
-    expect(await rows()).toEqual([{ cognito_user_id: sub(1), email: "a'b\"c\\@example.com", display_name: name, handle }]);
+    await handler(signUpEvent({ sub: sub(1), name, email: "a'b\"c\\@example.com" }));
+    expect(await rows()).toEqual([{ cognito_user_id: sub(1), email: "a'b\"c\\@example.com", display_name: name, handle: 'janedoe' }]);
   });
 
-  it('stores unicode names and handles exactly', async () => {
+  it('stores unicode names exactly', async () => {
     const name = 'Zoë 🦄 Ünïcödé حسن 山田 e\u0301';
-    await handler(signUpEvent({ sub: sub(2), name, preferred_username: 'zoë_🦄' }));
+    await handler(signUpEvent({ sub: sub(2), name }));
     expect(await rows()).toEqual([
-      { cognito_user_id: sub(2), email: 'jane.doe@example.com', display_name: name, handle: 'zoë_🦄' },
+      { cognito_user_id: sub(2), email: 'jane.doe@example.com', display_name: name, handle: 'janedoe' },
     ]);
+  });
+
+  it.each([
+    ['quotes', "x' OR '1'='1"],
+    ['non-ASCII letters', 'zoë_🦄'],
+    ['a lone surrogate', 'ab\uD800'],
+  ])('stores the user with no handle, logged as refused by sub, when the handle holds %s', async (_what, handle) => {
+    await handler(signUpEvent({ sub: sub(4), preferred_username: handle }), fakeContext());
+    expect(await rows()).toEqual([{ cognito_user_id: sub(4), email: 'jane.doe@example.com', display_name: 'Jane Doe', handle: null }]);
+    const entries = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries).toContainEqual(expect.objectContaining({ level: 'INFO', sub: sub(4), outcome: 'inserted', handleRefused: true }));
   });
 
   it('refreshes email and name when a later event for the same user carries new values', async () => {
@@ -158,7 +168,7 @@ describe('handle uniqueness', () => {
     ]);
   });
 
-  it('falls back to the whole sub, then to no handle, as more users ask for the same one', async () => {
+  it('falls back to a handle made of the sub, then to no handle, as more users ask for the same one', async () => {
     // The second sub shares its first 8 hex digits with the first, so the short suffix collides too.
     const a = '11111111-aaaa-4000-8000-000000000001';
     const b = '11111111-bbbb-4000-8000-000000000002';
@@ -166,14 +176,14 @@ describe('handle uniqueness', () => {
     await handler(signUpEvent({ sub: sub(20), preferred_username: 'sam_11111111' }));
     await handler(signUpEvent({ sub: b, preferred_username: 'SAM' }));
     const handles = Object.fromEntries((await rows()).map((row) => [row.cognito_user_id, row.handle]));
-    expect(handles).toEqual({ [a]: 'sam', [sub(20)]: 'sam_11111111', [b]: 'SAM_11111111bbbb40008000000000000002' });
+    expect(handles).toEqual({ [a]: 'sam', [sub(20)]: 'sam_11111111', [b]: 'u_11111111bbbb400080000000000000' });
+  });
 
-    await handler(signUpEvent({ sub: sub(21), preferred_username: 'SAM_11111111bbbb40008000000000000002' }));
-    const c = '11111111-bbbb-4000-8000-000000000002'.replace('0002', '0003');
-    await handler(signUpEvent({ sub: sub(22), preferred_username: `SAM_${sub(22).replace(/-/g, '')}` }));
-    await handler(signUpEvent({ sub: c, preferred_username: 'sam' }));
-    const after = Object.fromEntries((await rows()).map((row) => [row.cognito_user_id, row.handle]));
-    expect(after[c]).toBe('sam_11111111bbbb40008000000000000003');
+  it('cuts a long handle so that its suffixed form stays within 32 characters', async () => {
+    const long = 'x'.repeat(32);
+    await handler(signUpEvent({ sub: sub(25), preferred_username: long }));
+    await handler(signUpEvent({ sub: sub(26), preferred_username: long.toUpperCase() }));
+    expect((await rows()).map((row) => row.handle)).toEqual([long, `${'X'.repeat(23)}_00000000`]);
   });
 
   it('stores the user without a handle when every candidate is taken', async () => {
@@ -181,7 +191,7 @@ describe('handle uniqueness', () => {
     const hex = s.replace(/-/g, '');
     await handler(signUpEvent({ sub: sub(31), preferred_username: 'kim' }));
     await handler(signUpEvent({ sub: sub(32), preferred_username: `kim_${hex.slice(0, 8)}` }));
-    await handler(signUpEvent({ sub: sub(33), preferred_username: `kim_${hex}` }));
+    await handler(signUpEvent({ sub: sub(33), preferred_username: `u_${hex.slice(0, 30)}` }));
     await handler(signUpEvent({ sub: s, preferred_username: 'kim' }));
     const handles = Object.fromEntries((await rows()).map((row) => [row.cognito_user_id, row.handle]));
     expect(handles[s]).toBeNull();
@@ -223,7 +233,7 @@ describe('malformed events', () => {
     ['an object name', () => signUpEvent({ sub: sub(52), name: { first: 'x' } }), 'request.userAttributes.name'],
     ['a boolean handle', () => signUpEvent({ sub: sub(53), preferred_username: true }), 'request.userAttributes.preferred_username'],
     ['a NUL in the name', () => signUpEvent({ sub: sub(54), name: 'Jane\u0000Doe' }), 'request.userAttributes.name'],
-    ['a lone surrogate in the handle', () => signUpEvent({ sub: sub(55), preferred_username: 'ab\uD800' }), 'request.userAttributes.preferred_username'],
+    ['a lone surrogate in the email', () => signUpEvent({ sub: sub(55), email: 'ab\uD800@example.com' }), 'request.userAttributes.email'],
     ['an absurdly long name', () => signUpEvent({ sub: sub(56), name: 'x'.repeat(100_000) }), 'request.userAttributes.name'],
     ['an absurdly long sub', () => signUpEvent({ sub: 'a'.repeat(500) }), 'request.userAttributes.sub'],
   ];

@@ -18,7 +18,8 @@ const ERRORS = { InvalidEventError, UnsupportedTriggerError } as const;
 type Expectation =
   | { readonly error: keyof typeof ERRORS; readonly field?: string }
   | { readonly skip: true }
-  | { readonly stored: Record<string, string | null> };
+  // handleRefused: the handle was outside the pattern, so the row has none and the log line says so by sub.
+  | { readonly stored: Record<string, string | null>; readonly handleRefused?: true };
 
 interface HostileCase {
   readonly name: string;
@@ -127,6 +128,8 @@ describe('the hostile event corpus', () => {
     } else {
       expect(outcome).toEqual({ returned: c.event });
       expect(await rows()).toEqual([c.expect.stored]);
+      const written = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.message === 'user written');
+      expect(written).toEqual([expect.objectContaining({ sub: c.expect.stored.cognito_user_id, handleRefused: c.expect.handleRefused === true })]);
     }
 
     // One log line per write, each a single line of JSON: a newline in the input cannot forge an entry.

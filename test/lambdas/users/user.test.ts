@@ -1,21 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../../lambdas/runtime/errors';
-import { handleCandidates, MAX_ATTRIBUTE_LENGTH, userFromAttributes } from '../../../lambdas/users/user';
+import { HANDLE_PATTERN, handleCandidates, MAX_ATTRIBUTE_LENGTH, userFromAttributes } from '../../../lambdas/users/user';
 
 const SUB = '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21';
 
 describe('userFromAttributes', () => {
   it('maps sub, email, name and preferred_username to the row', () => {
-    expect(userFromAttributes({ sub: SUB, email: 'a@example.com', name: 'A', preferred_username: 'a', 'custom:x': 1 })).toEqual({
+    expect(userFromAttributes({ sub: SUB, email: 'a@example.com', name: 'A', preferred_username: 'abc', 'custom:x': 1 })).toStrictEqual({
       cognitoUserId: SUB,
       email: 'a@example.com',
       displayName: 'A',
-      handle: 'a',
+      handle: 'abc',
     });
   });
 
   it('stores empty optional attributes as null', () => {
-    expect(userFromAttributes({ sub: SUB, email: '', name: '', preferred_username: '' })).toEqual({
+    expect(userFromAttributes({ sub: SUB, email: '', name: '', preferred_username: '' })).toStrictEqual({
       cognitoUserId: SUB,
       email: null,
       displayName: null,
@@ -43,12 +43,68 @@ describe('userFromAttributes', () => {
   });
 });
 
-describe('handleCandidates', () => {
-  it('tries the handle, then a short and a long sub suffix, then no handle', () => {
-    expect(handleCandidates('Bob', SUB)).toEqual(['Bob', 'Bob_5f0c9a3e', 'Bob_5f0c9a3e8d1b4f3a9c2e7b6d5a4c3b21', null]);
+describe('the handle rule in the mapping', () => {
+  it.each([
+    ['3 characters', 'abc'],
+    ['32 characters', 'A'.repeat(31) + '_'],
+    ['digits and underscores', '0_9_Zz'],
+  ])('keeps a handle of %s', (_what, handle) => {
+    const user = userFromAttributes({ sub: SUB, preferred_username: handle });
+    expect(user.handle).toBe(handle);
+    expect(user).not.toHaveProperty('handleRefused');
   });
 
-  it('has nothing to try when no handle was asked for', () => {
-    expect(handleCandidates(null, SUB)).toEqual([null]);
+  it.each([
+    ['2 characters', 'ab'],
+    ['33 characters', 'a'.repeat(33)],
+    ['2048 CJK characters', '山'.repeat(2048)],
+    ['more than Cognito allows', 'x'.repeat(MAX_ATTRIBUTE_LENGTH + 1)],
+    ['zero-width characters', 'hostile\u200bper\u200dson\ufeff'],
+    ['a Cyrillic look-alike letter', 'j\u0430nedoe'],
+    ['a space', 'jane doe'],
+    ['a trailing newline', 'janedoe\n'],
+    ['quotes', "x' OR '1'='1"],
+    ['a NUL character', 'jane\u0000doe'],
+    ['a lone surrogate', 'jane\ud800doe'],
+  ])('stores no handle, flagged as refused, for a handle with %s', (_what, handle) => {
+    const user = userFromAttributes({ sub: SUB, email: 'a@example.com', preferred_username: handle });
+    expect(user).toStrictEqual({ cognitoUserId: SUB, email: 'a@example.com', displayName: null, handle: null, handleRefused: true });
+  });
+
+  it('refuses a preferred_username that is not a string, naming the field', () => {
+    expect(() => userFromAttributes({ sub: SUB, preferred_username: 42 })).toThrow(
+      new InvalidEventError('request.userAttributes.preferred_username', 'must be a string, got number'),
+    );
+  });
+});
+
+describe('handleCandidates', () => {
+  it('tries the handle, then a sub suffix, then a name made of the sub', () => {
+    expect(handleCandidates('Bob', SUB)).toEqual(['Bob', 'Bob_5f0c9a3e', 'u_5f0c9a3e8d1b4f3a9c2e7b6d5a4c3b']);
+  });
+
+  it('cuts a long handle so that the suffixed candidate fits 32 characters', () => {
+    const handle = 'h'.repeat(32);
+    expect(handleCandidates(handle, SUB)).toEqual([handle, `${'h'.repeat(23)}_5f0c9a3e`, 'u_5f0c9a3e8d1b4f3a9c2e7b6d5a4c3b']);
+  });
+
+  it('gives only candidates inside the pattern, the same ones every time', () => {
+    for (const [handle, sub] of [
+      ['abc', 'a'],
+      ['abc', 'us-east-1:5f0c9a3e'],
+      ['x'.repeat(32), 'Z.Z.Z.Z.Z.Z.Z.Z.Z'],
+      ['___', '0'],
+    ] as const) {
+      const candidates = handleCandidates(handle, sub);
+      expect(candidates.length).toBeGreaterThan(0);
+      for (const candidate of candidates) expect(candidate).toMatch(HANDLE_PATTERN);
+      expect(new Set(candidates).size).toBe(candidates.length);
+      expect(handleCandidates(handle, sub)).toEqual(candidates);
+    }
+  });
+
+  it('has nothing to try when no handle, or one outside the pattern, was asked for', () => {
+    expect(handleCandidates(null, SUB)).toEqual([]);
+    expect(handleCandidates('a b', SUB)).toEqual([]);
   });
 });
