@@ -1,9 +1,10 @@
 // Lint with type information (`npm run lint`, zero warnings): the rules that need types are the ones that
 // catch what tsc does not, such as a promise nobody awaits or a value of type any flowing into typed code.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: ['node_modules/', 'cdk.out/', '.local/', 'coverage/', 'bench/results*.json'],
   },
