@@ -1,0 +1,49 @@
+// The UserReader port over Cognito's AdminGetUser.
+import {
+  AdminGetUserCommand,
+  CognitoIdentityProviderClient,
+  UserNotFoundException,
+} from '@aws-sdk/client-cognito-identity-provider';
+import type { CognitoUserShape } from '../cognito/pool-user';
+import type { UserReader } from './core';
+
+export interface CognitoClientOptions {
+  /** SDK attempts per call, the first included; throttling beyond that is Lambda's retry to make. @default 3 */
+  readonly maxAttempts?: number;
+  /** Bounds a TCP connect to Cognito. @default 1000 */
+  readonly connectionTimeoutMs?: number;
+  /** Bounds the wait for an answer on an open connection. @default 3000 */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * One client per container. No region, endpoint or credentials are passed on purpose: the SDK reads AWS_REGION,
+ * the credential chain, and AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER itself.
+ */
+export function createCognitoClient(options: CognitoClientOptions = {}): CognitoIdentityProviderClient {
+  return new CognitoIdentityProviderClient({
+    maxAttempts: options.maxAttempts ?? 3,
+    requestHandler: {
+      connectionTimeout: options.connectionTimeoutMs ?? 1000,
+      requestTimeout: options.requestTimeoutMs ?? 3000,
+      // Without it this SDK only logs a warning when the request timeout passes, and waits on.
+      throwOnRequestTimeout: true,
+    },
+  });
+}
+
+/** AdminGetUser accepts the sub as Username (in this pool the user name is the sub). */
+export function cognitoUserReader(client: CognitoIdentityProviderClient, userPoolId: string): UserReader {
+  return {
+    async read(sub) {
+      try {
+        const user: CognitoUserShape = await client.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: sub }));
+        return user;
+      } catch (error) {
+        // The one answer that means "this user is gone"; everything else (throttling, access denied) is thrown.
+        if (error instanceof UserNotFoundException || (error instanceof Error && error.name === 'UserNotFoundException')) return undefined;
+        throw error;
+      }
+    },
+  };
+}

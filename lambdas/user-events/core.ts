@@ -1,0 +1,88 @@
+// The user-events use case, free of AWS: a CloudTrail hint "user X changed" in, the pool's current state of X
+// (or the news that X is gone) out, as one message to the writer's queue.
+import { userEventFrom, type IgnoreReason } from '../cognito/cloudtrail-event';
+import { poolUserFrom, type CognitoUserShape } from '../cognito/pool-user';
+import { describeError, InvalidEventError } from '../runtime/errors';
+import type { LogFields, Logger } from '../runtime/logger';
+import { eraseMessageFor, upsertMessageFor } from '../sync/sync-message';
+import type { SyncQueue } from '../sync/sync-queue';
+
+/** The port to the pool: one user by sub, or `undefined` when the pool has no such user. */
+export interface UserReader {
+  read(sub: string): Promise<CognitoUserShape | undefined>;
+}
+
+export interface UserEventDeps {
+  readonly reader: UserReader;
+  readonly queue: SyncQueue;
+  readonly logger: Logger;
+  /** @default Date.now */
+  readonly clock?: () => number;
+}
+
+export type UserEventOutcome = 'queued_upsert' | 'queued_erase' | 'ignored_invalid_user' | `ignored_${IgnoreReason}`;
+
+export interface UserEventResult {
+  readonly outcome: UserEventOutcome;
+  /** The user's sub, when one was found. */
+  readonly sub?: string;
+}
+
+/** The pool or the queue failed; thrown so that Lambda's retries and the rule's dead-letter queue apply. */
+export class UserEventNotSyncedError extends Error {
+  override readonly name = 'UserEventNotSyncedError';
+  constructor(
+    readonly eventName: string,
+    readonly causeName: string,
+  ) {
+    // Only names: SDK messages can quote request values.
+    super(`${eventName} event not synced: ${causeName}`);
+  }
+}
+
+/**
+ * Handles one event and writes exactly one log line for it (eventName, eventID, sub, outcome, durationMs).
+ * Ignored events and users the mapping refuses return normally: retrying would change nothing.
+ */
+export async function handleUserEvent(event: unknown, userPoolId: string, deps: UserEventDeps): Promise<UserEventResult> {
+  const clock = deps.clock ?? Date.now;
+  const started = clock();
+  const parsed = userEventFrom(event, userPoolId);
+  const ids: LogFields = { eventName: parsed.eventName, eventID: parsed.eventID };
+  const done = (result: UserEventResult, fields: LogFields = {}, level: 'info' | 'warn' = 'info'): UserEventResult => {
+    deps.logger[level]('user event', { ...ids, sub: result.sub, outcome: result.outcome, ...fields, durationMs: clock() - started });
+    return result;
+  };
+
+  if (parsed.kind === 'ignored') {
+    // Expected noise (another pool, a failed call) is INFO; a shape we did not foresee is worth a look.
+    const unexpected = parsed.reason === 'malformed' || parsed.reason === 'no_sub';
+    return done({ outcome: `ignored_${parsed.reason}` }, {}, unexpected ? 'warn' : 'info');
+  }
+
+  const { sub, eventName } = parsed;
+  try {
+    const found = await deps.reader.read(sub);
+    // The order key: when the pool answered. A later read is never older.
+    const readAt = new Date(clock());
+    if (found === undefined) {
+      await deps.queue.send(eraseMessageFor(sub, readAt, eventName));
+      return done({ outcome: 'queued_erase', sub }, { subSource: parsed.subSource });
+    }
+    let user;
+    try {
+      user = poolUserFrom(found);
+    } catch (error) {
+      if (!(error instanceof InvalidEventError)) throw error;
+      // The pool holds a value the table cannot (a NUL, a lone surrogate): no retry can fix it.
+      return done({ outcome: 'ignored_invalid_user', sub }, { field: error.field, subSource: parsed.subSource }, 'warn');
+    }
+    await deps.queue.send(upsertMessageFor(user, readAt, eventName));
+    // The read user's sub is the one written; it differs from the event's only if the event named an alias.
+    return done({ outcome: 'queued_upsert', sub: user.cognitoUserId }, { subSource: parsed.subSource, ...(user.cognitoUserId !== sub ? { eventSub: sub } : {}) });
+  } catch (error) {
+    const described = describeError(error);
+    deps.logger.error('user event', { ...ids, sub, outcome: 'retry', errorName: described.errorName, errorCode: described.errorCode, durationMs: clock() - started });
+    throw new UserEventNotSyncedError(eventName, described.errorName);
+  }
+}

@@ -1,0 +1,274 @@
+import {
+  AdminGetUserCommand,
+  CognitoIdentityProviderClient,
+  TooManyRequestsException,
+  UserNotFoundException,
+  type AdminGetUserCommandOutput,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { USER_EVENT_NAMES } from '../../../lambdas/cognito/cloudtrail-event';
+import { createLogger } from '../../../lambdas/runtime/logger';
+import { sqsSyncQueue } from '../../../lambdas/sync/sqs/sqs-sync-queue';
+import { parseSyncMessage } from '../../../lambdas/sync/sync-message';
+import { UserEventNotSyncedError } from '../../../lambdas/user-events/core';
+import { createHandler } from '../../../lambdas/user-events/handler';
+import { fakeContext } from '../../support/lambda';
+import { FIXTURE_POOL_ID, FIXTURE_SUB, loadCloudTrailEvent } from './fixtures';
+
+const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/user-sync';
+const SETTINGS = { userPoolId: FIXTURE_POOL_ID, syncQueueUrl: QUEUE_URL };
+const CLIENT_CONFIG = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+
+const EMAIL = 'jane.doe@example.com';
+const NAME = 'Jane Doe';
+const HANDLE = 'janedoe';
+const PERSONAL = [EMAIL, NAME, HANDLE, 'jane.doe'];
+
+const STARTED = Date.parse('2026-12-01T10:00:00.000Z');
+const ANSWERED = STARTED + 40;
+const LAST_MODIFIED = new Date('2026-11-30T09:00:00.000Z');
+
+function poolUser(overrides: Partial<AdminGetUserCommandOutput> = {}, attributes: Record<string, string> = {}): AdminGetUserCommandOutput {
+  const all = { sub: FIXTURE_SUB, email: EMAIL, email_verified: 'true', name: NAME, preferred_username: HANDLE, ...attributes };
+  return {
+    $metadata: {},
+    Username: FIXTURE_SUB,
+    UserAttributes: Object.entries(all).map(([Name, Value]) => ({ Name, Value })),
+    Enabled: true,
+    UserStatus: 'CONFIRMED',
+    UserCreateDate: new Date('2026-11-01T00:00:00.000Z'),
+    UserLastModifiedDate: LAST_MODIFIED,
+    ...overrides,
+  };
+}
+
+const ONE_PER_EVENT_NAME = USER_EVENT_NAMES.map((name) => [name, name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase()] as const);
+
+describe('user-events handler (Cognito and SQS mocked)', () => {
+  let cognito: AwsClientStub<CognitoIdentityProviderClient>;
+  let sqs: AwsClientStub<SQSClient>;
+  let lines: string[];
+  let now: number;
+  let handler: ReturnType<typeof createHandler>;
+
+  beforeEach(() => {
+    cognito = mockClient(CognitoIdentityProviderClient);
+    sqs = mockClient(SQSClient);
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    lines = [];
+    now = STARTED;
+    handler = createHandler(SETTINGS, {
+      logger: createLogger({ service: 'user-events' }, (line) => void lines.push(line)),
+      cognito: new CognitoIdentityProviderClient(CLIENT_CONFIG),
+      queue: sqsSyncQueue({ queueUrl: QUEUE_URL, createClient: (sdk) => new sdk.SQSClient(CLIENT_CONFIG) }),
+      clock: () => now,
+    });
+  });
+  afterEach(() => {
+    cognito.restore();
+    sqs.restore();
+  });
+
+  /** The pool answers with `answer` (or throws it) at ANSWERED. */
+  function poolAnswers(answer: AdminGetUserCommandOutput | Error): void {
+    cognito.on(AdminGetUserCommand).callsFake(() => {
+      now = ANSWERED;
+      if (answer instanceof Error) throw answer;
+      return answer;
+    });
+  }
+
+  function sentBodies(): Record<string, unknown>[] {
+    return sqs.commandCalls(SendMessageCommand).map((call) => JSON.parse(call.args[0].input.MessageBody ?? '') as Record<string, unknown>);
+  }
+
+  function logLines(): Record<string, unknown>[] {
+    return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  function expectNoPersonalData(): void {
+    for (const line of lines) for (const value of PERSONAL) expect(line).not.toContain(value);
+  }
+
+  const notFound = () => new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
+
+  it.each(ONE_PER_EVENT_NAME)('re-reads the user of a %s event and queues one upsert of the state the pool holds', async (eventName, fixture) => {
+    poolAnswers(poolUser());
+    const result = await handler(loadCloudTrailEvent(fixture), fakeContext());
+    expect(result).toEqual({ outcome: 'queued_upsert', sub: FIXTURE_SUB });
+    expect(cognito.commandCalls(AdminGetUserCommand).map((call) => call.args[0].input)).toEqual([{ UserPoolId: FIXTURE_POOL_ID, Username: FIXTURE_SUB }]);
+    const sent = sqs.commandCalls(SendMessageCommand);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
+    expect(sentBodies()).toEqual([
+      {
+        version: 2,
+        kind: 'upsert',
+        sub: FIXTURE_SUB,
+        readAt: new Date(ANSWERED).toISOString(),
+        source: eventName,
+        user: { email: EMAIL, name: NAME, preferred_username: HANDLE, enabled: true, status: 'CONFIRMED', lastModified: LAST_MODIFIED.toISOString() },
+      },
+    ]);
+  });
+
+  it.each(ONE_PER_EVENT_NAME)('queues one erase when the user of a %s event is no longer in the pool', async (eventName, fixture) => {
+    poolAnswers(notFound());
+    const result = await handler(loadCloudTrailEvent(fixture));
+    expect(result).toEqual({ outcome: 'queued_erase', sub: FIXTURE_SUB });
+    expect(sentBodies()).toEqual([{ version: 2, kind: 'erase', sub: FIXTURE_SUB, readAt: new Date(ANSWERED).toISOString(), source: eventName }]);
+  });
+
+  it('queues an erase for an update event whose user was deleted before the event arrived', async () => {
+    poolAnswers(notFound());
+    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toMatchObject({ outcome: 'queued_erase' });
+    expect(sentBodies()).toMatchObject([{ kind: 'erase', sub: FIXTURE_SUB, source: 'AdminUpdateUserAttributes' }]);
+  });
+
+  it('queues messages the writer parses back into the same user', async () => {
+    poolAnswers(poolUser({ Enabled: false, UserStatus: 'FORCE_CHANGE_PASSWORD' }));
+    await handler(loadCloudTrailEvent('admin-disable-user'));
+    const change = parseSyncMessage(sentBodies()[0] ?? {});
+    expect(change).toEqual({
+      kind: 'upsert',
+      readAt: new Date(ANSWERED),
+      source: 'AdminDisableUser',
+      user: { cognitoUserId: FIXTURE_SUB, email: EMAIL, displayName: NAME, handle: HANDLE, enabled: false, status: 'FORCE_CHANGE_PASSWORD', lastModified: LAST_MODIFIED.toISOString() },
+    });
+  });
+
+  it('takes the values from the pool, never from the event', async () => {
+    poolAnswers(poolUser({}, { email: 'new@example.com' }));
+    await handler(loadCloudTrailEvent('verify-user-attribute'));
+    expect(sentBodies()[0]).toMatchObject({ user: { email: 'new@example.com' } });
+  });
+
+  it('writes the sub the pool returns when the event named the user by another id', async () => {
+    const other = '00000000-0000-4000-8000-00000000abcd';
+    poolAnswers(poolUser({ Username: other }, { sub: other }));
+    await expect(handler(loadCloudTrailEvent('admin-enable-user'))).resolves.toEqual({ outcome: 'queued_upsert', sub: other });
+    expect(sentBodies()[0]).toMatchObject({ sub: other });
+    expect(logLines()[0]).toMatchObject({ sub: other, eventSub: FIXTURE_SUB });
+  });
+
+  it.each([
+    ['admin-update-user-attributes-failed', 'ignored_failed_call'],
+    ['admin-disable-user-other-pool', 'ignored_other_pool'],
+    ['admin-enable-user-hidden-username-no-sub', 'ignored_no_sub'],
+    ['update-user-attributes-forged-sub', 'ignored_no_sub'],
+    ['admin-update-user-attributes-username-not-a-sub', 'ignored_no_sub'],
+    ['initiate-auth', 'ignored_not_user_event'],
+  ])('ignores %s without calling Cognito or SQS', async (fixture, outcome) => {
+    poolAnswers(poolUser());
+    await expect(handler(loadCloudTrailEvent(fixture))).resolves.toEqual({ outcome });
+    expect(cognito.commandCalls(AdminGetUserCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(logLines()).toEqual([expect.objectContaining({ outcome }) as unknown]);
+  });
+
+  it.each([
+    ['admin-disable-user-sub-only-in-username', 'requestParameters.username'],
+    ['admin-create-user-sub-only-in-response', 'responseElements.user.attributes.sub'],
+  ])('syncs %s from the sub found in %s', async (fixture, subSource) => {
+    poolAnswers(poolUser());
+    await expect(handler(loadCloudTrailEvent(fixture))).resolves.toEqual({ outcome: 'queued_upsert', sub: FIXTURE_SUB });
+    expect(logLines()[0]).toMatchObject({ subSource });
+  });
+
+  it.each([
+    ['a NUL in the name', { name: 'Jane\u0000Doe' }, 'user.Attributes.name'],
+    ['a lone surrogate in the email', { email: 'jane\uD800@example.com' }, 'user.Attributes.email'],
+  ])('logs a user with %s by sub and field, sends nothing and does not throw', async (_name, attributes, field) => {
+    poolAnswers(poolUser({}, attributes));
+    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toEqual({ outcome: 'ignored_invalid_user', sub: FIXTURE_SUB });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(logLines()).toEqual([expect.objectContaining({ level: 'WARN', sub: FIXTURE_SUB, field, outcome: 'ignored_invalid_user' }) as unknown]);
+    expect(lines.join('\n')).not.toContain('Jane');
+  });
+
+  it.each([
+    ['Cognito throttles', () => poolAnswers(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} })), 'TooManyRequestsException'],
+    [
+      'Cognito denies access',
+      () => poolAnswers(Object.assign(new Error(`User: arn:aws:sts::123456789012:assumed-role/x is not authorized for ${EMAIL}`), { name: 'AccessDeniedException' })),
+      'AccessDeniedException',
+    ],
+    [
+      'SQS refuses the message',
+      () => {
+        poolAnswers(poolUser());
+        sqs.on(SendMessageCommand).rejects(Object.assign(new Error(`KMS key disabled for ${NAME}`), { name: 'KmsDisabled' }));
+      },
+      'KmsDisabled',
+    ],
+  ])('throws when %s, so that Lambda retries, naming the error but quoting no message', async (_name, arrange, errorName) => {
+    arrange();
+    const error = await handler(loadCloudTrailEvent('admin-update-user-attributes')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserEventNotSyncedError);
+    expect((error as Error).message).toBe(`AdminUpdateUserAttributes event not synced: ${errorName}`);
+    expect(logLines()).toEqual([expect.objectContaining({ level: 'ERROR', sub: FIXTURE_SUB, outcome: 'retry', errorName }) as unknown]);
+    expectNoPersonalData();
+  });
+
+  it('sends nothing when Cognito throttles', async () => {
+    poolAnswers(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
+    await expect(handler(loadCloudTrailEvent('delete-user'))).rejects.toBeInstanceOf(UserEventNotSyncedError);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('writes one log line an event, with its identifiers and duration and no personal data', async () => {
+    poolAnswers(poolUser());
+    await handler(loadCloudTrailEvent('admin-update-user-attributes'), fakeContext());
+    const event = loadCloudTrailEvent('admin-update-user-attributes');
+    expect(logLines()).toEqual([
+      {
+        level: 'INFO',
+        message: 'user event',
+        timestamp: expect.any(String) as unknown,
+        service: 'user-events',
+        requestId: fakeContext().awsRequestId,
+        eventName: 'AdminUpdateUserAttributes',
+        eventID: event.detail.eventID,
+        sub: FIXTURE_SUB,
+        outcome: 'queued_upsert',
+        subSource: 'additionalEventData.sub',
+        durationMs: ANSWERED - STARTED,
+      },
+    ]);
+    expectNoPersonalData();
+  });
+
+  it('never writes the forged sub of an event into a log line', async () => {
+    await handler(loadCloudTrailEvent('update-user-attributes-forged-sub'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('forged');
+    expect(lines[0]).not.toContain(FIXTURE_SUB);
+    expect(logLines()[0]).toMatchObject({ level: 'WARN', outcome: 'ignored_no_sub', eventName: 'UpdateUserAttributes' });
+  });
+
+  it('never writes a user name that is not a sub into a log line', async () => {
+    await handler(loadCloudTrailEvent('admin-update-user-attributes-username-not-a-sub'));
+    expectNoPersonalData();
+  });
+
+  it('makes its own Cognito client once and reuses it for every event', async () => {
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    try {
+      poolAnswers(poolUser());
+      const own = createHandler(SETTINGS, { logger: createLogger({}, () => undefined), queue: sqsSyncQueue({ queueUrl: QUEUE_URL, createClient: (sdk) => new sdk.SQSClient(CLIENT_CONFIG) }) });
+      for (let i = 0; i < 3; i += 1) await own(loadCloudTrailEvent('admin-enable-user'));
+      const clients = new Set(cognito.commandCalls(AdminGetUserCommand).map((call) => call.thisValue as unknown));
+      expect(clients.size).toBe(1);
+      const [client] = [...clients];
+      expect(client).toBeInstanceOf(CognitoIdentityProviderClient);
+      expect(await (client as CognitoIdentityProviderClient).config.maxAttempts()).toBe(3);
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(3);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
