@@ -1,8 +1,11 @@
 #!/usr/bin/env -S npx tsx
-// The CDK app: `npx cdk synth|deploy [-c stage=dev|prod] [-c adminCidr=...] [-c publicAccess=true] [-c proxy=true]`.
-import { App, Tags, Validations, type Environment } from 'aws-cdk-lib';
+// The CDK app: `npx cdk synth|deploy [-c stage=dev|prod] [-c adminCidr=...] [-c publicAccess=true] [-c proxy=true]
+// [-c alarmEmail=ops@example.com] [-c allowedRegions=eu-west-1,eu-central-1]`.
+import { App, Aspects, Tags, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { AlertsStack } from '../lib/alerts-stack';
 import { AuthStack } from '../lib/auth-stack';
+import { AllowedRegions } from '../lib/constructs/residency';
 import { DatabaseStack, SIGNUP_WRITER } from '../lib/database-stack';
 import { NetworkStack } from '../lib/network-stack';
 import { stageSettings } from '../lib/stage';
@@ -11,6 +14,7 @@ const CROSS_STACK_REFERENCES = '@aws-cdk/core:defaultCrossStackReferences';
 
 export interface CruddurApp {
   readonly app: App;
+  readonly alerts: AlertsStack;
   readonly network: NetworkStack;
   readonly database: DatabaseStack;
   readonly auth: AuthStack;
@@ -26,12 +30,14 @@ export function createApp(app: App = new App()): CruddurApp {
   // account and region of the deployer's credentials; the VPC takes the region's first two AZs (Fn::GetAZs).
   const env: Environment | undefined = undefined;
 
+  const alerts = new AlertsStack(app, `${prefix}-Alerts`, { env, settings });
   const network = new NetworkStack(app, `${prefix}-Network`, { env, publicSubnets: settings.publicAccess });
   const database = new DatabaseStack(app, `${prefix}-Database`, {
     env,
     settings,
     vpc: network.vpc,
     secretsManagerEndpoint: network.secretsManagerEndpoint,
+    alerts: alerts.alerts,
   });
   const auth = new AuthStack(app, `${prefix}-Auth`, {
     env,
@@ -40,12 +46,15 @@ export function createApp(app: App = new App()): CruddurApp {
     database,
     databaseUser: SIGNUP_WRITER,
     sqsEndpoint: network.sqsEndpoint,
+    alarmAction: alerts.alerts.alarmAction,
   });
 
   Tags.of(app).add('project', 'cruddur-signup-sync');
   Tags.of(app).add('stage', settings.stage);
+  // Every stack, the ones added after this line included: an aspect runs at synth time.
+  Aspects.of(app).add(new AllowedRegions(settings.allowedRegions));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, network, database, auth };
+  return { app, alerts, network, database, auth };
 }
 
 if (require.main === module) {

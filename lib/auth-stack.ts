@@ -5,7 +5,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
-import { projectAlarm } from './constructs/alarms';
+import { permanentFailureAlarm, projectAlarm } from './constructs/alarms';
 import type { IamDatabase } from './constructs/database-client';
 import { ProjectFunction } from './constructs/project-function';
 import { SignupFallback } from './constructs/signup-fallback';
@@ -20,8 +20,8 @@ export interface AuthStackProps extends StackProps {
   readonly databaseUser: string;
   /** The SQS interface endpoint the post-confirmation function reaches the fallback queue through. */
   readonly sqsEndpoint: ec2.IInterfaceVpcEndpoint;
-  /** Notified by every alarm of the stack, the sign-up fallback's included. @default - none */
-  readonly alarmAction?: cloudwatch.IAlarmAction;
+  /** The stage's alerts topic (lib/constructs/alerts.ts): every alarm of the stack notifies it. */
+  readonly alarmAction: cloudwatch.IAlarmAction;
 }
 
 export class AuthStack extends Stack {
@@ -34,6 +34,8 @@ export class AuthStack extends Stack {
   public readonly signupFallback: SignupFallback;
   public readonly errorsAlarm: cloudwatch.Alarm;
   public readonly throttlesAlarm: cloudwatch.Alarm;
+  public readonly preSignUpErrorsAlarm: cloudwatch.Alarm;
+  public readonly replayErrorsAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: AuthStackProps) {
     super(scope, id, props);
@@ -117,11 +119,20 @@ export class AuthStack extends Stack {
       });
     }
 
+    // What the app may write: the three attributes sign-up requires (Cognito refuses a client that cannot write
+    // a required attribute), so preferred_username stays changeable; a change reaches public.users only through
+    // the lifecycle sync's handle rule. email_verified, phone and the rest stay out of the app's reach.
+    const writable = { email: true, fullname: true, preferredUsername: true };
     this.userPoolClient = this.userPool.addClient('AppClient', {
       authFlows: { userSrp: true },
       generateSecret: false,
       preventUserExistenceErrors: true,
       enableTokenRevocation: true,
+      // OAuth off until the pool has a domain: CDK's defaults would allow the implicit flow, every scope
+      // (aws.cognito.signin.user.admin included) and an https://example.com callback.
+      disableOAuth: true,
+      readAttributes: new cognito.ClientAttributes().withStandardAttributes({ ...writable, emailVerified: true }),
+      writeAttributes: new cognito.ClientAttributes().withStandardAttributes(writable),
     });
 
     this.errorsAlarm = projectAlarm(this, 'PostConfirmationErrors', {
@@ -138,6 +149,31 @@ export class AuthStack extends Stack {
       threshold: 1,
       action: props.alarmAction,
     });
+    permanentFailureAlarm(this, 'PostConfirmationPermanentFailures', { fn, functionLabel: 'post-confirmation', action: props.alarmAction });
+
+    // A failing PreSignUp refuses every sign-up before the account exists: nothing is queued, people just leave.
+    this.preSignUpErrorsAlarm = projectAlarm(this, 'PreSignUpErrors', {
+      description: 'The PreSignUp function failed: sign-ups are being refused before the account exists',
+      metric: this.preSignUpFunction.metricErrors({ statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      action: props.alarmAction,
+    });
+    permanentFailureAlarm(this, 'PreSignUpPermanentFailures', {
+      fn: this.preSignUpFunction,
+      functionLabel: 'PreSignUp',
+      action: props.alarmAction,
+    });
+
+    // The writer's own alarms (the queue's are in SignupFallback): an invocation that fails as a whole, not a
+    // record it reports back (those reach the dead-letter alarm), and a database it can never use.
+    const replay = this.signupFallback.replayFunction;
+    this.replayErrorsAlarm = projectAlarm(this, 'ReplayErrors', {
+      description: 'The replay function failed: queued sign-ups and user changes are not being written to public.users',
+      metric: replay.metricErrors({ statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      action: props.alarmAction,
+    });
+    permanentFailureAlarm(this, 'ReplayPermanentFailures', { fn: replay, functionLabel: 'replay', action: props.alarmAction });
 
     new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });

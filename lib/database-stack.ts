@@ -5,7 +5,9 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type { Construct } from 'constructs';
+import type { AlertChannel } from './constructs/alerts';
 import type { DatabaseClientOptions, IamDatabase } from './constructs/database-client';
+import { DatabaseAlerts } from './constructs/database-alerts';
 import { Migrations } from './constructs/migrations';
 import { PostgresInstance } from './constructs/postgres-instance';
 import type { WirableFunction } from './constructs/project-function';
@@ -23,6 +25,8 @@ export interface DatabaseStackProps extends StackProps {
   readonly vpc: ec2.IVpc;
   /** The migration function and the rotation function read the master secret through it. */
   readonly secretsManagerEndpoint: ec2.IInterfaceVpcEndpoint;
+  /** The stage's alerts topic: risky changes to the database and every alarm of the stack go there. */
+  readonly alerts: AlertChannel;
 }
 
 export class DatabaseStack extends Stack implements IamDatabase {
@@ -32,6 +36,8 @@ export class DatabaseStack extends Stack implements IamDatabase {
   public readonly migrateFunction: Migrations;
   /** Present with `-c proxy=true`: clients connect here instead of the instance. */
   public readonly proxy?: rds.DatabaseProxy;
+  /** The rule that tells the topic when the database is made public, unprotected, deleted or opened. */
+  public readonly databaseAlerts: DatabaseAlerts;
 
   constructor(scope: Construct, id: string, props: DatabaseStackProps) {
     super(scope, id, props);
@@ -55,6 +61,13 @@ export class DatabaseStack extends Stack implements IamDatabase {
       databaseName: DATABASE_NAME,
       secretsManagerEndpoint,
       logRetention: settings.logRetention,
+    });
+
+    this.databaseAlerts = new DatabaseAlerts(this, 'DatabaseAlerts', {
+      instanceIdentifier: this.db.instanceIdentifier,
+      securityGroupId: this.databaseSecurityGroup.securityGroupId,
+      alerts: props.alerts,
+      stage: settings.stage,
     });
 
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.db.dbInstanceEndpointAddress, description: 'PostgreSQL host' });

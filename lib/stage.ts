@@ -36,6 +36,10 @@ export interface StageSettings {
   readonly publicAccess: boolean;
   /** RDS Proxy in front of the database, IAM authentication end to end. */
   readonly proxy: boolean;
+  /** Subscribed to the stage's alerts topic (`-c alarmEmail=ops@example.com`). @default - no subscription */
+  readonly alarmEmail?: string;
+  /** The only regions the stacks may be deployed to (`-c allowedRegions=eu-west-1,eu-central-1`); empty: any. */
+  readonly allowedRegions: readonly string[];
 }
 
 /** Connections kept free for everyone but the post-confirmation function (see `reservedConcurrencyFits`). */
@@ -46,7 +50,7 @@ export const OTHER_CONNECTIONS = {
   operations: 10,
 };
 
-const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' | 'proxy'>> = {
+const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' | 'proxy' | 'alarmEmail' | 'allowedRegions'>> = {
   dev: {
     stage: 'dev',
     // 1 GiB: nominal 1073741824 / 9531392 = 112; the OS and RDS keep part of it, so assume 80.
@@ -113,6 +117,36 @@ export function checkAdminCidr(cidr: string): string {
   return cidr;
 }
 
+// One address, no list and no display name: the value becomes an SNS email subscription as it is.
+const EMAIL = /^[^\s@,;<>"]+@[^\s@,;<>".]+(\.[^\s@,;<>".]+)+$/;
+
+export function checkAlarmEmail(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || !EMAIL.test(value)) {
+    throw new StageConfigError('alarmEmail', 'must be one email address such as ops@example.com');
+  }
+  return value;
+}
+
+// eu-west-1, us-gov-west-1, cn-north-1, ap-southeast-7, eusc-de-east-1: a partition-free shape check; a
+// well-formed name of no real region only makes every deploy fail, which is the safe direction.
+const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
+
+/** Reads a comma-separated list (the command line) or an array (cdk.json); empty or absent: any region. */
+export function checkAllowedRegions(value: unknown): readonly string[] {
+  if (value === undefined || value === '') return [];
+  const items = typeof value === 'string' ? value.split(',').map((item) => item.trim()) : value;
+  if (!Array.isArray(items) || items.some((item) => typeof item !== 'string')) {
+    throw new StageConfigError('allowedRegions', 'must be a comma-separated list of regions such as eu-west-1,eu-central-1');
+  }
+  const regions = items as string[];
+  const wrong = regions.find((region) => !REGION.test(region));
+  if (wrong !== undefined) {
+    throw new StageConfigError('allowedRegions', `has ${wrong === '' ? 'an empty entry' : JSON.stringify(wrong)}, which is not a region name such as eu-west-1`);
+  }
+  return [...new Set(regions)];
+}
+
 /** True when the function's connections, plus the reserved and operational ones, fit in `max_connections`. */
 export function reservedConcurrencyFits(settings: Pick<StageSettings, 'maxConnections' | 'reservedConcurrency'>): boolean {
   return settings.reservedConcurrency + OTHER_CONNECTIONS.reserved + OTHER_CONNECTIONS.operations <= settings.maxConnections;
@@ -132,7 +166,14 @@ export function stageSettings(context: Context): StageSettings {
   if (publicAccess && (stage !== 'dev' || adminCidr === undefined)) {
     throw new StageConfigError('publicAccess', 'is allowed only in dev and only together with adminCidr');
   }
-  const settings: StageSettings = { ...BASE[stage], adminCidr, publicAccess, proxy: flag(context, 'proxy') };
+  const settings: StageSettings = {
+    ...BASE[stage],
+    adminCidr,
+    publicAccess,
+    proxy: flag(context, 'proxy'),
+    alarmEmail: checkAlarmEmail(context('alarmEmail')),
+    allowedRegions: checkAllowedRegions(context('allowedRegions')),
+  };
   if (!reservedConcurrencyFits(settings)) {
     throw new StageConfigError('stage', `reserved concurrency ${settings.reservedConcurrency} does not fit max_connections ${settings.maxConnections}`);
   }

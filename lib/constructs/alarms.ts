@@ -1,7 +1,8 @@
 // Every alarm of the project is made here, so that they all look at the same one-minute periods, treat a
-// quiet metric as healthy, and notify the same action once there is one.
-import { Duration } from 'aws-cdk-lib';
+// quiet metric as healthy, and tell the stage's topic both when they fire and when they recover.
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
 /** One period is enough to fire: each of these alarms means a sign-up is failing or waiting now. */
@@ -15,8 +16,11 @@ export interface ProjectAlarmProps {
   readonly threshold: number;
   /** @default cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD */
   readonly comparisonOperator?: cloudwatch.ComparisonOperator;
-  /** Notified when the alarm fires. @default - none (the stage's topic comes with a later issue) */
-  readonly action?: cloudwatch.IAlarmAction;
+  /**
+   * The stage's topic (lib/constructs/alerts.ts), notified on ALARM and on OK. Required: an alarm nobody
+   * hears is a dashboard, and the type system is the cheapest place to refuse one.
+   */
+  readonly action: cloudwatch.IAlarmAction;
 }
 
 export function projectAlarm(scope: Construct, id: string, props: ProjectAlarmProps): cloudwatch.Alarm {
@@ -29,6 +33,58 @@ export function projectAlarm(scope: Construct, id: string, props: ProjectAlarmPr
     // No data means no invocations or an empty queue: nothing is failing.
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
-  if (props.action !== undefined) alarm.addAlarmAction(props.action);
+  alarm.addAlarmAction(props.action);
+  // OK too: whoever was paged learns that it is over without opening the console.
+  alarm.addOkAction(props.action);
   return alarm;
+}
+
+/**
+ * The functions log a refused database connection at ERROR with `failureClass` ("permanent" or "transient")
+ * and `errorClass` (tls, hostname, auth, role_missing, privilege, no_credentials, ...). Their logger writes
+ * one JSON object a line to stdout itself (lambdas/runtime/logger.ts), not through `console`: with the
+ * functions' JSON log format Lambda structures only `console` output and passes lines that are already JSON
+ * through unchanged, so the fields are at the top level of the event, where `$.failureClass` finds them.
+ */
+export const PERMANENT_FAILURE_PATTERN = logs.FilterPattern.stringValue('$.failureClass', '=', 'permanent');
+
+/** A function whose log group the permanent-failure filter reads (a ProjectFunction is one). */
+export interface LoggingFunction {
+  readonly logGroup: logs.ILogGroup;
+}
+
+export interface PermanentFailureAlarmProps {
+  readonly fn: LoggingFunction;
+  /** Which function, in the words of the notification: "post-confirmation", "replay". */
+  readonly functionLabel: string;
+  readonly action: cloudwatch.IAlarmAction;
+}
+
+/** Metric namespace of the permanent-failure filters; the metric name is `<stack name>-<id>`. */
+export const PERMANENT_FAILURE_NAMESPACE = 'Cruddur/PermanentDatabaseFailures';
+
+/**
+ * A metric filter on the function's log group counting permanent database failures, and an alarm that fires
+ * on the first one: a wrong CA, host name, role or grant does not pass with time, so waiting for the queue's
+ * backlog or dead-letter alarms (an hour or more later) only delays the fix. One call per database function.
+ */
+export function permanentFailureAlarm(scope: Construct, id: string, props: PermanentFailureAlarmProps): cloudwatch.Alarm {
+  // The stack name carries the stage: dev and prod in one account and region never share a metric.
+  const metricName = `${Stack.of(scope).stackName}-${id}`;
+  const filter = new logs.MetricFilter(scope, `${id}Filter`, {
+    logGroup: props.fn.logGroup,
+    filterPattern: PERMANENT_FAILURE_PATTERN,
+    metricNamespace: PERMANENT_FAILURE_NAMESPACE,
+    metricName,
+    metricValue: '1',
+  });
+  return projectAlarm(scope, id, {
+    description:
+      `The ${props.functionLabel} function cannot use the database for a reason that will not pass by itself ` +
+      '(TLS, host name, login, role or grant): sign-ups wait in the queue until the deploy is fixed. ' +
+      'Read errorClass in its log (README "Failure modes")',
+    metric: filter.metric({ statistic: cloudwatch.Stats.SUM }),
+    threshold: 1,
+    action: props.action,
+  });
 }

@@ -35,8 +35,8 @@ export interface SignupFallbackProps {
   readonly maxReceiveCount?: number;
   /** @default RemovalPolicy.DESTROY (the queues hold sign-ups in transit only; prod may retain) */
   readonly removalPolicy?: RemovalPolicy;
-  /** Notified by both alarms. @default - none */
-  readonly alarmAction?: cloudwatch.IAlarmAction;
+  /** The stage's topic: notified by both alarms. */
+  readonly alarmAction: cloudwatch.IAlarmAction;
 }
 
 export class SignupFallback extends Construct {

@@ -134,6 +134,54 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     });
   });
 
+  function appClient(): Record<string, unknown> {
+    const clients = Object.values(synth.auth.findResources('AWS::Cognito::UserPoolClient')) as Resource[];
+    expect(clients).toHaveLength(1);
+    return clients[0]!.Properties;
+  }
+
+  it('keeps OAuth off on the app client until the pool has a domain: no flows, scopes or callbacks', () => {
+    const client = appClient();
+    expect(client.AllowedOAuthFlowsUserPoolClient).toBe(false);
+    for (const key of ['AllowedOAuthFlows', 'AllowedOAuthScopes', 'CallbackURLs', 'LogoutURLs']) expect(client[key], key).toBeUndefined();
+    synth.auth.resourceCountIs('AWS::Cognito::UserPoolDomain', 0);
+    expect(client.ExplicitAuthFlows).toEqual(['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']);
+  });
+
+  it('lets the app write only email, name and preferred_username, and read those and email_verified', () => {
+    const client = appClient();
+    expect((client.WriteAttributes as string[]).slice().sort()).toEqual(['email', 'name', 'preferred_username']);
+    expect((client.ReadAttributes as string[]).slice().sort()).toEqual(['email', 'email_verified', 'name', 'preferred_username']);
+  });
+
+  it('makes every attribute sign-up requires writable by the app, or Cognito would refuse the client', () => {
+    const pool = Object.values(synth.auth.findResources('AWS::Cognito::UserPool'))[0] as Resource;
+    const required = (pool.Properties.Schema as { Name: string; Required?: boolean }[]).filter((a) => a.Required).map((a) => a.Name);
+    expect(appClient().WriteAttributes).toEqual(expect.arrayContaining(required));
+  });
+
+  it('alarms on any error of the PreSignUp function', () => {
+    const found = synth.auth.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Cognito PreSignUp') } });
+    synth.auth.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Statistic: 'Sum',
+      Threshold: 1,
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: Object.keys(found)[0] } }],
+    });
+  });
+
+  it.each(['PostConfirmationFunction', 'PreSignUpFunction', 'SignupFallbackReplayFunction'])(
+    'alarms on the first permanent database failure in the log of %s',
+    (fnId) => {
+      const filters = Object.values(synth.auth.findResources('AWS::Logs::MetricFilter')) as Resource[];
+      const filter = filters.find((f) => JSON.stringify(f.Properties.LogGroupName).includes(`"${fnId}LogGroup`));
+      expect(filter?.Properties.FilterPattern).toBe('{ $.failureClass = "permanent" }');
+      const { MetricName, MetricNamespace } = (filter!.Properties.MetricTransformations as Record<string, string>[])[0]!;
+      synth.auth.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName, Namespace: MetricNamespace, Period: 60, EvaluationPeriods: 1, Threshold: 1 });
+    },
+  );
+
   it.each(['Errors', 'Throttles'])('alarms on any %s of the post-confirmation function', (metric) => {
     synth.auth.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: metric,
@@ -182,27 +230,44 @@ describe('AuthStack with RDS Proxy', { timeout: 60_000 }, () => {
 });
 
 describe('AuthStack alarm action', () => {
-  it('notifies the action from every alarm of the stack, the sign-up fallback’s included', () => {
+  it('notifies the action on ALARM and OK from every alarm of the stack, the sign-up fallback’s included', () => {
     const topic = 'arn:aws:sns:us-east-1:111111111111:alerts';
     const app = new App({ context: NO_BUNDLING });
     const settings = stageSettings(() => undefined);
+    const alarmAction = { bind: () => ({ alarmActionArn: topic }) };
+    const alerts = { alarmAction, eventTarget: () => ({ bind: () => ({ arn: topic }) }) };
     const network = new NetworkStack(app, 'Network');
-    const database = new DatabaseStack(app, 'Database', { settings, vpc: network.vpc, secretsManagerEndpoint: network.secretsManagerEndpoint });
+    const database = new DatabaseStack(app, 'Database', {
+      settings,
+      vpc: network.vpc,
+      secretsManagerEndpoint: network.secretsManagerEndpoint,
+      alerts,
+    });
     const auth = new AuthStack(app, 'Auth', {
       settings,
       vpc: network.vpc,
       database,
       databaseUser: SIGNUP_WRITER,
       sqsEndpoint: network.sqsEndpoint,
-      alarmAction: { bind: () => ({ alarmActionArn: topic }) },
+      alarmAction,
     });
     const alarms = Object.entries(Template.fromStack(auth).findResources('AWS::CloudWatch::Alarm')) as [string, Resource][];
-    expect(alarms.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
-      'PostConfirmationErrors',
-      'PostConfirmationThrottles',
-      'SignupFallbackBacklogAlarm',
-      'SignupFallbackDeadLetterAlarm',
-    ]);
-    for (const [, alarm] of alarms) expect(alarm.Properties.AlarmActions).toEqual([topic]);
+    expect(alarms.map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual(
+      expect.arrayContaining([
+        'PostConfirmationErrors',
+        'PostConfirmationThrottles',
+        'PostConfirmationPermanentFailures',
+        'PreSignUpErrors',
+        'PreSignUpPermanentFailures',
+        'ReplayErrors',
+        'ReplayPermanentFailures',
+        'SignupFallbackBacklogAlarm',
+        'SignupFallbackDeadLetterAlarm',
+      ]),
+    );
+    for (const [, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([topic]);
+      expect(alarm.Properties.OKActions).toEqual([topic]);
+    }
   });
 });
