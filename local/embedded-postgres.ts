@@ -33,6 +33,8 @@ export interface EmbeddedPostgresOptions {
   readonly port?: number;
   /** Receives the server's own log lines (default: kept only to explain a failed start). */
   readonly onLog?: (line: string) => void;
+  /** More server settings, each passed as `-c name=value` (the TLS tests turn `ssl` on with their own certificate). */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 export interface EmbeddedPostgresServer {
@@ -110,6 +112,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const flags = ['-c', `listen_addresses=${LOOPBACK}`];
     // Throwaway clusters are for tests and the bench: a crash may lose them, and bursts open many connections.
     if (!options.persistent) flags.push('-c', 'fsync=off', '-c', 'max_connections=200');
+    for (const [name, value] of Object.entries(options.settings ?? {})) flags.push('-c', `${name}=${value}`);
     const pg = new EmbeddedPostgres({
       databaseDir: dataDir,
       port,

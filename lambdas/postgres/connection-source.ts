@@ -4,7 +4,7 @@ import type { ClientConfig } from 'pg';
 import { type Env, checkUrl, optional, required, tcpPort } from '../runtime/env';
 import { ConfigurationError } from '../runtime/errors';
 import { authTokenGenerator } from './rds-token';
-import { verifiedTls } from './tls';
+import { verifiedTls, type VerifiedTls } from './tls';
 
 /** Produces the connection settings for a new connection (a fresh IAM token each time, where used). */
 export type ConnectionSource = () => ClientConfig;
@@ -14,8 +14,10 @@ export interface IamDatabaseSettings {
   readonly port: number;
   readonly database: string;
   readonly user: string;
-  /** Region of the instance, which signs the token. */
+  /** Region of the instance, which signs the token and picks the RDS CAs to trust. */
   readonly region: string;
+  /** The host is an RDS Proxy endpoint, whose certificate chains to the Amazon Trust Services roots. @default false */
+  readonly proxy?: boolean;
 }
 
 /** How a function reaches its database: no password is ever part of the IAM form. */
@@ -34,31 +36,43 @@ export interface IamSourceSettings {
   readonly user: string;
   /** Returns a short-lived IAM authentication token, used as the password. */
   readonly token: () => Promise<string>;
+  /** What the server's certificate is verified against. @default verifiedTls(host): every region's RDS roots */
+  readonly tls?: VerifiedTls;
 }
 
 /** Settings for IAM database authentication over verified TLS: the password is a token minted per connection. */
 export function iamSource(settings: IamSourceSettings): ConnectionSource {
+  // Chosen once per container: the CA list is the same for every connection it opens.
+  const ssl = settings.tls ?? verifiedTls(settings.host);
   return () => ({
     host: settings.host,
     port: settings.port,
     database: settings.database,
     user: settings.user,
     password: settings.token,
-    ssl: verifiedTls(settings.host),
+    ssl,
   });
 }
 
 export function connectionSourceFor(settings: DatabaseSettings): ConnectionSource {
   if ('connectionUrl' in settings) return urlSource(settings.connectionUrl);
-  const { host, port, database, user, region } = settings.iam;
+  const { host, port, database, user, region, proxy } = settings.iam;
   // The token is signed with the function's role credentials (rds-token.ts).
-  return iamSource({ host, port, database, user, token: authTokenGenerator({ hostname: host, port, username: user, region }) });
+  return iamSource({
+    host,
+    port,
+    database,
+    user,
+    token: authTokenGenerator({ hostname: host, port, username: user, region }),
+    tls: verifiedTls(host, { region, proxy: proxy === true }),
+  });
 }
 
 /**
  * `CONNECTION_URL` wins when set (an empty one, as the deployed template declares it, counts as unset).
  * Otherwise IAM database authentication: `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER` and the region come
- * from the deployment. No password is ever read from the environment in AWS.
+ * from the deployment, and `DB_ENDPOINT_KIND` (`instance`, the default, or `proxy`) says which CAs sign the
+ * host's certificate. No password is ever read from the environment in AWS.
  */
 export function databaseSettingsFromEnv(env: Env): DatabaseSettings {
   const url = optional(env, 'CONNECTION_URL');
@@ -73,6 +87,13 @@ export function databaseSettingsFromEnv(env: Env): DatabaseSettings {
       database: required(env, 'DB_NAME'),
       user: required(env, 'DB_USER'),
       region: optional(env, 'AWS_REGION') ?? required(env, 'AWS_DEFAULT_REGION'),
+      proxy: endpointKind(env) === 'proxy',
     },
   };
+}
+
+function endpointKind(env: Env): 'instance' | 'proxy' {
+  const kind = optional(env, 'DB_ENDPOINT_KIND') ?? 'instance';
+  if (kind !== 'instance' && kind !== 'proxy') throw new ConfigurationError('DB_ENDPOINT_KIND', 'must be instance or proxy');
+  return kind;
 }

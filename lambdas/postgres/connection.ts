@@ -1,11 +1,11 @@
 // One PostgreSQL connection per function container: opened lazily, reused, re-opened after it breaks.
 // Where the credentials come from is the one seam (`ConnectionSource`, connection-source.ts): a URL locally,
 // IAM auth in AWS.
-import { Client, type QueryResultRow } from 'pg';
+import { Client, type QueryConfig, type QueryResultRow } from 'pg';
 import { DatabaseUnavailableError } from '../runtime/errors';
 import { connectionSourceFor, type ConnectionSource, type DatabaseSettings } from './connection-source';
-import { errorCode, isConnectionError, isOverloaded, isTimeoutError } from './error-codes';
-import type { Queryable } from './queryable';
+import { classifyFailure, errorCode, isConnectionError, type Classification } from './error-codes';
+import type { Queryable, QueryOptions } from './queryable';
 
 export interface Timeouts {
   /** Time allowed to open a TCP+TLS connection and authenticate. @default 1000 */
@@ -26,7 +26,7 @@ export const DEFAULT_BUDGET_MS = 3000;
 
 export interface LazyConnectionOptions {
   readonly timeouts?: Partial<Timeouts>;
-  /** Total time one `query` may take, retry included. @default 3000 */
+  /** Total time one `query` without a deadline may take, retry included. @default 3000 */
   readonly budgetMs?: number;
   readonly applicationName?: string;
 }
@@ -45,18 +45,26 @@ export class LazyConnection implements Queryable {
     this.budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
   }
 
-  /** Runs one statement; if a previously working connection turns out broken, reconnects and runs it once more. */
-  async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {
-    const started = Date.now();
+  /**
+   * Runs one statement; if a previously working connection turns out broken, reconnects and runs it once more.
+   * Everything fits `options.deadline` (or the budget from now): the connect timeout and the client-side
+   * statement timeout are what is left of it, and the retry happens only while a whole attempt still fits.
+   * The server-side statement_timeout stays per connection (statementMs): SET LOCAL needs a transaction and
+   * a per-statement SET costs a round trip, so the deadline is enforced by the client, and the server's own
+   * limit stops a statement the client gave up on soon after.
+   */
+  async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[], options: QueryOptions = {}): Promise<{ rows: R[] }> {
+    const deadline = options.deadline ?? Date.now() + this.budgetMs;
     const reused = this.client !== undefined;
     try {
-      return await this.attempt<R>(text, values);
+      return await this.attempt<R>(text, values, deadline);
     } catch (error) {
       const attemptMs = this.timeouts.connectMs + this.timeouts.queryMs;
-      const retry = reused && isConnectionError(error) && Date.now() - started + attemptMs <= this.budgetMs;
+      const transient = classifyFailure(error)?.failureClass === 'transient';
+      const retry = reused && transient && isConnectionError(error) && deadline - Date.now() >= attemptMs;
       if (!retry) throw this.translate(error);
       try {
-        return await this.attempt<R>(text, values);
+        return await this.attempt<R>(text, values, deadline);
       } catch (retryError) {
         throw this.translate(retryError);
       }
@@ -71,10 +79,18 @@ export class LazyConnection implements Queryable {
     if (client) await client.end().catch(() => undefined);
   }
 
-  private async attempt<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<{ rows: R[] }> {
-    const client = await this.connection();
+  private async attempt<R extends QueryResultRow>(text: string, values: unknown[] | undefined, deadline: number): Promise<{ rows: R[] }> {
+    const client = await this.connection(deadline);
+    const left = deadline - Date.now();
+    if (left <= 0) throw new DatabaseUnavailableError(DEADLINE_MESSAGE, undefined, DEADLINE);
+    // pg reads a per-query `query_timeout` (its types do not declare it): what is left of the deadline.
+    const config: QueryConfig & { readonly query_timeout: number } = {
+      text,
+      ...(values === undefined ? {} : { values }),
+      query_timeout: Math.min(this.timeouts.queryMs, left),
+    };
     try {
-      return await client.query<R>(text, values);
+      return await client.query<R>(config);
     } catch (error) {
       // A client-side timeout leaves the protocol mid-message: the connection cannot be trusted again.
       if (isConnectionError(error)) this.discard(client);
@@ -82,18 +98,20 @@ export class LazyConnection implements Queryable {
     }
   }
 
-  private connection(): Promise<Client> {
+  private connection(deadline: number): Promise<Client> {
     if (this.client) return Promise.resolve(this.client);
-    this.connecting ??= this.open().finally(() => {
+    this.connecting ??= this.open(deadline).finally(() => {
       this.connecting = undefined;
     });
     return this.connecting;
   }
 
-  private async open(): Promise<Client> {
+  private async open(deadline: number): Promise<Client> {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new DatabaseUnavailableError(DEADLINE_MESSAGE, undefined, DEADLINE);
     const client = new Client({
       ...this.source(),
-      connectionTimeoutMillis: this.timeouts.connectMs,
+      connectionTimeoutMillis: Math.max(1, Math.min(this.timeouts.connectMs, left)),
       statement_timeout: this.timeouts.statementMs,
       lock_timeout: this.timeouts.statementMs,
       query_timeout: this.timeouts.queryMs,
@@ -108,9 +126,10 @@ export class LazyConnection implements Queryable {
       await client.connect();
     } catch (error) {
       await client.end().catch(() => undefined);
-      // Whatever keeps a connection from opening (refused, unreachable, timed out, an IAM token that could
-      // not be minted, a refused login) means the database cannot take this write now: let it be queued.
-      throw unavailable(error, 'The database could not be reached within the time budget');
+      // Whatever keeps a connection from opening means the database cannot take this write now: let it be
+      // queued. Whether waiting will help (a restart) or not (an untrusted certificate) is in the class.
+      const classification = classifyFailure(error) ?? { failureClass: 'transient', errorClass: 'network' };
+      throw unavailable(error, classification, classification.failureClass === 'transient' ? UNREACHABLE_MESSAGE : undefined);
     }
     this.client = client;
     return client;
@@ -121,19 +140,41 @@ export class LazyConnection implements Queryable {
     client.end().catch(() => undefined);
   }
 
+  /** A failure that says something about the connection becomes DatabaseUnavailableError; anything else is the caller's. */
   private translate(error: unknown): unknown {
     if (error instanceof DatabaseUnavailableError) return error;
-    if (!isConnectionError(error) && !isTimeoutError(error) && !isOverloaded(error)) return error;
-    return unavailable(
-      error,
-      isTimeoutError(error) ? 'The database did not answer within the time budget' : 'The database could not be reached within the time budget',
-    );
+    const classification = classifyFailure(error);
+    return classification === undefined ? error : unavailable(error, classification);
   }
 }
 
-function unavailable(error: unknown, message: string): DatabaseUnavailableError {
+const DEADLINE: Classification = { failureClass: 'transient', errorClass: 'deadline' };
+const DEADLINE_MESSAGE = "The event's deadline passed before the database answered";
+
+// Fixed texts by class: the server's and OpenSSL's messages may quote a value or a host, and never reach a log.
+const MESSAGES: Partial<Record<Classification['errorClass'], string>> = {
+  timeout: 'The database did not answer within the time budget',
+  'too-many-connections': 'The database has no connection slot free',
+  'server-restarting': 'The database is restarting',
+  'tls-untrusted': "The database's certificate is not signed by a trusted RDS certificate authority",
+  'tls-expired': "The database's certificate has expired or is not valid yet",
+  'tls-host-name': "The database's certificate does not name the host connected to",
+  'tls-not-offered': 'The database does not offer TLS',
+  'login-refused': 'The database refused the login',
+  'role-missing': 'The database role to log in as does not exist',
+  'privilege-missing': 'The database role lacks a privilege it needs',
+  'database-missing': 'The database does not exist on the server',
+  'schema-missing': 'The database lacks a table or function the code uses (are the migrations applied?)',
+  'host-not-found': 'The database host name does not resolve',
+  'no-credentials': 'No credentials to sign the IAM database token',
+};
+
+const UNREACHABLE_MESSAGE = 'The database could not be reached within the time budget';
+
+function unavailable(error: unknown, classification: Classification, fixed?: string): DatabaseUnavailableError {
   if (error instanceof DatabaseUnavailableError) return error;
-  return new DatabaseUnavailableError(message, errorCode(error));
+  const message = fixed ?? MESSAGES[classification.errorClass] ?? UNREACHABLE_MESSAGE;
+  return new DatabaseUnavailableError(message, errorCode(error), classification);
 }
 
 /** A port over the database, and how to close the connection under it. */

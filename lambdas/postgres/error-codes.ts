@@ -1,5 +1,5 @@
 // What a failed pg call means, read from the error's `code`: a SQLSTATE from the server, or a Node errno name
-// when the socket itself failed.
+// when the socket itself failed, or an OpenSSL verification code when TLS refused the server.
 
 /** The `code` a pg, system or SDK error carries, when it is a string. */
 export function errorCode(error: unknown): string | undefined {
@@ -14,8 +14,10 @@ export const SQLSTATE = {
   INVALID_AUTHORIZATION: '28000',
   INVALID_PASSWORD: '28P01',
   INVALID_CATALOG_NAME: '3D000',
+  INSUFFICIENT_PRIVILEGE: '42501',
   UNDEFINED_TABLE: '42P01',
   OBJECT_IN_USE: '55006',
+  TOO_MANY_CONNECTIONS: '53300',
 } as const;
 
 // SQLSTATE classes and errno codes that mean the connection itself is gone, not that the statement failed:
@@ -50,9 +52,116 @@ export function isTimeoutError(error: unknown): boolean {
 }
 
 // A server with no connection slot left (too_many_connections) refuses before any statement runs.
-const OVERLOADED_CODES = new Set(['53300']);
+const OVERLOADED_CODES = new Set([SQLSTATE.TOO_MANY_CONNECTIONS, '53400']);
 
 export function isOverloaded(error: unknown): boolean {
   const code = errorCode(error);
   return error instanceof Error && code !== undefined && OVERLOADED_CODES.has(code);
+}
+
+/**
+ * Transient: waiting helps (the server restarts, a slot frees up, the network comes back): queue and replay.
+ * Permanent: the deploy is broken and no retry will fix it: still queue (nothing is lost) but tell someone now.
+ */
+export type FailureClass = 'transient' | 'permanent';
+
+/**
+ * The fixed vocabulary a log line and the metric filter see; never the server's or OpenSSL's message text.
+ * Transient: `refused`, `timeout`, `too-many-connections`, `server-restarting`, `network`, `deadline`.
+ * Permanent: `tls-untrusted`, `tls-expired`, `tls-host-name`, `tls-not-offered`, `login-refused`,
+ * `role-missing`, `privilege-missing`, `database-missing`, `schema-missing`, `host-not-found`, `no-credentials`.
+ */
+export type ErrorClass =
+  | 'refused'
+  | 'timeout'
+  | 'too-many-connections'
+  | 'server-restarting'
+  | 'network'
+  | 'deadline'
+  | 'tls-untrusted'
+  | 'tls-expired'
+  | 'tls-host-name'
+  | 'tls-not-offered'
+  | 'login-refused'
+  | 'role-missing'
+  | 'privilege-missing'
+  | 'database-missing'
+  | 'schema-missing'
+  | 'host-not-found'
+  | 'no-credentials';
+
+export interface Classification {
+  readonly failureClass: FailureClass;
+  readonly errorClass: ErrorClass;
+}
+
+const PERMANENT_CODES: Readonly<Record<string, ErrorClass>> = {
+  // OpenSSL's verdicts on the server's chain (Node puts them in `code`).
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'tls-untrusted',
+  UNABLE_TO_GET_ISSUER_CERT: 'tls-untrusted',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'tls-untrusted',
+  SELF_SIGNED_CERT_IN_CHAIN: 'tls-untrusted',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'tls-untrusted',
+  CERT_UNTRUSTED: 'tls-untrusted',
+  CERT_SIGNATURE_FAILURE: 'tls-untrusted',
+  CERT_REVOKED: 'tls-untrusted',
+  CERT_HAS_EXPIRED: 'tls-expired',
+  CERT_NOT_YET_VALID: 'tls-expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'tls-host-name',
+  // 28000 is refined below: a missing role is reported with the same SQLSTATE as a refused login.
+  [SQLSTATE.INVALID_PASSWORD]: 'login-refused',
+  [SQLSTATE.INVALID_AUTHORIZATION]: 'login-refused',
+  [SQLSTATE.INSUFFICIENT_PRIVILEGE]: 'privilege-missing',
+  [SQLSTATE.INVALID_CATALOG_NAME]: 'database-missing',
+  // The migrations have not run (or ran elsewhere): the functions' statements name objects that are not there.
+  [SQLSTATE.UNDEFINED_TABLE]: 'schema-missing',
+  '42883': 'schema-missing',
+  '3F000': 'schema-missing',
+  // NXDOMAIN: the name does not exist (a wrong DB_HOST), unlike EAI_AGAIN, a resolver that did not answer.
+  ENOTFOUND: 'host-not-found',
+};
+
+const TRANSIENT_CODES: Readonly<Record<string, ErrorClass>> = {
+  ECONNREFUSED: 'refused',
+  ETIMEDOUT: 'timeout',
+  '57014': 'timeout',
+  '55P03': 'timeout',
+  [SQLSTATE.TOO_MANY_CONNECTIONS]: 'too-many-connections',
+  '53400': 'too-many-connections',
+  '57P01': 'server-restarting',
+  '57P02': 'server-restarting',
+  '57P03': 'server-restarting',
+  ECONNRESET: 'network',
+  EPIPE: 'network',
+  EHOSTUNREACH: 'network',
+  ENETUNREACH: 'network',
+  EAI_AGAIN: 'network',
+};
+
+// The IAM token is minted as the connection opens; without credentials it cannot be, on any retry.
+const NO_CREDENTIALS_NAMES = new Set(['CredentialsProviderError', 'CredentialsError']);
+
+/**
+ * Which class a failed connect or statement belongs to, or undefined for an error that says nothing about the
+ * connection (a CHECK violation, a bug). The message is read only to tell a missing role from a refused login
+ * (both 28000) and to recognise pg's own code-less errors; it never leaves this function.
+ */
+export function classifyFailure(error: unknown): Classification | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (NO_CREDENTIALS_NAMES.has(error.name)) return { failureClass: 'permanent', errorClass: 'no-credentials' };
+  const code = errorCode(error);
+  if (code !== undefined) {
+    const permanent = PERMANENT_CODES[code];
+    if (permanent !== undefined) {
+      const refined = code === SQLSTATE.INVALID_AUTHORIZATION && /^role ".*" does not exist/.test(error.message) ? 'role-missing' : permanent;
+      return { failureClass: 'permanent', errorClass: refined };
+    }
+    const transient = TRANSIENT_CODES[code];
+    if (transient !== undefined) return { failureClass: 'transient', errorClass: transient };
+    if (code.startsWith('08')) return { failureClass: 'transient', errorClass: 'network' };
+  }
+  if (/does not support SSL/i.test(error.message)) return { failureClass: 'permanent', errorClass: 'tls-not-offered' };
+  if (/timeout|timed out/i.test(error.message)) return { failureClass: 'transient', errorClass: 'timeout' };
+  if (isConnectionError(error)) return { failureClass: 'transient', errorClass: 'network' };
+  return undefined;
 }

@@ -1,5 +1,5 @@
 // Typed errors. Messages name what is wrong but never carry a user's values.
-import { errorCode } from '../postgres/error-codes';
+import { errorCode, type Classification, type ErrorClass, type FailureClass } from '../postgres/error-codes';
 
 /** The event is not a well-formed Cognito event; `field` is the path of the offending field. */
 export class InvalidEventError extends Error {
@@ -31,14 +31,23 @@ export class ConfigurationError extends Error {
   }
 }
 
-/** The database could not be reached, or did not answer, within the time budget. */
+/**
+ * The database could not be reached, or did not answer, within the time budget, or refused us for a reason
+ * no retry fixes (`failureClass: 'permanent'`: an untrusted certificate, a refused login, a missing grant).
+ * Either way the write can wait in a queue; a permanent one is also an alarm (logLevelFor).
+ */
 export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
+  readonly failureClass: FailureClass;
+  readonly errorClass: ErrorClass;
   constructor(
     message: string,
     readonly code?: string,
+    classification: Classification = { failureClass: 'transient', errorClass: 'network' },
   ) {
     super(message);
+    this.failureClass = classification.failureClass;
+    this.errorClass = classification.errorClass;
   }
 }
 
@@ -58,8 +67,29 @@ export class HandleRefusedError extends Error {
 
 const TYPED_ERRORS = [InvalidEventError, UnsupportedTriggerError, ConfigurationError, DatabaseUnavailableError, HandleRefusedError];
 
+/** The facts about a failure that are safe to log. */
+export type ErrorFields = {
+  errorName: string;
+  errorCode?: string;
+  errorMessage?: string;
+  /** The constraint a refused write broke (pg's `constraint`), when there is one. */
+  constraint?: string;
+  /** Only for DatabaseUnavailableError: the metric filter alarms on `$.failureClass = "permanent"`. */
+  failureClass?: FailureClass;
+  errorClass?: ErrorClass;
+};
+
 /** Narrows an unknown thrown value to the few facts that are safe to log: never its message for foreign errors. */
-export function describeError(error: unknown): { errorName: string; errorCode?: string; errorMessage?: string } {
+export function describeError(error: unknown): ErrorFields {
+  if (error instanceof DatabaseUnavailableError) {
+    return {
+      errorName: error.name,
+      errorMessage: error.message,
+      ...(error.code ? { errorCode: error.code } : {}),
+      failureClass: error.failureClass,
+      errorClass: error.errorClass,
+    };
+  }
   if (TYPED_ERRORS.some((type) => error instanceof type)) {
     const typed = error as Error & { code?: string };
     return { errorName: typed.name, errorMessage: typed.message, ...(typed.code ? { errorCode: typed.code } : {}) };
@@ -67,9 +97,23 @@ export function describeError(error: unknown): { errorName: string; errorCode?: 
   if (error instanceof Error) {
     // pg errors carry a SQLSTATE in `code`; system errors an errno name. Their messages may quote values.
     const code = errorCode(error);
-    return { errorName: error.name, ...(code !== undefined ? { errorCode: code } : {}) };
+    // pg's DatabaseError names the constraint a write broke (never its DETAIL, which quotes the value).
+    const constraint = (error as { constraint?: unknown }).constraint;
+    return {
+      errorName: error.name,
+      ...(code !== undefined ? { errorCode: code } : {}),
+      ...(typeof constraint === 'string' ? { constraint } : {}),
+    };
   }
   return { errorName: typeof error };
+}
+
+/**
+ * The level a failure is logged at where the write was saved anyway (queued): WARN for a passing outage,
+ * ERROR for a permanent misconfiguration, which someone must fix before the queue's retries run out.
+ */
+export function logLevelFor(error: unknown): 'warn' | 'error' {
+  return error instanceof DatabaseUnavailableError && error.failureClass === 'permanent' ? 'error' : 'warn';
 }
 
 /**

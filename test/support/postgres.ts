@@ -9,7 +9,7 @@ export type TestServer = EmbeddedPostgresServer;
 // A throwaway local-only credential for a server that listens on loopback and lives for one test run.
 const SUPERUSER_PASSWORD = 'postgres';
 
-export function startTestServer(options: { readonly port?: number } = {}): Promise<TestServer> {
+export function startTestServer(options: { readonly port?: number; readonly settings?: Readonly<Record<string, string>> } = {}): Promise<TestServer> {
   return startEmbeddedPostgres({ persistent: false, password: SUPERUSER_PASSWORD, ...options });
 }
 

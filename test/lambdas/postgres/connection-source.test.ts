@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connectionSourceFor, databaseSettingsFromEnv } from '../../../lambdas/postgres/connection-source';
+import { verifiedTls } from '../../../lambdas/postgres/tls';
 import { ConfigurationError } from '../../../lambdas/runtime/errors';
 
 const IAM_ENV = { DB_HOST: 'db.example.internal', DB_NAME: 'cruddur', DB_USER: 'signup_writer', AWS_REGION: 'us-east-1' };
@@ -21,8 +22,13 @@ describe('databaseSettingsFromEnv', () => {
 
   it('treats an empty CONNECTION_URL (as the deployed template declares it) as unset', () => {
     expect(databaseSettingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '' })).toEqual({
-      iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'signup_writer', region: 'us-east-1' },
+      iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'signup_writer', region: 'us-east-1', proxy: false },
     });
+  });
+
+  it('marks an RDS Proxy endpoint from DB_ENDPOINT_KIND, and names the variable when it is neither kind', () => {
+    expect(databaseSettingsFromEnv({ ...IAM_ENV, DB_ENDPOINT_KIND: 'proxy' })).toMatchObject({ iam: { proxy: true } });
+    expect(() => databaseSettingsFromEnv({ ...IAM_ENV, DB_ENDPOINT_KIND: 'cluster' })).toThrow(new ConfigurationError('DB_ENDPOINT_KIND', 'must be instance or proxy'));
   });
 
   it('takes the region from AWS_DEFAULT_REGION when AWS_REGION is not set', () => {
@@ -63,7 +69,9 @@ describe('connectionSourceFor', () => {
     });
     const settings = source();
     expect(settings).toMatchObject({ host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'signup_writer' });
-    expect(settings.ssl).toEqual({ rejectUnauthorized: true, servername: 'db.example.internal' });
+    expect(settings.ssl).toEqual(verifiedTls('db.example.internal', { region: 'us-east-1' }));
+    const proxied = connectionSourceFor({ iam: { host: 'p.proxy-x.us-east-1.rds.amazonaws.com', port: 5432, database: 'cruddur', user: 'u', region: 'us-east-1', proxy: true } })();
+    expect(proxied.ssl).toEqual(verifiedTls('p.proxy-x.us-east-1.rds.amazonaws.com', { region: 'us-east-1', proxy: true }));
     expect(typeof settings.password).toBe('function');
   });
 

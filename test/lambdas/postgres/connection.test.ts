@@ -39,7 +39,7 @@ describe('LazyConnection failure translation', () => {
     const port = await freePort();
     const error = await connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`).query('SELECT 1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
-    expect(error).toMatchObject({ code: 'ECONNREFUSED' });
+    expect(error).toMatchObject({ code: 'ECONNREFUSED', failureClass: 'transient', errorClass: 'refused' });
   });
 
   describe('with a port that accepts connections and never answers', () => {
@@ -108,21 +108,31 @@ describe('LazyConnection failure translation', () => {
     target.password = 'no_slots';
     const error = await connect(target.toString()).query('SELECT 1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
-    expect(error).toMatchObject({ code: '53300' });
+    expect(error).toMatchObject({ code: '53300', failureClass: 'transient', errorClass: 'too-many-connections' });
   });
 
   it('reports an IAM token that cannot be minted as DatabaseUnavailableError, so the sign-up can be queued', async () => {
-    const source = iamSource({
+    // Without TLS (the test server offers none), so that the token is what fails, as the password is asked for.
+    const source = () => ({
       host: '127.0.0.1',
       port: server.port,
       database: 'postgres',
       user: 'signup_writer',
-      token: () => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })),
+      password: () => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })),
     });
     const connection = new LazyConnection(source);
     connections.push(connection);
     const error = await connection.query('SELECT 1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(error).toMatchObject({ failureClass: 'permanent', errorClass: 'no-credentials' });
+  });
+
+  it('reports a server that offers no TLS to a client that requires it as permanent tls-not-offered', async () => {
+    const source = iamSource({ host: '127.0.0.1', port: server.port, database: 'postgres', user: 'postgres', token: () => Promise.resolve('postgres') });
+    const connection = new LazyConnection(source);
+    connections.push(connection);
+    const error = await connection.query('SELECT 1').catch((e: unknown) => e);
+    expect(error).toMatchObject({ failureClass: 'permanent', errorClass: 'tls-not-offered' });
   });
 
   it('reports a refused login as DatabaseUnavailableError carrying the SQLSTATE (28P01)', async () => {
@@ -131,9 +141,59 @@ describe('LazyConnection failure translation', () => {
     expect(error).toMatchObject({ code: '28P01' });
   });
 
-  it('passes a statement error through untranslated', async () => {
-    const error = await connect(url).query('SELECT * FROM no_such_table').catch((e: unknown) => e);
+  it('passes a statement error that says nothing about the connection through untranslated', async () => {
+    const error = await connect(url).query("SELECT 'not a number'::int").catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(DatabaseUnavailableError);
-    expect(error).toMatchObject({ code: '42P01' });
+    expect(error).toMatchObject({ code: '22P02' });
+  });
+
+  it('reports a table the migrations should have made as permanent schema-missing, so the write is queued', async () => {
+    const error = await connect(url).query('SELECT * FROM no_such_table').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(error).toMatchObject({ code: '42P01', failureClass: 'permanent', errorClass: 'schema-missing' });
+  });
+});
+
+describe('LazyConnection deadline', () => {
+  it('tries nothing once the deadline has passed', async () => {
+    const port = await freePort();
+    // A refused port would answer ECONNREFUSED at once: the deadline error shows no connect was tried.
+    const error = await connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`).query('SELECT 1', [], { deadline: Date.now() - 1 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ failureClass: 'transient', errorClass: 'deadline' });
+  });
+
+  it('ends a statement when the deadline comes, before its own time limit', async () => {
+    const connection = connect(url, { timeouts: { queryMs: 5000, statementMs: 5000 } });
+    const started = Date.now();
+    const error = await connection.query('SELECT pg_sleep(3)', [], { deadline: started + 400 }).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(elapsed).toBeGreaterThanOrEqual(380);
+    expect(elapsed).toBeLessThan(1500);
+  });
+
+  it('gives the connect only what is left of the deadline', async () => {
+    const blackHole = createServer(() => undefined);
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = blackHole.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const connection = connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`, { timeouts: { connectMs: 5000 } });
+      const started = Date.now();
+      const error = await connection.query('SELECT 1', [], { deadline: started + 300 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DatabaseUnavailableError);
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      blackHole.close();
+    }
+  });
+
+  it('shares one deadline across the statements of an event', async () => {
+    const connection = connect(url, { timeouts: { queryMs: 5000, statementMs: 5000 } });
+    const deadline = Date.now() + 600;
+    await connection.query('SELECT pg_sleep(0.4)', [], { deadline });
+    const error = await connection.query('SELECT pg_sleep(0.4)', [], { deadline }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(Date.now()).toBeLessThan(deadline + 700);
   });
 });
