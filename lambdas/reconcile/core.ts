@@ -1,0 +1,485 @@
+// The safety net, free of AWS and of SQL: read the whole pool page by page at a share of the ListUsers quota,
+// write each page in one round trip with the token of the next (so a run of any size resumes where the last
+// committed page ended), and once a run has seen the whole pool, find the rows it did not see and erase those
+// the pool confirms are gone. The CLI (bin/users.ts) and the function in the VPC (handler.ts) both run this.
+import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { isSynced, poolUserFrom, type CognitoUserShape } from '../cognito/pool-user';
+import { PaginationTokenRefusedError, type Clock, type PoolReader } from '../cognito/user-pool';
+import { errorCode } from '../postgres/error-codes';
+import { InvalidEventError } from '../runtime/errors';
+import type { Logger } from '../runtime/logger';
+import { handleCandidates, SUB_PATTERN } from '../users/user';
+
+export type ErasurePolicy = 'delete' | 'anonymize';
+export const ERASURE_POLICIES: readonly ErasurePolicy[] = ['delete', 'anonymize'];
+
+/** One user's state for sync.apply_users (see 0003_user_lifecycle.sql for what each field means). */
+export interface UserState {
+  readonly sub: string;
+  readonly email: string | null;
+  readonly name: string | null;
+  readonly handle: string | null;
+  readonly handleCandidates: readonly (string | null)[];
+  readonly enabled: boolean;
+  /** ISO 8601, Cognito's UserLastModifiedDate. */
+  readonly modifiedAt: string | null;
+  /** ISO 8601: when the state was read from the pool. */
+  readonly readAt: string;
+  /** In the pool, not to be written (unconfirmed, or attributes that do not validate): only never pruned. */
+  readonly seenOnly: boolean;
+}
+
+export type ApplyOutcome = 'inserted' | 'updated' | 'updated_handle_conflict' | 'unchanged' | 'stale' | 'seen' | 'erased' | 'refused';
+
+export interface AppliedUser {
+  readonly sub: string;
+  readonly outcome: ApplyOutcome;
+  /** The SQLSTATE of a refused user. */
+  readonly errorCode: string | null;
+}
+
+export interface ReconcileRun {
+  /** sync.reconcile_runs.id, a bigint, as text. */
+  readonly runId: string;
+  readonly startedAt: Date;
+  /** The token of the page to read next; null before the first page. */
+  readonly paginationToken: string | null;
+  readonly pages: number;
+  readonly scanned: number;
+  readonly resumed: boolean;
+}
+
+export type EraseOutcome = 'erased' | 'already_erased' | 'absent_tombstoned';
+
+/** The reconcile's port on the database (postgres-store.ts is the adapter over the sync.* functions). */
+export interface ReconcileStore {
+  /** The open run, or a new one. */
+  begin(): Promise<ReconcileRun>;
+  /** The open run; undefined (and nothing written) when there is none. */
+  resume(): Promise<ReconcileRun | undefined>;
+  /** One page in one round trip, with the token it was read with and the token of the next (null: last page). */
+  applyPage(runId: string, pageToken: string | null, users: readonly UserState[], nextToken: string | null): Promise<AppliedUser[]>;
+  /** The pool refused the saved token: the run reads again from the first page. */
+  rewind(runId: string): Promise<void>;
+  /** Subs of rows the complete run did not see, after `afterSub`, in order. */
+  pruneCandidates(runId: string, afterSub: string | null, max: number): Promise<string[]>;
+  erase(sub: string, policy: ErasurePolicy): Promise<EraseOutcome>;
+  /** Users outside any run (a prune candidate the pool still has). */
+  apply(users: readonly UserState[]): Promise<AppliedUser[]>;
+  recordPrune(runId: string, pruned: number): Promise<void>;
+  /** What applyPage would do, with nothing written (a dry run). */
+  preview(users: readonly UserState[]): Promise<AppliedUser[]>;
+  /**
+   * For a dry run's prune figures: subs of rows not anonymized, created before `before`, that are not in
+   * `seen`. Needs read access to public.users, which the reconciler role does not have: absent in AWS.
+   */
+  readonly unseen?: (seen: ReadonlySet<string>, before: Date) => Promise<string[]>;
+}
+
+export type ReconcileMode = 'start' | 'continue';
+
+export interface ReconcileOptions {
+  /** 'start' resumes the open run or starts one; 'continue' only resumes an open run. */
+  readonly mode: ReconcileMode;
+  /** Erase the rows the pool no longer has; without it they are only counted and listed. */
+  readonly prune: boolean;
+  readonly dryRun: boolean;
+  readonly erasurePolicy: ErasurePolicy;
+  /** Epoch ms after which no new page or check is started. @default no limit */
+  readonly deadline?: number;
+}
+
+export interface ReconcileDeps {
+  readonly pool: PoolReader;
+  readonly store: ReconcileStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Called after each page: progress for the command line. */
+  readonly onPage?: (report: Readonly<ReconcileReport>) => void;
+}
+
+export interface PruneReport {
+  /** Rows the run did not see (in a dry run: that the pool listing did not show). */
+  candidates: number;
+  /** Erased because the pool says they do not exist (dry run: would be). */
+  erased: number;
+  /** Candidates the pool still has: refreshed instead of erased (dry run: would be). */
+  keptInPool: number;
+  /** Candidates that were already erased by someone else meanwhile. */
+  alreadyErased: number;
+  /** Every candidate was looked at. */
+  complete: boolean;
+  /** Subs of candidates, listed when prune is off (at most MAX_LISTED_SUBS). */
+  subs: string[];
+}
+
+export type ReconcileStatus =
+  /** The run has seen the whole pool (and, with prune, pruned what it could). */
+  | 'complete'
+  /** Stopped at the time budget; the next invocation resumes from the saved token. */
+  | 'incomplete'
+  /** 'continue' found no open run: nothing to do. */
+  | 'no_open_run'
+  /** Another invocation moved the run on (or completed it) while this one read a page: this one stopped. */
+  | 'superseded';
+
+export interface ReconcileReport {
+  status: ReconcileStatus;
+  dryRun: boolean;
+  runId: string | null;
+  resumed: boolean;
+  /** Times the pool refused the saved token and the run started again from the first page. */
+  rewound: number;
+  /** This invocation's pages and users (a dry run: what it would write). */
+  pages: number;
+  scanned: number;
+  inserted: number;
+  updated: number;
+  /** Updated, but the requested handle is another user's: the old one stays. Included in `updated`. */
+  handleConflicts: number;
+  unchanged: number;
+  /** The table holds a newer state than the page (an event was faster): nothing written. */
+  stale: number;
+  /** In the pool but not written (see `skipped`): marked as seen only. */
+  seen: number;
+  /** Tombstoned: never written back. */
+  erasedTombstoned: number;
+  /** Users whose preferred_username is outside the handle rule: written with no handle asked for. */
+  handlesRefused: number;
+  /** Users the database refused, by SQLSTATE: nothing of them written, the run went on. */
+  refused: Record<string, number>;
+  /** Users not written, by reason (a status, or the field that did not validate). */
+  skipped: Record<string, number>;
+  /** The run's totals, this invocation included (a resumed run counts its earlier invocations). */
+  runPages: number;
+  runScanned: number;
+  /** null before the run is complete; `available: false` in a dry run that cannot read the table. */
+  prune: (PruneReport & { readonly available: true }) | { readonly available: false } | null;
+}
+
+/** Candidates taken from the database at a time: small enough to re-check before the next chunk is read. */
+export const PRUNE_CHUNK = 100;
+/** Subs listed in a report when prune is off: enough to act on, bounded for a log line and a Lambda response. */
+export const MAX_LISTED_SUBS = 100;
+/** Saved tokens the pool may refuse in one invocation before the run gives up (something else is wrong). */
+const MAX_REWINDS = 3;
+/** SQLSTATE 55000: a page of a run another invocation moved past, or a run already complete. */
+const NOT_IN_PREREQUISITE_STATE = '55000';
+
+/** The run cannot go on for a reason a retry will not fix. */
+export class ReconcileError extends Error {
+  override readonly name = 'ReconcileError';
+}
+
+function newReport(dryRun: boolean): ReconcileReport {
+  return {
+    status: 'incomplete',
+    dryRun,
+    runId: null,
+    resumed: false,
+    rewound: 0,
+    pages: 0,
+    scanned: 0,
+    inserted: 0,
+    updated: 0,
+    handleConflicts: 0,
+    unchanged: 0,
+    stale: 0,
+    seen: 0,
+    erasedTombstoned: 0,
+    handlesRefused: 0,
+    refused: {},
+    skipped: {},
+    runPages: 0,
+    runScanned: 0,
+    prune: null,
+  };
+}
+
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/** A sub to mark as seen when the rest of the user does not validate: the attribute, or a sub-shaped user name. */
+function fallbackSub(user: CognitoUserShape): string | undefined {
+  const candidates = [
+    ...(user.Attributes ?? user.UserAttributes ?? []).filter((a) => a.Name === 'sub').map((a) => a.Value),
+    user.Username,
+  ];
+  return candidates.find((value): value is string => typeof value === 'string' && SUB_PATTERN.test(value));
+}
+
+/** A Cognito user as the state to write, or as seen only with the reason it is not written. */
+export function stateOf(user: CognitoUserShape, readAt: string): { state?: UserState; skip?: string; handleRefused?: boolean } {
+  try {
+    const mapped = poolUserFrom(user, 'user');
+    const state: UserState = {
+      sub: mapped.cognitoUserId,
+      email: mapped.email,
+      name: mapped.displayName,
+      handle: mapped.handle,
+      handleCandidates: handleCandidates(mapped.handle, mapped.cognitoUserId),
+      enabled: mapped.enabled,
+      modifiedAt: mapped.lastModified,
+      readAt,
+      seenOnly: !isSynced(mapped),
+    };
+    const handleRefused = mapped.handleRefused === true;
+    return state.seenOnly ? { state, skip: `not confirmed (${mapped.status})` } : { state, handleRefused };
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    const skip = `invalid ${error.field.replace(/^user\./, '')}`;
+    const sub = fallbackSub(user);
+    // Still in the pool: marked as seen, so that a user the mapping refuses is never pruned for it.
+    if (sub === undefined) return { skip };
+    const state: UserState = {
+      sub,
+      email: null,
+      name: null,
+      handle: null,
+      handleCandidates: [],
+      enabled: true,
+      modifiedAt: null,
+      readAt,
+      seenOnly: true,
+    };
+    return { state, skip };
+  }
+}
+
+function count(report: ReconcileReport, applied: readonly AppliedUser[], log: Logger): void {
+  for (const user of applied) {
+    switch (user.outcome) {
+      case 'inserted':
+        report.inserted += 1;
+        break;
+      case 'updated':
+        report.updated += 1;
+        break;
+      case 'updated_handle_conflict':
+        report.updated += 1;
+        report.handleConflicts += 1;
+        log.info('handle kept: the pool asks for a handle another user holds', { sub: user.sub, outcome: user.outcome });
+        break;
+      case 'unchanged':
+        report.unchanged += 1;
+        break;
+      case 'stale':
+        report.stale += 1;
+        break;
+      case 'seen':
+        report.seen += 1;
+        break;
+      case 'erased':
+        report.erasedTombstoned += 1;
+        break;
+      case 'refused':
+        bump(report.refused, user.errorCode ?? 'unknown');
+        log.error('user refused by the database; skipped', { sub: user.sub, errorCode: user.errorCode, outcome: 'refused' });
+        break;
+    }
+  }
+}
+
+interface Page {
+  readonly states: UserState[];
+  readonly nextToken: string | undefined;
+}
+
+function mapPage(users: readonly UserType[], readAt: number, report: ReconcileReport, log: Logger): Page['states'] {
+  const at = new Date(readAt).toISOString();
+  const states: UserState[] = [];
+  const seen = new Set<string>();
+  for (const user of users) {
+    report.scanned += 1;
+    const { state, skip, handleRefused } = stateOf(user, at);
+    if (handleRefused && state !== undefined) {
+      report.handlesRefused += 1;
+      log.info('handle outside the handle rule: written without one', { sub: state.sub, outcome: 'handle_refused' });
+    }
+    if (skip !== undefined) {
+      bump(report.skipped, skip);
+      if (!skip.startsWith('not confirmed')) log.warn('user skipped: attributes do not validate', { sub: state?.sub ?? null, reason: skip });
+    }
+    // A page never names a sub twice in Cognito's listing; if one did, the first state is the one kept.
+    if (state !== undefined && !seen.has(state.sub)) {
+      seen.add(state.sub);
+      states.push(state);
+    }
+  }
+  return states;
+}
+
+const isOutOfTime = (deps: ReconcileDeps, options: ReconcileOptions) => deps.clock.now() >= (options.deadline ?? Number.POSITIVE_INFINITY);
+
+/** Runs (or continues) a reconcile; resolves to what this invocation did. */
+export async function reconcile(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
+  return options.dryRun ? dryRun(options, deps) : realRun(options, deps);
+}
+
+async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
+  const report = newReport(false);
+  const run = options.mode === 'continue' ? await deps.store.resume() : await deps.store.begin();
+  if (run === undefined) {
+    report.status = 'no_open_run';
+    deps.logger.info('no open reconcile run to continue', { outcome: report.status });
+    return report;
+  }
+  const log = deps.logger.child({ runId: run.runId });
+  report.runId = run.runId;
+  report.resumed = run.resumed;
+  report.runPages = run.pages;
+  report.runScanned = run.scanned;
+  log.info(run.resumed ? 'reconcile run resumed' : 'reconcile run started', { pagesBefore: run.pages, resumedFromToken: run.paginationToken !== null });
+
+  let pageToken = run.paginationToken;
+  let complete = false;
+  while (!complete) {
+    if (isOutOfTime(deps, options)) break;
+    let page;
+    try {
+      page = await deps.pool.listPage(pageToken ?? undefined);
+    } catch (error) {
+      if (!(error instanceof PaginationTokenRefusedError)) throw error;
+      if (report.rewound >= MAX_REWINDS) throw new ReconcileError(`the pool refused ${report.rewound + 1} pagination tokens in a row; giving up`);
+      // What the run has seen stays valid (a mark only says "in the pool after the run started"); it reads the
+      // pool again from the first page, so nothing is pruned on a partial view.
+      await deps.store.rewind(run.runId);
+      report.rewound += 1;
+      pageToken = null;
+      log.warn('the pool refused the saved pagination token; the run reads again from the first page', { outcome: 'rewound' });
+      continue;
+    }
+    const states = mapPage(page.users, page.readAt, report, log);
+    let applied;
+    try {
+      applied = await deps.store.applyPage(run.runId, pageToken, states, page.nextToken ?? null);
+    } catch (error) {
+      if (errorCode(error) !== NOT_IN_PREREQUISITE_STATE) throw error;
+      // Nothing of this page was written; the other invocation carries the run on.
+      report.scanned -= page.users.length;
+      report.status = 'superseded';
+      log.warn('another invocation moved this run on; stopping', { outcome: report.status });
+      return report;
+    }
+    count(report, applied, log);
+    report.pages += 1;
+    report.runPages += 1;
+    report.runScanned += page.users.length;
+    complete = page.nextToken === undefined;
+    pageToken = page.nextToken ?? null;
+    deps.onPage?.(report);
+  }
+  if (!complete) {
+    log.info('reconcile stopped at the time budget; the next invocation resumes it', { outcome: 'incomplete', pages: report.pages, scanned: report.scanned });
+    return report;
+  }
+  report.status = 'complete';
+  report.prune = { available: true, ...(await prune(run.runId, options, deps, log)) };
+  log.info('reconcile run complete', {
+    outcome: report.status,
+    pages: report.runPages,
+    scanned: report.runScanned,
+    pruneCandidates: report.prune.candidates,
+    pruned: report.prune.erased,
+  });
+  return report;
+}
+
+function newPrune(): PruneReport {
+  return { candidates: 0, erased: 0, keptInPool: 0, alreadyErased: 0, complete: false, subs: [] };
+}
+
+/**
+ * Re-checks one candidate against the pool: only a user the pool says does not exist is erased; one it has
+ * is written as it is now (it exists, so it must not be erased, whatever made the run miss it).
+ */
+async function checkCandidate(sub: string, options: ReconcileOptions, deps: ReconcileDeps, report: PruneReport, log: Logger): Promise<void> {
+  const check = await deps.pool.checkUser(sub);
+  if (check.user === 'absent') {
+    if (options.dryRun) {
+      report.erased += 1;
+      return;
+    }
+    const outcome = await deps.store.erase(sub, options.erasurePolicy);
+    if (outcome === 'erased') report.erased += 1;
+    else report.alreadyErased += 1;
+    log.info('user erased: no longer in the pool', { sub, outcome, policy: options.erasurePolicy });
+    return;
+  }
+  report.keptInPool += 1;
+  const { state } = stateOf(check.user, new Date(check.readAt).toISOString());
+  log.info('prune candidate is still in the pool; kept', { sub, outcome: 'kept' });
+  if (state !== undefined && state.sub === sub && !options.dryRun) await deps.store.apply([state]);
+}
+
+async function prune(runId: string, options: ReconcileOptions, deps: ReconcileDeps, log: Logger): Promise<PruneReport> {
+  const report = newPrune();
+  let after: string | null = null;
+  try {
+    for (;;) {
+      if (isOutOfTime(deps, options)) return report;
+      const subs = await deps.store.pruneCandidates(runId, after, PRUNE_CHUNK);
+      if (subs.length === 0) break;
+      for (const sub of subs) {
+        if (options.prune && isOutOfTime(deps, options)) return report;
+        report.candidates += 1;
+        if (options.prune) await checkCandidate(sub, options, deps, report, log);
+        else if (report.subs.length < MAX_LISTED_SUBS) report.subs.push(sub);
+      }
+      after = subs.at(-1) ?? null;
+    }
+    report.complete = true;
+    if (!options.prune && report.candidates > 0) {
+      log.warn('rows whose user is no longer in the pool (not erased: prune is off)', { outcome: 'prune_candidates', candidates: report.candidates });
+    }
+    return report;
+  } finally {
+    // Whatever stopped it, the run's record says how many this prune erased.
+    if (options.prune) await deps.store.recordPrune(runId, report.erased);
+  }
+}
+
+async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
+  const report = newReport(true);
+  const log = deps.logger.child({ dryRun: true });
+  const startedAt = new Date(deps.clock.now());
+  const seen = deps.store.unseen === undefined ? undefined : new Set<string>();
+  let token: string | undefined;
+  let complete = false;
+  while (!complete) {
+    if (isOutOfTime(deps, options)) break;
+    const page = await deps.pool.listPage(token);
+    const states = mapPage(page.users, page.readAt, report, log);
+    for (const state of states) seen?.add(state.sub);
+    count(report, await deps.store.preview(states), log);
+    report.pages += 1;
+    report.runPages += 1;
+    report.runScanned += page.users.length;
+    complete = page.nextToken === undefined;
+    token = page.nextToken;
+    deps.onPage?.(report);
+  }
+  if (!complete) {
+    log.info('dry run stopped at the time budget (a dry run does not resume)', { outcome: 'incomplete', scanned: report.scanned });
+    return report;
+  }
+  report.status = 'complete';
+  if (deps.store.unseen === undefined || seen === undefined) {
+    report.prune = { available: false };
+    return report;
+  }
+  const prune = newPrune();
+  prune.complete = true;
+  for (const sub of await deps.store.unseen(seen, startedAt)) {
+    if (options.prune && isOutOfTime(deps, options)) {
+      prune.complete = false;
+      break;
+    }
+    prune.candidates += 1;
+    if (options.prune) await checkCandidate(sub, options, deps, prune, log);
+    else if (prune.subs.length < MAX_LISTED_SUBS) prune.subs.push(sub);
+  }
+  report.prune = { available: true, ...prune };
+  return report;
+}

@@ -1,0 +1,132 @@
+// The reconcile's store over the sync.* functions of 0003_user_lifecycle.sql: what the user_reconciler role
+// may call, and nothing else. Needs a Queryable that is one connection (a LazyConnection or a pg Client, not a
+// Pool): resume and preview each hold a short transaction across two statements.
+import type { Queryable } from '../postgres/queryable';
+import type { AppliedUser, ApplyOutcome, EraseOutcome, ReconcileRun, ReconcileStore, UserState } from './core';
+
+interface RunRow extends Record<string, unknown> {
+  run_id: string;
+  started_at: Date;
+  pagination_token: string | null;
+  pages: number;
+  scanned: string;
+  resumed: boolean;
+}
+
+interface AppliedRow extends Record<string, unknown> {
+  cognito_user_id: string;
+  outcome: ApplyOutcome;
+  error_code: string | null;
+}
+
+/** The JSON array sync.apply_users takes (its element format is documented in the migration). */
+export function usersJson(users: readonly UserState[]): string {
+  return JSON.stringify(
+    users.map((user) => ({
+      sub: user.sub,
+      email: user.email,
+      name: user.name,
+      handle: user.handle,
+      handle_candidates: user.handleCandidates,
+      enabled: user.enabled,
+      modified_at: user.modifiedAt,
+      read_at: user.readAt,
+      seen_only: user.seenOnly,
+    })),
+  );
+}
+
+function toRun(row: RunRow | undefined): ReconcileRun {
+  if (row === undefined) throw new Error('sync.begin_reconcile returned no row');
+  return {
+    runId: String(row.run_id),
+    startedAt: row.started_at,
+    paginationToken: row.pagination_token,
+    pages: Number(row.pages),
+    scanned: Number(row.scanned),
+    resumed: row.resumed,
+  };
+}
+
+function toApplied(rows: readonly AppliedRow[]): AppliedUser[] {
+  return rows.map((row) => ({ sub: row.cognito_user_id, outcome: row.outcome, errorCode: row.error_code }));
+}
+
+const BEGIN = 'SELECT run_id::text AS run_id, started_at, pagination_token, pages, scanned, resumed FROM sync.begin_reconcile()';
+const APPLY_USERS = 'SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb)';
+
+/** Runs `work` in a transaction that is always rolled back, unless `keep` says otherwise for its result. */
+async function inTransaction<T>(db: Queryable, work: () => Promise<T>, keep: (result: T) => boolean): Promise<T> {
+  await db.query('BEGIN');
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  await db.query(keep(result) ? 'COMMIT' : 'ROLLBACK');
+  return result;
+}
+
+export function postgresReconcileStore(db: Queryable): ReconcileStore {
+  return {
+    async begin() {
+      return toRun((await db.query<RunRow>(BEGIN)).rows[0]);
+    },
+    async resume() {
+      // begin_reconcile starts a run when none is open; rolled back then, so that 'continue' never starts one.
+      // The role cannot read sync.reconcile_runs, which is why it asks this way.
+      const run = await inTransaction(db, async () => toRun((await db.query<RunRow>(BEGIN)).rows[0]), (r) => r.resumed);
+      return run.resumed ? run : undefined;
+    },
+    async applyPage(runId, pageToken, users, nextToken) {
+      const { rows } = await db.query<AppliedRow>(
+        'SELECT cognito_user_id, outcome, error_code FROM sync.apply_reconcile_page($1::bigint, $2, $3::jsonb, $4)',
+        [runId, pageToken, usersJson(users), nextToken],
+      );
+      return toApplied(rows);
+    },
+    async rewind(runId) {
+      await db.query('SELECT sync.rewind_reconcile($1::bigint)', [runId]);
+    },
+    async pruneCandidates(runId, afterSub, max) {
+      const { rows } = await db.query<{ sub: string }>('SELECT sub FROM sync.prune_candidates($1::bigint, $2, $3) AS sub', [runId, afterSub, max]);
+      return rows.map((row) => row.sub);
+    },
+    async erase(sub, policy) {
+      const { rows } = await db.query<{ outcome: EraseOutcome }>('SELECT sync.erase_user($1, $2) AS outcome', [sub, policy]);
+      const outcome = rows[0]?.outcome;
+      if (outcome === undefined) throw new Error('sync.erase_user returned no row');
+      return outcome;
+    },
+    async apply(users) {
+      return toApplied((await db.query<AppliedRow>(APPLY_USERS, [usersJson(users)])).rows);
+    },
+    async recordPrune(runId, pruned) {
+      await db.query('SELECT sync.record_prune($1::bigint, $2)', [runId, pruned]);
+    },
+    async preview(users) {
+      // The page's own outcomes, computed by the same function and rolled back: the row locks last one page.
+      return inTransaction(db, async () => toApplied((await db.query<AppliedRow>(APPLY_USERS, [usersJson(users)])).rows), () => false);
+    },
+  };
+}
+
+/**
+ * The same store with a dry run's prune figures, for an operator's connection (the CLI): it reads the subs of
+ * public.users, which the reconciler role may not. Holds every sub of the table in memory for the compare:
+ * fine for a reachable database of a few million rows, not meant for the function.
+ */
+export function operatorReconcileStore(db: Queryable): ReconcileStore {
+  return {
+    ...postgresReconcileStore(db),
+    async unseen(seen, before) {
+      const { rows } = await db.query<{ sub: string }>(
+        'SELECT cognito_user_id AS sub FROM public.users WHERE deleted_at IS NULL AND created_at < $1 ORDER BY cognito_user_id',
+        [before],
+      );
+      return rows.map((row) => row.sub).filter((sub) => !seen.has(sub));
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// An in-memory user pool behind aws-sdk-client-mock: ListUsers pages in sub order, live (a user added behind the
+// reader's position is not listed, as in Cognito), tokens that can be made to expire, AdminGetUser by sub; and a
+// fake clock on which the rate limiter's sleeps take no real time.
+import {
+  AdminGetUserCommand,
+  CognitoIdentityProviderClient,
+  InvalidParameterException,
+  ListUsersCommand,
+  UserNotFoundException,
+  type UserType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Clock } from '../../../lambdas/cognito/user-pool';
+
+export const START = Date.UTC(2026, 11, 1, 10, 0, 0);
+
+export class FakeClock implements Clock {
+  readonly sleeps: number[] = [];
+  constructor(public time = START) {}
+  now(): number {
+    return this.time;
+  }
+  sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    this.time += ms;
+    return Promise.resolve();
+  }
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+export interface FakeUser {
+  email?: string;
+  name?: string;
+  handle?: string;
+  enabled: boolean;
+  status: string;
+  modified: Date;
+}
+
+export function sub(n: number): string {
+  return `00000000-0000-4000-8000-${n.toString().padStart(12, '0')}`;
+}
+
+export class FakePool {
+  readonly users = new Map<string, FakeUser>();
+  readonly cognito = new CognitoIdentityProviderClient({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } });
+  readonly mock = mockClient(this.cognito);
+  /** Tokens of ListUsers requests, in order (undefined: a first page). */
+  readonly listTokens: (string | undefined)[] = [];
+  readonly getRequests: string[] = [];
+  /** Users ListUsers leaves out while AdminGetUser still finds them (a listing that missed someone). */
+  readonly unlisted = new Set<string>();
+  /** How many of the next requests with a token are refused, as Cognito refuses an expired one. */
+  refuseNextTokens = 0;
+  private readonly issued = new Set<string>();
+
+  constructor(
+    private readonly clock: FakeClock,
+    public pageSize = 60,
+  ) {
+    this.install();
+  }
+
+  add(sub: string, fields: Partial<FakeUser> = {}): void {
+    this.users.set(sub, { enabled: true, status: 'CONFIRMED', modified: new Date(this.clock.now()), ...fields });
+  }
+
+  change(sub: string, fields: Partial<FakeUser>): void {
+    const user = this.users.get(sub);
+    if (user === undefined) throw new Error(`no fake user ${sub}`);
+    this.users.set(sub, { ...user, ...fields, modified: new Date(this.clock.now()) });
+  }
+
+  remove(sub: string): void {
+    this.users.delete(sub);
+  }
+
+  userType(sub: string): UserType {
+    const user = this.users.get(sub);
+    if (user === undefined) throw new Error(`no fake user ${sub}`);
+    const attributes: Record<string, string | undefined> = { sub, email: user.email, name: user.name, preferred_username: user.handle };
+    return {
+      Username: sub,
+      Enabled: user.enabled,
+      UserStatus: user.status as UserType['UserStatus'],
+      UserLastModifiedDate: user.modified,
+      Attributes: Object.entries(attributes)
+        .filter((entry): entry is [string, string] => entry[1] !== undefined)
+        .map(([Name, Value]) => ({ Name, Value })),
+    };
+  }
+
+  private install(): void {
+    this.mock.on(ListUsersCommand).callsFake((input: { PaginationToken?: string; Limit?: number }) => {
+      this.listTokens.push(input.PaginationToken);
+      const expired = input.PaginationToken !== undefined && this.refuseNextTokens > 0;
+      if (expired) this.refuseNextTokens -= 1;
+      if (input.PaginationToken !== undefined && (expired || !this.issued.has(input.PaginationToken))) {
+        throw new InvalidParameterException({ message: 'Paging marker is invalid for request', $metadata: {} });
+      }
+      const after = input.PaginationToken === undefined ? '' : input.PaginationToken.replace(/^after:/, '');
+      const size = Math.min(this.pageSize, input.Limit ?? 60);
+      const subs = [...this.users.keys()].filter((s) => s > after && !this.unlisted.has(s)).sort();
+      const page = subs.slice(0, size);
+      const more = subs.length > size;
+      const token = more ? `after:${page.at(-1) ?? ''}` : undefined;
+      if (token !== undefined) this.issued.add(token);
+      return { Users: page.map((s) => this.userType(s)), ...(token !== undefined ? { PaginationToken: token } : {}) };
+    });
+    this.mock.on(AdminGetUserCommand).callsFake((input: { Username: string }) => {
+      this.getRequests.push(input.Username);
+      if (!this.users.has(input.Username)) throw new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
+      const user = this.userType(input.Username);
+      return { Username: user.Username, UserAttributes: user.Attributes, Enabled: user.Enabled, UserStatus: user.UserStatus, UserLastModifiedDate: user.UserLastModifiedDate };
+    });
+  }
+}

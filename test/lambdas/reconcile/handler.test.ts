@@ -1,0 +1,287 @@
+// The reconcile function end to end: its handler, logged in as user_reconciler to a real PostgreSQL, reading a
+// fake pool through the real ListUsers/AdminGetUser adapter (Cognito mocked), on a fake clock.
+import { Client } from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cognitoPoolReader } from '../../../lambdas/cognito/user-pool';
+import { createHandler, InvalidReconcileInputError, TIME_MARGIN_MS, type ReconcileHandler } from '../../../lambdas/reconcile/handler';
+import type { ErasurePolicy } from '../../../lambdas/reconcile/core';
+import { createLogger } from '../../../lambdas/runtime/logger';
+import { startMigratedServer, type TestServer } from '../../support/postgres';
+import { FakeClock, FakePool, sub } from './fake-pool';
+
+// On RDS the role logs in with IAM tokens; this loopback-only test server gives it a throwaway password.
+const RECONCILER_PASSWORD = 'reconcile-local-test';
+const POOL_ID = 'us-east-1_TestPool1';
+
+let server: TestServer;
+let admin: Client;
+let reconcilerUrl: string;
+let clock: FakeClock;
+let pool: FakePool;
+let logLines: string[];
+const handlers: ReconcileHandler[] = [];
+
+beforeAll(async () => {
+  let url: string;
+  ({ server, url } = await startMigratedServer());
+  admin = new Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`ALTER ROLE user_reconciler PASSWORD '${RECONCILER_PASSWORD}'`);
+  reconcilerUrl = `postgres://user_reconciler:${RECONCILER_PASSWORD}@127.0.0.1:${server.port}/postgres`;
+});
+
+afterAll(async () => {
+  await admin?.end();
+  await server?.destroy();
+});
+
+beforeEach(async () => {
+  await admin.query('TRUNCATE public.users, sync.erased_users, sync.reconcile_runs RESTART IDENTITY CASCADE');
+  clock = new FakeClock();
+  pool = new FakePool(clock, 3);
+  logLines = [];
+});
+
+afterEach(async () => {
+  // Logged by sub only: no email, name or handle of anybody in any line.
+  expect(logLines.join('\n')).not.toMatch(/@example\.com|Person \d|handle\d/);
+  await Promise.all(handlers.splice(0).map((handler) => handler.close()));
+});
+
+function handlerFor(options: { erasurePolicy?: ErasurePolicy; prune?: boolean; rate?: number } = {}): ReconcileHandler {
+  const handler = createHandler(
+    { database: { connectionUrl: reconcilerUrl }, userPoolId: POOL_ID, erasurePolicy: options.erasurePolicy ?? 'delete', listRate: options.rate ?? 5, prune: options.prune ?? true },
+    {
+      pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, listRate: options.rate ?? 5, clock }),
+      clock,
+      logger: createLogger({ service: 'reconcile' }, (line) => logLines.push(line)),
+    },
+  );
+  handlers.push(handler);
+  return handler;
+}
+
+/** A context with `remainingMs` left, of which the handler keeps TIME_MARGIN_MS back. */
+function context(remainingMs = 15 * 60_000) {
+  return { awsRequestId: 'req-1', getRemainingTimeInMillis: () => remainingMs };
+}
+
+function person(n: number, fields: Record<string, unknown> = {}) {
+  return { email: `person${n}@example.com`, name: `Person ${n}`, handle: `handle${n}`, ...fields };
+}
+
+interface Row {
+  cognito_user_id: string;
+  email: string | null;
+  display_name: string | null;
+  handle: string | null;
+  enabled: boolean;
+  deleted_at: Date | null;
+}
+
+async function rows(): Promise<Row[]> {
+  const { rows } = await admin.query<Row>('SELECT cognito_user_id, email, display_name, handle, enabled, deleted_at FROM public.users ORDER BY cognito_user_id');
+  return rows;
+}
+
+async function insertRow(n: number, fields: Partial<Row> = {}): Promise<void> {
+  await admin.query('INSERT INTO public.users (cognito_user_id, email, display_name, handle, enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+    sub(n),
+    fields.email ?? `old${n}@example.com`,
+    fields.display_name ?? `Old ${n}`,
+    fields.handle ?? `oldhandle${n}`,
+    fields.enabled ?? true,
+    new Date('2026-11-01T00:00:00Z'),
+  ]);
+}
+
+const expectedRow = (n: number, fields: Partial<Row> = {}): Row => ({
+  cognito_user_id: sub(n),
+  email: `person${n}@example.com`,
+  display_name: `Person ${n}`,
+  handle: `handle${n}`,
+  enabled: true,
+  deleted_at: null,
+  ...fields,
+});
+
+describe('reconcile function', () => {
+  it('inserts missing users, refreshes changed ones and counts each outcome', async () => {
+    for (const n of [1, 2, 3, 4]) pool.add(sub(n), person(n));
+    pool.add(sub(5), { ...person(5), status: 'UNCONFIRMED' });
+    await insertRow(2);
+    await insertRow(3, { email: 'person3@example.com', display_name: 'Person 3', handle: 'handle3' });
+    const report = await handlerFor()({ mode: 'start' }, context());
+    expect(report).toMatchObject({
+      status: 'complete',
+      runId: '1',
+      resumed: false,
+      pages: 2,
+      scanned: 5,
+      inserted: 2,
+      updated: 1,
+      // Row 3 already held these values: only its order key and the run's mark are written.
+      unchanged: 1,
+      seen: 1,
+      skipped: { 'not confirmed (UNCONFIRMED)': 1 },
+      refused: {},
+      prune: { available: true, candidates: 0, erased: 0, complete: true },
+    });
+    expect(await rows()).toEqual([1, 2, 3, 4].map((n) => expectedRow(n)));
+  });
+
+  it('sets enabled false for a disabled user and true again once enabled', async () => {
+    pool.add(sub(1), person(1));
+    const handler = handlerFor();
+    await handler({ mode: 'start' }, context());
+    pool.change(sub(1), { enabled: false });
+    clock.advance(60_000);
+    expect(await handler({ mode: 'start' }, context())).toMatchObject({ updated: 1 });
+    expect(await rows()).toEqual([expectedRow(1, { enabled: false })]);
+    pool.change(sub(1), { enabled: true });
+    clock.advance(60_000);
+    await handler({ mode: 'start' }, context());
+    expect(await rows()).toEqual([expectedRow(1)]);
+  });
+
+  it('erases a user deleted from the pool whose event was lost, with its activities, under the delete policy', async () => {
+    for (const n of [1, 2]) pool.add(sub(n), person(n));
+    await insertRow(3);
+    await admin.query("INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = $1", [sub(3)]);
+    const report = await handlerFor()({ mode: 'start' }, context());
+    expect(report.prune).toEqual({ available: true, candidates: 1, erased: 1, keptInPool: 0, alreadyErased: 0, complete: true, subs: [] });
+    expect(pool.getRequests).toEqual([sub(3)]);
+    expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(1), sub(2)]);
+    expect((await admin.query('SELECT count(*)::int AS n FROM public.activities')).rows).toEqual([{ n: 0 }]);
+    expect((await admin.query('SELECT cognito_user_id FROM sync.erased_users')).rows).toEqual([{ cognito_user_id: sub(3) }]);
+    expect((await admin.query('SELECT pruned::int, pruned_at IS NOT NULL AS recorded FROM sync.reconcile_runs')).rows).toEqual([{ pruned: 1, recorded: true }]);
+  });
+
+  it('keeps the row without personal data under the anonymize policy', async () => {
+    pool.add(sub(1), person(1));
+    await insertRow(3);
+    await handlerFor({ erasurePolicy: 'anonymize' })({ mode: 'start' }, context());
+    const [kept, erased] = await rows();
+    expect(kept).toEqual(expectedRow(1));
+    expect(erased).toMatchObject({ cognito_user_id: sub(3), email: null, display_name: null, handle: null, enabled: false });
+    expect(erased?.deleted_at).toBeInstanceOf(Date);
+  });
+
+  it('lists the subs of rows the pool no longer has and erases nothing without prune', async () => {
+    pool.add(sub(1), person(1));
+    await insertRow(3);
+    await insertRow(4);
+    const report = await handlerFor({ prune: false })({ mode: 'start' }, context());
+    expect(report.prune).toEqual({ available: true, candidates: 2, erased: 0, keptInPool: 0, alreadyErased: 0, complete: true, subs: [sub(3), sub(4)] });
+    expect(pool.getRequests).toEqual([]);
+    expect(await rows()).toHaveLength(3);
+    // The invocation's own input overrides the function's default.
+    clock.advance(60_000);
+    const pruned = await handlerFor({ prune: false })({ mode: 'start', prune: true }, context());
+    expect(pruned.prune).toMatchObject({ candidates: 2, erased: 2 });
+  });
+
+  it('erases nothing the pool still has: a candidate AdminGetUser finds is refreshed instead', async () => {
+    pool.add(sub(1), person(1));
+    pool.add(sub(2), person(2, { name: 'Person 2 renamed' }));
+    pool.unlisted.add(sub(2));
+    await insertRow(2);
+    const report = await handlerFor()({ mode: 'start' }, context());
+    expect(report.prune).toMatchObject({ candidates: 1, erased: 0, keptInPool: 1 });
+    expect(await rows()).toEqual([expectedRow(1), expectedRow(2, { display_name: 'Person 2 renamed' })]);
+    expect((await admin.query('SELECT count(*)::int AS n FROM sync.erased_users')).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('stops at the time budget and resumes from the saved token, never reading the first page again', async () => {
+    for (let n = 1; n <= 8; n += 1) pool.add(sub(n), person(n));
+    await insertRow(20);
+    const handler = handlerFor();
+    // Pages go out 200 ms apart at 5 requests/s: a budget of 100 ms past the margin lets two pages start.
+    const first = await handler({ mode: 'start' }, context(TIME_MARGIN_MS + 100));
+    expect(first).toMatchObject({ status: 'incomplete', runId: '1', pages: 2, scanned: 6, runPages: 2, prune: null });
+    expect(await rows()).toHaveLength(7);
+    // A row created while the run is under way, whose user the pool does not list: not the run's to erase.
+    await admin.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2)', [sub(30), 'new@example.com']);
+    const second = await handler({ mode: 'continue' }, context());
+    expect(second).toMatchObject({ status: 'complete', runId: '1', resumed: true, pages: 1, scanned: 2, runPages: 3, runScanned: 8 });
+    expect(pool.listTokens).toEqual([undefined, `after:${sub(3)}`, `after:${sub(6)}`]);
+    expect(second.prune).toMatchObject({ candidates: 1, erased: 1 });
+    expect((await rows()).map((row) => row.cognito_user_id)).toEqual([...[1, 2, 3, 4, 5, 6, 7, 8].map(sub), sub(30)]);
+  });
+
+  it('does nothing on continue when no run is open, and starts none', async () => {
+    pool.add(sub(1), person(1));
+    const report = await handlerFor()({ mode: 'continue' }, context());
+    expect(report).toMatchObject({ status: 'no_open_run', runId: null, pages: 0 });
+    expect(pool.listTokens).toEqual([]);
+    expect((await admin.query('SELECT count(*)::int AS n FROM sync.reconcile_runs')).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('rewinds the run when the pool refuses the saved token, and says so', async () => {
+    for (let n = 1; n <= 8; n += 1) pool.add(sub(n), person(n));
+    await insertRow(9);
+    const handler = handlerFor();
+    await handler({ mode: 'start' }, context(TIME_MARGIN_MS + 100));
+    pool.refuseNextTokens = 1;
+    const resumed = await handler({ mode: 'continue' }, context());
+    expect(resumed).toMatchObject({ status: 'complete', rewound: 1, runId: '1', pages: 3, runPages: 5 });
+    expect(pool.listTokens.slice(2)).toEqual([`after:${sub(6)}`, undefined, `after:${sub(3)}`, `after:${sub(6)}`]);
+    expect(resumed.prune).toMatchObject({ candidates: 1, erased: 1 });
+    expect(logLines.some((line) => line.includes('"outcome":"rewound"'))).toBe(true);
+  });
+
+  it('counts a user the database refuses by SQLSTATE, logs it by sub, and writes everyone else', async () => {
+    // Stands in for any value a constraint refuses (the handle CHECK of the least-privilege migration, say).
+    await admin.query("ALTER TABLE public.users ADD CONSTRAINT test_refuse CHECK (email IS DISTINCT FROM 'person2@example.com')");
+    try {
+      for (const n of [1, 2, 3, 4]) pool.add(sub(n), person(n));
+      const report = await handlerFor()({ mode: 'start' }, context());
+      expect(report).toMatchObject({ status: 'complete', inserted: 3, refused: { '23514': 1 } });
+      expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(1), sub(3), sub(4)]);
+      const refusedLine = logLines.find((line) => line.includes('"outcome":"refused"'));
+      expect(refusedLine).toContain(sub(2));
+      expect(refusedLine).toContain('23514');
+    } finally {
+      await admin.query('ALTER TABLE public.users DROP CONSTRAINT test_refuse');
+    }
+  });
+
+  it('never writes back a user erased earlier, and counts it', async () => {
+    pool.add(sub(1), person(1));
+    await admin.query("INSERT INTO sync.erased_users (cognito_user_id) VALUES ($1)", [sub(1)]);
+    const report = await handlerFor()({ mode: 'start' }, context());
+    expect(report).toMatchObject({ erasedTombstoned: 1, inserted: 0 });
+    expect(await rows()).toEqual([]);
+  });
+
+  it('writes nothing in a dry run and reports what it would write, without prune figures as this role', async () => {
+    for (const n of [1, 2]) pool.add(sub(n), person(n));
+    await insertRow(2);
+    await insertRow(3);
+    const before = await rows();
+    const report = await handlerFor()({ mode: 'start', dryRun: true }, context());
+    expect(report).toMatchObject({ status: 'complete', dryRun: true, runId: null, inserted: 1, updated: 1, prune: { available: false } });
+    expect(await rows()).toEqual(before);
+    expect((await admin.query('SELECT count(*)::int AS n FROM sync.reconcile_runs')).rows).toEqual([{ n: 0 }]);
+    expect(pool.getRequests).toEqual([]);
+  });
+
+  it('refuses input that is not a reconcile request, naming the field', async () => {
+    const handler = handlerFor();
+    await expect(handler({ mode: 'everything' }, context())).rejects.toThrow(new InvalidReconcileInputError('mode', 'must be "start" or "continue"'));
+    await expect(handler({ mode: 'start', prune: 'yes' }, context())).rejects.toThrow(/prune must be true or false/);
+    await expect(handler({ mode: 'start', extra: 1 }, context())).rejects.toThrow(/"extra" is not a field/);
+    await expect(handler('start', context())).rejects.toThrow(/input must be a JSON object/);
+    expect(pool.listTokens).toEqual([]);
+  });
+
+  it('reports a database failure by name and code, never by its message', async () => {
+    pool.add(sub(1), person(1));
+    const handler = createHandler(
+      { database: { connectionUrl: reconcilerUrl.replace(RECONCILER_PASSWORD, 'wrong-password') }, userPoolId: POOL_ID, erasurePolicy: 'delete', listRate: 5, prune: true },
+      { pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }), clock, logger: createLogger({}, (line) => logLines.push(line)) },
+    );
+    handlers.push(handler);
+    await expect(handler({ mode: 'start' }, context())).rejects.toThrow(/^reconcile failed: DatabaseUnavailableError \(28P01\); see the log of request req-1$/);
+  });
+});
