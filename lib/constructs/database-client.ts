@@ -4,7 +4,7 @@
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Port } from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import { LAMBDA_CA_BUNDLE, POSTGRES_PORT } from '../constants';
+import { POSTGRES_PORT } from '../constants';
 import type { WirableFunction } from './project-function';
 
 export interface DatabaseClientOptions {
@@ -28,6 +28,8 @@ export interface IamDatabaseEndpoint {
   readonly host: string;
   readonly port: string;
   readonly databaseName: string;
+  /** Which authorities sign the host's certificate: the RDS CAs (`instance`) or, for RDS Proxy, Amazon's own roots too. */
+  readonly kind: 'instance' | 'proxy';
   /** What the client opens 5432 to. */
   readonly target: ec2.IConnectable;
   /** `rds-db:connect` as `user` only. */
@@ -36,13 +38,15 @@ export interface IamDatabaseEndpoint {
 
 /** The one implementation of `IamDatabase.bindClient`, for whichever endpoint the database offers. */
 export function bindIamClient(fn: WirableFunction, endpoint: IamDatabaseEndpoint, options: DatabaseClientOptions): void {
-  // The variables lambdas/postgres/connection-source.ts reads to connect with IAM authentication over verified TLS.
+  // The variables lambdas/postgres/connection-source.ts reads to connect with IAM authentication over verified
+  // TLS. The CAs come with the code (lambdas/postgres/rds-ca.ts, by AWS_REGION, which Lambda sets), not from
+  // NODE_EXTRA_CA_CERTS: a file nobody checked, loaded at every cold start.
   const environment: Record<string, string> = {
     DB_HOST: endpoint.host,
     DB_PORT: endpoint.port,
     DB_NAME: endpoint.databaseName,
     DB_USER: options.user,
-    NODE_EXTRA_CA_CERTS: LAMBDA_CA_BUNDLE,
+    DB_ENDPOINT_KIND: endpoint.kind,
     // Declared empty so that `sam local invoke --env-vars` can set it; empty means unset.
     CONNECTION_URL: '',
   };

@@ -7,7 +7,7 @@ import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { HTTPS_PORT, LAMBDA_CA_BUNDLE, POSTGRES_PORT } from '../constants';
+import { HTTPS_PORT, POSTGRES_PORT } from '../constants';
 import { ProjectFunction } from './project-function';
 
 /** Where the bundle keeps sql/migrations (see the bundling hook below). */
@@ -45,7 +45,6 @@ export class Migrations extends ProjectFunction {
         DB_PORT: instance.dbInstanceEndpointPort,
         DB_NAME: props.databaseName,
         MIGRATIONS_DIR: BUNDLED_MIGRATIONS_DIR,
-        NODE_EXTRA_CA_CERTS: LAMBDA_CA_BUNDLE,
       },
       commandHooks: {
         beforeBundling: () => [],

@@ -121,6 +121,7 @@ export class PostgresInstance extends rds.DatabaseInstance implements IamDatabas
         host: this.dbInstanceEndpointAddress,
         port: this.dbInstanceEndpointPort,
         databaseName,
+        kind: 'instance',
         target: this,
         grantConnect: (grantee, user) => this.grantConnect(grantee, user),
       };
@@ -129,6 +130,7 @@ export class PostgresInstance extends rds.DatabaseInstance implements IamDatabas
       host: proxy.endpoint,
       port: String(POSTGRES_PORT),
       databaseName,
+      kind: 'proxy',
       target: proxy,
       grantConnect: (grantee, user) => {
         // End-to-end IAM: the proxy logs in to the instance as the client's user with its own token, so

@@ -43,9 +43,11 @@ describe('DatabaseStack.bindClient', { timeout: 60_000 }, () => {
       DB_PORT: { 'Fn::ImportValue': expect.stringMatching(/EndpointPort/) as unknown },
       DB_NAME: 'cruddur',
       DB_USER: USER,
-      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+      DB_ENDPOINT_KIND: 'instance',
       CONNECTION_URL: '',
     });
+    // The RDS CAs ship with the code; nothing points Node at a CA file on the runtime.
+    expect(variables).not.toHaveProperty('NODE_EXTRA_CA_CERTS');
     expect(JSON.stringify(variables)).not.toMatch(/password|secret/i);
 
     const grants = connectStatementsOf(synth, 'auth', 'ReportReaderRole');
@@ -71,7 +73,7 @@ describe('DatabaseStack.bindClient', { timeout: 60_000 }, () => {
   it('connects through the proxy when there is one, and lets the proxy log in to the instance as that user too', () => {
     const synth = withBoundClient({ proxy: 'true' });
     expect(synth.findings).toEqual([]);
-    expect(variablesOf(synth)).toMatchObject({ DB_HOST: { 'Fn::ImportValue': expect.stringMatching(/Proxy/) as unknown }, DB_PORT: '5432', DB_USER: USER });
+    expect(variablesOf(synth)).toMatchObject({ DB_HOST: { 'Fn::ImportValue': expect.stringMatching(/Proxy/) as unknown }, DB_PORT: '5432', DB_USER: USER, DB_ENDPOINT_KIND: 'proxy' });
 
     const grants = connectStatementsOf(synth, 'auth', 'ReportReaderRole');
     expect(grants).toHaveLength(1);
