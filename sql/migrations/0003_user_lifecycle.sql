@@ -109,8 +109,8 @@ GRANT USAGE ON SEQUENCE sync.reconcile_runs_id_seq TO users_sync_owner;
 -- row). So they take one advisory lock first, inserts in shared mode and the erasure exclusively: an insert
 -- either committed before the erasure looks (and is erased) or waits and then sees the tombstone. The lock is
 -- one of 16 buckets of the sub's hash, not one per sub: a transaction inserting many users then holds at most
--- 16 entries of the server's lock table (one a sub ran a 100,000-row insert out of shared memory), and an
--- erasure, which takes milliseconds, holds up only the inserts of its bucket. The two-key form (lock space 3,
+-- 16 entries of the server's lock table (one lock a sub ran a 100,000-row insert out of shared memory), and
+-- an erasure, which takes milliseconds, holds up only the inserts of its bucket. The two-key form (lock space 3,
 -- for this migration) cannot collide with the single-key lock postgres-migrations takes.
 CREATE FUNCTION sync.refuse_erased_insert() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -125,6 +125,8 @@ END
 $fn$;
 
 -- An anonymized row stays anonymized, whoever updates it. The WHEN clause keeps this off every other update.
+-- A later migration that must rewrite anonymized rows too (a backfill) disables users_keep_erased around its
+-- UPDATE, or those rows are skipped without a word.
 CREATE FUNCTION sync.keep_erased() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
