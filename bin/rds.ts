@@ -26,7 +26,8 @@ const USAGE = `usage: npm run rds -- <command> [--stage dev] [options]
   stop  [--no-wait]             stop the instance (AWS starts it again after 7 days)
   start [--no-wait]             start it and wait until it is available
   allow-ip [--ip A.B.C.D] [--group sg-...]
-                                let one IPv4 address (default: this machine's public IP) reach port 5432
+                                let one IPv4 address (default: this machine's public IP) reach port 5432;
+                                dev only: refused for --stage prod
   --instance ID                 the DB instance (default: output DatabaseInstanceId of Cruddur-<stage>-Database)`;
 
 const OPTIONS = {
@@ -316,6 +317,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         await transition(context, await instanceId(context, values.instance), command, wait);
         return EXIT.OK;
       case 'allow-ip':
+        // Before any AWS call: no flag makes an address rule on production acceptable.
+        if (context.stage === 'prod') {
+          throw new CliError(
+            'allow-ip is for dev only: the production database is never opened to an address; reach it from inside the VPC (a Session Manager tunnel)',
+            EXIT.NOT_ON_PROD,
+          );
+        }
         await allowIp(context, values.ip, values.group);
         return EXIT.OK;
       default:

@@ -12,12 +12,14 @@ export const EXIT = {
   FAILURE: 1,
   /** The resource is not in a state the request fits: stopping a stopped instance, two rules with our description. */
   WRONG_STATE: 3,
-  /** Refused on purpose: a destructive command on production without `--yes`. */
+  /** Refused on purpose: a destructive command on production without `--yes`, unverified TLS to production. */
   REFUSED: 4,
   /** `db drop` found open sessions on the database (rerun with `--force`). */
   BUSY: 5,
   /** Waited for an instance to settle and gave up. */
   TIMEOUT: 6,
+  /** Never on production, whatever the flags: `rds allow-ip --stage prod` (prod is reached through the VPC only). */
+  NOT_ON_PROD: 7,
   /** Bad command line: unknown command or option, invalid value. */
   USAGE: 64,
   /** The database or the AWS endpoint could not be reached. */

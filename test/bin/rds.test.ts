@@ -242,6 +242,14 @@ describe('rds allow-ip', () => {
   };
   const egress: SecurityGroupRule = { ...ours('0.0.0.0/0'), SecurityGroupRuleId: 'sgr-0ccc', IsEgress: true, IpProtocol: '-1' };
 
+  it('refuses --stage prod with its own exit code before any AWS call, even with --ip and --group', async () => {
+    const result = await run(['allow-ip', '--stage', 'prod', '--ip', '203.0.113.7', '--group', GROUP]);
+    expect(result.code).toBe(EXIT.NOT_ON_PROD);
+    expect(result.err.join('\n')).toMatch(/allow-ip is for dev only/);
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(cfnMock.calls()).toHaveLength(0);
+  });
+
   it('creates the rule when it is missing, with the group from the stack output', async () => {
     stackOutputs({ DatabaseSecurityGroupId: GROUP });
     rules([other, egress]);
