@@ -1,0 +1,95 @@
+import {
+  AdminGetUserCommand,
+  CognitoIdentityProviderClient,
+  InvalidParameterException,
+  ListUsersCommand,
+  TooManyRequestsException,
+  UserNotFoundException,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { cognitoPoolReader, PaginationTokenRefusedError, RateLimiter } from '../../../lambdas/cognito/user-pool';
+import { FakeClock, START } from '../reconcile/fake-pool';
+
+const cognito = new CognitoIdentityProviderClient({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } });
+const mock = mockClient(cognito);
+const POOL = 'us-east-1_TestPool1';
+
+let clock: FakeClock;
+
+beforeEach(() => {
+  mock.reset();
+  clock = new FakeClock();
+});
+
+describe('RateLimiter', () => {
+  it('spaces N calls so that they take at least (N-1)/rate seconds', async () => {
+    const limiter = new RateLimiter(5, clock);
+    const times: number[] = [];
+    for (let i = 0; i < 11; i += 1) {
+      await limiter.acquire();
+      times.push(clock.now() - START);
+    }
+    expect(times.at(-1)).toBeGreaterThanOrEqual(((11 - 1) / 5) * 1000);
+    expect(times.slice(1).map((t, i) => t - (times[i] ?? 0))).toEqual(Array(10).fill(200));
+  });
+
+  it('does not wait when the caller is already slower than the rate', async () => {
+    const limiter = new RateLimiter(5, clock);
+    await limiter.acquire();
+    clock.advance(1000);
+    await limiter.acquire();
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('refuses a rate that is not a positive number', () => {
+    expect(() => new RateLimiter(0, clock)).toThrow(RangeError);
+    expect(() => new RateLimiter(Number.NaN, clock)).toThrow(RangeError);
+  });
+});
+
+describe('cognitoPoolReader', () => {
+  it('asks for pages of 60 at the configured rate and stamps each with the time it was sent', async () => {
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'a' }], PaginationToken: 'next' });
+    const reader = cognitoPoolReader(cognito, { userPoolId: POOL, listRate: 2, clock });
+    const first = await reader.listPage(undefined);
+    const second = await reader.listPage('next');
+    expect(first).toEqual({ users: [{ Username: 'a' }], nextToken: 'next', readAt: START });
+    expect(second.readAt).toBe(START + 500);
+    expect(mock.commandCalls(ListUsersCommand).map((call) => call.args[0].input)).toEqual([
+      { UserPoolId: POOL, Limit: 60 },
+      { UserPoolId: POOL, Limit: 60, PaginationToken: 'next' },
+    ]);
+  });
+
+  it('reads the last page as having no next token, even when Cognito sends an empty one', async () => {
+    mock.on(ListUsersCommand).resolves({ Users: [], PaginationToken: '' });
+    expect((await cognitoPoolReader(cognito, { userPoolId: POOL, clock }).listPage(undefined)).nextToken).toBeUndefined();
+  });
+
+  it('turns a refused token into PaginationTokenRefusedError, and other faults into themselves', async () => {
+    const invalid = new InvalidParameterException({ message: 'Paging marker is invalid for request', $metadata: {} });
+    mock.on(ListUsersCommand).rejects(invalid);
+    const reader = cognitoPoolReader(cognito, { userPoolId: POOL, clock });
+    await expect(reader.listPage('old-token')).rejects.toBeInstanceOf(PaginationTokenRefusedError);
+    // Without a token the same exception is a real fault (a malformed pool id, say).
+    await expect(reader.listPage(undefined)).rejects.toBe(invalid);
+    const throttled = new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} });
+    mock.on(ListUsersCommand).rejects(throttled);
+    await expect(reader.listPage('token')).rejects.toBe(throttled);
+  });
+
+  it('checks one user by sub with AdminGetUser, and says absent when the pool does not have it', async () => {
+    mock.on(AdminGetUserCommand, { Username: 'present-sub' }).resolves({ Username: 'present-sub', Enabled: false });
+    mock.on(AdminGetUserCommand, { Username: 'gone-sub' }).rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
+    const reader = cognitoPoolReader(cognito, { userPoolId: POOL, getRate: 10, clock });
+    expect(await reader.checkUser('present-sub')).toEqual({ user: expect.objectContaining({ Username: 'present-sub', Enabled: false }) as unknown, readAt: START });
+    expect(await reader.checkUser('gone-sub')).toEqual({ user: 'absent', readAt: START + 100 });
+    expect(mock.commandCalls(AdminGetUserCommand)[0]?.args[0].input).toEqual({ UserPoolId: POOL, Username: 'present-sub' });
+  });
+
+  it('lets other AdminGetUser faults through: only "not found" means gone', async () => {
+    mock.on(AdminGetUserCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
+    await expect(cognitoPoolReader(cognito, { userPoolId: POOL, clock }).checkUser('s')).rejects.toThrow(TooManyRequestsException);
+  });
+});
