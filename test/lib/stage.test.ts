@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NODE_TARGET } from '../../lib/bundling';
 import { RUNTIME } from '../../lib/constructs/project-function';
+import { checkAlarmEmail, checkAllowedRegions } from '../../lib/stage';
 import { checkAdminCidr, reservedConcurrencyFits, stageSettings, StageConfigError, STAGES } from '../../lib/stage';
 
 const from = (context: Record<string, unknown>) => stageSettings((key) => context[key]);
@@ -52,6 +53,42 @@ describe('checkAdminCidr', () => {
 
   it.each(['203.0.113.7', '203.0.113.300/32', 'laptop', '::/0'])('refuses %s, which is not an IPv4 CIDR', (cidr) => {
     expect(() => checkAdminCidr(cidr)).toThrow(/must be an IPv4 CIDR/);
+  });
+});
+
+describe('alert and residency options', () => {
+  const settingsOf = (context: Record<string, unknown>) => stageSettings((key) => context[key]);
+
+  it('subscribes nobody and allows any region by default', () => {
+    expect(settingsOf({})).toMatchObject({ alarmEmail: undefined, allowedRegions: [] });
+  });
+
+  it('reads alarmEmail and a comma-separated allowedRegions from the command line', () => {
+    expect(settingsOf({ stage: 'prod', alarmEmail: 'ops@example.com', allowedRegions: 'eu-west-1, eu-central-1' })).toMatchObject({
+      alarmEmail: 'ops@example.com',
+      allowedRegions: ['eu-west-1', 'eu-central-1'],
+    });
+  });
+
+  it('reads allowedRegions as a list from cdk.json, once each', () => {
+    expect(checkAllowedRegions(['eu-west-1', 'eu-west-1', 'eusc-de-east-1', 'us-gov-west-1'])).toEqual(['eu-west-1', 'eusc-de-east-1', 'us-gov-west-1']);
+  });
+
+  it.each(['eu-west', 'EU-WEST-1', 'eu-west-1,', 'eu-west-1;eu-central-1', '*', 'europe'])('refuses allowedRegions %j, naming the key', (value) => {
+    expect(() => settingsOf({ allowedRegions: value })).toThrow(/context allowedRegions (has|must)/);
+  });
+
+  it('refuses allowedRegions that are not strings', () => {
+    expect(() => checkAllowedRegions(['eu-west-1', 1])).toThrow(StageConfigError);
+    expect(() => checkAllowedRegions(true)).toThrow(/context allowedRegions must be a comma-separated list/);
+  });
+
+  it.each(['ops', 'ops@example', 'a@b.com,c@d.com', 'Ops <ops@example.com>', 'ops @example.com'])('refuses alarmEmail %j, naming the key', (value) => {
+    expect(() => settingsOf({ alarmEmail: value })).toThrow(/context alarmEmail must be one email address/);
+  });
+
+  it('treats an empty alarmEmail as none', () => {
+    expect(checkAlarmEmail('')).toBeUndefined();
   });
 });
 
