@@ -10,6 +10,8 @@ describe('cdk-nag (AwsSolutionsChecks) on every synth', { timeout: 120_000 }, ()
     { stage: 'dev', proxy: 'true' },
     { stage: 'prod', proxy: 'true' },
     { stage: 'dev', adminCidr: '203.0.113.7/32', publicAccess: 'true' },
+    { stage: 'dev', alarmEmail: 'ops@example.com', allowedRegions: 'eu-west-1' },
+    { stage: 'prod', alarmEmail: 'ops@example.com', allowedRegions: 'eu-west-1,eu-central-1' },
   ];
   for (const context of contexts) {
     it(`reports no unacknowledged finding for ${JSON.stringify(context)}`, () => {
