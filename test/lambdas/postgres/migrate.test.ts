@@ -64,6 +64,12 @@ describe('applyMigrations', () => {
       { column_name: 'display_name', data_type: 'text', is_nullable: 'YES' },
       { column_name: 'handle', data_type: 'text', is_nullable: 'YES' },
       { column_name: 'created_at', data_type: 'timestamp with time zone', is_nullable: 'NO' },
+      // 0003: the lifecycle sync's state of each row.
+      { column_name: 'enabled', data_type: 'boolean', is_nullable: 'NO' },
+      { column_name: 'synced_at', data_type: 'timestamp with time zone', is_nullable: 'YES' },
+      { column_name: 'pool_modified_at', data_type: 'timestamp with time zone', is_nullable: 'YES' },
+      { column_name: 'deleted_at', data_type: 'timestamp with time zone', is_nullable: 'YES' },
+      { column_name: 'reconcile_run', data_type: 'bigint', is_nullable: 'YES' },
     ]);
   });
 
