@@ -200,13 +200,14 @@ function bump(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1;
 }
 
-/** A sub to mark as seen when the rest of the user does not validate: the attribute, or a sub-shaped user name. */
+/**
+ * A sub to mark as seen when the rest of the user does not validate: the attribute, or (as poolUserFrom reads
+ * it, and only when there is no sub attribute) a sub-shaped user name.
+ */
 function fallbackSub(user: CognitoUserShape): string | undefined {
-  const candidates = [
-    ...(user.Attributes ?? user.UserAttributes ?? []).filter((a) => a.Name === 'sub').map((a) => a.Value),
-    user.Username,
-  ];
-  return candidates.find((value): value is string => typeof value === 'string' && SUB_PATTERN.test(value));
+  const attribute = (user.Attributes ?? user.UserAttributes ?? []).find((a) => a.Name === 'sub');
+  const value = attribute === undefined ? user.Username : attribute.Value;
+  return typeof value === 'string' && SUB_PATTERN.test(value) ? value : undefined;
 }
 
 /** A Cognito user as the state to write, or as seen only with the reason it is not written. */

@@ -1,23 +1,29 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
+  AdminGetUserCommand,
   CognitoIdentityProviderClient,
   CognitoIdentityProviderServiceException,
   ListUsersCommand,
+  UserNotFoundException,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../bin/cli/common';
 import { main, type UsersDeps } from '../../bin/users';
+import { FakeClock } from '../lambdas/reconcile/fake-pool';
 import { captureOutput, type CapturedOutput } from '../support/output';
 import { freePort, startMigratedServer, type TestServer } from '../support/postgres';
 
 const config = { region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } };
 const cognito = new CognitoIdentityProviderClient(config);
 const cloudFormation = new CloudFormationClient(config);
+const lambda = new LambdaClient(config);
 const cognitoMock = mockClient(cognito);
 const cfnMock = mockClient(cloudFormation);
+const lambdaMock = mockClient(lambda);
 
 const POOL = 'us-east-1_TestPool1';
 
@@ -25,6 +31,7 @@ let server: TestServer;
 let url: string;
 let db: Client;
 let captured: CapturedOutput[];
+let clock: FakeClock;
 
 beforeAll(async () => {
   ({ server, url } = await startMigratedServer());
@@ -40,8 +47,12 @@ afterAll(async () => {
 beforeEach(async () => {
   cognitoMock.reset();
   cfnMock.reset();
+  lambdaMock.reset();
+  // Users the pool does not list are gone from it too, unless a test says otherwise.
+  cognitoMock.on(AdminGetUserCommand).rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
   captured = [];
-  await db.query('TRUNCATE public.users CASCADE');
+  clock = new FakeClock();
+  await db.query('TRUNCATE public.users, sync.erased_users, sync.reconcile_runs RESTART IDENTITY CASCADE');
 });
 
 afterEach(() => {
@@ -86,7 +97,7 @@ function pool(users: UserType[], pageSize = 3): Record<string, unknown>[] {
 async function run(argv: string[], env: NodeJS.ProcessEnv = { CONNECTION_URL: url }, deps: Partial<UsersDeps> = {}) {
   const output = captureOutput();
   captured.push(output);
-  const code = await main(argv, env, { output: output.output, cognito, cloudFormation, connectTimeoutMs: 2000, ...deps });
+  const code = await main(argv, env, { output: output.output, cognito, cloudFormation, lambda, clock, connectTimeoutMs: 2000, ...deps });
   return { code, ...output };
 }
 
@@ -106,6 +117,22 @@ const mixed = () => [
   cognitoUser(8),
 ];
 
+/** A report as the deployed function returns it. */
+function functionReport(fields: Record<string, unknown> = {}) {
+  return {
+    status: 'complete', dryRun: false, runId: '7', resumed: true, rewound: 0, pages: 3, scanned: 150, inserted: 2, updated: 1, handleConflicts: 0,
+    unchanged: 147, stale: 0, seen: 0, erasedTombstoned: 0, handlesRefused: 0, refused: {}, skipped: {}, runPages: 3, runScanned: 150,
+    prune: { available: true, candidates: 1, erased: 1, keptInPool: 0, alreadyErased: 0, complete: true, subs: [] },
+    ...fields,
+  };
+}
+
+function stackWith(stack: string, outputs: Record<string, string>) {
+  cfnMock.on(DescribeStacksCommand, { StackName: stack }).resolves({
+    Stacks: [{ StackName: stack, CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }],
+  });
+}
+
 describe('users reconcile', () => {
   it('reads every page and inserts the confirmed users with the trigger mapping, skipping the rest by reason', async () => {
     const requests = pool(mixed(), 3);
@@ -120,15 +147,33 @@ describe('users reconcile', () => {
       [1, 3, 4, 6, 8].map((n) => ({ cognito_user_id: sub(n), email: `person${n}@example.com`, display_name: `Person ${n}`, handle: `person${n}` })),
     );
     expect(result.out).toEqual([
-      'scanned         8',
-      'inserted        5',
-      'updated         0',
-      'already present 0',
-      'skipped         3',
+      'run               1 (started)',
+      'status            complete',
+      'scanned           8',
+      'insert            5',
+      'update            0',
+      'unchanged         0',
+      'stale             0',
+      'erased earlier    0',
+      'refused           0',
+      'skipped           3',
       '  invalid Attributes.email: 1',
       '  invalid Attributes.sub: 1',
       '  not confirmed (UNCONFIRMED): 1',
+      'prune candidates  0',
+      'erase             0',
+      'kept (in pool)    0',
     ]);
+  });
+
+  it('reads ListUsers at the given rate: N requests take at least (N-1)/rate seconds', async () => {
+    pool(Array.from({ length: 10 }, (_, i) => cognitoUser(i + 1)), 2);
+    const started = clock.now();
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--rate', '2']);
+    expect(result.code).toBe(EXIT.OK);
+    expect(cognitoMock.commandCalls(ListUsersCommand)).toHaveLength(5);
+    expect(clock.now() - started).toBeGreaterThanOrEqual(((5 - 1) / 2) * 1000);
+    expect(result.err[0]).toContain('at 2 ListUsers requests/s');
   });
 
   it('inserts nothing the second time', async () => {
@@ -138,16 +183,17 @@ describe('users reconcile', () => {
     pool(mixed());
     const second = await run(['reconcile', '--user-pool-id', POOL]);
     expect(second.code).toBe(EXIT.OK);
-    expect(second.out.slice(0, 4)).toEqual(['scanned         8', 'inserted        0', 'updated         0', 'already present 5']);
+    expect(second.out.slice(0, 6)).toEqual(['run               2 (started)', 'status            complete', 'scanned           8', 'insert            0', 'update            0', 'unchanged         5']);
     expect(await rows()).toEqual(before);
   });
 
-  it('refreshes email and name of a present user, as the trigger would, and keeps the handle', async () => {
+  it("refreshes email, name and handle of a present user to the pool's", async () => {
+    // The lifecycle sync: the handle follows preferred_username when no other user holds it (it used to stay).
     await db.query("INSERT INTO public.users (cognito_user_id, email, display_name, handle) VALUES ($1, 'old@example.com', 'Old Name', 'keptHandle')", [sub(1)]);
     pool([cognitoUser(1)]);
     const result = await run(['reconcile', '--user-pool-id', POOL]);
-    expect(result.out.slice(1, 3)).toEqual(['inserted        0', 'updated         1']);
-    expect(await rows()).toEqual([{ cognito_user_id: sub(1), email: 'person1@example.com', display_name: 'Person 1', handle: 'keptHandle' }]);
+    expect(result.out.slice(3, 5)).toEqual(['insert            0', 'update            1']);
+    expect(await rows()).toEqual([{ cognito_user_id: sub(1), email: 'person1@example.com', display_name: 'Person 1', handle: 'person1' }]);
   });
 
   it('gives a user whose handle is taken the same suffixed handle as the trigger', async () => {
@@ -158,30 +204,63 @@ describe('users reconcile', () => {
     expect(mine?.handle).toBe('person1_00000000');
   });
 
-  it('writes nothing with --dry-run and counts who would be inserted', async () => {
-    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2)', [sub(6), 'changed@example.com']);
+  it('erases with --prune a row whose user the pool no longer has, after asking the pool', async () => {
+    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2), ($3, $4)', [sub(1), 'person1@example.com', sub(9), 'person9@example.com']);
+    pool([cognitoUser(1)]);
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune'], { CONNECTION_URL: url, ERASURE_POLICY: 'anonymize' });
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.out.slice(-3)).toEqual(['prune candidates  1', 'erase             1', 'kept (in pool)    0']);
+    expect(result.err[0]).toContain('(prune: anonymize)');
+    expect(cognitoMock.commandCalls(AdminGetUserCommand).map((call) => call.args[0].input.Username)).toEqual([sub(9)]);
+    expect((await rows()).find((row) => row.cognito_user_id === sub(9))).toEqual({ cognito_user_id: sub(9), email: null, display_name: null, handle: null });
+  });
+
+  it('lists without --prune the subs of rows the pool no longer has, and erases nothing', async () => {
+    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2)', [sub(9), 'person9@example.com']);
+    pool([cognitoUser(1)]);
+    const result = await run(['reconcile', '--user-pool-id', POOL]);
+    expect(result.out.slice(-2)).toEqual(['prune candidates  1', `  not in the pool: ${sub(9)}`]);
+    expect(cognitoMock.commandCalls(AdminGetUserCommand)).toHaveLength(0);
+    expect(await rows()).toHaveLength(2);
+  });
+
+  it('writes nothing with --dry-run and says what it would insert, update and erase', async () => {
+    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2), ($3, $4)', [sub(6), 'changed@example.com', sub(9), 'gone@example.com']);
     const before = await rows();
     pool(mixed());
-    const result = await run(['reconcile', '--user-pool-id', POOL, '--dry-run']);
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--dry-run', '--prune']);
     expect(result.code).toBe(EXIT.OK);
-    expect(result.out.slice(0, 4)).toEqual(['scanned         8', 'would insert    4', 'already present 1', 'skipped         3']);
+    expect(result.out).toEqual([
+      'status            complete',
+      'scanned           8',
+      'would insert      4',
+      'would update      1',
+      'unchanged         0',
+      'stale             0',
+      'erased earlier    0',
+      'refused           0',
+      'skipped           3',
+      '  invalid Attributes.email: 1',
+      '  invalid Attributes.sub: 1',
+      '  not confirmed (UNCONFIRMED): 1',
+      'prune candidates  1',
+      'would erase       1',
+      'kept (in pool)    0',
+    ]);
     expect(result.err.join('\n')).toMatch(/dry run: nothing is written/);
     expect(await rows()).toEqual(before);
+    expect((await db.query('SELECT count(*)::int AS n FROM sync.reconcile_runs')).rows).toEqual([{ n: 0 }]);
+    expect((await db.query('SELECT count(*)::int AS n FROM sync.erased_users')).rows).toEqual([{ n: 0 }]);
   });
 
   it('shows progress on stderr every N users', async () => {
     pool(Array.from({ length: 7 }, (_, i) => cognitoUser(i + 1)), 2);
     const result = await run(['reconcile', '--user-pool-id', POOL, '--progress-every', '3']);
-    expect(result.err.filter((line) => line.includes('scanned'))).toEqual([
-      'users: 3 scanned (page 2), 2 new so far',
-      'users: 6 scanned (page 3), 5 new so far',
-    ]);
+    expect(result.err.filter((line) => line.includes('scanned'))).toEqual(['users: 4 scanned (page 2), 4 new so far', 'users: 6 scanned (page 3), 6 new so far']);
   });
 
   it('takes the user pool id from the Auth stack of the stage', async () => {
-    cfnMock.on(DescribeStacksCommand, { StackName: 'Cruddur-dev-Auth' }).resolves({
-      Stacks: [{ StackName: 'Cruddur-dev-Auth', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'UserPoolId', OutputValue: POOL }] }],
-    });
+    stackWith('Cruddur-dev-Auth', { UserPoolId: POOL });
     pool([cognitoUser(1)]);
     const result = await run(['reconcile']);
     expect(result.code).toBe(EXIT.OK);
@@ -197,7 +276,7 @@ describe('users reconcile', () => {
     expect(result.all()).not.toContain(':postgres@');
   });
 
-  it('stops with a clear line and the counts so far when ListUsers stays throttled', async () => {
+  it('stops with a clear line and the counts so far when ListUsers stays throttled, and a rerun resumes the run', async () => {
     cognitoMock
       .on(ListUsersCommand)
       .resolvesOnce({ Users: [cognitoUser(1), cognitoUser(2)], PaginationToken: 'token-1' })
@@ -212,8 +291,14 @@ describe('users reconcile', () => {
     const result = await run(['reconcile', '--user-pool-id', POOL]);
     expect(result.code).toBe(EXIT.TEMPFAIL);
     expect(result.err.at(-1)).toBe('users: AWS throttled the request (3 attempts) (TooManyRequestsException); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS');
-    expect(result.err).toContain('  inserted        2');
+    expect(result.err).toContain('  insert            2');
     expect(await rows()).toHaveLength(2);
+    const requests = pool([cognitoUser(1), cognitoUser(2), cognitoUser(3)], 2);
+    const rerun = await run(['reconcile', '--user-pool-id', POOL]);
+    expect(rerun.code).toBe(EXIT.OK);
+    expect(requests).toEqual([{ UserPoolId: POOL, Limit: 60, PaginationToken: 'token-1' }]);
+    expect(rerun.out[0]).toBe('run               1 (resumed)');
+    expect(await rows()).toHaveLength(3);
   });
 
   it('names a user pool that does not exist', async () => {
@@ -233,6 +318,11 @@ describe('users reconcile', () => {
     expect(badPool.code).toBe(EXIT.USAGE);
     const badCommand = await run(['sync']);
     expect(badCommand.code).toBe(EXIT.USAGE);
+    const badRate = await run(['reconcile', '--user-pool-id', POOL, '--rate', '40']);
+    expect(badRate.code).toBe(EXIT.USAGE);
+    expect(badRate.err.at(-1)).toMatch(/^users: --rate must be .* at most 30$/);
+    const badPolicy = await run(['reconcile', '--user-pool-id', POOL, '--prune'], { CONNECTION_URL: url, ERASURE_POLICY: 'shred' });
+    expect(badPolicy.code).toBe(EXIT.CONFIG);
     expect(cognitoMock.calls()).toHaveLength(0);
   });
 
@@ -243,5 +333,44 @@ describe('users reconcile', () => {
     expect(result.err.at(-1)).toContain(`postgres://ops:***@127.0.0.1:${port}/cruddur`);
     expect(result.all()).not.toContain('s3cret-pw');
     expect(cognitoMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('users reconcile --stage prod', () => {
+  it("invokes the stage's reconcile function and prints its counts", async () => {
+    stackWith('Cruddur-prod-Auth', { UserPoolId: POOL, ReconcileFunctionName: 'Cruddur-prod-Reconcile' });
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(functionReport())) as never });
+    const result = await run(['reconcile', '--stage', 'prod', '--prune'], {});
+    expect(result.code).toBe(EXIT.OK);
+    expect(lambdaMock.commandCalls(InvokeCommand).map((call) => call.args[0].input)).toEqual([
+      { FunctionName: 'Cruddur-prod-Reconcile', InvocationType: 'RequestResponse', Payload: '{"mode":"start","prune":true,"dryRun":false}' },
+    ]);
+    expect(result.out.slice(0, 4)).toEqual(['run               7 (resumed)', 'status            complete', 'scanned           150', 'insert            2']);
+    expect(result.out.slice(-3)).toEqual(['prune candidates  1', 'erase             1', 'kept (in pool)    0']);
+    expect(cognitoMock.calls()).toHaveLength(0);
+  });
+
+  it('says when the function stopped at its time budget, and for dev only with --remote', async () => {
+    stackWith('Cruddur-dev-Auth', { ReconcileFunctionName: 'Cruddur-dev-Reconcile' });
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(functionReport({ status: 'incomplete', prune: null }))) as never });
+    const result = await run(['reconcile', '--stage', 'dev', '--remote', '--dry-run'], {});
+    expect(result.code).toBe(EXIT.OK);
+    expect(lambdaMock.commandCalls(InvokeCommand)[0]?.args[0].input.Payload).toBe('{"mode":"start","prune":false,"dryRun":true}');
+    expect(result.err.at(-1)).toMatch(/its schedule \(mode "continue"\) resumes the run/);
+  });
+
+  it("passes on the function's own error message and fails", async () => {
+    stackWith('Cruddur-prod-Auth', { ReconcileFunctionName: 'Cruddur-prod-Reconcile' });
+    const error = { errorType: 'ReconcileFailedError', errorMessage: 'reconcile failed: DatabaseUnavailableError (28P01); see the log of request r-1' };
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode(JSON.stringify(error)) as never });
+    const result = await run(['reconcile', '--stage', 'prod'], {});
+    expect(result.code).toBe(EXIT.FAILURE);
+    expect(result.err.at(-1)).toBe(`users: the reconcile function failed: ${error.errorMessage}`);
+  });
+
+  it('refuses flags that only make sense here', async () => {
+    expect((await run(['reconcile', '--stage', 'prod', '--prod'], {})).code).toBe(EXIT.USAGE);
+    expect((await run(['reconcile', '--stage', 'prod', '--user-pool-id', POOL], {})).code).toBe(EXIT.USAGE);
+    expect(lambdaMock.calls()).toHaveLength(0);
   });
 });
