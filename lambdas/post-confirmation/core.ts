@@ -1,16 +1,21 @@
-// The post-confirmation use case, free of AWS: validate the event, upsert the user, return the event.
+// The post-confirmation use case, free of AWS: validate the event, sign the user up, return the event.
 import { CONFIRM_FORGOT_PASSWORD, CONFIRM_SIGN_UP, triggerEnvelope } from '../cognito/trigger-event';
-import { DatabaseUnavailableError, describeError, UnsupportedTriggerError } from '../runtime/errors';
+import { DatabaseUnavailableError, describeError, logLevelFor, UnsupportedTriggerError } from '../runtime/errors';
 import type { Logger } from '../runtime/logger';
 import type { FallbackQueue } from '../sync/fallback-queue';
 import { replayMessageFor } from '../sync/replay-message';
 import { userFromAttributes } from '../users/user';
-import type { UpsertResult, UsersRepository } from '../users/users-repository';
+import type { SignUpResult, SignUpWriter } from '../users/users-repository';
 
 export interface PostConfirmationDeps {
-  readonly users: UsersRepository;
+  readonly users: SignUpWriter;
   readonly logger: Logger;
   readonly clock?: () => number;
+  /**
+   * Epoch ms by which everything this event does must be done: the statement and the fallback send share it.
+   * @default no deadline of its own (the connection's per-statement budget, the queue's default timeout)
+   */
+  readonly deadline?: number;
   /**
    * Where a sign-up goes when the database is unavailable, to be replayed later. Without it (the local
    * stack) the DatabaseUnavailableError is thrown, and Cognito reports the failure.
@@ -41,14 +46,16 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
   }
   if (triggerSource !== CONFIRM_SIGN_UP) throw new UnsupportedTriggerError(triggerSource);
   const user = userFromAttributes(request.userAttributes);
-  let result: UpsertResult;
+  const { deadline } = deps;
+  let result: SignUpResult;
   try {
-    result = await deps.users.upsert(user);
+    // The state was read when Cognito invoked us: the order key against later changes of the same user.
+    result = await deps.users.signUp(user, new Date(started), deadline === undefined ? {} : { deadline });
   } catch (error) {
     if (!(error instanceof DatabaseUnavailableError) || deps.fallback === undefined) throw error;
     const database = describeError(error);
     try {
-      await deps.fallback.enqueue(replayMessageFor(triggerSource, envelope, user));
+      await deps.fallback.enqueue(replayMessageFor(triggerSource, envelope, user), deadline === undefined ? {} : { timeoutMs: deadline - clock() });
     } catch (queueError) {
       // Neither store took the user: Cognito must report the failure, and `users reconcile` repairs the gap.
       const queue = describeError(queueError);
@@ -57,17 +64,23 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
         outcome: 'failed',
         errorName: database.errorName,
         errorCode: database.errorCode,
+        failureClass: database.failureClass,
+        errorClass: database.errorClass,
         queueErrorName: queue.errorName,
         queueErrorCode: queue.errorCode,
         durationMs: clock() - started,
       });
       throw error;
     }
-    log.warn('database unavailable; sign-up queued for replay', {
+    // Queued either way, so nothing is lost; a permanent failure (a broken deploy) is an ERROR someone must fix
+    // before the replays run out.
+    log[logLevelFor(error)]('database unavailable; sign-up queued for replay', {
       sub: user.cognitoUserId,
       outcome: 'queued',
       errorName: database.errorName,
       errorCode: database.errorCode,
+      failureClass: database.failureClass,
+      errorClass: database.errorClass,
       durationMs: clock() - started,
     });
     return event;

@@ -5,9 +5,9 @@ import { describeError, toCallerError } from '../runtime/errors';
 import { createLogger, type Logger } from '../runtime/logger';
 import type { FallbackQueue } from '../sync/fallback-queue';
 import { sqsFallbackQueue } from '../sync/sqs/sqs-fallback-queue';
-import { createUsersRepository } from '../users/postgres/postgres-users';
+import { createSignUpWriter } from '../users/postgres/postgres-users';
 import { SUB_PATTERN } from '../users/user';
-import type { UsersRepository } from '../users/users-repository';
+import type { SignUpWriter } from '../users/users-repository';
 import { handlePostConfirmation } from './core';
 import type { PostConfirmationSettings } from './settings';
 
@@ -21,8 +21,8 @@ export type BudgetContext = Pick<Context, 'awsRequestId'> & Partial<Pick<Context
 export interface PostConfirmationHandlerDeps {
   /** @default JSON lines on stdout for service `post-confirmation` */
   readonly logger?: Logger;
-  /** @default public.users over one lazily opened connection to `settings.database` */
-  readonly users?: UsersRepository;
+  /** @default sync.sign_up over one lazily opened connection to `settings.database` */
+  readonly users?: SignUpWriter;
   /** @default the SQS queue at `settings.fallbackQueueUrl`, when there is one */
   readonly fallback?: FallbackQueue;
   /** @default Date.now */
@@ -39,23 +39,18 @@ export interface PostConfirmationHandler {
 export function createHandler(settings: PostConfirmationSettings, deps: PostConfirmationHandlerDeps = {}): PostConfirmationHandler {
   const logger = deps.logger ?? createLogger({ service: 'post-confirmation' });
   const clock = deps.clock ?? Date.now;
-  const users = databasePort(deps.users, settings.database, { applicationName: 'post-confirmation' }, createUsersRepository);
+  const users = databasePort(deps.users, settings.database, { applicationName: 'post-confirmation' }, createSignUpWriter);
   const queue = deps.fallback ?? (settings.fallbackQueueUrl === undefined ? undefined : sqsFallbackQueue({ queueUrl: settings.fallbackQueueUrl }));
 
   const handler = async <E>(event: E, context?: BudgetContext): Promise<E> => {
+    // One deadline per event, fixed once: Cognito's budget from now, or the function's own end if sooner,
+    // less the margin for the response. The statement and the fallback send both stop at it.
     const started = clock();
+    const lambdaLeft = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
+    const deadline = started + Math.min(COGNITO_BUDGET_MS, lambdaLeft) - RESPONSE_MARGIN_MS;
     const log = logger.child({ requestId: context?.awsRequestId });
-    // The send gets whatever the database attempt left of Cognito's budget (and of the function's timeout).
-    const remainingMs = () => {
-      const cognitoLeft = COGNITO_BUDGET_MS - (clock() - started);
-      const lambdaLeft = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
-      return Math.min(cognitoLeft, lambdaLeft) - RESPONSE_MARGIN_MS;
-    };
-    const fallback: FallbackQueue | undefined = queue && {
-      enqueue: (message) => queue.enqueue(message, { timeoutMs: remainingMs() }),
-    };
     try {
-      return await handlePostConfirmation(event, { users: users.port, logger: log, clock, ...(fallback ? { fallback } : {}) });
+      return await handlePostConfirmation(event, { users: users.port, logger: log, clock, deadline, ...(queue ? { fallback: queue } : {}) });
     } catch (error) {
       log.error('post-confirmation failed', { ...describeError(error), sub: safeSub(event) });
       throw toCallerError(error, context?.awsRequestId);

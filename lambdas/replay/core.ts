@@ -1,14 +1,36 @@
-// The replay use case, free of AWS: each queued sign-up into the same idempotent upsert as the trigger.
+// The one asynchronous writer, free of AWS: every record of the queue, a queued sign-up (version 1) or a sync
+// message (version 2), into the sync.* function that applies it. Order and duplicates are the database's to
+// settle (each state carries the time it was read; erasure is forever), so records are applied as they come.
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { CONFIRM_SIGN_UP } from '../cognito/trigger-event';
-import { DatabaseUnavailableError, describeError, InvalidEventError } from '../runtime/errors';
+import { isSynced } from '../cognito/pool-user';
+import { DatabaseUnavailableError, describeError, InvalidEventError, logLevelFor } from '../runtime/errors';
 import type { Logger } from '../runtime/logger';
-import { parseReplayMessage } from '../sync/replay-message';
-import type { UsersRepository } from '../users/users-repository';
+import { UserRefusedError, type ErasurePolicy, type SyncWriter } from '../users/users-repository';
+import { parseQueuedChange, sentTimestamp, type QueuedChange } from './queue-message';
 
 export interface ReplayDeps {
-  readonly users: UsersRepository;
+  readonly users: SyncWriter;
+  readonly erasurePolicy: ErasurePolicy;
   readonly logger: Logger;
+  /** @default Date.now */
+  readonly clock?: () => number;
+}
+
+/** What a batch did, record by record, for its summary line. */
+export interface ReplayCounts {
+  records: number;
+  /** Written, or found already so: the record is done. */
+  applied: number;
+  /** Not written because the row holds a later state or the user was erased: done too. */
+  superseded: number;
+  /** A version-2 upsert of a user whose status is not synced (UNCONFIRMED): nothing to write. */
+  skipped: number;
+  /** The database refused the user's values: logged at ERROR and acknowledged, never retried. */
+  refused: number;
+  /** Malformed: fails every delivery and so reaches the dead-letter queue. */
+  rejected: number;
+  /** Failed for a reason a later delivery may not meet (the database down, a bug): redelivered. */
+  retried: number;
 }
 
 function receiveCount(record: SQSRecord): number | undefined {
@@ -16,14 +38,70 @@ function receiveCount(record: SQSRecord): number | undefined {
   return Number.isInteger(count) ? count : undefined;
 }
 
+const SUPERSEDED = new Set(['stale', 'erased']);
+
+/** Applies one change; resolves to the outcome for the counts, after logging it by sub. */
+async function apply(change: QueuedChange, deps: ReplayDeps, log: Logger): Promise<keyof ReplayCounts> {
+  switch (change.kind) {
+    case 'sign-up': {
+      const { user } = change;
+      const result = await deps.users.signUp(user, change.readAt);
+      log.info('queued sign-up replayed', {
+        sub: user.cognitoUserId,
+        kind: change.kind,
+        outcome: result.outcome,
+        handleAdjusted: result.handleAdjusted,
+        handleRefused: user.handleRefused === true,
+      });
+      return SUPERSEDED.has(result.outcome) ? 'superseded' : 'applied';
+    }
+    case 'upsert': {
+      const { user } = change;
+      // Not a user yet (UNCONFIRMED): nothing to write, and nothing to mark outside a reconcile run. The
+      // reconcile sees them; their confirmation brings a sign-up of its own.
+      if (!isSynced(user)) {
+        log.info('user not in a synced status; nothing written', { sub: user.cognitoUserId, kind: change.kind, source: change.source, status: user.status, outcome: 'skipped' });
+        return 'skipped';
+      }
+      const result = await deps.users.apply(user, change.readAt);
+      if (result.outcome === 'refused') {
+        log.error('the database refused the user; acknowledged, not retried', {
+          sub: user.cognitoUserId,
+          kind: change.kind,
+          source: change.source,
+          outcome: 'refused',
+          errorCode: result.errorCode,
+        });
+        return 'refused';
+      }
+      log.info('user state applied', {
+        sub: user.cognitoUserId,
+        kind: change.kind,
+        source: change.source,
+        outcome: result.outcome,
+        handleRefused: user.handleRefused === true,
+      });
+      return SUPERSEDED.has(result.outcome) ? 'superseded' : 'applied';
+    }
+    case 'erase': {
+      const outcome = await deps.users.erase(change.sub, deps.erasurePolicy);
+      log.info('user erased', { sub: change.sub, kind: change.kind, source: change.source, outcome, policy: deps.erasurePolicy });
+      return 'applied';
+    }
+  }
+}
+
 /**
  * Replays each record in order. Returns the ids of the records to be redelivered: those that failed, and,
  * once the database is found unavailable, the untried rest of the batch (trying them would only wait out
- * the same timeouts again).
+ * the same timeouts again). A user the database refuses is acknowledged: it would be refused on every
+ * delivery, and one bad user must never hold up the rest.
  */
 export async function replayBatch(event: SQSEvent, deps: ReplayDeps): Promise<SQSBatchResponse> {
+  const clock = deps.clock ?? Date.now;
   const records = Array.isArray(event?.Records) ? event.Records : [];
   const failures: SQSBatchResponse['batchItemFailures'] = [];
+  const counts: ReplayCounts = { records: records.length, applied: 0, superseded: 0, skipped: 0, refused: 0, rejected: 0, retried: 0 };
   let databaseDown = false;
   for (const record of records) {
     const messageId = typeof record?.messageId === 'string' ? record.messageId : undefined;
@@ -32,19 +110,34 @@ export async function replayBatch(event: SQSEvent, deps: ReplayDeps): Promise<SQ
     const log = deps.logger.child({ messageId, receiveCount: receiveCount(record) });
     if (databaseDown) {
       failures.push({ itemIdentifier: messageId });
+      counts.retried += 1;
       continue;
     }
     try {
-      const user = parseReplayMessage(record.body, CONFIRM_SIGN_UP);
-      const result = await deps.users.upsert(user);
-      log.info('queued sign-up replayed', { sub: user.cognitoUserId, outcome: result.outcome, handleAdjusted: result.handleAdjusted });
+      const change = parseQueuedChange(record.body, sentTimestamp(record.attributes), clock);
+      counts[await apply(change, deps, log)] += 1;
     } catch (error) {
+      if (error instanceof UserRefusedError) {
+        log.error('the database refused the user; acknowledged, not retried', {
+          sub: error.sub,
+          outcome: 'refused',
+          errorName: error.name,
+          errorCode: error.code,
+          constraint: error.constraint,
+        });
+        counts.refused += 1;
+        continue;
+      }
       failures.push({ itemIdentifier: messageId });
       if (error instanceof DatabaseUnavailableError) databaseDown = true;
-      // A malformed message fails every delivery and so reaches the dead-letter queue; only the field is logged.
+      // Only the field of a malformed message is logged, never the body.
       const fields = error instanceof InvalidEventError ? { field: error.field, outcome: 'rejected' } : { outcome: 'retry' };
-      log.error('queued sign-up not replayed', { ...describeError(error), ...fields });
+      counts[error instanceof InvalidEventError ? 'rejected' : 'retried'] += 1;
+      // A passing outage is a WARN (the redelivery is the retry); a permanent one, like anything unexpected, an ERROR.
+      const level = error instanceof DatabaseUnavailableError ? logLevelFor(error) : 'error';
+      log[level]('queued change not applied', { ...describeError(error), ...fields });
     }
   }
+  if (records.length > 0) deps.logger.info('batch replayed', { ...counts });
   return { batchItemFailures: failures };
 }

@@ -46,11 +46,8 @@ export function replayMessageFor(triggerSource: string, event: Record<string, un
   };
 }
 
-/**
- * Parses an SQS message body back into a user. The body crossed a trust boundary (anyone with send
- * permission could have written it), so it is validated exactly like a Cognito event.
- */
-export function parseReplayMessage(body: unknown, expectedTriggerSource: string): NewUser {
+/** The body of a queue message as a JSON object, before its version is known. Never quotes the body. */
+export function parseMessageBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'string') throw new InvalidEventError('body', 'must be a string');
   let parsed: unknown;
   try {
@@ -59,6 +56,19 @@ export function parseReplayMessage(body: unknown, expectedTriggerSource: string)
     throw new InvalidEventError('body', 'is not JSON');
   }
   if (!isRecord(parsed)) throw new InvalidEventError('body', 'must be a JSON object');
+  return parsed;
+}
+
+/**
+ * Parses an SQS message body back into a user. The body crossed a trust boundary (anyone with send
+ * permission could have written it), so it is validated exactly like a Cognito event.
+ */
+export function parseReplayMessage(body: unknown, expectedTriggerSource: string): NewUser {
+  return replayUserFrom(parseMessageBody(body), expectedTriggerSource);
+}
+
+/** The version-1 message's user, from a body parseMessageBody already turned into an object. */
+export function replayUserFrom(parsed: Record<string, unknown>, expectedTriggerSource: string): NewUser {
   if (parsed.version !== REPLAY_MESSAGE_VERSION) throw new InvalidEventError('body.version', `must be ${REPLAY_MESSAGE_VERSION}`);
   if (parsed.triggerSource !== expectedTriggerSource) {
     throw new InvalidEventError('body.triggerSource', `must be ${expectedTriggerSource}`);

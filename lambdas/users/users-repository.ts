@@ -1,19 +1,68 @@
-// The ports the use cases write and read users through; postgres/postgres-users.ts is the adapter.
+// The ports the use cases write and read users through; postgres/postgres-users.ts is the adapter, over the
+// sync.* functions of the migrations (no function role holds a table privilege).
+import type { PoolUser } from '../cognito/pool-user';
 import type { NewUser } from './user';
 
-export type UpsertOutcome = 'inserted' | 'updated' | 'unchanged';
+/** How erasure treats the row: gone with its activities (default), or kept without personal data. */
+export type ErasurePolicy = 'delete' | 'anonymize';
+export const ERASURE_POLICIES: readonly ErasurePolicy[] = ['delete', 'anonymize'];
 
-export interface UpsertResult {
-  readonly outcome: UpsertOutcome;
-  /** True when the requested handle was taken and the row got a suffixed (or no) handle instead. */
+export interface WriteOptions {
+  /** Epoch ms by which the write must have answered: the event's one deadline. */
+  readonly deadline?: number;
+}
+
+/**
+ * 'stale': the row holds a state read later than this one, nothing written; 'erased': the user was erased,
+ * nothing written (a late sign-up never brings anybody back).
+ */
+export type SignUpOutcome = 'inserted' | 'updated' | 'unchanged' | 'stale' | 'erased';
+
+export interface SignUpResult {
+  readonly outcome: SignUpOutcome;
+  /** True when the requested handle was taken and the row got a later candidate (or no handle) instead. */
   readonly handleAdjusted: boolean;
 }
 
-export interface UsersRepository {
-  upsert(user: NewUser): Promise<UpsertResult>;
+/** sync.apply_users' outcomes; 'refused' comes with the SQLSTATE the database refused the user with. */
+export type ApplyOutcome = 'inserted' | 'updated' | 'updated_handle_conflict' | 'unchanged' | 'stale' | 'seen' | 'erased' | 'refused';
+
+export interface ApplyResult {
+  readonly outcome: ApplyOutcome;
+  readonly errorCode?: string;
 }
 
-/** Whether a handle is held by any user, ignoring case: the PreSignUp check's only question. */
+export type EraseOutcome = 'erased' | 'already_erased' | 'absent_tombstoned';
+
+/** What the post-confirmation trigger may do: sign a user up, in one round trip (signup_writer). */
+export interface SignUpWriter {
+  /** `readAt`: when this state of the user was read (the trigger's start, a queued message's send time). */
+  signUp(user: NewUser, readAt: Date, options?: WriteOptions): Promise<SignUpResult>;
+}
+
+/** What the one asynchronous writer may do (sync_writer). */
+export interface SyncWriter extends SignUpWriter {
+  /** Writes the pool's state of one user as read at `readAt`, unless the row holds a later one. */
+  apply(user: PoolUser, readAt: Date): Promise<ApplyResult>;
+  erase(sub: string, policy: ErasurePolicy): Promise<EraseOutcome>;
+}
+
+/** Whether a handle is held by any user, ignoring case: the PreSignUp check's only question (handle_checker). */
 export interface HandleDirectory {
   isTaken(handle: string): Promise<boolean>;
+}
+
+/**
+ * The database refused this user's values (a constraint, a value it cannot store): the same user fails the
+ * same way on every retry. Names the sub and the SQLSTATE, never a value.
+ */
+export class UserRefusedError extends Error {
+  override readonly name = 'UserRefusedError';
+  constructor(
+    readonly sub: string,
+    readonly code: string,
+    readonly constraint?: string,
+  ) {
+    super(`The database refused user ${sub} (SQLSTATE ${code}${constraint === undefined ? '' : `, constraint ${constraint}`})`);
+  }
 }

@@ -1,10 +1,120 @@
-// public.users in PostgreSQL: the one upsert statement and the handle lookup, behind the users-repository ports.
-import { errorCode, SQLSTATE } from '../../postgres/error-codes';
+// public.users in PostgreSQL, written only through the sync.* functions (SECURITY DEFINER, 0003), behind the
+// users-repository ports: one statement per write, so a write commits whole or not at all.
+import type { PoolUser } from '../../cognito/pool-user';
+import { errorCode } from '../../postgres/error-codes';
 import type { Queryable } from '../../postgres/queryable';
 import { handleCandidates, type NewUser } from '../user';
-import type { HandleDirectory, UpsertOutcome, UpsertResult, UsersRepository } from '../users-repository';
+import {
+  UserRefusedError,
+  type ApplyOutcome,
+  type ApplyResult,
+  type EraseOutcome,
+  type ErasurePolicy,
+  type HandleDirectory,
+  type SignUpOutcome,
+  type SignUpResult,
+  type SignUpWriter,
+  type SyncWriter,
+  type WriteOptions,
+} from '../users-repository';
 
-/** The one upsert statement; exported so the benchmark can time it bare, the floor the handler is held to. */
+/** The post-confirmation write; exported so the benchmark can time it bare, the floor the handler is held to. */
+export const SIGN_UP = 'SELECT outcome, handle_adjusted FROM sync.sign_up($1, $2, $3, $4::text[], $5::timestamptz)';
+const APPLY_USERS = 'SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb)';
+const ERASE_USER = 'SELECT sync.erase_user($1, $2) AS outcome';
+const HANDLE_TAKEN = 'SELECT sync.handle_taken($1) AS taken';
+
+// The SQLSTATE classes sync.apply_users refuses one user for (data exception, integrity constraint, program
+// limit): the same user fails the same way on every retry, so sign_up's are no reason to retry either.
+const REFUSED_CLASSES = ['22', '23', '54'];
+
+function refusal(error: unknown, sub: string): UserRefusedError | undefined {
+  const code = errorCode(error);
+  if (code === undefined || code.length !== 5 || !REFUSED_CLASSES.includes(code.slice(0, 2))) return undefined;
+  const constraint = (error as { constraint?: unknown }).constraint;
+  return new UserRefusedError(sub, code, typeof constraint === 'string' ? constraint : undefined);
+}
+
+/**
+ * Signs the user up in one round trip: sync.sign_up tries the handle rule's candidates in order inside the
+ * database. Throws UserRefusedError when the database refuses this user's values.
+ */
+export async function signUpUser(db: Queryable, user: NewUser, readAt: Date, options: WriteOptions = {}): Promise<SignUpResult> {
+  const values = [user.cognitoUserId, user.email, user.displayName, handleCandidates(user.handle, user.cognitoUserId), readAt.toISOString()];
+  let rows: { outcome: SignUpOutcome; handle_adjusted: boolean }[];
+  try {
+    // Only with a deadline: a bare pg Client (a Queryable too) would take a third argument for a callback.
+    ({ rows } = await (options.deadline === undefined
+      ? db.query<{ outcome: SignUpOutcome; handle_adjusted: boolean }>(SIGN_UP, values)
+      : db.query<{ outcome: SignUpOutcome; handle_adjusted: boolean }>(SIGN_UP, values, { deadline: options.deadline })));
+  } catch (error) {
+    throw refusal(error, user.cognitoUserId) ?? error;
+  }
+  const row = rows[0];
+  if (row === undefined) throw new Error('sync.sign_up returned no row');
+  return { outcome: row.outcome, handleAdjusted: row.handle_adjusted };
+}
+
+/** One user's state in sync.apply_users' element format (documented in 0003_user_lifecycle.sql). */
+export function userStateJson(user: PoolUser, readAt: Date): Record<string, unknown> {
+  return {
+    sub: user.cognitoUserId,
+    email: user.email,
+    name: user.displayName,
+    // Null keeps the row's handle: a handle outside the rule never replaces a valid one.
+    handle: user.handle,
+    handle_candidates: handleCandidates(user.handle, user.cognitoUserId),
+    enabled: user.enabled,
+    modified_at: user.lastModified,
+    read_at: readAt.toISOString(),
+  };
+}
+
+export async function applyUser(db: Queryable, user: PoolUser, readAt: Date): Promise<ApplyResult> {
+  const { rows } = await db.query<{ outcome: ApplyOutcome; error_code: string | null }>(APPLY_USERS, [
+    JSON.stringify([userStateJson(user, readAt)]),
+  ]);
+  const row = rows[0];
+  if (row === undefined) throw new Error('sync.apply_users returned no row');
+  return row.error_code === null ? { outcome: row.outcome } : { outcome: row.outcome, errorCode: row.error_code };
+}
+
+export async function eraseUser(db: Queryable, sub: string, policy: ErasurePolicy): Promise<EraseOutcome> {
+  const { rows } = await db.query<{ outcome: EraseOutcome }>(ERASE_USER, [sub, policy]);
+  const row = rows[0];
+  if (row === undefined) throw new Error('sync.erase_user returned no row');
+  return row.outcome;
+}
+
+/**
+ * Whether any user holds the handle, ignoring case (sync.handle_taken, through the unique index). Only a hint
+ * for the PreSignUp check: between it and the sign-up another one may take the handle, which the handle rule
+ * then resolves.
+ */
+export async function isHandleTaken(db: Queryable, handle: string): Promise<boolean> {
+  const { rows } = await db.query<{ taken: boolean }>(HANDLE_TAKEN, [handle]);
+  return rows[0]?.taken === true;
+}
+
+export function createSignUpWriter(db: Queryable): SignUpWriter {
+  return { signUp: (user, readAt, options) => signUpUser(db, user, readAt, options) };
+}
+
+export function createSyncWriter(db: Queryable): SyncWriter {
+  return {
+    signUp: (user, readAt, options) => signUpUser(db, user, readAt, options),
+    apply: (user, readAt) => applyUser(db, user, readAt),
+    erase: (sub, policy) => eraseUser(db, sub, policy),
+  };
+}
+
+export function createHandleDirectory(db: Queryable): HandleDirectory {
+  return { isTaken: (handle) => isHandleTaken(db, handle) };
+}
+
+// The direct upsert of 0002, which no function role may run since 0004. Kept only for the callers that still
+// use it with the master user's URL (`users reconcile` in bin/users.ts) and for the bench's bare-statement
+// floor; both belong on sync.* (SIGN_UP, the reconcile function's store), and then this goes.
 export const UPSERT_USER = `
 INSERT INTO public.users AS u (cognito_user_id, email, display_name, handle)
 VALUES ($1, $2, $3, $4)
@@ -13,51 +123,19 @@ ON CONFLICT (cognito_user_id) DO UPDATE
   WHERE (u.email, u.display_name) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.display_name)
 RETURNING (xmax = 0) AS inserted`;
 
-const HANDLE_CONSTRAINT = 'users_handle_lower_key';
-
-function isHandleConflict(error: unknown): boolean {
-  return errorCode(error) === SQLSTATE.UNIQUE_VIOLATION && (error as { constraint?: unknown }).constraint === HANDLE_CONSTRAINT;
-}
-
-/**
- * Inserts the user, or refreshes email and name of the row with the same cognito_user_id. One statement per
- * attempt, so an attempt either commits whole or not at all; a retried event changes nothing.
- * An existing user's handle is never changed here.
- */
-export async function upsertUser(db: Queryable, user: NewUser): Promise<UpsertResult> {
+/** One statement per handle candidate; an existing user's handle is never changed here. */
+export async function upsertUser(db: Queryable, user: NewUser): Promise<{ outcome: 'inserted' | 'updated' | 'unchanged'; handleAdjusted: boolean }> {
   const candidates = [...handleCandidates(user.handle, user.cognitoUserId), null];
   for (const [index, handle] of candidates.entries()) {
     try {
-      const { rows } = await db.query<{ inserted: boolean }>(UPSERT_USER, [
-        user.cognitoUserId,
-        user.email,
-        user.displayName,
-        handle,
-      ]);
-      const outcome: UpsertOutcome = rows.length === 0 ? 'unchanged' : rows[0]?.inserted ? 'inserted' : 'updated';
+      const { rows } = await db.query<{ inserted: boolean }>(UPSERT_USER, [user.cognitoUserId, user.email, user.displayName, handle]);
+      const outcome = rows.length === 0 ? 'unchanged' : rows[0]?.inserted ? 'inserted' : 'updated';
       return { outcome, handleAdjusted: index > 0 && outcome === 'inserted' };
     } catch (error) {
-      if (!isHandleConflict(error) || index === candidates.length - 1) throw error;
+      const handleTaken = errorCode(error) === '23505' && (error as { constraint?: unknown }).constraint === 'users_handle_lower_key';
+      if (!handleTaken || index === candidates.length - 1) throw error;
     }
   }
   // Unreachable: the last candidate is null, which the handle index never rejects.
   throw new Error('no handle candidate could be stored');
-}
-
-export function createUsersRepository(db: Queryable): UsersRepository {
-  return { upsert: (user) => upsertUser(db, user) };
-}
-
-export function createHandleDirectory(db: Queryable): HandleDirectory {
-  return { isTaken: (handle) => isHandleTaken(db, handle) };
-}
-
-/**
- * Whether any user holds the handle, ignoring case as the unique index does (and using that index). Only a
- * hint for the PreSignUp check: between it and the insert another sign-up may take the handle, which the
- * handle rule (handleCandidates) then resolves.
- */
-export async function isHandleTaken(db: Queryable, handle: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM public.users WHERE lower(handle) = lower($1) LIMIT 1', [handle]);
-  return rows.length > 0;
 }

@@ -9,6 +9,7 @@ import {
 import { DatabaseUnavailableError, InvalidEventError, UnsupportedTriggerError } from '../../../lambdas/runtime/errors';
 import { createLogger } from '../../../lambdas/runtime/logger';
 import type { EnqueueOptions } from '../../../lambdas/sync/fallback-queue';
+import type { WriteOptions } from '../../../lambdas/users/users-repository';
 import { fakeContext, loadEvent, signUpEvent } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
 import { captureLogLines } from '../../support/output';
@@ -299,23 +300,89 @@ describe('connection lifecycle', () => {
   });
 
   it('hides a raw database error from the caller behind a generic message with the request id', async () => {
-    await db.query('ALTER TABLE public.users RENAME TO users_moved');
+    await db.query('ALTER TABLE public.users ADD CONSTRAINT refuse_everyone CHECK (false) NOT VALID');
     try {
       const error = await handler(signUpEvent({ sub: sub(90) }), fakeContext()).catch((e: unknown) => e);
       expect((error as Error).message).toBe('Internal error while saving the user (request c6af9ac6-7b61-11e6-9a41-93e812345678)');
-      expect(logLines.join('')).toContain('"errorCode":"42P01"');
+      const failed = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.message === 'post-confirmation failed');
+      expect(failed).toMatchObject({ level: 'ERROR', sub: sub(90), errorName: 'UserRefusedError', errorCode: '23514' });
     } finally {
-      await db.query('ALTER TABLE public.users_moved RENAME TO users');
+      await db.query('ALTER TABLE public.users DROP CONSTRAINT refuse_everyone');
     }
   });
 });
 
-describe('the fallback budget', () => {
-  it('gives the queue what the database attempt left of Cognito budget or of the function timeout, less a margin', async () => {
+describe('a database that refuses the login', () => {
+  it('queues the sign-up and logs at ERROR that the deploy is broken, by sub and class', async () => {
+    const queued: unknown[] = [];
+    const refused = createHandler(
+      { database: { connectionUrl: `postgres://not_a_role:wrong@127.0.0.1:${server.port}/postgres` } },
+      {
+        fallback: {
+          enqueue: (message) => {
+            queued.push(message);
+            return Promise.resolve();
+          },
+        },
+      },
+    );
+    try {
+      const event = signUpEvent({ sub: sub(95) });
+      await expect(refused(event, fakeContext())).resolves.toBe(event);
+    } finally {
+      await refused.close();
+    }
+    expect(queued).toHaveLength(1);
+    const entries = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', sub: sub(95), outcome: 'queued', failureClass: 'permanent', errorClass: 'login-refused' }),
+    );
+  });
+});
+
+describe('one deadline per event', () => {
+  it('stops waiting for a locked table at the event’s deadline and queues the sign-up within it', async () => {
+    const queued: unknown[] = [];
+    const deadlined = createHandler(
+      { database: { connectionUrl: server.url() } },
+      {
+        fallback: {
+          enqueue: (message) => {
+            queued.push(message);
+            return Promise.resolve();
+          },
+        },
+      },
+    );
+    const holder = new Client({ connectionString: server.url() });
+    await holder.connect();
+    try {
+      await deadlined(signUpEvent({ sub: sub(96), preferred_username: null }), fakeContext());
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE public.users IN ACCESS EXCLUSIVE MODE');
+      const started = Date.now();
+      // 1 s left of the function: the deadline is 700 ms away, well inside the connection's own 3 s budget.
+      await deadlined(signUpEvent({ sub: sub(97) }), fakeContext({ getRemainingTimeInMillis: () => 1000 }));
+      const took = Date.now() - started;
+      expect(queued).toHaveLength(1);
+      expect(took).toBeGreaterThanOrEqual(600);
+      expect(took).toBeLessThan(1000);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+      await deadlined.close();
+    }
+  });
+
+  it('gives the statement and the fallback send one deadline: Cognito’s budget or the function’s end, less a margin', async () => {
     let now = 1_000;
+    const deadlines: (number | undefined)[] = [];
+    const readAts: number[] = [];
     const timeouts: (number | undefined)[] = [];
     const users = {
-      upsert: () => {
+      signUp: (_user: unknown, readAt: Date, options?: WriteOptions) => {
+        readAts.push(readAt.getTime());
+        deadlines.push(options?.deadline);
         now += 1200;
         return Promise.reject(new DatabaseUnavailableError('down'));
       },
@@ -332,7 +399,9 @@ describe('the fallback budget', () => {
     );
     await budgeted(loadEvent('confirm-sign-up'), fakeContext({ getRemainingTimeInMillis: () => 10_000 }));
     await budgeted(loadEvent('confirm-sign-up'), fakeContext({ getRemainingTimeInMillis: () => 2_000 }));
-    expect(timeouts).toEqual([COGNITO_BUDGET_MS - 1200 - RESPONSE_MARGIN_MS, 2_000 - RESPONSE_MARGIN_MS]);
+    expect(readAts).toEqual([1_000, 2_200]);
+    expect(deadlines).toEqual([1_000 + COGNITO_BUDGET_MS - RESPONSE_MARGIN_MS, 2_200 + 2_000 - RESPONSE_MARGIN_MS]);
+    expect(timeouts).toEqual([COGNITO_BUDGET_MS - 1200 - RESPONSE_MARGIN_MS, 2_000 - 1200 - RESPONSE_MARGIN_MS]);
     expect(await rows()).toEqual([]);
   });
 });

@@ -21,7 +21,7 @@ describe('settingsFromEnv', () => {
   });
 
   it('reads the IAM database settings and the fallback queue as deployed', () => {
-    expect(settingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '', FALLBACK_QUEUE_URL: QUEUE_URL })).toEqual({
+    expect(settingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '', FALLBACK_QUEUE_URL: QUEUE_URL })).toMatchObject({
       database: { iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'post_confirmation', region: 'us-east-1' } },
       fallbackQueueUrl: QUEUE_URL,
     });

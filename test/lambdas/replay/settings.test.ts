@@ -16,12 +16,21 @@ function thrown(run: () => unknown): unknown {
 
 describe('settingsFromEnv', () => {
   it('reads the database URL locally', () => {
-    expect(settingsFromEnv(URL_ENV)).toEqual({ database: { connectionUrl: URL_ENV.CONNECTION_URL } });
+    expect(settingsFromEnv(URL_ENV)).toEqual({ database: { connectionUrl: URL_ENV.CONNECTION_URL }, erasurePolicy: 'delete' });
+  });
+
+  it.each([
+    ['delete', 'delete'],
+    ['anonymize', 'anonymize'],
+    ['', 'delete'],
+  ])('reads ERASURE_POLICY %j as %s', (value, policy) => {
+    expect(settingsFromEnv({ ...URL_ENV, ERASURE_POLICY: value }).erasurePolicy).toBe(policy);
   });
 
   it('reads the IAM database settings as deployed', () => {
-    expect(settingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '' })).toEqual({
+    expect(settingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '' })).toMatchObject({
       database: { iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'replay', region: 'us-east-1' } },
+      erasurePolicy: 'delete',
     });
   });
 
@@ -32,6 +41,8 @@ describe('settingsFromEnv', () => {
     ['no DB_USER', { ...IAM_ENV, DB_USER: '' }, 'DB_USER'],
     ['a DB_PORT that is not a port', { ...IAM_ENV, DB_PORT: '5432x' }, 'DB_PORT'],
     ['no region', { ...IAM_ENV, AWS_REGION: undefined }, 'AWS_DEFAULT_REGION'],
+    ['an erasure policy it does not know', { ...URL_ENV, ERASURE_POLICY: 'forget' }, 'ERASURE_POLICY'],
+    ['an erasure policy in another case', { ...URL_ENV, ERASURE_POLICY: 'DELETE' }, 'ERASURE_POLICY'],
   ])('refuses %s with a ConfigurationError naming the variable', (_name, env, variable) => {
     const error = thrown(() => settingsFromEnv(env));
     expect(error).toBeInstanceOf(ConfigurationError);

@@ -1,0 +1,114 @@
+// The adapters as deployed: each logged in as the role its function uses, against a real migrated server, so
+// that a statement needing a privilege the role lacks fails here and not in AWS.
+import { Client, escapeLiteral } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PoolUser } from '../../../../lambdas/cognito/pool-user';
+import { createHandleDirectory, createSignUpWriter, createSyncWriter } from '../../../../lambdas/users/postgres/postgres-users';
+import { UserRefusedError } from '../../../../lambdas/users/users-repository';
+import { startMigratedServer, type TestServer } from '../../../support/postgres';
+
+const TEST_PASSWORD = 'adapters-local-test';
+let server: TestServer;
+let admin: Client;
+const clients: Client[] = [];
+
+async function connectAs(role: string): Promise<Client> {
+  const client = new Client({ connectionString: `postgres://${role}:${TEST_PASSWORD}@127.0.0.1:${server.port}/postgres` });
+  await client.connect();
+  clients.push(client);
+  return client;
+}
+
+function poolUser(sub: string, fields: Partial<PoolUser> = {}): PoolUser {
+  return { cognitoUserId: sub, email: `${sub}@example.com`, displayName: 'Name', handle: sub.replace(/-/g, '_'), enabled: true, status: 'CONFIRMED', lastModified: null, ...fields };
+}
+
+const at = (minute: number) => new Date(Date.UTC(2026, 11, 1, 10, minute));
+
+async function row(sub: string) {
+  const { rows } = await admin.query('SELECT email, handle, enabled, synced_at FROM public.users WHERE cognito_user_id = $1', [sub]);
+  return rows[0] as { email: string | null; handle: string | null; enabled: boolean; synced_at: Date } | undefined;
+}
+
+beforeAll(async () => {
+  let url: string;
+  ({ server, url } = await startMigratedServer());
+  admin = new Client({ connectionString: url });
+  await admin.connect();
+  for (const role of ['signup_writer', 'sync_writer', 'handle_checker']) await admin.query(`ALTER ROLE ${role} PASSWORD ${escapeLiteral(TEST_PASSWORD)}`);
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.end()));
+  await admin?.end();
+  await server?.destroy();
+});
+
+describe('the sign-up writer as signup_writer', () => {
+  it('signs a user up, tries the next handle candidate when one is taken, and reports a later read as unchanged', async () => {
+    const writer = createSignUpWriter(await connectAs('signup_writer'));
+    const user = { cognitoUserId: 'su-1', email: 'a@example.com', displayName: 'A', handle: 'shared' };
+    expect(await writer.signUp(user, at(1))).toEqual({ outcome: 'inserted', handleAdjusted: false });
+    expect(await writer.signUp(user, at(2))).toEqual({ outcome: 'unchanged', handleAdjusted: false });
+    expect(await writer.signUp({ ...user, email: 'old@example.com' }, at(0))).toEqual({ outcome: 'stale', handleAdjusted: false });
+    expect(await writer.signUp({ ...user, cognitoUserId: 'su-2', handle: 'SHARED' }, at(1))).toEqual({ outcome: 'inserted', handleAdjusted: true });
+    expect((await row('su-2'))?.handle).toBe('SHARED_su2');
+  });
+
+  it('turns a refusal by the database into a UserRefusedError naming the sub and the SQLSTATE, never a value', async () => {
+    const writer = createSignUpWriter(await connectAs('signup_writer'));
+    await admin.query("ALTER TABLE public.users ADD CONSTRAINT refuse_one CHECK (email IS DISTINCT FROM 'no@example.com')");
+    try {
+      const error = await writer.signUp({ cognitoUserId: 'su-3', email: 'no@example.com', displayName: null, handle: null }, at(1)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UserRefusedError);
+      expect(error).toMatchObject({ sub: 'su-3', code: '23514', constraint: 'refuse_one' });
+      expect((error as Error).message).not.toContain('no@example.com');
+    } finally {
+      await admin.query('ALTER TABLE public.users DROP CONSTRAINT refuse_one');
+    }
+  });
+});
+
+describe('the sync writer as sync_writer', () => {
+  it('applies pool states in read order and erases by either policy', async () => {
+    const writer = createSyncWriter(await connectAs('sync_writer'));
+    expect(await writer.apply(poolUser('sw-1', { enabled: false }), at(2))).toEqual({ outcome: 'inserted' });
+    expect(await writer.apply(poolUser('sw-1', { email: 'older@example.com' }), at(1))).toEqual({ outcome: 'stale' });
+    expect(await row('sw-1')).toMatchObject({ email: 'sw-1@example.com', enabled: false, synced_at: at(2) });
+    expect(await writer.erase('sw-1', 'delete')).toBe('erased');
+    expect(await writer.erase('sw-1', 'delete')).toBe('already_erased');
+    expect(await writer.apply(poolUser('sw-1'), at(3))).toEqual({ outcome: 'erased' });
+    expect(await writer.signUp({ cognitoUserId: 'sw-1', email: null, displayName: null, handle: null }, at(4))).toEqual({ outcome: 'erased', handleAdjusted: false });
+    expect(await row('sw-1')).toBeUndefined();
+
+    await writer.apply(poolUser('sw-2'), at(1));
+    expect(await writer.erase('sw-2', 'anonymize')).toBe('erased');
+    expect(await row('sw-2')).toMatchObject({ email: null, handle: null, enabled: false });
+  });
+
+  it('keeps the row’s handle when the pool’s was outside the rule (mapped to none)', async () => {
+    const writer = createSyncWriter(await connectAs('sync_writer'));
+    await writer.apply(poolUser('sw-3', { handle: 'kept_handle' }), at(1));
+    expect(await writer.apply(poolUser('sw-3', { handle: null, handleRefused: true, email: 'new@example.com' }), at(2))).toEqual({ outcome: 'updated' });
+    expect(await row('sw-3')).toMatchObject({ email: 'new@example.com', handle: 'kept_handle' });
+  });
+
+  it('reports a user the database refuses with the SQLSTATE instead of throwing', async () => {
+    const writer = createSyncWriter(await connectAs('sync_writer'));
+    await admin.query("ALTER TABLE public.users ADD CONSTRAINT refuse_one CHECK (email IS DISTINCT FROM 'no@example.com')");
+    try {
+      expect(await writer.apply(poolUser('sw-4', { email: 'no@example.com' }), at(1))).toEqual({ outcome: 'refused', errorCode: '23514' });
+    } finally {
+      await admin.query('ALTER TABLE public.users DROP CONSTRAINT refuse_one');
+    }
+  });
+});
+
+describe('the handle directory as handle_checker', () => {
+  it('knows whether a handle is taken, ignoring case', async () => {
+    await createSyncWriter(await connectAs('sync_writer')).apply(poolUser('hc-1', { handle: 'Taken_Handle' }), at(1));
+    const handles = createHandleDirectory(await connectAs('handle_checker'));
+    expect(await handles.isTaken('taken_HANDLE')).toBe(true);
+    expect(await handles.isTaken('free_handle')).toBe(false);
+  });
+});
