@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, escapeLiteral } from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { upsertUser } from '../../../lambdas/users/postgres/postgres-users';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, startMigratedServer, type TestServer } from '../../support/postgres';
 
 const MIGRATION = readFileSync(join(__dirname, '..', '..', '..', 'sql', 'migrations', '0002_signup_writer_role.sql'), 'utf8');
@@ -44,23 +43,9 @@ afterAll(async () => {
   await server?.destroy();
 });
 
+// What 0002 refused still holds after the later migrations; what it granted (the direct upsert) 0004 took away
+// again, and test/sql/migrations/0004_least_privilege.test.ts shows what signup_writer may do now.
 describe('signup_writer', () => {
-  beforeEach(async () => {
-    await adminQuery(adminUrl, "DELETE FROM public.users WHERE cognito_user_id <> 'seed-user'");
-  });
-
-  it('inserts, refreshes and leaves unchanged a user through upsertUser', async () => {
-    const user = { cognitoUserId: 'sub-1', email: 'a@example.com', displayName: 'A', handle: 'alice' };
-    expect(await upsertUser(writer, user)).toEqual({ outcome: 'inserted', handleAdjusted: false });
-    expect(await upsertUser(writer, user)).toEqual({ outcome: 'unchanged', handleAdjusted: false });
-    expect(await upsertUser(writer, { ...user, email: 'b@example.com' })).toEqual({ outcome: 'updated', handleAdjusted: false });
-  });
-
-  it('takes the handle rule’s suffixed handle when the handle is already taken', async () => {
-    const result = await upsertUser(writer, { cognitoUserId: 'sub-2', email: null, displayName: null, handle: 'SEED' });
-    expect(result).toEqual({ outcome: 'inserted', handleAdjusted: true });
-  });
-
   it.each([
     ['creating a table', 'CREATE TABLE public.intruder (id int)'],
     ['reading activities', 'SELECT * FROM public.activities'],
