@@ -2,7 +2,9 @@ import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import { describe, expect, it } from 'vitest';
+import { AlertsStack } from '../../../lib/alerts-stack';
 import { Alerts } from '../../../lib/constructs/alerts';
+import { stageSettings } from '../../../lib/stage';
 import type { Resource } from '../../support/cdk';
 
 type Statement = { Sid?: string; Effect: string; Principal?: unknown; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> };
@@ -88,5 +90,15 @@ describe('Alerts', () => {
     // Still the one, conditioned, EventBridge statement: aws-events-targets' SnsTopic would add another, open one.
     const forEvents = topicStatements(Template.fromStack(stack)).filter((statement) => JSON.stringify(statement.Principal).includes('events.amazonaws.com'));
     expect(forEvents).toEqual([expect.objectContaining({ Sid: 'RulesOfThisAccountPublish' })]);
+  });
+});
+
+describe('AlertsStack', () => {
+  it('exports the topic ARN for subscribing a pager, and subscribes the stage’s alarmEmail', () => {
+    const settings = stageSettings((key) => ({ stage: 'prod', alarmEmail: 'ops@example.com' })[key]);
+    const template = Template.fromStack(new AlertsStack(undefined, 'Cruddur-prod-Alerts', { settings }));
+    template.hasOutput('AlertsTopicArn', { Value: { Ref: Match.stringLikeRegexp('^AlertsTopic') } });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Cruddur prod alerts' });
   });
 });
