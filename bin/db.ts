@@ -3,26 +3,38 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Client } from 'pg';
 import { wrapArray } from './cli/json-query';
+import { parseSecret } from '../lambdas/migrate/core';
 import { errorCode, SQLSTATE } from '../lambdas/postgres/error-codes';
 import { applyMigrations } from '../lambdas/postgres/migrate';
+import { authTokenGenerator } from '../lambdas/postgres/rds-token';
+import { POSTGRES_PORT } from '../lib/constants';
+import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
 import {
   CliError,
   EXIT,
   connectionUrlFromEnv,
+  connectionVariable,
   describeFailure,
   parseCommandLine,
   processOutput,
   runMain,
-  withDatabase,
-  type ConnectionUrl,
   type Output,
 } from './cli/common';
-import { openClient } from './cli/postgres';
+import { openClient, stageTarget, urlTarget, type DatabaseTarget } from './cli/postgres';
+
+export { psqlEnvironment } from './cli/postgres';
 
 const OPTIONS = {
   prod: { type: 'boolean', default: false },
+  stage: { type: 'string' },
+  'db-user': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  database: { type: 'string', default: 'cruddur' },
   yes: { type: 'boolean', default: false },
   force: { type: 'boolean', default: false },
   limit: { type: 'string' },
@@ -41,17 +53,23 @@ export interface DbDeps {
   readonly spawn?: Spawn;
   /** How long to wait for a connection before calling the database unreachable. @default 5000 */
   readonly connectTimeoutMs?: number;
+  /** For --stage: the stack outputs. @default a client from the standard chain */
+  readonly cloudFormation?: CloudFormationClient;
+  /** For --stage without --db-user: the master secret. @default a client from the standard chain */
+  readonly secrets?: SecretsManagerClient;
+  /** The authorities a --stage connection verifies against. @default the region's RDS CAs (tests pass their own) */
+  readonly ca?: readonly string[];
 }
 
 interface Context {
-  readonly connection: ConnectionUrl;
+  readonly target: DatabaseTarget;
   readonly output: Output;
   readonly connectTimeoutMs: number;
   readonly prod: boolean;
 }
 
-async function withClient<T>(context: Context, url: string, database: string, use: (client: Client) => Promise<T>): Promise<T> {
-  const client = await openClient(context.connection, { url, database, connectTimeoutMs: context.connectTimeoutMs });
+async function withClient<T>(context: Context, database: string, use: (client: Client) => Promise<T>): Promise<T> {
+  const client = await openClient(context.target, { database, connectTimeoutMs: context.connectTimeoutMs });
   try {
     return await use(client);
   } finally {
@@ -60,16 +78,16 @@ async function withClient<T>(context: Context, url: string, database: string, us
 }
 
 function onTarget<T>(context: Context, use: (client: Client) => Promise<T>): Promise<T> {
-  return withClient(context, context.connection.url, context.connection.database, use);
+  return withClient(context, context.target.database, use);
 }
 
 /** create and drop cannot run inside the database they act on: they use the maintenance database. */
 function onMaintenance<T>(context: Context, use: (client: Client) => Promise<T>): Promise<T> {
-  const name = context.connection.database;
+  const name = context.target.database;
   if (PROTECTED_DATABASES.has(name)) {
     throw new CliError(`the URL names the system database "${name}"; create and drop only act on an application database`, EXIT.USAGE);
   }
-  return withClient(context, withDatabase(context.connection, MAINTENANCE_DATABASE), MAINTENANCE_DATABASE, use);
+  return withClient(context, MAINTENANCE_DATABASE, use);
 }
 
 function requireYes(context: Context, command: string, what: string, yes: boolean): void {
@@ -79,7 +97,7 @@ function requireYes(context: Context, command: string, what: string, yes: boolea
 }
 
 async function create(context: Context): Promise<void> {
-  const name = context.connection.database;
+  const name = context.target.database;
   await onMaintenance(context, async (client) => {
     const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (rows.length > 0) {
@@ -111,7 +129,7 @@ function sessionLine(row: SessionRow): string {
 }
 
 async function drop(context: Context, force: boolean): Promise<void> {
-  const name = context.connection.database;
+  const name = context.target.database;
   await onMaintenance(context, async (client) => {
     const { rows: exists } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (exists.length === 0) {
@@ -172,38 +190,18 @@ async function seed(context: Context): Promise<void> {
   });
 }
 
-/** The environment psql gets: the URL's parts as libpq PG* variables, so no password appears in argv. */
-export function psqlEnvironment(connection: ConnectionUrl, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const url = connection.parsed;
-  const child: NodeJS.ProcessEnv = { ...env };
-  // psql needs none of these, and they carry passwords.
-  delete child.CONNECTION_URL;
-  delete child.PROD_CONNECTION_URL;
-  child.PGHOST = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  child.PGPORT = url.port || '5432';
-  child.PGDATABASE = connection.database;
-  if (url.username) child.PGUSER = decodeURIComponent(url.username);
-  if (url.password) child.PGPASSWORD = decodeURIComponent(url.password);
-  else delete child.PGPASSWORD;
-  child.PGAPPNAME = 'cruddur-ops psql';
-  const libpq: Record<string, string> = {
-    sslmode: 'PGSSLMODE',
-    sslrootcert: 'PGSSLROOTCERT',
-    sslcert: 'PGSSLCERT',
-    sslkey: 'PGSSLKEY',
-    connect_timeout: 'PGCONNECT_TIMEOUT',
-    application_name: 'PGAPPNAME',
-    options: 'PGOPTIONS',
-  };
-  for (const [parameter, variable] of Object.entries(libpq)) {
-    const value = url.searchParams.get(parameter);
-    if (value !== null) child[variable] = value;
+async function connect(context: Context, env: NodeJS.ProcessEnv, args: string[], spawn: Spawn): Promise<number> {
+  const session = await context.target.psql(env);
+  try {
+    return await runPsql(spawn, args, session.env);
+  } finally {
+    // The CA file and the password file live only as long as psql.
+    await session.cleanup();
   }
-  return child;
 }
 
-async function connect(context: Context, env: NodeJS.ProcessEnv, args: string[], spawn: Spawn): Promise<number> {
-  const child = spawn('psql', args, { stdio: 'inherit', env: psqlEnvironment(context.connection, env) });
+async function runPsql(spawn: Spawn, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn('psql', args, { stdio: 'inherit', env });
   // Ctrl-C belongs to psql (it cancels the running query); it must not end us and orphan psql.
   const ignore = () => undefined;
   process.on('SIGINT', ignore);
@@ -284,6 +282,8 @@ interface Command {
   readonly summary: string;
   /** Arguments after the command are passed on rather than refused. @default false */
   readonly takesArguments?: boolean;
+  /** Only the database owner can do it: with --stage and no --db-user, the master secret is read. @default false */
+  readonly needsOwner?: boolean;
   /** Runs the command; resolves to the exit code. */
   run(invocation: Invocation): Promise<number>;
 }
@@ -299,10 +299,12 @@ function succeeds(work: (invocation: Invocation) => Promise<void>): Command['run
 /** Every command, once: the usage text, the list of known names and the dispatch all come from here. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   create: {
+    needsOwner: true,
     summary: 'create the database named in the URL',
     run: succeeds(({ context }) => create(context)),
   },
   drop: {
+    needsOwner: true,
     summary: 'drop it (--force ends its open sessions first)',
     run: succeeds(async ({ context, yes, force }) => {
       requireYes(context, 'drop', 'drops the production database', yes);
@@ -310,10 +312,12 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     }),
   },
   migrate: {
+    needsOwner: true,
     summary: 'apply pending sql/migrations (never destructive)',
     run: succeeds(({ context }) => migrate(context)),
   },
   seed: {
+    needsOwner: true,
     summary: 'load sql/seed.sql (idempotent)',
     run: succeeds(async ({ context, yes }) => {
       requireYes(context, 'seed', 'writes the mock users and activities into production', yes);
@@ -321,6 +325,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     }),
   },
   setup: {
+    needsOwner: true,
     summary: 'drop, create, migrate, seed (--prod needs --yes)',
     run: succeeds(async ({ context, yes, force }) => {
       requireYes(context, 'setup', 'drops and recreates the production database', yes);
@@ -350,12 +355,89 @@ export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 const NAME_WIDTH = Math.max(...COMMAND_NAMES.map((name) => name.length)) + 3;
 
 export const USAGE = [
-  'usage: npm run db -- <command> [--prod] [--yes]',
+  'usage: npm run db -- <command> [--prod | --stage dev|prod [--db-user NAME] [--host IP] [--port N] [--database cruddur]] [--yes]',
   ...Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(NAME_WIDTH)}${command.summary}`),
 ].join('\n');
 
 function commandNamed(name: string): Command | undefined {
   return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
+interface TargetFlags {
+  readonly prod: boolean;
+  readonly stage?: string | undefined;
+  readonly 'db-user'?: string | undefined;
+  readonly host?: string | undefined;
+  readonly port?: string | undefined;
+  readonly database: string;
+}
+
+const DB_USER = /^[a-z_][a-z0-9_]{0,62}$/;
+const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+    throw new CliError(`--port must be a TCP port, got ${JSON.stringify(value.slice(0, 20))}`, EXIT.USAGE);
+  }
+  return Number(value);
+}
+
+/**
+ * The URL in CONNECTION_URL (PROD_CONNECTION_URL with --prod), or with --stage the deployed database: the
+ * endpoint and secret from the stack outputs, an IAM token for --db-user, or the master secret for the owner's
+ * commands. Nothing here prints or passes on a password.
+ */
+async function targetFor(values: TargetFlags, command: Command, env: NodeJS.ProcessEnv, deps: DbDeps): Promise<DatabaseTarget> {
+  if (values.stage === undefined) {
+    if (values['db-user'] !== undefined || values.host !== undefined || values.port !== undefined) {
+      throw new CliError('--db-user, --host and --port go with --stage; a URL carries its own user, host and port', EXIT.USAGE);
+    }
+    return urlTarget(connectionUrlFromEnv(env, values.prod), { prod: values.prod, variable: connectionVariable(values.prod) });
+  }
+  if (values.prod) throw new CliError('--prod picks PROD_CONNECTION_URL; with --stage, say --stage prod instead', EXIT.USAGE);
+  const stage = checkStage(values.stage);
+  const dbUser = values['db-user'];
+  if (dbUser !== undefined && !DB_USER.test(dbUser)) throw new CliError(`--db-user must be a PostgreSQL role name, got ${JSON.stringify(dbUser.slice(0, 70))}`, EXIT.USAGE);
+  if (!DATABASE_NAME.test(values.database)) throw new CliError(`--database must be a database name, got ${JSON.stringify(values.database.slice(0, 70))}`, EXIT.USAGE);
+  if (dbUser === undefined && command.needsOwner !== true) {
+    throw new CliError(
+      `--stage needs --db-user NAME (an IAM-enabled database user) for this command; the master secret is used only for create, drop, migrate, seed and setup`,
+      EXIT.USAGE,
+    );
+  }
+  const port = parsePort(values.port);
+  const cloudFormation = deps.cloudFormation ?? awsClient(CloudFormationClient);
+  const stack = stackName(stage, 'Database');
+  const endpoint = await stackOutput(cloudFormation, stack, 'DatabaseEndpoint', '--stage of a deployed stack');
+  const region = await cloudFormation.config.region();
+  const credentials =
+    dbUser !== undefined
+      ? {
+          kind: 'iam' as const,
+          user: dbUser,
+          // Signed for the endpoint and its real port, whatever tunnel the bytes take; the standard chain's credentials.
+          token: authTokenGenerator({ hostname: endpoint, port: POSTGRES_PORT, username: dbUser, region, credentials: cloudFormation.config.credentials }),
+        }
+      : {
+          kind: 'master' as const,
+          read: async () => {
+            const secretArn = await stackOutput(cloudFormation, stack, 'DatabaseSecretArn', '--db-user NAME');
+            const secrets = deps.secrets ?? awsClient(SecretsManagerClient);
+            const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+            return parseSecret(SecretString);
+          },
+        };
+  return stageTarget({
+    stage,
+    endpoint,
+    database: values.database,
+    region,
+    credentials,
+    ...(values.host === undefined ? {} : { host: values.host }),
+    ...(port === undefined ? {} : { port }),
+    ...(deps.ca === undefined ? {} : { ca: deps.ca }),
+  });
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, deps: DbDeps = {}): Promise<number> {
@@ -375,9 +457,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     }
     // A malformed --limit is a usage error whatever the command, and before any connection is tried.
     const limit = parseLimit(values.limit);
-    const connection = connectionUrlFromEnv(env, values.prod);
-    const context: Context = { connection, output, connectTimeoutMs: deps.connectTimeoutMs ?? 5000, prod: values.prod };
-    if (values.prod) output.err(`db: using PROD_CONNECTION_URL (${connection.redacted})`);
+    const target = await targetFor(values, command, env, deps);
+    const context: Context = { target, output, connectTimeoutMs: deps.connectTimeoutMs ?? 5000, prod: target.prod };
+    if (target.prod) output.err(`db: using ${target.label}`);
     return await command.run({ context, yes: values.yes, force: values.force, limit, args, env, spawn: deps.spawn ?? nodeSpawn });
   } catch (error) {
     const { message, exitCode } = describeFailure(error);

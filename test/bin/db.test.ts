@@ -1,13 +1,18 @@
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, escapeIdentifier } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../bin/cli/common';
 import { COMMAND_NAMES, main, USAGE } from '../../bin/db';
 import { captureOutput } from '../support/output';
 import { adminQuery, freePort, startTestServer, type TestServer } from '../support/postgres';
+import { startTlsServer, type TlsTestServer } from '../support/tls-postgres';
 
 let server: TestServer;
 let scratch: string;
@@ -297,8 +302,19 @@ describe('db connect', () => {
       'PGPASSWORD=p@ss-word',
       'PGPORT=6543',
       'PGSSLMODE=verify-full',
+      expect.stringMatching(/^PGSSLROOTCERT=\/.*rds-ca\.pem$/) as unknown as string,
       'PGUSER=ops user',
     ]);
+  });
+
+  it('gives psql verify-full and a private file of the RDS CAs for a URL that asks for TLS, and removes the file after', async () => {
+    const { dir, record } = await fakePsql(0);
+    const url = 'postgres://ops:pw@db.example.internal:5432/cruddur?sslmode=require';
+    await run(['connect'], { PATH: dir, CONNECTION_URL: url });
+    const caLine = (await readFile(record, 'utf8')).split('\n').find((line) => line.startsWith('PGSSLROOTCERT='));
+    expect((await readFile(record, 'utf8')).split('\n')).toContain('PGSSLMODE=verify-full');
+    expect(caLine).toBeDefined();
+    expect(existsSync(caLine?.slice('PGSSLROOTCERT='.length) ?? '')).toBe(false);
   });
 
   it('says psql is missing when it is not installed', async () => {
@@ -392,5 +408,136 @@ describe('db errors', () => {
     const option = await run(['migrate', '--prdo'], envFor('postgres'));
     expect(option.code).toBe(EXIT.USAGE);
     expect(option.err.join('\n')).toMatch(/--prdo/);
+  });
+});
+
+describe('db on production: verified TLS only', () => {
+  it.each([
+    ['sslmode=no-verify', 'sslmode=no-verify'],
+    ['sslmode=disable', 'sslmode=disable'],
+    ['sslmode=prefer', 'sslmode=prefer'],
+    ['ssl=false', 'ssl=false'],
+    ['rejectUnauthorized=false', 'rejectUnauthorized'],
+  ])('refuses PROD_CONNECTION_URL with %s, naming it, before connecting', async (parameter, named) => {
+    const result = await run(['migrate', '--prod'], { PROD_CONNECTION_URL: `postgres://ops:s3cret@127.0.0.1:1/cruddur?${parameter}` });
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(result.err.join('\n')).toContain(`PROD_CONNECTION_URL asks for ${named}:`);
+    expect(result.all()).not.toContain('s3cret');
+  });
+
+  it('accepts the same URL for dev, where a local server has no TLS', async () => {
+    const result = await run(['sessions'], { CONNECTION_URL: `${server.url()}?sslmode=disable` });
+    expect(result.code).toBe(EXIT.OK);
+  });
+});
+
+describe('db --stage', () => {
+  const ENDPOINT = 'cruddur-dev.abcdefghijkl.eu-west-1.rds.amazonaws.com';
+  let tls: TlsTestServer;
+  const cloudFormation = new CloudFormationClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' } });
+  const secrets = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' } });
+  const cfnMock = mockClient(cloudFormation);
+  const secretsMock = mockClient(secrets);
+
+  beforeAll(async () => {
+    // ops_reader logs in with an IAM token, which no password could match: trusted, over TLS only.
+    tls = await startTlsServer(ENDPOINT, ['hostssl all ops_reader 127.0.0.1/32 trust', 'host all ops_reader 127.0.0.1/32 reject']);
+    await adminQuery(tls.server.url(), 'CREATE ROLE ops_reader LOGIN');
+    await adminQuery(tls.server.url(), 'CREATE DATABASE cruddur');
+  }, 120_000);
+  afterAll(async () => {
+    await tls?.destroy();
+  });
+  beforeEach(() => {
+    cfnMock.reset();
+    secretsMock.reset();
+    cfnMock.on(DescribeStacksCommand, { StackName: 'Cruddur-dev-Database' }).resolves({
+      Stacks: [
+        {
+          StackName: 'Cruddur-dev-Database',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'DatabaseEndpoint', OutputValue: ENDPOINT },
+            { OutputKey: 'DatabaseSecretArn', OutputValue: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:master' },
+          ],
+        },
+      ],
+    });
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'postgres', password: 'postgres' }) });
+  });
+
+  const stageRun = (argv: string[], deps: Parameters<typeof main>[2] = {}) =>
+    run(argv, {}, { cloudFormation, secrets, ca: [tls.ca], ...deps });
+  const tunnel = () => ['--host', '127.0.0.1', '--port', String(tls.server.port)];
+
+  it('logs in as --db-user with an IAM token through a tunnel, verifying the certificate against the endpoint name', async () => {
+    const result = await stageRun(['sessions', '--stage', 'dev', '--db-user', 'ops_reader', ...tunnel()]);
+    expect(result.err).toEqual([]);
+    expect(result.code).toBe(EXIT.OK);
+    expect(secretsMock.calls()).toHaveLength(0);
+  });
+
+  it('refuses a server whose certificate the RDS CAs did not sign', async () => {
+    const result = await stageRun(['sessions', '--stage', 'dev', '--db-user', 'ops_reader', ...tunnel()], { ca: undefined });
+    expect(result.code).toBe(EXIT.CONFIG);
+    expect(result.err.join('\n')).toMatch(/certificate .* did not verify \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
+  });
+
+  it('reads the master secret for an owner command, and never prints it', async () => {
+    const result = await stageRun(['migrate', '--stage', 'dev', ...tunnel()]);
+    expect(result.err).toEqual([]);
+    expect(result.out.join('\n')).toMatch(/migrate: applied/);
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(result.all()).not.toContain('"password"');
+  });
+
+  it('needs --db-user for a command the owner is not needed for', async () => {
+    const result = await stageRun(['sessions', '--stage', 'dev', ...tunnel()]);
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.err.join('\n')).toMatch(/--stage needs --db-user NAME/);
+    expect(secretsMock.calls()).toHaveLength(0);
+  });
+
+  it('takes only an IP address as --host, so that the name checked stays the endpoint', async () => {
+    const result = await stageRun(['sessions', '--stage', 'dev', '--db-user', 'ops_reader', '--host', 'localhost', '--port', String(tls.server.port)]);
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.err.join('\n')).toMatch(/--host must be an IP address/);
+  });
+
+  it('gives psql host, hostaddr, verify-full, a CA file and a password file, never the password in its environment', async () => {
+    const dir = await mkdtemp(join(scratch, 'psql-'));
+    const record = join(dir, 'record.txt');
+    // The fake psql keeps what it was given while it runs: the files are gone after.
+    await writeFile(
+      join(dir, 'psql'),
+      `#!/bin/sh\n{ env | grep -E '^PG' | sort; stat -c 'MODE %a' "$PGPASSFILE" "$PGSSLROOTCERT"; cat "$PGPASSFILE" | cut -c1-8; } > "${record}"\n`,
+    );
+    await chmod(join(dir, 'psql'), 0o755);
+    const result = await run(['connect', '--stage', 'dev', '--db-user', 'ops_reader', ...tunnel()], { PATH: `${dir}:/usr/bin:/bin` }, { cloudFormation, secrets });
+    expect(result.code).toBe(0);
+    const lines = (await readFile(record, 'utf8')).trim().split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `PGHOST=${ENDPOINT}`,
+        'PGHOSTADDR=127.0.0.1',
+        `PGPORT=${tls.server.port}`,
+        'PGDATABASE=cruddur',
+        'PGUSER=ops_reader',
+        'PGSSLMODE=verify-full',
+        'MODE 600',
+        '*:*:*:*:',
+      ]),
+    );
+    expect(lines.filter((line) => line === 'MODE 600')).toHaveLength(2);
+    expect(lines.some((line) => line.startsWith('PGPASSWORD='))).toBe(false);
+    const passfile = lines.find((line) => line.startsWith('PGPASSFILE='))?.slice('PGPASSFILE='.length) ?? '';
+    expect(passfile).not.toBe('');
+    expect(existsSync(passfile)).toBe(false);
+  });
+
+  it('refuses --prod together with --stage, and --db-user without --stage', async () => {
+    expect((await stageRun(['sessions', '--prod', '--stage', 'prod', '--db-user', 'ops_reader'])).code).toBe(EXIT.USAGE);
+    expect((await run(['sessions', '--db-user', 'ops_reader'], envFor('postgres'))).code).toBe(EXIT.USAGE);
   });
 });

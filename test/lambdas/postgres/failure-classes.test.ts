@@ -1,9 +1,5 @@
 // Each permanent misconfiguration the issue names, produced for real against a PostgreSQL with TLS on (a
-// certificate from a CA made here with openssl), and classified: permanent ones alarm, transient ones wait.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// certificate from a CA made by test/support/tls-postgres.ts), and classified: permanent ones alarm, transient ones wait.
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LazyConnection } from '../../../lambdas/postgres/connection';
@@ -11,53 +7,22 @@ import { iamSource, type ConnectionSource } from '../../../lambdas/postgres/conn
 import { classifyFailure } from '../../../lambdas/postgres/error-codes';
 import { verifiedTls } from '../../../lambdas/postgres/tls';
 import { DatabaseUnavailableError, describeError, logLevelFor } from '../../../lambdas/runtime/errors';
-import { startTestServer, type TestServer } from '../../support/postgres';
+import type { TestServer } from '../../support/postgres';
+import { startTlsServer, type TlsTestServer } from '../../support/tls-postgres';
 
 const SERVER_NAME = 'db.test.internal';
 const PASSWORD = 'postgres';
 // A role that the server's pg_hba.conf trusts without a password, so that its absence is what is reported.
 const GHOST_ROLE = 'ghost_writer';
 
-let dir: string;
+let tls: TlsTestServer;
 let server: TestServer;
 let testCa: string;
 const connections: LazyConnection[] = [];
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
-/** The postgres user the server runs as (when the tests run as root) must own the key, mode 0600. */
-function handToServer(path: string): void {
-  if (process.getuid?.() !== 0) return;
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
-  chownSync(path, id('-u'), id('-g'));
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cruddur-tls-'));
-  chmodSync(dir, 0o755);
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Not an RDS CA');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${SERVER_NAME}`);
-  writeFileSync(join(dir, 'san.ext'), `subjectAltName=DNS:${SERVER_NAME}\n`);
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '1', '-days', '2', '-extfile', 'san.ext', '-out', 'server.crt');
-  chmodSync(join(dir, 'server.key'), 0o600);
-  handToServer(join(dir, 'server.key'));
-  writeFileSync(
-    join(dir, 'pg_hba.conf'),
-    [
-      'local all all scram-sha-256',
-      `host all ${GHOST_ROLE} 127.0.0.1/32 trust`,
-      'host all all 127.0.0.1/32 scram-sha-256',
-      'host all all ::1/128 scram-sha-256',
-      '',
-    ].join('\n'),
-  );
-  chmodSync(join(dir, 'pg_hba.conf'), 0o644);
-  testCa = readFileSync(join(dir, 'ca.crt'), 'utf8');
-  server = await startTestServer({
-    settings: { ssl: 'on', ssl_cert_file: join(dir, 'server.crt'), ssl_key_file: join(dir, 'server.key'), hba_file: join(dir, 'pg_hba.conf') },
-  });
+  tls = await startTlsServer(SERVER_NAME, [`host all ${GHOST_ROLE} 127.0.0.1/32 trust`]);
+  ({ server, ca: testCa } = tls);
   const admin = new Client({ connectionString: server.url() });
   await admin.connect();
   try {
@@ -73,8 +38,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await server?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await tls?.destroy();
 });
 
 afterEach(async () => {
