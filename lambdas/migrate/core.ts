@@ -50,6 +50,8 @@ export interface MigrateDependencies {
 
 export interface MigrateResult {
   readonly applied: string[];
+  /** Every function role's connection limit after the run (-1: none), when settings.connectionLimits was set. */
+  readonly connectionLimits?: Record<string, number>;
 }
 
 const ATTEMPTS = 3;
@@ -97,7 +99,15 @@ export async function runMigrations(deps: MigrateDependencies): Promise<MigrateR
   try {
     const applied = await applyMigrations(client, settings.migrationsDir);
     logger.info('migrations applied', { appliedCount: applied.length, applied: applied.join(',') });
-    return { applied };
+    if (settings.connectionLimits === undefined) return { applied };
+    // After the migrations, in the same session: 0004 creates the function, and a refused map fails the deploy.
+    const { rows } = await client.query<{ role_name: string; connection_limit: number }>(
+      'SELECT role_name, connection_limit FROM deploy.set_connection_limits($1::jsonb)',
+      [JSON.stringify(settings.connectionLimits)],
+    );
+    const connectionLimits = Object.fromEntries(rows.map((row) => [row.role_name, row.connection_limit]));
+    logger.info('connection limits set', connectionLimits);
+    return { applied, connectionLimits };
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -43,6 +43,16 @@ async function tables(name: string): Promise<string[]> {
   }
 }
 
+async function withServerClient<T>(use: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: server.url() });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
 const logger = createLogger({ service: 'migrate' }, (line) => logLines.push(line));
 
 beforeAll(async () => {
@@ -73,6 +83,40 @@ describe('runMigrations', () => {
     const second = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false });
     expect(second.applied).toEqual([]);
     expect(secrets.commandCalls(GetSecretValueCommand, { SecretId: SECRET_ARN })).toHaveLength(2);
+  });
+
+  it('sets the connection limits after the migrations, in the same run, and reports all four', async () => {
+    const name = await freshDatabase();
+    const limits = { signup_writer: 20, sync_writer: 5 };
+    const result = await runMigrations({ secrets: new SecretsManagerClient({}), settings: { ...settings(name), connectionLimits: limits }, logger, ssl: false });
+    expect(result.applied).toEqual(MIGRATION_FILES);
+    expect(result.connectionLimits).toMatchObject(limits);
+    const { rows } = await withServerClient((client) =>
+      client.query<{ rolname: string; rolconnlimit: number }>("SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname IN ('signup_writer', 'sync_writer') ORDER BY rolname"),
+    );
+    expect(rows).toEqual([
+      { rolname: 'signup_writer', rolconnlimit: 20 },
+      { rolname: 'sync_writer', rolconnlimit: 5 },
+    ]);
+    const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged).toContainEqual(expect.objectContaining({ message: 'connection limits set', signup_writer: 20, sync_writer: 5 }));
+    // Roles belong to the server: lift the limits again for the other tests of this file.
+    await runMigrations({
+      secrets: new SecretsManagerClient({}),
+      settings: { ...settings(name), connectionLimits: { signup_writer: -1, sync_writer: -1 } },
+      logger,
+      ssl: false,
+    });
+  });
+
+  it('fails the run when the database refuses the limits, after the migrations committed', async () => {
+    const name = await freshDatabase();
+    // The settings parser refuses this map; a caller that skips it still meets the database's check.
+    const connectionLimits = { signup_writer: 0 } as never;
+    await expect(
+      runMigrations({ secrets: new SecretsManagerClient({}), settings: { ...settings(name), connectionLimits }, logger, ssl: false }),
+    ).rejects.toMatchObject({ code: '22023' });
+    expect(await tables(name)).toEqual(['activities', 'migrations', 'users']);
   });
 
   it('reads the secret again when the password is refused mid-rotation, and succeeds with the new one', async () => {
