@@ -11,7 +11,7 @@ import type { PreSignUpSettings } from './settings';
 export interface PreSignUpHandlerDeps {
   /** @default JSON lines on stdout for service `pre-sign-up` */
   readonly logger?: Logger;
-  /** @default public.users, over a connection to `settings.database` opened for each lookup */
+  /** @default sync.handle_taken (as handle_checker in AWS), over a connection to `settings.database` opened for each lookup */
   readonly handles?: HandleDirectory;
 }
 
