@@ -101,7 +101,8 @@ describe('applyMigrations', () => {
       await writeFile(file, `${await readFile(file, 'utf8')}\n-- edited after the fact\n`);
       const error = await applyMigrations(client, dir).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MigrationRefusedError);
-      expect((error as Error).message).toMatch(/Hashes don't match.*0001_create_users_and_activities\.sql/s);
+      expect(error).toMatchObject({ reason: 'changed', file: '0001_create_users_and_activities.sql' });
+      expect((error as Error).message).toMatch(/^Migration 0001_create_users_and_activities\.sql refused: its contents changed/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -115,8 +116,28 @@ describe('applyMigrations', () => {
       const prefix = String(next).padStart(4, '0');
       await writeFile(join(dir, `${prefix}_broken.sql`), 'CREATE TABLE public.half_done (id int);\nSELECT no_such_function();\n');
       const client = await connect();
-      await expect(applyMigrations(client, dir)).rejects.toBeInstanceOf(MigrationRefusedError);
+      const error = await applyMigrations(client, dir).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrationRefusedError);
+      expect(error).toMatchObject({ reason: 'failed', file: `${prefix}_broken.sql`, code: '42883' });
       expect(await tables(client)).not.toContain('half_done');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the file and the SQLSTATE of a failed statement, never the server text that quotes a value', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cruddur-migrations-'));
+    try {
+      await cp(MIGRATIONS_DIR, dir, { recursive: true });
+      const next = (await applyMigrations(await connect(), dir)).length + 1;
+      const prefix = String(next).padStart(4, '0');
+      await writeFile(join(dir, `${prefix}_quotes_a_value.sql`), "SELECT 'jane.doe@example.com'::uuid;\n");
+      const error = await applyMigrations(await connect(), dir).catch((e: unknown) => e);
+      expect(error).toMatchObject({ reason: 'failed', file: `${prefix}_quotes_a_value.sql`, code: '22P02' });
+      expect((error as Error).message).toBe(
+        `Migration ${prefix}_quotes_a_value.sql refused: a statement in it failed; it was rolled back and no later file ran (SQLSTATE 22P02)`,
+      );
+      expect(JSON.stringify(error)).not.toContain('jane.doe');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
