@@ -28,6 +28,11 @@ export interface LocalStack {
   readonly databaseInitialised: boolean;
   /** Resolves with a reason if a part of the stack dies on its own (never during stop()). */
   readonly failed: Promise<string>;
+  /**
+   * Stops PostgreSQL alone, leaving cognito-local and the invoke API up: a developer's stopped database, which
+   * `npm run smoke -- --local` must name (test/bin/smoke-local.test.ts). stop() still stops the rest.
+   */
+  stopDatabase(): Promise<void>;
   /** Stops cognito-local, the invoke server and PostgreSQL; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -110,7 +115,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (!stopping) resolveFailure(`cognito-local exited on its own; its output is in ${cognito.logFile}`);
       });
     });
-    return { info, stackFile, databaseInitialised: pg.initialised, failed, stop };
+    return { info, stackFile, databaseInitialised: pg.initialised, failed, stopDatabase: () => pg.stop(), stop };
   } catch (error) {
     await stop();
     throw error;
