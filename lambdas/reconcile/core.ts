@@ -376,7 +376,15 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
     return report;
   }
   report.status = 'complete';
-  report.prune = { available: true, ...(await prune(run.runId, options, deps, log)) };
+  try {
+    report.prune = { available: true, ...(await prune(run.runId, options, deps, log)) };
+  } catch (error) {
+    if (errorCode(error) !== NOT_IN_PREREQUISITE_STATE) throw error;
+    // A newer run started meanwhile: its marks replace this run's, so this run may no longer prune.
+    report.status = 'superseded';
+    log.warn('a newer run started before this one could prune; the newer run prunes', { outcome: report.status });
+    return report;
+  }
   log.info('reconcile run complete', {
     outcome: report.status,
     pages: report.runPages,

@@ -4,7 +4,8 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cognitoPoolReader } from '../../../lambdas/cognito/user-pool';
 import { createHandler, InvalidReconcileInputError, TIME_MARGIN_MS, type ReconcileHandler } from '../../../lambdas/reconcile/handler';
-import type { ErasurePolicy } from '../../../lambdas/reconcile/core';
+import type { ErasurePolicy, ReconcileStore } from '../../../lambdas/reconcile/core';
+import { postgresReconcileStore } from '../../../lambdas/reconcile/postgres-store';
 import { createLogger } from '../../../lambdas/runtime/logger';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
 import { FakeClock, FakePool, sub } from './fake-pool';
@@ -264,6 +265,37 @@ describe('reconcile function', () => {
     expect(await rows()).toEqual(before);
     expect((await admin.query('SELECT count(*)::int AS n FROM sync.reconcile_runs')).rows).toEqual([{ n: 0 }]);
     expect(pool.getRequests).toEqual([]);
+  });
+
+  it('stops without writing when another invocation wrote the same page first', async () => {
+    for (let n = 1; n <= 4; n += 1) pool.add(sub(n), person(n));
+    const reconciler = new Client({ connectionString: reconcilerUrl });
+    await reconciler.connect();
+    try {
+      const mine = postgresReconcileStore(reconciler);
+      const other = postgresReconcileStore(admin);
+      let raced = false;
+      const racing: ReconcileStore = {
+        ...mine,
+        async applyPage(runId, pageToken, users, nextToken) {
+          if (!raced) {
+            raced = true;
+            await other.applyPage(runId, pageToken, users, nextToken);
+          }
+          return mine.applyPage(runId, pageToken, users, nextToken);
+        },
+      };
+      const handler = createHandler(
+        { database: { connectionUrl: reconcilerUrl }, userPoolId: POOL_ID, erasurePolicy: 'delete', listRate: 5, prune: true },
+        { pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }), clock, store: racing, logger: createLogger({}, (line) => logLines.push(line)) },
+      );
+      const report = await handler({ mode: 'start' }, context());
+      expect(report).toMatchObject({ status: 'superseded', runId: '1', pages: 0, scanned: 0, inserted: 0 });
+      expect(await rows()).toHaveLength(3);
+      expect(pool.listTokens).toEqual([undefined]);
+    } finally {
+      await reconciler.end();
+    }
   });
 
   it('refuses input that is not a reconcile request, naming the field', async () => {
