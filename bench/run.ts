@@ -8,6 +8,7 @@ import type { QueryResultRow } from 'pg';
 import { UPSERT_USER } from '../lambdas/users/postgres/postgres-users';
 import { startMigratedPostgres, withClient } from '../local/embedded-postgres';
 import { buildFunction } from './bundle';
+import { measureReconcile, RECONCILE_USERS, reconcileFigures } from './reconcile';
 import { Instance, killOnFailure, launchFrom, type Launch, type Mode, type WorkerReady, type WorkerResult, type WorkerSetup } from './instance';
 import { atLeast, atMost, evaluate, exactly, formatTable, ratio, round, type EvaluatedFigure, type Figure } from './report';
 import { median, summarize, type Summary } from './stats';
@@ -386,6 +387,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { best, rounds } = await bursts(url, launch, bundle.file, [['floor', 'f2000000'], ['handler', 'a2000000']], settings);
     const once = await bursts(url, launch, bundle.file, [['per-invocation', 'b2000000']], { ...settings, burstRounds: 1 });
 
+    const reconcileUsers = options.quick ? RECONCILE_USERS.quick : RECONCILE_USERS.full;
+    log(`bench: reconcile, ${reconcileUsers} users from an instant fake pool, two passes`);
+    await sql(url, 'TRUNCATE public.users, sync.erased_users, sync.reconcile_runs CASCADE');
+    const reconcileMeasurement = await measureReconcile(url, reconcileUsers);
+
     const pick = (map: Map<Mode, BurstResult>, mode: Mode): BurstResult => {
       const result = map.get(mode);
       if (!result) throw new Error(`no burst result for ${mode}`);
@@ -399,7 +405,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       functionNode,
       burst: { handler: pick(best, 'handler'), floor: pick(best, 'floor'), perInvocation: pick(once.best, 'per-invocation') },
     };
-    const evaluated: EvaluatedFigure[] = figures(measurements).map(evaluate);
+    const evaluated: EvaluatedFigure[] = [...figures(measurements), ...reconcileFigures(reconcileMeasurement)].map(evaluate);
     const missed = evaluated.filter((f) => f.pass === false);
     const command = ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
     const results = {
@@ -414,6 +420,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         cold: { loadMs: coldPlain.load, firstInvocationMs: coldPlain.first, loadWithSourceMapsMs: coldMaps.load },
         warm: warmSides,
         burstRounds: Object.fromEntries([...rounds, ...once.rounds]),
+        reconcile: {
+          insert: { users: reconcileMeasurement.insert.users, databaseMs: reconcileMeasurement.insert.databaseMs, wallMs: reconcileMeasurement.insert.wallMs },
+          refresh: { users: reconcileMeasurement.refresh.users, databaseMs: reconcileMeasurement.refresh.databaseMs, wallMs: reconcileMeasurement.refresh.wallMs },
+        },
       },
     };
     const file = resultsFile(options, functionNode);
