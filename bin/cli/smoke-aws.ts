@@ -157,7 +157,9 @@ export function awsSmokePlan(clients: AwsSmokeClients, options: AwsSmokeOptions)
       const line = outcomeLine(invocation, probe);
       if (invocation.functionError !== undefined) {
         if (invocation.errorType === 'DatabaseUnavailableError') {
-          throw new StepFailure(`${databaseCause(identifier(line, 'errorClass'))}, and the fallback queue did not take the sign-up either`);
+          // The handler's error line (no outcome) or the core's 'failed' one: whichever says the class.
+          const classified = recordsFor(invocation.tail, probe).filter((record) => identifier(record, 'errorClass') !== undefined).at(-1);
+          throw new StepFailure(`${databaseCause(identifier(classified, 'errorClass'))}, and the fallback queue did not take the sign-up either`);
         }
         throw new StepFailure(`the function failed: ${invocation.errorType ?? invocation.functionError} (see its log group ${postConfirmation.logGroup})`);
       }
