@@ -12,11 +12,14 @@ export class InvalidEventError extends Error {
   }
 }
 
+const COGNITO_IDENTIFIER = /^[A-Za-z]{1,40}_[A-Za-z]{1,40}$/;
+
 /** The event is well-formed but its triggerSource is not one this function serves. */
 export class UnsupportedTriggerError extends Error {
   override readonly name = 'UnsupportedTriggerError';
   constructor(readonly triggerSource: string) {
-    super(`Unsupported triggerSource: ${JSON.stringify(triggerSource.slice(0, 80))}`);
+    // Cognito's trigger sources are identifiers (PreSignUp_SignUp); anything else is hostile input, not quoted.
+    super(`Unsupported triggerSource: ${COGNITO_IDENTIFIER.test(triggerSource) ? JSON.stringify(triggerSource) : '(not a Cognito trigger source)'}`);
   }
 }
 
