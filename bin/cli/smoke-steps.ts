@@ -5,22 +5,17 @@ import { InvokeCommand, type InvocationType, type LambdaClient } from '@aws-sdk/
 import { CLOUDTRAIL_DETAIL_TYPE, COGNITO_API_SOURCE, COGNITO_EVENT_SOURCE, type CloudTrailEvent } from '../../lambdas/cognito/cloudtrail-event';
 import { CONFIRM_SIGN_UP } from '../../lambdas/cognito/trigger-event';
 import type { ErrorClass } from '../../lambdas/postgres/error-codes';
+import { PROBE_PREFIX } from '../../lambdas/post-confirmation/smoke-probe';
 import { isRecord } from '../../lambdas/runtime/records';
 import { describeFailure, EXIT, type Output } from './common';
 
-/**
- * Cognito subs are plain UUIDs, so a sub with this prefix can never be a real user; the functions recognise a
- * probe by it (the post-confirmation function's fallback hook acts for probes only).
- */
-export const PROBE_PREFIX = 'smoke-probe-';
-export const PROBE_PATTERN = /^smoke-probe-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export { FALLBACK_METADATA, PROBE_PATTERN } from '../../lambdas/post-confirmation/smoke-probe';
 
+/** A probe's sub: see lambdas/post-confirmation/smoke-probe.ts for why no person can have one. */
 export function newProbeSub(): string {
   return `${PROBE_PREFIX}${randomUUID()}`;
 }
 
-/** What a probe sign-up asks of the post-confirmation function: `fallback` sends it to the queue instead. */
-export const FALLBACK_METADATA = { smoke: 'fallback' } as const;
 
 export interface ProbeEventOptions {
   readonly sub: string;

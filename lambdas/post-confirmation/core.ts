@@ -6,6 +6,7 @@ import type { FallbackQueue } from '../sync/fallback-queue';
 import { replayMessageFor } from '../sync/replay-message';
 import { userFromAttributes } from '../users/user';
 import type { SignUpResult, SignUpWriter } from '../users/users-repository';
+import { wantsFallbackProbe } from './smoke-probe';
 
 export interface PostConfirmationDeps {
   readonly users: SignUpWriter;
@@ -47,6 +48,31 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
   if (triggerSource !== CONFIRM_SIGN_UP) throw new UnsupportedTriggerError(triggerSource);
   const user = userFromAttributes(request.userAttributes);
   const { deadline } = deps;
+  if (wantsFallbackProbe(user.cognitoUserId, request)) {
+    // The smoke test's check that the queue takes a message from this function's role, through its network
+    // path; the writer replays it like any other (and meets the probe's tombstone if the erase came first).
+    if (deps.fallback === undefined) {
+      log.info('smoke probe: no fallback queue here', { sub: user.cognitoUserId, outcome: 'skipped', probe: true });
+      return event;
+    }
+    try {
+      await deps.fallback.enqueue(replayMessageFor(triggerSource, envelope, user), deadline === undefined ? {} : { timeoutMs: deadline - clock() });
+    } catch (queueError) {
+      const queue = describeError(queueError);
+      // No failureClass: the database is not involved, and a smoke run must not trip the database alarms.
+      log.error('smoke probe: the fallback queue refused the message', {
+        sub: user.cognitoUserId,
+        outcome: 'failed',
+        probe: true,
+        queueErrorName: queue.errorName,
+        queueErrorCode: queue.errorCode,
+        durationMs: clock() - started,
+      });
+      throw queueError;
+    }
+    log.info('smoke probe queued for replay', { sub: user.cognitoUserId, outcome: 'queued', probe: true, durationMs: clock() - started });
+    return event;
+  }
   let result: SignUpResult;
   try {
     // The state was read when Cognito invoked us: the order key against later changes of the same user.

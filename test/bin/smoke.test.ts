@@ -85,14 +85,9 @@ function invocationFake(input: InvokeCommandInput): Promise<InvokeCommandOutput>
   );
 }
 
-/** The real post-confirmation use case over a writer that answers `outcome`; the smoke hook's line as its contract says. */
+/** The real post-confirmation use case (its smoke hook included) over a writer that answers `outcome`. */
 function postConfirmation(signUp: SyncWriter['signUp'] = () => Promise.resolve({ outcome: 'inserted', handleAdjusted: false })): FakeFunction {
   return async (event, log) => {
-    const request = event.request as { clientMetadata?: Record<string, string>; userAttributes: { sub: string } };
-    if (request.clientMetadata?.smoke === 'fallback') {
-      logger(log, 'post-confirmation').warn('smoke probe sent to the fallback queue', { sub: request.userAttributes.sub, outcome: 'queued', probe: true });
-      return event;
-    }
     return handlePostConfirmation(event, { users: { signUp }, logger: logger(log, 'post-confirmation'), fallback: { enqueue: () => Promise.resolve() } });
   };
 }
@@ -368,8 +363,10 @@ describe('npm run smoke -- --stage', () => {
     });
 
     it('says the deployed function predates the hook when it wrote the probe to the database instead', async () => {
+      // A function from before the hook reads no client metadata: it writes the probe like any sign-up.
+      const withoutMetadata = (event: Record<string, unknown>) => ({ ...event, request: { ...(event.request as object), clientMetadata: undefined } });
       functions[FN.postConfirmation] = fallbackAnswer((event, log) =>
-        handlePostConfirmation(event, { users: { signUp: () => Promise.resolve({ outcome: 'unchanged', handleAdjusted: false }) }, logger: logger(log, 'post-confirmation') }),
+        handlePostConfirmation(withoutMetadata(event), { users: { signUp: () => Promise.resolve({ outcome: 'unchanged', handleAdjusted: false }) }, logger: logger(log, 'post-confirmation') }),
       );
       expect(await smoke()).toBe(EXIT.FAILURE);
       expect(captured.err.at(-1)).toMatch(/^smoke dev: step fallback failed: queue unreachable: not tried, the function wrote the probe to the database \(it predates the smoke fallback hook/);
