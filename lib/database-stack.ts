@@ -11,7 +11,7 @@ import { DatabaseAlerts } from './constructs/database-alerts';
 import { Migrations } from './constructs/migrations';
 import { PostgresInstance } from './constructs/postgres-instance';
 import type { WirableFunction } from './constructs/project-function';
-import type { StageSettings } from './stage';
+import { connectionLimits, type StageSettings } from './stage';
 
 /** Pinned: the newest PostgreSQL 17 minor aws-cdk-lib 2.276 knows; the tests run PostgreSQL 17 too. */
 export const ENGINE_VERSION = rds.PostgresEngineVersion.VER_17_9;
@@ -62,6 +62,8 @@ export class DatabaseStack extends Stack implements IamDatabase {
       secretsManagerEndpoint,
       logRetention: settings.logRetention,
     });
+    // Each function role's CONNECTION LIMIT, from the stage's concurrency arithmetic (lib/stage.ts).
+    this.migrateFunction.addEnvironment('CONNECTION_LIMITS', JSON.stringify(connectionLimits(settings)));
 
     this.databaseAlerts = new DatabaseAlerts(this, 'DatabaseAlerts', {
       instanceIdentifier: this.db.instanceIdentifier,

@@ -20,6 +20,13 @@ export interface StageSettings {
    * container), kept well below `maxConnections` (see `reservedConcurrencyFits`).
    */
   readonly reservedConcurrency: number;
+  /**
+   * Reserved concurrency of the PreSignUp function: the bound on handle_checker's connections. Without one,
+   * a burst of unauthenticated sign-ups could take every connection the database has.
+   */
+  readonly preSignUpConcurrency: number;
+  /** How long the audit trail's log files are kept (lib/constructs/audit-trail.ts). */
+  readonly auditLogRetention: Duration;
   readonly multiAz: boolean;
   readonly allocatedStorageGiB: number;
   readonly maxAllocatedStorageGiB: number;
@@ -40,17 +47,52 @@ export interface StageSettings {
   readonly alarmEmail?: string;
   /** The only regions the stacks may be deployed to (`-c allowedRegions=eu-west-1,eu-central-1`); empty: any. */
   readonly allowedRegions: readonly string[];
+  /** The user lifecycle sync: trail, erasure, reconcile (`lifecycleSettings`). */
+  readonly lifecycle: LifecycleSettings;
 }
+
+/** What `ERASURE_POLICY` tells the writer and the reconcile to do with an erased user's row. */
+export type ErasurePolicy = 'delete' | 'anonymize';
+export const ERASURE_POLICIES: readonly ErasurePolicy[] = ['delete', 'anonymize'];
+
+/** The user lifecycle sync's options, read from `-c existingTrail`, `-c erasure`, `-c reconcile*`. */
+export interface LifecycleSettings {
+  /** The account's own trail logs management events here, so the app creates none. @default false */
+  readonly existingTrail: boolean;
+  /** @default 'delete' */
+  readonly erasure: ErasurePolicy;
+  /** When a reconcile run starts: an EventBridge Scheduler `rate(...)` or `cron(...)`. @default 'rate(1 day)' */
+  readonly reconcileSchedule: string;
+  /** ListUsers requests a second a run may make, of the 30 the whole account and region share. @default 5 */
+  readonly reconcileRate: number;
+  /** Whether a scheduled run erases rows whose user left the pool (only after it has seen the whole pool). @default true */
+  readonly reconcilePrune: boolean;
+}
+
+/** The PostgreSQL login role of each function that connects (sql/migrations 0002 and 0003). */
+export const DATABASE_USERS = {
+  postConfirmation: 'signup_writer',
+  preSignUp: 'handle_checker',
+  replay: 'sync_writer',
+  reconcile: 'user_reconciler',
+} as const;
+export type DatabaseUser = (typeof DATABASE_USERS)[keyof typeof DATABASE_USERS];
+
+/**
+ * Concurrency that is the same in every stage, named here because the connection arithmetic counts it: the
+ * replay function's SQS event source runs at most this many at once, and one reconcile runs at a time.
+ */
+export const FIXED_CONCURRENCY = { replay: 2, reconcile: 1 } as const;
 
 /** Connections kept free for everyone but the post-confirmation function (see `reservedConcurrencyFits`). */
 export const OTHER_CONNECTIONS = {
   /** `superuser_reserved_connections` (3) + `rds.rds_superuser_reserved_connections` (2). */
   reserved: 5,
-  /** The migration function, the rotation function, an operator's psql, the reconcile job, monitoring. */
+  /** The migration function, the rotation function, an operator's psql or CLI, monitoring. */
   operations: 10,
 };
 
-const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' | 'proxy' | 'alarmEmail' | 'allowedRegions'>> = {
+const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' | 'proxy' | 'alarmEmail' | 'allowedRegions' | 'lifecycle'>> = {
   dev: {
     stage: 'dev',
     // 1 GiB: nominal 1073741824 / 9531392 = 112; the OS and RDS keep part of it, so assume 80.
@@ -58,6 +100,9 @@ const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' |
     maxConnections: 80,
     // 80 - 5 reserved - 10 operations = 65 usable; 20 leaves room for the other functions of later issues.
     reservedConcurrency: 20,
+    // 20 + 10 + replay 2 + reconcile 1 = 33 of the 65 usable.
+    preSignUpConcurrency: 10,
+    auditLogRetention: Duration.days(90),
     multiAz: false,
     allocatedStorageGiB: 20,
     maxAllocatedStorageGiB: 50,
@@ -74,6 +119,10 @@ const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' |
     maxConnections: 410,
     // 410 - 5 - 10 = 395 usable; 100 is far above the sign-up rate (see README "Scaling: RDS Proxy").
     reservedConcurrency: 100,
+    // 100 + 50 + replay 2 + reconcile 1 = 153 of the 395 usable.
+    preSignUpConcurrency: 50,
+    // Thirteen months: a year-on-year comparison still finds last year's month.
+    auditLogRetention: Duration.days(400),
     multiAz: true,
     allocatedStorageGiB: 20,
     maxAllocatedStorageGiB: 200,
@@ -147,9 +196,81 @@ export function checkAllowedRegions(value: unknown): readonly string[] {
   return [...new Set(regions)];
 }
 
-/** True when the function's connections, plus the reserved and operational ones, fit in `max_connections`. */
-export function reservedConcurrencyFits(settings: Pick<StageSettings, 'maxConnections' | 'reservedConcurrency'>): boolean {
-  return settings.reservedConcurrency + OTHER_CONNECTIONS.reserved + OTHER_CONNECTIONS.operations <= settings.maxConnections;
+type ConnectionInputs = Pick<StageSettings, 'maxConnections' | 'reservedConcurrency' | 'preSignUpConcurrency'>;
+
+/**
+ * The most connections each function's role can hold at once: one per container, so its concurrency. The
+ * migration gives each role this CONNECTION LIMIT (CONNECTION_LIMITS), so the bound holds in the database too.
+ */
+export function connectionLimits(settings: ConnectionInputs): Record<DatabaseUser, number> {
+  return {
+    [DATABASE_USERS.postConfirmation]: settings.reservedConcurrency,
+    [DATABASE_USERS.preSignUp]: settings.preSignUpConcurrency,
+    [DATABASE_USERS.replay]: FIXED_CONCURRENCY.replay,
+    [DATABASE_USERS.reconcile]: FIXED_CONCURRENCY.reconcile,
+  };
+}
+
+/** Connections every function that connects may hold, plus the reserved and operational ones. */
+export function connectionsNeeded(settings: ConnectionInputs): number {
+  const functions = Object.values(connectionLimits(settings)).reduce((sum, limit) => sum + limit, 0);
+  return functions + OTHER_CONNECTIONS.reserved + OTHER_CONNECTIONS.operations;
+}
+
+/** True when every connecting function, plus the reserved and operational connections, fits in `max_connections`. */
+export function reservedConcurrencyFits(settings: ConnectionInputs): boolean {
+  return connectionsNeeded(settings) <= settings.maxConnections;
+}
+
+// rate(1 day), rate(12 hours): singular unit for 1, plural otherwise, as EventBridge Scheduler requires.
+const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
+// cron(minutes hours day-of-month month day-of-week year): six fields of the characters Scheduler allows.
+const CRON = /^cron\(([0-9A-Za-z*?,/#-]+ ){5}[0-9A-Za-z*?,/#-]+\)$/;
+
+/** Checks the shape of a schedule expression; Scheduler itself checks the values when the stack deploys. */
+export function checkReconcileSchedule(value: unknown): string {
+  if (value === undefined || value === '') return 'rate(1 day)';
+  if (typeof value === 'string') {
+    const rate = RATE.exec(value);
+    if (rate !== null) {
+      const amount = Number(rate[1]);
+      const singular = !rate[2]!.endsWith('s');
+      if (amount >= 1 && singular === (amount === 1)) return value;
+    } else if (CRON.test(value)) {
+      return value;
+    }
+  }
+  throw new StageConfigError('reconcileSchedule', 'must be rate(<n> <unit>) such as rate(1 day) or rate(12 hours), or cron(<6 fields>) such as cron(0 3 * * ? *)');
+}
+
+/** Of ListUsers' 30 requests a second per account and region, at most this share goes to one reconcile. */
+export const MAX_RECONCILE_RATE = 20;
+
+function reconcileRate(value: unknown): number {
+  if (value === undefined || value === '') return 5;
+  const rate = typeof value === 'number' ? value : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(rate > 0 && rate <= MAX_RECONCILE_RATE)) {
+    throw new StageConfigError('reconcileRate', `must be a number of ListUsers requests a second above 0 and at most ${MAX_RECONCILE_RATE}`);
+  }
+  return rate;
+}
+
+function erasurePolicy(value: unknown): ErasurePolicy {
+  if (value === undefined || value === '') return 'delete';
+  if (typeof value === 'string' && (ERASURE_POLICIES as readonly string[]).includes(value)) return value as ErasurePolicy;
+  throw new StageConfigError('erasure', 'must be delete or anonymize');
+}
+
+/** Reads `existingTrail`, `erasure`, `reconcileSchedule`, `reconcileRate` and `reconcilePrune` from CDK context. */
+export function lifecycleSettings(context: Context): LifecycleSettings {
+  const prune = context('reconcilePrune');
+  return {
+    existingTrail: flag(context, 'existingTrail'),
+    erasure: erasurePolicy(context('erasure')),
+    reconcileSchedule: checkReconcileSchedule(context('reconcileSchedule')),
+    reconcileRate: reconcileRate(context('reconcileRate')),
+    reconcilePrune: prune === undefined ? true : flag(context, 'reconcilePrune'),
+  };
 }
 
 /** Reads `stage`, `adminCidr`, `publicAccess` and `proxy` from CDK context and checks how they combine. */
@@ -173,9 +294,10 @@ export function stageSettings(context: Context): StageSettings {
     proxy: flag(context, 'proxy'),
     alarmEmail: checkAlarmEmail(context('alarmEmail')),
     allowedRegions: checkAllowedRegions(context('allowedRegions')),
+    lifecycle: lifecycleSettings(context),
   };
   if (!reservedConcurrencyFits(settings)) {
-    throw new StageConfigError('stage', `reserved concurrency ${settings.reservedConcurrency} does not fit max_connections ${settings.maxConnections}`);
+    throw new StageConfigError('stage', `the functions' connections (${connectionsNeeded(settings)} with the reserved ones) do not fit max_connections ${settings.maxConnections}`);
   }
   return settings;
 }

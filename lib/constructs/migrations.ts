@@ -67,7 +67,7 @@ export class Migrations extends ProjectFunction {
       handler: this,
       // Runs when the function's code (and so a migration) changes, after the instance and its rules exist.
       executeOnHandlerChange: true,
-      executeAfter: [instance, ...instance.connections.securityGroups, this, this.securityGroup],
+      executeAfter: [instance, ...instance.connections.securityGroups, this, ...this.connections.securityGroups],
       timeout: Duration.minutes(3),
     });
   }

@@ -1,6 +1,7 @@
 // The one way this project builds a Lambda function, so that every function is alike: the newest Node.js
 // runtime the pinned aws-cdk-lib knows, ARM64, the shared esbuild options, an explicit log group with
-// retention, the private isolated subnets of the VPC and a security group that opens nothing by default.
+// retention, the private isolated subnets of the VPC and a security group that opens nothing by default (or,
+// for a function that calls nothing but public AWS APIs, no VPC at all).
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -29,7 +30,13 @@ export interface ProjectFunctionProps {
   /** Entry file, relative to the project root (`lambdas/post-confirmation/index.ts`). */
   readonly entry: string;
   readonly description: string;
-  readonly vpc: ec2.IVpc;
+  /**
+   * The VPC whose isolated subnets the function runs in. Leave it out only for a function that calls nothing
+   * but public AWS APIs (no database): outside the VPC it needs no interface endpoint, and AWS's own
+   * authentication and TLS protect the calls. Such a function has no security group and is not IConnectable.
+   * @default - outside any VPC
+   */
+  readonly vpc?: ec2.IVpc;
   /** @default Duration.seconds(5) */
   readonly timeout?: Duration;
   /** @default 256 */
@@ -45,45 +52,30 @@ export interface ProjectFunctionProps {
 }
 
 export class ProjectFunction extends NodejsFunction implements WirableFunction {
-  /** The function's own security group: no egress until a grant adds one. */
-  public readonly securityGroup: ec2.SecurityGroup;
+  /** The function's own security group: no egress until a grant adds one. Undefined outside a VPC. */
+  public readonly securityGroup: ec2.SecurityGroup | undefined;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
+    const { vpc } = props;
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: props.logRetention,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
-    const securityGroup = new ec2.SecurityGroup(scope, `${id}SecurityGroup`, {
-      vpc: props.vpc,
-      description: `${id}: egress only to what it is granted`,
-      allowAllOutbound: false,
-    });
+    const securityGroup =
+      vpc === undefined
+        ? undefined
+        : new ec2.SecurityGroup(scope, `${id}SecurityGroup`, {
+            vpc,
+            description: `${id}: egress only to what it is granted`,
+            allowAllOutbound: false,
+          });
     // An own role instead of the AWS managed execution policies: logs only to this function's log group.
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `${id}: its log group, its ENIs, and what it is granted`,
+      description: vpc === undefined ? `${id}: its log group and what it is granted` : `${id}: its log group, its ENIs, and what it is granted`,
     });
     logGroup.grantWrite(role);
-    const vpcAccess = new iam.Policy(scope, `${id}VpcAccess`, {
-      roles: [role],
-      statements: [
-        new iam.PolicyStatement({
-          actions: [
-            'ec2:CreateNetworkInterface',
-            'ec2:DescribeNetworkInterfaces',
-            'ec2:DescribeSubnets',
-            'ec2:DeleteNetworkInterface',
-            'ec2:AssignPrivateIpAddresses',
-            'ec2:UnassignPrivateIpAddresses',
-          ],
-          resources: ['*'],
-        }),
-      ],
-    });
-    Validations.of(vpcAccess).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'The ENI actions Lambda needs to attach a function to a VPC (the AWSLambdaVPCAccessExecutionRole set) support no resource-level permissions.',
-    });
+    const vpcAccess = vpc === undefined ? undefined : ProjectFunction.vpcAccess(scope, id, role);
     super(scope, id, {
       role,
       entry: join(PROJECT_ROOT, props.entry),
@@ -106,10 +98,14 @@ export class ProjectFunction extends NodejsFunction implements WirableFunction {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      vpc: props.vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [securityGroup],
-      allowPublicSubnet: false,
+      ...(vpc === undefined || securityGroup === undefined
+        ? {}
+        : {
+            vpc,
+            vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+            securityGroups: [securityGroup],
+            allowPublicSubnet: false,
+          }),
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
@@ -118,6 +114,31 @@ export class ProjectFunction extends NodejsFunction implements WirableFunction {
     });
     this.securityGroup = securityGroup;
     // Lambda checks the ENI permissions when it creates the function.
-    this.node.addDependency(vpcAccess);
+    if (vpcAccess !== undefined) this.node.addDependency(vpcAccess);
+  }
+
+  /** The ENI permissions of a function in a VPC, as a policy of its own so the function can depend on it. */
+  private static vpcAccess(scope: Construct, id: string, role: iam.IRole): iam.Policy {
+    const vpcAccess = new iam.Policy(scope, `${id}VpcAccess`, {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      ],
+    });
+    Validations.of(vpcAccess).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'The ENI actions Lambda needs to attach a function to a VPC (the AWSLambdaVPCAccessExecutionRole set) support no resource-level permissions.',
+    });
+    return vpcAccess;
   }
 }

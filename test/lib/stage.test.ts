@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { NODE_TARGET } from '../../lib/bundling';
 import { RUNTIME } from '../../lib/constructs/project-function';
 import { checkAlarmEmail, checkAllowedRegions } from '../../lib/stage';
-import { checkAdminCidr, reservedConcurrencyFits, stageSettings, StageConfigError, STAGES } from '../../lib/stage';
+import {
+  checkAdminCidr,
+  checkReconcileSchedule,
+  connectionLimits,
+  connectionsNeeded,
+  FIXED_CONCURRENCY,
+  reservedConcurrencyFits,
+  stageSettings,
+  StageConfigError,
+  STAGES,
+} from '../../lib/stage';
 
 const from = (context: Record<string, unknown>) => stageSettings((key) => context[key]);
 
@@ -35,9 +45,64 @@ describe('stageSettings', () => {
     expect(() => from({ proxy: 'yes' })).toThrow(/proxy must be true or false/);
   });
 
-  it('keeps the reserved concurrency of every stage inside max_connections', () => {
+  it('keeps the connections of every function that connects, in every stage, inside max_connections', () => {
     for (const stage of STAGES) expect(reservedConcurrencyFits(from({ stage }))).toBe(true);
-    expect(reservedConcurrencyFits({ maxConnections: 80, reservedConcurrency: 70 })).toBe(false);
+    // 40 + 10 + replay 2 + reconcile 1 + 15 reserved and operational = 68.
+    expect(connectionsNeeded({ maxConnections: 80, reservedConcurrency: 40, preSignUpConcurrency: 10 })).toBe(68);
+    expect(reservedConcurrencyFits({ maxConnections: 68, reservedConcurrency: 40, preSignUpConcurrency: 10 })).toBe(true);
+    expect(reservedConcurrencyFits({ maxConnections: 67, reservedConcurrency: 40, preSignUpConcurrency: 10 })).toBe(false);
+  });
+
+  it('gives each database role the concurrency of the one function that logs in as it', () => {
+    const prod = from({ stage: 'prod' });
+    expect(connectionLimits(prod)).toEqual({
+      signup_writer: prod.reservedConcurrency,
+      handle_checker: prod.preSignUpConcurrency,
+      sync_writer: FIXED_CONCURRENCY.replay,
+      user_reconciler: FIXED_CONCURRENCY.reconcile,
+    });
+  });
+});
+
+describe('lifecycle settings', () => {
+  it('defaults to a trail of its own, delete on erasure, a daily pruning reconcile at 5 ListUsers a second', () => {
+    expect(from({}).lifecycle).toEqual({
+      existingTrail: false,
+      erasure: 'delete',
+      reconcileSchedule: 'rate(1 day)',
+      reconcileRate: 5,
+      reconcilePrune: true,
+    });
+  });
+
+  it('reads existingTrail, erasure, reconcileRate and reconcilePrune from the command line as strings', () => {
+    expect(from({ existingTrail: 'true', erasure: 'anonymize', reconcileRate: '2.5', reconcilePrune: 'false' }).lifecycle).toMatchObject({
+      existingTrail: true,
+      erasure: 'anonymize',
+      reconcileRate: 2.5,
+      reconcilePrune: false,
+    });
+  });
+
+  it('refuses an unknown erasure policy and a rate outside the ListUsers quota, naming the key', () => {
+    expect(() => from({ erasure: 'keep' })).toThrow(/context erasure must be delete or anonymize/);
+    for (const rate of ['0', '21', 'fast', '-1']) expect(() => from({ reconcileRate: rate })).toThrow(/context reconcileRate must be/);
+    expect(() => from({ existingTrail: 'yes' })).toThrow(/existingTrail must be true or false/);
+  });
+
+  it.each(['rate(1 day)', 'rate(12 hours)', 'rate(30 minutes)', 'cron(0 3 * * ? *)', 'cron(15 2 ? * MON-FRI *)'])('accepts the schedule %s', (expression) => {
+    expect(checkReconcileSchedule(expression)).toBe(expression);
+  });
+
+  it.each(['rate(1 days)', 'rate(2 day)', 'rate(0 hours)', 'rate(1 week)', 'cron(0 3 * * ?)', 'every day', 'at(2026-12-01T00:00:00)', '0 3 * * *'])(
+    'refuses the schedule %s, naming the key',
+    (expression) => {
+      expect(() => from({ reconcileSchedule: expression })).toThrow(/context reconcileSchedule must be rate/);
+    },
+  );
+
+  it('keeps audit logs longer in prod than in dev', () => {
+    expect(from({ stage: 'prod' }).auditLogRetention.toDays()).toBeGreaterThan(from({ stage: 'dev' }).auditLogRetention.toDays());
   });
 });
 
