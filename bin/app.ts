@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // The CDK app: `npx cdk synth|deploy [-c stage=dev|prod] [-c adminCidr=...] [-c publicAccess=true] [-c proxy=true]
-// [-c alarmEmail=ops@example.com] [-c allowedRegions=eu-west-1,eu-central-1]`.
+// [-c alarmEmail=ops@example.com] [-c allowedRegions=eu-west-1,eu-central-1] [-c existingTrail=true]
+// [-c erasure=delete|anonymize] [-c reconcileSchedule='rate(1 day)'] [-c reconcileRate=5] [-c reconcilePrune=true]`.
 import { App, Aspects, Tags, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AlertsStack } from '../lib/alerts-stack';
@@ -48,6 +49,10 @@ export function createApp(app: App = new App()): CruddurApp {
     sqsEndpoint: network.sqsEndpoint,
     alarmAction: alerts.alerts.alarmAction,
   });
+  // Added here, where all three stacks exist: the endpoints name the secret and the queue by pattern (see
+  // NetworkStack.endpointTargets), so the network stack still depends on neither.
+  // The generated secret itself (the instance's `Secret` child), not its attachment.
+  network.restrictEndpoints(network.endpointTargets(database.db.node.findChild('Secret'), auth.signupFallback.queue));
 
   Tags.of(app).add('project', 'cruddur-signup-sync');
   Tags.of(app).add('stage', settings.stage);

@@ -7,16 +7,22 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { permanentFailureAlarm, projectAlarm } from './constructs/alarms';
 import type { IamDatabase } from './constructs/database-client';
+import { AuditTrail } from './constructs/audit-trail';
 import { ProjectFunction } from './constructs/project-function';
+import { Reconcile } from './constructs/reconcile';
 import { SignupFallback } from './constructs/signup-fallback';
-import type { StageSettings } from './stage';
+import { UserEvents } from './constructs/user-events';
+import { DATABASE_USERS, type StageSettings } from './stage';
 
 export interface AuthStackProps extends StackProps {
   readonly settings: StageSettings;
   readonly vpc: ec2.IVpc;
   /** The functions that read or write public.users are bound to it as clients. */
   readonly database: IamDatabase;
-  /** The database user the functions log in as (sql/migrations/0002_signup_writer_role.sql). */
+  /**
+   * The database user the post-confirmation function logs in as (sql/migrations/0002_signup_writer_role.sql);
+   * the other functions log in as their own roles (DATABASE_USERS in lib/stage.ts).
+   */
   readonly databaseUser: string;
   /** The SQS interface endpoint the post-confirmation function reaches the fallback queue through. */
   readonly sqsEndpoint: ec2.IInterfaceVpcEndpoint;
@@ -30,8 +36,14 @@ export class AuthStack extends Stack {
   public readonly postConfirmationFunction: ProjectFunction;
   /** Refuses a malformed or taken handle before the account exists (lambdas/pre-sign-up). */
   public readonly preSignUpFunction: ProjectFunction;
-  /** The queue, replay function, dead-letter queue and alarms for sign-ups the database could not take. */
+  /** The sync queue and the one writer: sign-ups the database could not take, and every lifecycle change. */
   public readonly signupFallback: SignupFallback;
+  /** The event path: CloudTrail's user calls of this pool to the writer's queue. */
+  public readonly userEvents: UserEvents;
+  /** The scheduled, resumable reconcile: the safety net for what events miss. */
+  public readonly reconcile: Reconcile;
+  /** The management-event trail the event path needs; absent with `-c existingTrail=true`. */
+  public readonly auditTrail?: AuditTrail;
   public readonly errorsAlarm: cloudwatch.Alarm;
   public readonly throttlesAlarm: cloudwatch.Alarm;
   public readonly preSignUpErrorsAlarm: cloudwatch.Alarm;
@@ -59,21 +71,24 @@ export class AuthStack extends Stack {
       sqsEndpoint: props.sqsEndpoint,
       producer: fn,
       database,
-      databaseUser: props.databaseUser,
+      databaseUser: DATABASE_USERS.replay,
+      erasure: settings.lifecycle.erasure,
       logRetention: settings.logRetention,
       removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       alarmAction: props.alarmAction,
     });
 
-    // Same role as the trigger: the handle lookup needs only its SELECT on public.users.
+    // Its own role, handle_checker: it can only learn whether a handle is taken (sync.handle_taken).
     this.preSignUpFunction = new ProjectFunction(this, 'PreSignUpFunction', {
       entry: 'lambdas/pre-sign-up/index.ts',
       description: 'Cognito PreSignUp: refuses a malformed or already-taken handle before the account exists',
       vpc: props.vpc,
       timeout: Duration.seconds(5),
       logRetention: settings.logRetention,
+      // Unauthenticated callers reach it: its connections are bounded like everyone's (lib/stage.ts).
+      reservedConcurrentExecutions: settings.preSignUpConcurrency,
     });
-    database.bindClient(this.preSignUpFunction, { user: props.databaseUser, description: 'pre-sign-up to PostgreSQL' });
+    database.bindClient(this.preSignUpFunction, { user: DATABASE_USERS.preSignUp, description: 'pre-sign-up to PostgreSQL' });
 
     this.userPool = new cognito.UserPool(this, 'UserPool', {
       selfSignUpEnabled: true,
@@ -178,5 +193,28 @@ export class AuthStack extends Stack {
     new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });
     new CfnOutput(this, 'PostConfirmationFunctionName', { value: fn.functionName });
+
+    // The user lifecycle sync: events when CloudTrail delivers them, the reconcile when it does not.
+    const lifecycleRemoval = settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    if (!settings.lifecycle.existingTrail) this.auditTrail = new AuditTrail(this, 'AuditTrail', { retention: settings.auditLogRetention });
+    this.userEvents = new UserEvents(this, 'UserEvents', {
+      userPool: this.userPool,
+      syncQueue: this.signupFallback,
+      logRetention: settings.logRetention,
+      removalPolicy: lifecycleRemoval,
+      alarmAction: props.alarmAction,
+    });
+    this.reconcile = new Reconcile(this, 'Reconcile', {
+      vpc: props.vpc,
+      userPool: this.userPool,
+      database,
+      databaseUser: DATABASE_USERS.reconcile,
+      settings: settings.lifecycle,
+      logRetention: settings.logRetention,
+      alarmAction: props.alarmAction,
+    });
+    permanentFailureAlarm(this, 'ReconcilePermanentFailures', { fn: this.reconcile.fn, functionLabel: 'reconcile', action: props.alarmAction });
+    // `npm run users -- reconcile --stage <stage>` invokes it by this output.
+    new CfnOutput(this, 'ReconcileFunctionName', { value: this.reconcile.fn.functionName });
   }
 }

@@ -1,8 +1,10 @@
 // The VPC: two AZs, private isolated subnets for the database and the functions, no NAT gateway, and
-// interface endpoints for the AWS APIs the functions call.
-import { Stack, type StackProps } from 'aws-cdk-lib';
+// interface endpoints for the AWS APIs the functions call, each with a policy that admits only this
+// project's own resources through it.
+import { ArnFormat, CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type { Construct } from 'constructs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct, IConstruct } from 'constructs';
 
 export interface NetworkStackProps extends StackProps {
   /**
@@ -12,11 +14,27 @@ export interface NetworkStackProps extends StackProps {
   readonly publicSubnets?: boolean;
 }
 
+/** The secret and queue the endpoints admit: ARN patterns of resources of later stacks (`endpointTargets`). */
+export interface EndpointTargets {
+  /** The database's master secret, read by the migration function and rotated through the endpoint. */
+  readonly secretArn: string;
+  /** The sync queue, which the post-confirmation function sends to. */
+  readonly queueArn: string;
+}
+
+/** What the rotation function (a single-user RDS rotation) and the migration function call on the secret. */
+export const SECRET_ACTIONS = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
+] as const;
+
 export class NetworkStack extends Stack {
   public readonly vpc: ec2.Vpc;
   /** Secrets Manager: the migration function and the master secret's rotation function. */
   public readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
-  /** SQS: the sign-up fallback queue. */
+  /** SQS: the sync queue, for the post-confirmation function's fallback sends. */
   public readonly sqsEndpoint: ec2.InterfaceVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: NetworkStackProps = {}) {
@@ -48,4 +66,70 @@ export class NetworkStack extends Stack {
     this.secretsManagerEndpoint = endpoint('SecretsManagerEndpoint', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
     this.sqsEndpoint = endpoint('SqsEndpoint', ec2.InterfaceVpcEndpointAwsService.SQS);
   }
+
+  /**
+   * Endpoint policies that admit only `targets`, in this account: a function in the VPC, or a stolen
+   * credential used from it, cannot read another secret or send data to any other queue, another account's
+   * included. Call once, from bin/app.ts, after the stacks that own the secret and the queue exist.
+   */
+  restrictEndpoints(targets: EndpointTargets): void {
+    const inThisAccount = { StringEquals: { 'aws:ResourceAccount': this.account } };
+    this.secretsManagerEndpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'TheMasterSecretOnly',
+        principals: [new iam.AnyPrincipal()],
+        actions: [...SECRET_ACTIONS],
+        resources: [targets.secretArn],
+        conditions: inThisAccount,
+      }),
+    );
+    // The rotation function generates the new password; the action has no resource to scope it to.
+    this.secretsManagerEndpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RotationGeneratesPasswords',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['secretsmanager:GetRandomPassword'],
+        resources: ['*'],
+      }),
+    );
+    this.sqsEndpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'TheSyncQueueOnly',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['sqs:SendMessage'],
+        resources: [targets.queueArn],
+        conditions: inThisAccount,
+      }),
+    );
+  }
+
+  /**
+   * The endpoint policies live here, and the secret and the queue in stacks that depend on this one: a
+   * reference to them would make this stack depend on those, a cycle. So the policies name them by the
+   * physical name CloudFormation generates for an unnamed resource, in this account and region: a secret's
+   * name is `<logical id>-<random>`, a queue's `<stack name>-<logical id>-<random>`. Naming them explicitly
+   * instead would replace the existing secret and queue (with the sign-ups waiting in it).
+   */
+  endpointTargets(secret: IConstruct, queue: IConstruct): EndpointTargets {
+    const secretLogicalId = logicalIdOf(secret);
+    const queueStack = Stack.of(queue);
+    return {
+      secretArn: this.formatArn({
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${secretLogicalId}-*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+      queueArn: this.formatArn({ service: 'sqs', resource: `${queueStack.stackName}-${logicalIdOf(queue)}-*`, arnFormat: ArnFormat.NO_RESOURCE_NAME }),
+    };
+  }
+}
+
+/** The final logical id of a construct's CloudFormation resource (overrides included), as a plain string. */
+function logicalIdOf(construct: IConstruct): string {
+  const resource = construct.node.defaultChild;
+  if (!CfnResource.isCfnResource(resource)) throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  const id: unknown = Stack.of(resource).resolve(resource.logicalId);
+  if (typeof id !== 'string') throw new Error(`${construct.node.path}: its logical id did not resolve to a string`);
+  return id;
 }

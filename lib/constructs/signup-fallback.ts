@@ -1,18 +1,30 @@
-// Where a confirmed sign-up goes when the database cannot take it within Cognito's budget: an encrypted SQS
-// queue the post-confirmation function reaches through the VPC endpoint, a replay function in the VPC that
-// drains it into the same idempotent upsert, and a dead-letter queue with an alarm for what never succeeds.
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+// The sync queue and the one writer. Every asynchronous write to public.users goes through here: the sign-ups
+// the post-confirmation function parks when the database cannot take them (version-1 messages), and the
+// lifecycle changes the event function reads from the pool (version-2). An encrypted SQS queue only its
+// producers may send to, the replay function in the VPC that applies each message with the same idempotent,
+// order-keyed statements, and a dead-letter queue with an alarm for what never succeeds. The construct id
+// stays SignupFallback (and its function ReplayFunction): renaming it would replace the queue with messages in it.
+import { Duration, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { HTTPS_PORT } from '../constants';
+import { FIXED_CONCURRENCY, type ErasurePolicy } from '../stage';
 import { projectAlarm } from './alarms';
 import type { IamDatabase } from './database-client';
 import { ProjectFunction, type WirableFunction } from './project-function';
+
+/** A function that sends to the sync queue: it is granted the send, told the URL, and named in the queue policy. */
+export interface SyncProducer extends iam.IGrantable {
+  /** The execution role: the queue policy admits exactly these roles (aws:PrincipalArn). */
+  readonly role?: iam.IRole;
+  addEnvironment(key: string, value: string): unknown;
+}
 
 export interface SignupFallbackProps {
   readonly vpc: ec2.IVpc;
@@ -20,20 +32,22 @@ export interface SignupFallbackProps {
   readonly sqsEndpoint: ec2.IInterfaceVpcEndpoint;
   /**
    * The post-confirmation function, which parks sign-ups in the queue: it gets the send permission, the
-   * queue URL, and a path to the endpoint.
+   * queue URL (FALLBACK_QUEUE_URL), and a path to the endpoint. Other producers join with `addProducer`.
    */
-  readonly producer: WirableFunction;
+  readonly producer: WirableFunction & SyncProducer;
   /** The replay function is bound to it as a client. */
   readonly database: IamDatabase;
-  /** The database user the replay function logs in as (the same least-privilege role as the trigger). */
+  /** The database user the replay function logs in as (sync_writer: sign_up, apply_users, erase_user). */
   readonly databaseUser: string;
+  /** What the writer does to an erased user's row (ERASURE_POLICY). */
+  readonly erasure: ErasurePolicy;
   readonly logRetention: logs.RetentionDays;
   /**
    * Deliveries before a message moves to the dead-letter queue. With the visibility timeout this is the
    * retry schedule: 12 deliveries 5 minutes apart ride out an hour-long database outage. @default 12
    */
   readonly maxReceiveCount?: number;
-  /** @default RemovalPolicy.DESTROY (the queues hold sign-ups in transit only; prod may retain) */
+  /** @default RemovalPolicy.DESTROY (the queues hold messages in transit only; prod may retain) */
   readonly removalPolicy?: RemovalPolicy;
   /** The stage's topic: notified by both alarms. */
   readonly alarmAction: cloudwatch.IAlarmAction;
@@ -41,13 +55,16 @@ export interface SignupFallbackProps {
 
 export class SignupFallback extends Construct {
   public readonly key: kms.Key;
+  /** The sync queue: version-1 sign-ups and version-2 lifecycle messages alike. */
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
+  /** The one writer (lambdas/replay). */
   public readonly replayFunction: ProjectFunction;
-  /** Fires when any message reaches the dead-letter queue: a sign-up that replay could not write. */
+  /** Fires when any message reaches the dead-letter queue: a change the writer could not apply. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
-  /** Fires when a queued sign-up has waited long: the database has been unavailable for a while. */
+  /** Fires when a message has waited long: the database has been unavailable for a while. */
   public readonly backlogAlarm: cloudwatch.Alarm;
+  private readonly producerRoleArns: string[] = [];
 
   constructor(scope: Construct, id: string, props: SignupFallbackProps) {
     super(scope, id);
@@ -56,7 +73,7 @@ export class SignupFallback extends Construct {
     // The messages are personal data (email, name, handle): a key of our own, so that who may read them is
     // decided in one key policy and every use is in CloudTrail. Only SQS calls KMS: no KMS endpoint needed.
     this.key = new kms.Key(this, 'Key', {
-      description: 'Sign-up fallback queues: confirmed sign-ups waiting to be written to PostgreSQL',
+      description: 'Sync queues: sign-ups and user changes waiting to be written to PostgreSQL',
       enableKeyRotation: true,
       removalPolicy,
     });
@@ -71,7 +88,7 @@ export class SignupFallback extends Construct {
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This is the dead-letter queue of the fallback queue; its messages wait for an operator, alarmed.',
+      reason: 'This is the dead-letter queue of the sync queue; its messages wait for an operator, alarmed.',
     });
 
     // Replay function timeout 30 s; Lambda's guidance for SQS sources is a visibility timeout of 6x that.
@@ -87,20 +104,29 @@ export class SignupFallback extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 12 },
       removalPolicy,
     });
+    // A principal of this account with SQS and KMS rights of its own could otherwise inject an upsert that
+    // overwrites a user's email. The roles are filled in as producers are added (addProducer), at synth.
+    this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTheProducersSend',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': Lazy.list({ produce: () => this.producerRoleArns }) } },
+      }),
+    );
 
-    // grantSendMessages would add kms:ReEncrypt* and kms:GenerateDataKey*; sending to an SSE-KMS queue needs
-    // exactly these two (SQS generates and decrypts the data key on the sender's behalf).
-    this.queue.grant(props.producer, 'sqs:SendMessage');
-    this.key.grant(props.producer, 'kms:GenerateDataKey', 'kms:Decrypt');
-    props.producer.addEnvironment('FALLBACK_QUEUE_URL', this.queue.queueUrl);
+    this.addProducer(props.producer, 'FALLBACK_QUEUE_URL');
     props.producer.connections.allowTo(props.sqsEndpoint, ec2.Port.tcp(HTTPS_PORT), 'post-confirmation to the SQS endpoint');
 
     this.replayFunction = new ProjectFunction(this, 'ReplayFunction', {
       entry: 'lambdas/replay/index.ts',
-      description: 'Replays queued sign-ups into public.users when the database is back',
+      description: 'The one writer: applies queued sign-ups and user changes to public.users',
       vpc: props.vpc,
       timeout: replayTimeout,
       logRetention: props.logRetention,
+      environment: { ERASURE_POLICY: props.erasure },
     });
     props.database.bindClient(this.replayFunction, { user: props.databaseUser, description: 'replay to PostgreSQL' });
     // Lambda's poller reads the queue outside the VPC; the function itself never calls SQS.
@@ -109,25 +135,46 @@ export class SignupFallback extends Construct {
         batchSize: 10,
         maxBatchingWindow: Duration.seconds(5),
         reportBatchItemFailures: true,
-        // Two at a time at most: a database that is just back is not flooded, and no connection storm.
-        maxConcurrency: 2,
+        // A database that is just back is not flooded, and the writer's connections stay within the
+        // arithmetic of lib/stage.ts (sync_writer's CONNECTION LIMIT).
+        maxConcurrency: FIXED_CONCURRENCY.replay,
       }),
     );
 
     this.deadLetterAlarm = projectAlarm(this, 'DeadLetterAlarm', {
       description:
-        'A queued sign-up could not be replayed and is in the dead-letter queue: read the replay log, fix, then redrive (README "Failure modes")',
+        'A queued sign-up or user change could not be written and is in the dead-letter queue: read the replay log by sub, fix, then run the reconcile (README "Failure modes")',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       action: props.alarmAction,
     });
     this.backlogAlarm = projectAlarm(this, 'BacklogAlarm', {
-      description: 'Sign-ups have waited more than 15 minutes in the fallback queue: the database is unavailable',
+      description: 'Sign-ups or user changes have waited more than 15 minutes in the sync queue: the database is unavailable',
       metric: this.queue.metricApproximateAgeOfOldestMessage({ statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: Duration.minutes(15).toSeconds(),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       action: props.alarmAction,
     });
+  }
+
+  /**
+   * Lets `producer` send to the sync queue: the send permission, the key use SQS makes on its behalf (and
+   * only through SQS), its role in the queue policy, and the queue's URL in `environmentVariable`.
+   */
+  addProducer(producer: SyncProducer, environmentVariable: string): void {
+    if (producer.role === undefined) throw new Error(`a sync queue producer needs an execution role (${environmentVariable})`);
+    this.producerRoleArns.push(producer.role.roleArn);
+    this.queue.grant(producer, 'sqs:SendMessage');
+    // grantSendMessages would add kms:Encrypt and kms:ReEncrypt*; sending to an SSE-KMS queue needs exactly
+    // these two, which SQS uses on the sender's behalf: through SQS only, never called directly.
+    producer.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sqs.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+    producer.addEnvironment(environmentVariable, this.queue.queueUrl);
   }
 }

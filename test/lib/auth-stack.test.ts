@@ -77,7 +77,7 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     synth.auth.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
   });
 
-  it('opens egress only to PostgreSQL on 5432 and, for the trigger, the SQS endpoint on 443 (nothing else)', () => {
+  it('opens egress only to PostgreSQL on 5432 and, for the trigger and the reconcile, their endpoints on 443 (nothing else)', () => {
     // allowAllOutbound: false: no inline "allow all" rule on any function's group; egress rules are resources.
     for (const group of Object.values(synth.auth.findResources('AWS::EC2::SecurityGroup')) as Resource[]) {
       expect(JSON.stringify(group.Properties.SecurityGroupEgress ?? [])).not.toContain('0.0.0.0/0');
@@ -87,11 +87,16 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     );
     const toDatabase = { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/DatabaseSecurityGroup/) as unknown } };
     const toSqs = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SqsEndpoint/) as unknown } };
-    // The trigger, the PreSignUp function and the replay function reach the database; only the trigger reaches SQS.
-    expect(egress.filter((rule) => rule.FromPort === 5432)).toHaveLength(3);
-    for (const rule of egress) expect(rule).toMatchObject(rule.FromPort === 443 ? toSqs : toDatabase);
-    expect(egress.filter((rule) => rule.FromPort === 443).map((rule) => rule.id)).toEqual([
+    const toCognito = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^ReconcileCognitoEndpointSecurityGroup/) as unknown, 'GroupId'] } };
+    // The trigger, the PreSignUp, replay and reconcile functions reach the database; the trigger reaches SQS,
+    // the reconcile Cognito (the user-events function runs outside the VPC and has no security group).
+    expect(egress.filter((rule) => rule.FromPort === 5432)).toHaveLength(4);
+    for (const rule of egress) {
+      expect(rule).toMatchObject(rule.FromPort !== 443 ? toDatabase : rule.id.startsWith('Reconcile') ? toCognito : toSqs);
+    }
+    expect(egress.filter((rule) => rule.FromPort === 443).map((rule) => rule.id).sort()).toEqual([
       expect.stringMatching(/^PostConfirmationFunctionSecurityGroup/),
+      expect.stringMatching(/^ReconcileFunctionSecurityGroup/),
     ]);
     // ...and the database admits the trigger on 5432.
     synth.auth.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
@@ -171,7 +176,7 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     });
   });
 
-  it.each(['PostConfirmationFunction', 'PreSignUpFunction', 'SignupFallbackReplayFunction'])(
+  it.each(['PostConfirmationFunction', 'PreSignUpFunction', 'SignupFallbackReplayFunction', 'ReconcileFunction'])(
     'alarms on the first permanent database failure in the log of %s',
     (fnId) => {
       const filters = Object.values(synth.auth.findResources('AWS::Logs::MetricFilter')) as Resource[];

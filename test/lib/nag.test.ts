@@ -12,6 +12,10 @@ describe('cdk-nag (AwsSolutionsChecks) on every synth', { timeout: 120_000 }, ()
     { stage: 'dev', adminCidr: '203.0.113.7/32', publicAccess: 'true' },
     { stage: 'dev', alarmEmail: 'ops@example.com', allowedRegions: 'eu-west-1' },
     { stage: 'prod', alarmEmail: 'ops@example.com', allowedRegions: 'eu-west-1,eu-central-1' },
+    { stage: 'dev', existingTrail: 'true' },
+    { stage: 'prod', existingTrail: 'true' },
+    { stage: 'dev', erasure: 'anonymize' },
+    { stage: 'prod', erasure: 'anonymize', proxy: 'true', reconcileSchedule: 'cron(0 3 * * ? *)' },
   ];
   for (const context of contexts) {
     it(`reports no unacknowledged finding for ${JSON.stringify(context)}`, () => {

@@ -1,11 +1,23 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { synthApp, type Resource, type SynthesizedStage } from '../support/cdk';
+import { NO_BUNDLING, synthApp, type Resource, type SynthesizedStage } from '../support/cdk';
+
+/** An ARN of this account and region, as the network template spells it. */
+function arnOf(service: string, rest: string): unknown {
+  return { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, rest]] };
+}
+
+function endpointStatements(synth: SynthesizedStage, service: string): unknown[] {
+  const endpoint = (Object.values(synth.network.findResources('AWS::EC2::VPCEndpoint')) as Resource[]).find((resource) =>
+    JSON.stringify(resource.Properties.ServiceName).includes(`.${service}"`),
+  )!;
+  return (endpoint.Properties.PolicyDocument as { Statement: unknown[] }).Statement;
+}
 
 describe.each(['dev', 'prod'])('NetworkStack (%s)', (stage) => {
   let synth: SynthesizedStage;
   beforeAll(() => {
-    synth = synthApp({ stage });
+    synth = synthApp({ stage, ...NO_BUNDLING });
   });
 
   it('spans two availability zones with isolated subnets only and no NAT gateway or internet gateway', () => {
@@ -33,6 +45,41 @@ describe.each(['dev', 'prod'])('NetworkStack (%s)', (stage) => {
       expect(group.Properties.SecurityGroupIngress ?? []).toEqual([]);
     }
     network.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+  });
+
+  it("lets only this stack's master secret through the Secrets Manager endpoint, in this account", () => {
+    const secretId = Object.keys(synth.database.findResources('AWS::SecretsManager::Secret'))[0]!;
+    const statements = endpointStatements(synth, 'secretsmanager');
+    expect(statements).toEqual([
+      {
+        Sid: 'TheMasterSecretOnly',
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        Resource: arnOf('secretsmanager', `:secret:${secretId}-*`),
+        Condition: { StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+      { Sid: 'RotationGeneratesPasswords', Effect: 'Allow', Principal: { AWS: '*' }, Action: 'secretsmanager:GetRandomPassword', Resource: '*' },
+    ]);
+  });
+
+  it('lets only SendMessage to the sync queue through the SQS endpoint, in this account', () => {
+    const queueId = Object.keys(synth.auth.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('SignupFallbackQueue'))!;
+    expect(endpointStatements(synth, 'sqs')).toEqual([
+      {
+        Sid: 'TheSyncQueueOnly',
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: 'sqs:SendMessage',
+        Resource: arnOf('sqs', `:${synth.stacks.auth.stackName}-${queueId}-*`),
+        Condition: { StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
+  });
+
+  it('references no other stack: the network stack is deployed first', () => {
+    expect(JSON.stringify(synth.network.toJSON())).not.toContain('Fn::ImportValue');
+    expect(synth.stacks.network.dependencies).toEqual([]);
   });
 
   it('logs rejected traffic with flow logs', () => {

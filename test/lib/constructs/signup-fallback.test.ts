@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FIXED_CONCURRENCY } from '../../../lib/stage';
 import { synthApp, type Resource, type SynthesizedStage } from '../../support/cdk';
 
 function resourceOf(template: Template, id: string): Resource {
@@ -97,10 +98,10 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
     });
   });
 
-  it('runs the replay function in the VPC as the least-privilege database user, with no queue URL of its own', () => {
+  it('runs the replay function in the VPC as sync_writer with the erasure policy, and no queue URL of its own', () => {
     const replay = resourceOf(auth, replayId).Properties as Record<string, { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }>;
     expect(replay.VpcConfig?.SubnetIds).toHaveLength(2);
-    expect(replay.Environment?.Variables).toMatchObject({ DB_USER: 'signup_writer', CONNECTION_URL: '' });
+    expect(replay.Environment?.Variables).toMatchObject({ DB_USER: 'sync_writer', CONNECTION_URL: '', ERASURE_POLICY: 'delete' });
     expect(replay.Environment?.Variables).not.toHaveProperty('FALLBACK_QUEUE_URL');
     const actions = statementsOf(auth, 'SignupFallbackReplayFunctionRoleDefaultPolicy').flatMap((s) => s.Action);
     expect(actions).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'kms:Decrypt', 'rds-db:connect']));
@@ -114,11 +115,42 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
     const statements = statementsOf(auth, 'PostConfirmationFunctionRoleDefaultPolicy');
     expect(statements).toContainEqual(expect.objectContaining({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }));
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } }),
+      expect.objectContaining({
+        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+        // Only through SQS: the key cannot be used directly with these rights.
+        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+      }),
     );
     const actions = statements.flatMap((s) => s.Action);
     expect(actions).not.toContain('sqs:ReceiveMessage');
     expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+  });
+
+  it('lets only its producers, the post-confirmation and user-events roles, send to the sync queue', () => {
+    const producer = (part: string) => ({ 'Fn::GetAtt': [logicalId(auth, 'AWS::IAM::Role', part), 'Arn'] });
+    auth.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'OnlyTheProducersSend',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'sqs:SendMessage',
+            Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': [producer('PostConfirmationFunctionRole'), producer('UserEventsFunctionRole')] } },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('reads at most two batches at once, the concurrency lib/stage.ts counts for sync_writer', () => {
+    auth.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: replayId },
+      ScalingConfig: { MaximumConcurrency: FIXED_CONCURRENCY.replay },
+    });
   });
 
   it('opens 443 from the post-confirmation function to the SQS endpoint only', () => {
@@ -141,7 +173,7 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
     });
     const fn = resourceOf(auth, preSignUpId).Properties as Record<string, { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }>;
     expect(fn.VpcConfig?.SubnetIds).toHaveLength(2);
-    expect(fn.Environment?.Variables).toMatchObject({ DB_USER: 'signup_writer' });
+    expect(fn.Environment?.Variables).toMatchObject({ DB_USER: 'handle_checker' });
   });
 
   it(`${stage === 'prod' ? 'retains' : 'deletes'} the queues and the key with the stack`, () => {
