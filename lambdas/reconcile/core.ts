@@ -59,6 +59,8 @@ export interface ReconcileStore {
   resume(): Promise<ReconcileRun | undefined>;
   /** One page in one round trip, with the token it was read with and the token of the next (null: last page). */
   applyPage(runId: string, pageToken: string | null, users: readonly UserState[], nextToken: string | null): Promise<AppliedUser[]>;
+  /** Users of the open run without moving its token: the head of a page longer than 60 (see MAX_BATCH). */
+  applyInRun(runId: string, users: readonly UserState[]): Promise<AppliedUser[]>;
   /** The pool refused the saved token: the run reads again from the first page. */
   rewind(runId: string): Promise<void>;
   /** Subs of rows the complete run did not see, after `afterSub`, in order. */
@@ -70,10 +72,11 @@ export interface ReconcileStore {
   /** What applyPage would do, with nothing written (a dry run). */
   preview(users: readonly UserState[]): Promise<AppliedUser[]>;
   /**
-   * For a dry run's prune figures: subs of rows not anonymized, created before `before`, that are not in
-   * `seen`. Needs read access to public.users, which the reconciler role does not have: absent in AWS.
+   * For a dry run's prune figures: subs of rows not anonymized, created before the dry run's first preview (by
+   * the database's clock, as a run's start is), that are not in `seen`. Needs read access to public.users,
+   * which the reconciler role does not have: absent in AWS.
    */
-  readonly unseen?: (seen: ReadonlySet<string>, before: Date) => Promise<string[]>;
+  readonly unseen?: (seen: ReadonlySet<string>) => Promise<string[]>;
 }
 
 export type ReconcileMode = 'start' | 'continue';
@@ -155,6 +158,18 @@ export interface ReconcileReport {
   runScanned: number;
   /** null before the run is complete; `available: false` in a dry run that cannot read the table. */
   prune: (PruneReport & { readonly available: true }) | { readonly available: false } | null;
+}
+
+/**
+ * Users sync.apply_users takes in one call: ListUsers' page. cognito-local ignores Limit and answers with the
+ * whole pool in one page, so a longer page is written in slices of this size.
+ */
+export const MAX_BATCH = 60;
+
+function slices<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += MAX_BATCH) out.push(items.slice(start, start + MAX_BATCH));
+  return out.length === 0 ? [[]] : out;
 }
 
 /** Candidates taken from the database at a time: small enough to re-check before the next chunk is read. */
@@ -352,9 +367,13 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
       continue;
     }
     const states = mapPage(page.users, page.readAt, report, log);
-    let applied;
+    const parts = slices(states);
+    const last = parts.pop() ?? [];
+    let applied: AppliedUser[] = [];
     try {
-      applied = await deps.store.applyPage(run.runId, pageToken, states, page.nextToken ?? null);
+      // Only a page longer than 60 has a head: written in the run, and read again if the page is interrupted.
+      for (const part of parts) applied.push(...(await deps.store.applyInRun(run.runId, part)));
+      applied = [...applied, ...(await deps.store.applyPage(run.runId, pageToken, last, page.nextToken ?? null))];
     } catch (error) {
       if (errorCode(error) !== NOT_IN_PREREQUISITE_STATE) throw error;
       // Nothing of this page was written; the other invocation carries the run on.
@@ -452,7 +471,6 @@ async function prune(runId: string, options: ReconcileOptions, deps: ReconcileDe
 async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
   const report = newReport(true);
   const log = deps.logger.child({ dryRun: true });
-  const startedAt = new Date(deps.clock.now());
   const seen = deps.store.unseen === undefined ? undefined : new Set<string>();
   let token: string | undefined;
   let complete = false;
@@ -461,7 +479,7 @@ async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<R
     const page = await deps.pool.listPage(token);
     const states = mapPage(page.users, page.readAt, report, log);
     for (const state of states) seen?.add(state.sub);
-    count(report, await deps.store.preview(states), log);
+    for (const part of slices(states)) count(report, await deps.store.preview(part), log);
     report.pages += 1;
     report.runPages += 1;
     report.runScanned += page.users.length;
@@ -480,7 +498,7 @@ async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<R
   }
   const prune = newPrune();
   prune.complete = true;
-  for (const sub of await deps.store.unseen(seen, startedAt)) {
+  for (const sub of await deps.store.unseen(seen)) {
     if (options.prune && isOutOfTime(deps, options)) {
       prune.complete = false;
       break;

@@ -87,6 +87,13 @@ export function postgresReconcileStore(db: Queryable): ReconcileStore {
       );
       return toApplied(rows);
     },
+    async applyInRun(runId, users) {
+      const { rows } = await db.query<AppliedRow>('SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb, $2::bigint)', [
+        usersJson(users),
+        runId,
+      ]);
+      return toApplied(rows);
+    },
     async rewind(runId) {
       await db.query('SELECT sync.rewind_reconcile($1::bigint)', [runId]);
     },
@@ -116,12 +123,21 @@ export function postgresReconcileStore(db: Queryable): ReconcileStore {
 /**
  * The same store with a dry run's prune figures, for an operator's connection (the CLI): it reads the subs of
  * public.users, which the reconciler role may not. Holds every sub of the table in memory for the compare:
- * fine for a reachable database of a few million rows, not meant for the function.
+ * fine for a reachable database of a few million rows, not meant for the function. One store per dry run: it
+ * takes the database's time at the first preview as the dry run's start.
  */
 export function operatorReconcileStore(db: Queryable): ReconcileStore {
+  const store = postgresReconcileStore(db);
+  let startedAt: Promise<Date> | undefined;
   return {
-    ...postgresReconcileStore(db),
-    async unseen(seen, before) {
+    ...store,
+    async preview(users) {
+      startedAt ??= db.query<{ now: Date }>('SELECT now() AS now').then(({ rows }) => rows[0]?.now ?? new Date(0));
+      await startedAt;
+      return store.preview(users);
+    },
+    async unseen(seen) {
+      const before = (await startedAt) ?? new Date(0);
       const { rows } = await db.query<{ sub: string }>(
         'SELECT cognito_user_id AS sub FROM public.users WHERE deleted_at IS NULL AND created_at < $1 ORDER BY cognito_user_id',
         [before],

@@ -52,6 +52,8 @@ export class FakePool {
   readonly getRequests: string[] = [];
   /** Users ListUsers leaves out while AdminGetUser still finds them (a listing that missed someone). */
   readonly unlisted = new Set<string>();
+  /** Answers with the whole pool in one page whatever the Limit, as cognito-local does. */
+  ignoresLimit = false;
   /** How many of the next requests with a token are refused, as Cognito refuses an expired one. */
   refuseNextTokens = 0;
   private readonly issued = new Set<string>();
@@ -101,7 +103,7 @@ export class FakePool {
         throw new InvalidParameterException({ message: 'Paging marker is invalid for request', $metadata: {} });
       }
       const after = input.PaginationToken === undefined ? '' : input.PaginationToken.replace(/^after:/, '');
-      const size = Math.min(this.pageSize, input.Limit ?? 60);
+      const size = this.ignoresLimit ? Number.POSITIVE_INFINITY : Math.min(this.pageSize, input.Limit ?? 60);
       const subs = [...this.users.keys()].filter((s) => s > after && !this.unlisted.has(s)).sort();
       const page = subs.slice(0, size);
       const more = subs.length > size;

@@ -210,6 +210,17 @@ describe('reconcile function', () => {
     expect((await rows()).map((row) => row.cognito_user_id)).toEqual([...[1, 2, 3, 4, 5, 6, 7, 8].map(sub), sub(30)]);
   });
 
+  it('writes a page longer than 60 users, as cognito-local sends the whole pool, in slices, and prunes after it', async () => {
+    pool.ignoresLimit = true;
+    for (let n = 1; n <= 130; n += 1) pool.add(sub(n), person(n));
+    await insertRow(500);
+    const dry = await handlerFor()({ mode: 'start', dryRun: true }, context());
+    expect(dry).toMatchObject({ status: 'complete', pages: 1, scanned: 130, inserted: 130 });
+    const report = await handlerFor()({ mode: 'start' }, context());
+    expect(report).toMatchObject({ status: 'complete', pages: 1, scanned: 130, inserted: 130, prune: { candidates: 1, erased: 1 } });
+    expect(await rows()).toHaveLength(130);
+  });
+
   it('does nothing on continue when no run is open, and starts none', async () => {
     pool.add(sub(1), person(1));
     const report = await handlerFor()({ mode: 'continue' }, context());
