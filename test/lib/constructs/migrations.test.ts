@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -86,19 +86,21 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
       // The bundle carries its own copy of the AWS SDK, which aws-sdk-client-mock cannot reach: a local endpoint.
       const secrets = await startSecretsManager({ username: 'postgres', password: 'postgres' });
       try {
-        const result = await invokeBundle(join(assetDir, 'index.js'), {
+        const env = {
           DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:master',
           DB_HOST: 'localhost',
           DB_PORT: String(tls.port),
           DB_NAME: 'postgres',
           MIGRATIONS_DIR: join(assetDir, 'sql', 'migrations'),
-          // The Lambda runtime's CA bundle holds the RDS CAs; here, the throwaway CA of the TLS front.
-          NODE_EXTRA_CA_CERTS: tls.caFile,
           AWS_ENDPOINT_URL: secrets.url,
           AWS_REGION: 'us-east-1',
           AWS_ACCESS_KEY_ID: 'test',
           AWS_SECRET_ACCESS_KEY: 'test',
-        });
+        };
+        // The bundle trusts the RDS CAs it ships and nothing the environment adds: the old NODE_EXTRA_CA_CERTS way is refused.
+        await expect(invokeBundle(join(assetDir, 'index.js'), { ...env, NODE_EXTRA_CA_CERTS: tls.caFile })).rejects.toThrow();
+        // Standing in for "an RDS CA signed this server": the front's CA added to the bundle's own list.
+        const result = await invokeBundle(join(assetDir, 'index.js'), env, tls.caFile);
         expect(result).toEqual({ applied: readdirSync(join(assetDir, 'sql', 'migrations')).sort() });
         expect(secrets.targets).toContain('secretsmanager.GetSecretValue');
       } finally {
@@ -120,14 +122,32 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
   });
 });
 
-/** Loads the bundle in a fresh Node.js process, as Lambda does (environment read at load), and calls its handler. */
-async function invokeBundle(bundle: string, env: Record<string, string>): Promise<unknown> {
+/**
+ * Loads the bundle in a fresh Node.js process, as Lambda does (environment read at load), and calls its handler.
+ * `trustCaFile`: a CA appended to the `ca` list every TLS connection of the process passes (the bundle's RDS CAs).
+ */
+async function invokeBundle(bundle: string, env: Record<string, string>, trustCaFile?: string): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'migrate-bundle-'));
   const resultFile = join(dir, 'result.json');
   // The handler logs to stdout: the result goes to a file of its own.
   const script = `require(${JSON.stringify(bundle)}).handler().then((r) => require('node:fs').writeFileSync(${JSON.stringify(resultFile)}, JSON.stringify(r)))`;
+  const preload = join(dir, 'trust.cjs');
+  writeFileSync(
+    preload,
+    [
+      "const tls = require('node:tls');",
+      `const extra = require('node:fs').readFileSync(${JSON.stringify(trustCaFile ?? '')}, 'utf8');`,
+      'const connect = tls.connect;',
+      'tls.connect = function (options, ...rest) {',
+      '  if (options && Array.isArray(options.ca)) options = { ...options, ca: [...options.ca, extra] };',
+      '  return connect.call(this, options, ...rest);',
+      '};',
+      '',
+    ].join('\n'),
+  );
+  const args = trustCaFile === undefined ? ['-e', script] : ['--require', preload, '-e', script];
   try {
-    await run(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, ...env }, timeout: 45_000 });
+    await run(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, timeout: 45_000 });
     return JSON.parse(readFileSync(resultFile, 'utf8'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
