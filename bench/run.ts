@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { QueryResultRow } from 'pg';
-import { UPSERT_USER } from '../lambdas/users/postgres/postgres-users';
+import { SIGN_UP } from '../lambdas/users/postgres/postgres-users';
 import { startMigratedPostgres, withClient } from '../local/embedded-postgres';
 import { buildFunction } from './bundle';
 import { measureReconcile, RECONCILE_USERS, reconcileFigures } from './reconcile';
@@ -63,7 +63,7 @@ export async function cold(url: string, launch: Launch, bundle: string, runs: nu
   const first: number[] = [];
   for (let run = 0; run < runs; run += 1) {
     const tag = nodeOptions ? 'c5000000' : 'c0000000';
-    const result = await runOne(url, launch, { task: 'cold', mode: 'handler', bundle, sql: UPSERT_USER, tag, start: run }, nodeOptions);
+    const result = await runOne(url, launch, { task: 'cold', mode: 'handler', bundle, sql: SIGN_UP, tag, start: run }, nodeOptions);
     load.push(result.loadMs ?? Number.NaN);
     first.push(result.firstMs ?? Number.NaN);
   }
@@ -87,7 +87,7 @@ export async function warm(url: string, launch: Launch, bundle: string, settings
     const tag = mode === 'floor' ? 'f1000000' : 'a1000000';
     const instance = new Instance({ url, launch });
     instance.send({
-      type: 'setup', task: 'sequential', mode, bundle, sql: UPSERT_USER, tag, start: 0,
+      type: 'setup', task: 'sequential', mode, bundle, sql: SIGN_UP, tag, start: 0,
       warmup: settings.warmWarmup, warmupTag: `e${tag.slice(1)}`,
     });
     return { mode, instance, latencies: [] as number[], cpuMs: 0 };
@@ -136,7 +136,7 @@ export async function burst(url: string, launch: Launch, bundle: string, mode: M
     const instance = new Instance({ url, launch });
     const start = i * share;
     const count = Math.max(0, Math.min(share, settings.burstTotal - start));
-    instance.send({ type: 'setup', task: 'burst', mode, bundle, sql: UPSERT_USER, tag, start, count, warmupTag });
+    instance.send({ type: 'setup', task: 'burst', mode, bundle, sql: SIGN_UP, tag, start, count, warmupTag });
     return instance;
   });
   const { results, elapsedMs } = await killOnFailure(instances, async () => {

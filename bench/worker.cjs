@@ -51,10 +51,13 @@ function context(i) {
   return { awsRequestId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` };
 }
 
-/** @param {Confirmation} event */
+/**
+ * sync.sign_up's parameters, as the handler passes them (one free handle candidate: the bench's handles are unique).
+ * @param {Confirmation} event
+ */
 function params(event) {
   const a = event.request.userAttributes;
-  return [a.sub, a.email, a.name, a.preferred_username];
+  return [a.sub, a.email, a.name, [a.preferred_username], new Date().toISOString()];
 }
 
 /**

@@ -3,33 +3,16 @@
 // committed page ended), and once a run has seen the whole pool, find the rows it did not see and erase those
 // the pool confirms are gone. The CLI (bin/users.ts) and the function in the VPC (handler.ts) both run this.
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
-import { isSynced, poolUserFrom, type CognitoUserShape } from '../cognito/pool-user';
+import { poolUserFrom, userStateOf, type CognitoUserShape } from '../cognito/pool-user';
 import { PaginationTokenRefusedError, type Clock, type PoolReader } from '../cognito/user-pool';
 import { errorCode } from '../postgres/error-codes';
 import { InvalidEventError } from '../runtime/errors';
 import type { Logger } from '../runtime/logger';
-import { handleCandidates, SUB_PATTERN } from '../users/user';
+import { SUB_PATTERN } from '../users/user';
+import type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState } from '../users/users-repository';
 
-export type ErasurePolicy = 'delete' | 'anonymize';
-export const ERASURE_POLICIES: readonly ErasurePolicy[] = ['delete', 'anonymize'];
+export type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState };
 
-/** One user's state for sync.apply_users (see 0003_user_lifecycle.sql for what each field means). */
-export interface UserState {
-  readonly sub: string;
-  readonly email: string | null;
-  readonly name: string | null;
-  readonly handle: string | null;
-  readonly handleCandidates: readonly (string | null)[];
-  readonly enabled: boolean;
-  /** ISO 8601, Cognito's UserLastModifiedDate. */
-  readonly modifiedAt: string | null;
-  /** ISO 8601: when the state was read from the pool. */
-  readonly readAt: string;
-  /** In the pool, not to be written (unconfirmed, or attributes that do not validate): only never pruned. */
-  readonly seenOnly: boolean;
-}
-
-export type ApplyOutcome = 'inserted' | 'updated' | 'updated_handle_conflict' | 'unchanged' | 'stale' | 'seen' | 'erased' | 'refused';
 
 export interface AppliedUser {
   readonly sub: string;
@@ -48,8 +31,6 @@ export interface ReconcileRun {
   readonly scanned: number;
   readonly resumed: boolean;
 }
-
-export type EraseOutcome = 'erased' | 'already_erased' | 'absent_tombstoned';
 
 /** The reconcile's port on the database (postgres-store.ts is the adapter over the sync.* functions). */
 export interface ReconcileStore {
@@ -229,17 +210,7 @@ function fallbackSub(user: CognitoUserShape): string | undefined {
 export function stateOf(user: CognitoUserShape, readAt: string): { state?: UserState; skip?: string; handleRefused?: boolean } {
   try {
     const mapped = poolUserFrom(user, 'user');
-    const state: UserState = {
-      sub: mapped.cognitoUserId,
-      email: mapped.email,
-      name: mapped.displayName,
-      handle: mapped.handle,
-      handleCandidates: handleCandidates(mapped.handle, mapped.cognitoUserId),
-      enabled: mapped.enabled,
-      modifiedAt: mapped.lastModified,
-      readAt,
-      seenOnly: !isSynced(mapped),
-    };
+    const state = userStateOf(mapped, readAt);
     const handleRefused = mapped.handleRefused === true;
     return state.seenOnly ? { state, skip: `not confirmed (${mapped.status})` } : { state, handleRefused };
   } catch (error) {

@@ -2,7 +2,9 @@
 // may call, and nothing else. Needs a Queryable that is one connection (a LazyConnection or a pg Client, not a
 // Pool): resume and preview each hold a short transaction across two statements.
 import type { Queryable } from '../postgres/queryable';
-import type { AppliedUser, ApplyOutcome, EraseOutcome, ReconcileRun, ReconcileStore, UserState } from './core';
+import { APPLY_USERS, eraseUser, usersJson } from '../users/postgres/postgres-users';
+import type { ApplyOutcome } from '../users/users-repository';
+import type { AppliedUser, ReconcileRun, ReconcileStore } from './core';
 
 interface RunRow extends Record<string, unknown> {
   run_id: string;
@@ -17,23 +19,6 @@ interface AppliedRow extends Record<string, unknown> {
   cognito_user_id: string;
   outcome: ApplyOutcome;
   error_code: string | null;
-}
-
-/** The JSON array sync.apply_users takes (its element format is documented in the migration). */
-export function usersJson(users: readonly UserState[]): string {
-  return JSON.stringify(
-    users.map((user) => ({
-      sub: user.sub,
-      email: user.email,
-      name: user.name,
-      handle: user.handle,
-      handle_candidates: user.handleCandidates,
-      enabled: user.enabled,
-      modified_at: user.modifiedAt,
-      read_at: user.readAt,
-      seen_only: user.seenOnly,
-    })),
-  );
 }
 
 function toRun(row: RunRow | undefined): ReconcileRun {
@@ -53,7 +38,6 @@ function toApplied(rows: readonly AppliedRow[]): AppliedUser[] {
 }
 
 const BEGIN = 'SELECT run_id::text AS run_id, started_at, pagination_token, pages, scanned, resumed FROM sync.begin_reconcile()';
-const APPLY_USERS = 'SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb)';
 
 /** Runs `work` in a transaction that is always rolled back, unless `keep` says otherwise for its result. */
 async function inTransaction<T>(db: Queryable, work: () => Promise<T>, keep: (result: T) => boolean): Promise<T> {
@@ -101,12 +85,7 @@ export function postgresReconcileStore(db: Queryable): ReconcileStore {
       const { rows } = await db.query<{ sub: string }>('SELECT sub FROM sync.prune_candidates($1::bigint, $2, $3) AS sub', [runId, afterSub, max]);
       return rows.map((row) => row.sub);
     },
-    async erase(sub, policy) {
-      const { rows } = await db.query<{ outcome: EraseOutcome }>('SELECT sync.erase_user($1, $2) AS outcome', [sub, policy]);
-      const outcome = rows[0]?.outcome;
-      if (outcome === undefined) throw new Error('sync.erase_user returned no row');
-      return outcome;
-    },
+    erase: (sub, policy) => eraseUser(db, sub, policy),
     async apply(users) {
       return toApplied((await db.query<AppliedRow>(APPLY_USERS, [usersJson(users)])).rows);
     },

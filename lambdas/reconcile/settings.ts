@@ -5,7 +5,7 @@ import { isUserPoolId } from '../cognito/ids';
 import { databaseSettingsFromEnv, type DatabaseSettings } from '../postgres/connection-source';
 import { optional, required, type Env } from '../runtime/env';
 import { ConfigurationError } from '../runtime/errors';
-import { ERASURE_POLICIES, type ErasurePolicy } from './core';
+import { erasurePolicyFromEnv, type ErasurePolicy } from '../users/erasure-policy';
 
 export interface ReconcileSettings {
   readonly database: DatabaseSettings;
@@ -21,12 +21,6 @@ export interface ReconcileSettings {
    * whole pool and the pool confirms, user by user, that the user is gone.
    */
   readonly prune: boolean;
-}
-
-export function erasurePolicyFromEnv(env: Env): ErasurePolicy {
-  const value = optional(env, 'ERASURE_POLICY') ?? 'delete';
-  if (!(ERASURE_POLICIES as readonly string[]).includes(value)) throw new ConfigurationError('ERASURE_POLICY', 'must be delete or anonymize');
-  return value as ErasurePolicy;
 }
 
 /** A ListUsers rate: a number above 0 and at most the account-wide quota. */

@@ -1,7 +1,6 @@
 import { databaseSettingsFromEnv, type DatabaseSettings } from '../postgres/connection-source';
-import { optional, type Env } from '../runtime/env';
-import { ConfigurationError } from '../runtime/errors';
-import { ERASURE_POLICIES, type ErasurePolicy } from '../users/users-repository';
+import type { Env } from '../runtime/env';
+import { erasurePolicyFromEnv, type ErasurePolicy } from '../users/erasure-policy';
 
 export interface ReplaySettings {
   readonly database: DatabaseSettings;
@@ -15,8 +14,5 @@ export interface ReplaySettings {
 
 /** Reads `CONNECTION_URL` or the IAM variables, and `ERASURE_POLICY`; throws a ConfigurationError naming what is wrong. */
 export function settingsFromEnv(env: Env): ReplaySettings {
-  const policy = optional(env, 'ERASURE_POLICY') ?? 'delete';
-  const erasurePolicy = ERASURE_POLICIES.find((known) => known === policy);
-  if (erasurePolicy === undefined) throw new ConfigurationError('ERASURE_POLICY', `must be ${ERASURE_POLICIES.join(' or ')}`);
-  return { database: databaseSettingsFromEnv(env), erasurePolicy };
+  return { database: databaseSettingsFromEnv(env), erasurePolicy: erasurePolicyFromEnv(env) };
 }

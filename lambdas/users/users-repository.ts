@@ -3,9 +3,30 @@
 import type { PoolUser } from '../cognito/pool-user';
 import type { NewUser } from './user';
 
-/** How erasure treats the row: gone with its activities (default), or kept without personal data. */
-export type ErasurePolicy = 'delete' | 'anonymize';
-export const ERASURE_POLICIES: readonly ErasurePolicy[] = ['delete', 'anonymize'];
+import type { ErasurePolicy } from './erasure-policy';
+
+export type { ErasurePolicy } from './erasure-policy';
+
+/**
+ * One user's state as sync.apply_users takes it (0003_user_lifecycle.sql documents each field): what the writer
+ * and the reconcile both write.
+ */
+export interface UserState {
+  readonly sub: string;
+  readonly email: string | null;
+  readonly name: string | null;
+  /** The requested handle for an existing row (null keeps the row's handle). */
+  readonly handle: string | null;
+  /** The handle rule's candidates for a new row, in order. */
+  readonly handleCandidates: readonly (string | null)[];
+  readonly enabled: boolean;
+  /** ISO 8601, Cognito's UserLastModifiedDate. */
+  readonly modifiedAt: string | null;
+  /** ISO 8601: when the state was read from the pool, the order key. */
+  readonly readAt: string;
+  /** In the pool but not to be written (unconfirmed, or attributes that do not validate): only never pruned. */
+  readonly seenOnly: boolean;
+}
 
 export interface WriteOptions {
   /** Epoch ms by which the write must have answered: the event's one deadline. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunction } from '../../bench/bundle';
 import { Instance, WorkerExitedError } from '../../bench/instance';
-import { UPSERT_USER } from '../../lambdas/users/postgres/postgres-users';
+import { SIGN_UP } from '../../lambdas/users/postgres/postgres-users';
 import { withClient } from '../../local/embedded-postgres';
 import { startMigratedServer, type TestServer } from '../support/postgres';
 
@@ -82,7 +82,7 @@ describe('bench worker warm-up', () => {
     const database = await busyDatabase(2);
     const instance = handlerInstance(database.url);
     instance.send({
-      type: 'setup', task: 'burst', mode: 'handler', bundle, sql: UPSERT_USER,
+      type: 'setup', task: 'burst', mode: 'handler', bundle, sql: SIGN_UP,
       tag: 'b7000000', start: 0, count: 3, warmupTag: 'e7000000', warmupBackoffMs: 10,
     });
     await instance.next('loaded');
@@ -103,7 +103,7 @@ describe('bench worker warm-up', () => {
     const database = await busyDatabase(Number.POSITIVE_INFINITY);
     const instance = handlerInstance(database.url);
     instance.send({
-      type: 'setup', task: 'sequential', mode: 'handler', bundle, sql: UPSERT_USER,
+      type: 'setup', task: 'sequential', mode: 'handler', bundle, sql: SIGN_UP,
       tag: 'a7000000', start: 0, warmup: 5, warmupTag: 'e7100000', warmupAttempts: 2, warmupBackoffMs: 10,
     });
     const error: unknown = await instance.next('ready').catch((caught: unknown) => caught);
@@ -121,7 +121,7 @@ describe('bench worker warm-up', () => {
     url.password = 'not-the-password';
     const instance = handlerInstance(url.toString());
     instance.send({
-      type: 'setup', task: 'burst', mode: 'handler', bundle, sql: UPSERT_USER,
+      type: 'setup', task: 'burst', mode: 'handler', bundle, sql: SIGN_UP,
       tag: 'b7200000', start: 0, count: 1, warmupTag: 'e7200000', warmupBackoffMs: 10,
     });
     await instance.next('loaded');

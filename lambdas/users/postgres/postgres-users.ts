@@ -1,6 +1,6 @@
 // public.users in PostgreSQL, written only through the sync.* functions (SECURITY DEFINER, 0003), behind the
 // users-repository ports: one statement per write, so a write commits whole or not at all.
-import type { PoolUser } from '../../cognito/pool-user';
+import { userStateOf, type PoolUser } from '../../cognito/pool-user';
 import { errorCode } from '../../postgres/error-codes';
 import type { Queryable } from '../../postgres/queryable';
 import { handleCandidates, type NewUser } from '../user';
@@ -15,13 +15,14 @@ import {
   type SignUpResult,
   type SignUpWriter,
   type SyncWriter,
+  type UserState,
   type WriteOptions,
 } from '../users-repository';
 
 /** The post-confirmation write; exported so the benchmark can time it bare, the floor the handler is held to. */
 export const SIGN_UP = 'SELECT outcome, handle_adjusted FROM sync.sign_up($1, $2, $3, $4::text[], $5::timestamptz)';
-const APPLY_USERS = 'SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb)';
-const ERASE_USER = 'SELECT sync.erase_user($1, $2) AS outcome';
+export const APPLY_USERS = 'SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb)';
+export const ERASE_USER = 'SELECT sync.erase_user($1, $2) AS outcome';
 const HANDLE_TAKEN = 'SELECT sync.handle_taken($1) AS taken';
 
 // The SQLSTATE classes sync.apply_users refuses one user for (data exception, integrity constraint, program
@@ -55,24 +56,28 @@ export async function signUpUser(db: Queryable, user: NewUser, readAt: Date, opt
   return { outcome: row.outcome, handleAdjusted: row.handle_adjusted };
 }
 
-/** One user's state in sync.apply_users' element format (documented in 0003_user_lifecycle.sql). */
-export function userStateJson(user: PoolUser, readAt: Date): Record<string, unknown> {
-  return {
-    sub: user.cognitoUserId,
-    email: user.email,
-    name: user.displayName,
-    // Null keeps the row's handle: a handle outside the rule never replaces a valid one.
-    handle: user.handle,
-    handle_candidates: handleCandidates(user.handle, user.cognitoUserId),
-    enabled: user.enabled,
-    modified_at: user.lastModified,
-    read_at: readAt.toISOString(),
-  };
+/** The JSON array sync.apply_users takes (its element format is documented in 0003_user_lifecycle.sql). */
+export function usersJson(users: readonly UserState[]): string {
+  return JSON.stringify(
+    users.map((user) => ({
+      sub: user.sub,
+      email: user.email,
+      name: user.name,
+      // Null keeps the row's handle: a handle outside the rule never replaces a valid one.
+      handle: user.handle,
+      handle_candidates: user.handleCandidates,
+      enabled: user.enabled,
+      modified_at: user.modifiedAt,
+      read_at: user.readAt,
+      seen_only: user.seenOnly,
+    })),
+  );
 }
 
 export async function applyUser(db: Queryable, user: PoolUser, readAt: Date): Promise<ApplyResult> {
+  // The writer never marks a reconcile run: a state outside SYNCED_STATUSES is skipped before it gets here.
   const { rows } = await db.query<{ outcome: ApplyOutcome; error_code: string | null }>(APPLY_USERS, [
-    JSON.stringify([userStateJson(user, readAt)]),
+    usersJson([{ ...userStateOf(user, readAt), seenOnly: false }]),
   ]);
   const row = rows[0];
   if (row === undefined) throw new Error('sync.apply_users returned no row');
@@ -110,32 +115,4 @@ export function createSyncWriter(db: Queryable): SyncWriter {
 
 export function createHandleDirectory(db: Queryable): HandleDirectory {
   return { isTaken: (handle) => isHandleTaken(db, handle) };
-}
-
-// The direct upsert of 0002, which no function role may run since 0004. Kept only for the callers that still
-// use it with the master user's URL (`users reconcile` in bin/users.ts) and for the bench's bare-statement
-// floor; both belong on sync.* (SIGN_UP, the reconcile function's store), and then this goes.
-export const UPSERT_USER = `
-INSERT INTO public.users AS u (cognito_user_id, email, display_name, handle)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (cognito_user_id) DO UPDATE
-  SET email = EXCLUDED.email, display_name = EXCLUDED.display_name
-  WHERE (u.email, u.display_name) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.display_name)
-RETURNING (xmax = 0) AS inserted`;
-
-/** One statement per handle candidate; an existing user's handle is never changed here. */
-export async function upsertUser(db: Queryable, user: NewUser): Promise<{ outcome: 'inserted' | 'updated' | 'unchanged'; handleAdjusted: boolean }> {
-  const candidates = [...handleCandidates(user.handle, user.cognitoUserId), null];
-  for (const [index, handle] of candidates.entries()) {
-    try {
-      const { rows } = await db.query<{ inserted: boolean }>(UPSERT_USER, [user.cognitoUserId, user.email, user.displayName, handle]);
-      const outcome = rows.length === 0 ? 'unchanged' : rows[0]?.inserted ? 'inserted' : 'updated';
-      return { outcome, handleAdjusted: index > 0 && outcome === 'inserted' };
-    } catch (error) {
-      const handleTaken = errorCode(error) === '23505' && (error as { constraint?: unknown }).constraint === 'users_handle_lower_key';
-      if (!handleTaken || index === candidates.length - 1) throw error;
-    }
-  }
-  // Unreachable: the last candidate is null, which the handle index never rejects.
-  throw new Error('no handle candidate could be stored');
 }
