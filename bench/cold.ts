@@ -41,6 +41,10 @@ const BARE_SCRIPT =
 interface Sample {
   readonly wallMs: number;
   readonly cpuMs: number;
+  /** The function's parts (cold-entry.ts): loading the bundle's modules, choosing the CAs, the first TLS context. */
+  readonly loadMs?: number;
+  readonly selectMs?: number;
+  readonly contextMs?: number;
 }
 
 /** One `node` process's own account of its time from start to the end of its work. */
@@ -59,6 +63,11 @@ export interface ColdResult {
   /** The old way (NODE_EXTRA_CA_CERTS + Node's default store), over bare. */
   readonly extraCaCertsOverBareMs: number;
   readonly extraCaCertsOverBareCpuMs: number;
+  /** Medians of the parts: what trusting the shipped CAs costs (choose + context) next to loading the bundle. */
+  readonly loadMs: number;
+  readonly selectCaMs: number;
+  readonly contextMs: number;
+  readonly extraCaCertsContextMs: number;
 }
 
 export async function measureCold(node: string, runs: number): Promise<ColdResult> {
@@ -86,6 +95,10 @@ export async function measureCold(node: string, runs: number): Promise<ColdResul
       overBareCpuMs: cpu(bundle) - cpu(bare),
       extraCaCertsOverBareMs: wall(extra) - wall(bare),
       extraCaCertsOverBareCpuMs: cpu(extra) - cpu(bare),
+      loadMs: median(bundle.map((s) => s.loadMs ?? Number.NaN)),
+      selectCaMs: median(bundle.map((s) => s.selectMs ?? Number.NaN)),
+      contextMs: median(bundle.map((s) => s.contextMs ?? Number.NaN)),
+      extraCaCertsContextMs: median(extra.map((s) => s.contextMs ?? Number.NaN)),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -103,7 +116,9 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(
     `cold process over bare node ${version}: ${round(result.overBareMs)} ms wall, ${round(result.overBareCpuMs)} ms CPU ` +
       `(target <= ${TARGET_OVER_BARE_MS}: ${met ? 'met' : 'MISSED'}); bare ${round(result.bareWallMs)} ms; ` +
-      `with NODE_EXTRA_CA_CERTS as before: ${round(result.extraCaCertsOverBareMs)} ms wall, ${round(result.extraCaCertsOverBareCpuMs)} ms CPU; medians of ${runs}\n`,
+      `with NODE_EXTRA_CA_CERTS as before: ${round(result.extraCaCertsOverBareMs)} ms wall, ${round(result.extraCaCertsOverBareCpuMs)} ms CPU; ` +
+      `parts: load ${round(result.loadMs)} ms, choose CAs ${round(result.selectCaMs)} ms, first TLS context ${round(result.contextMs)} ms ` +
+      `(default store + NODE_EXTRA_CA_CERTS: ${round(result.extraCaCertsContextMs)} ms); medians of ${runs}\n`,
   );
   await writeFile(join(__dirname, 'results.cold.json'), `${JSON.stringify({ node: version, targetOverBareMs: TARGET_OVER_BARE_MS, met, ...result }, null, 2)}\n`);
   return met ? 0 : 1;
