@@ -47,6 +47,8 @@ export class AuthStack extends Stack {
   public readonly errorsAlarm: cloudwatch.Alarm;
   public readonly throttlesAlarm: cloudwatch.Alarm;
   public readonly preSignUpErrorsAlarm: cloudwatch.Alarm;
+  /** PreSignUp has reserved concurrency now: a throttle refuses a sign-up. */
+  public readonly preSignUpThrottlesAlarm: cloudwatch.Alarm;
   public readonly replayErrorsAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: AuthStackProps) {
@@ -173,6 +175,14 @@ export class AuthStack extends Stack {
       threshold: 1,
       action: props.alarmAction,
     });
+    // With reserved concurrency (its connections count in lib/stage.ts), a burst past it is throttled, and a
+    // throttled PreSignUp refuses the sign-up: someone must hear it and raise the concurrency.
+    this.preSignUpThrottlesAlarm = projectAlarm(this, 'PreSignUpThrottles', {
+      description: 'The PreSignUp function was throttled at its reserved concurrency: sign-ups were refused',
+      metric: this.preSignUpFunction.metricThrottles({ statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      action: props.alarmAction,
+    });
     permanentFailureAlarm(this, 'PreSignUpPermanentFailures', {
       fn: this.preSignUpFunction,
       functionLabel: 'PreSignUp',
@@ -216,5 +226,9 @@ export class AuthStack extends Stack {
     permanentFailureAlarm(this, 'ReconcilePermanentFailures', { fn: this.reconcile.fn, functionLabel: 'reconcile', action: props.alarmAction });
     // `npm run users -- reconcile --stage <stage>` invokes it by this output.
     new CfnOutput(this, 'ReconcileFunctionName', { value: this.reconcile.fn.functionName });
+    // `npm run smoke -- --stage <stage>` checks and invokes these.
+    new CfnOutput(this, 'PreSignUpFunctionName', { value: this.preSignUpFunction.functionName });
+    new CfnOutput(this, 'UserEventsFunctionName', { value: this.userEvents.fn.functionName });
+    new CfnOutput(this, 'ReplayFunctionName', { value: replay.functionName });
   }
 }

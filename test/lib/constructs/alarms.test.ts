@@ -130,12 +130,14 @@ const KNOWN_ALARMS = [
   /^PostConfirmationThrottles/,
   /^PostConfirmationPermanentFailures[0-9A-F]{8}$/,
   /^PreSignUpErrors/,
+  /^PreSignUpThrottles/,
   /^PreSignUpPermanentFailures[0-9A-F]{8}$/,
   /^SignupFallbackDeadLetterAlarm/,
   /^SignupFallbackBacklogAlarm/,
   /^ReplayErrors/,
   /^ReplayPermanentFailures[0-9A-F]{8}$/,
   /^DatabaseAlertsFailedDeliveryAlarm/,
+  /^ReconcilePermanentFailures[0-9A-F]{8}$/,
 ];
 
 describe('every alarm of the app', { timeout: 180_000 }, () => {
