@@ -42,7 +42,7 @@ export interface MigrateDependencies {
   readonly secrets: Pick<SecretsManagerClient, 'send'>;
   readonly settings: MigrateSettings;
   readonly logger: Logger;
-  /** @default verifiedTls(settings.host) — tests against a local server without TLS pass `false`. */
+  /** @default verifiedTls(settings.host, { region }) — tests against a local server without TLS pass `false`. */
   readonly ssl?: ClientConfig['ssl'];
   /** Wait before reading the secret again after a refused password. @default 5000 */
   readonly retryDelayMs?: number;
@@ -87,7 +87,7 @@ function newClient(deps: MigrateDependencies, credentials: MasterCredentials): C
     database: settings.database,
     user: credentials.username,
     password: credentials.password,
-    ssl: deps.ssl ?? verifiedTls(settings.host),
+    ssl: deps.ssl ?? verifiedTls(settings.host, settings.region === undefined ? {} : { region: settings.region }),
     connectionTimeoutMillis: 10_000,
     application_name: 'migrate',
   });

@@ -18,6 +18,8 @@ export interface MigrateSettings {
   readonly port: number;
   readonly database: string;
   readonly migrationsDir: string;
+  /** The region the instance is in (AWS_REGION, which Lambda sets): only its RDS roots are trusted. @default every region's */
+  readonly region?: string;
   /**
    * Each function role's CONNECTION LIMIT, set after the migrations (they depend on the stage, so no migration
    * file can hold them). From `CONNECTION_LIMITS`, a JSON object, set by lib/stage.ts's connection arithmetic:
@@ -60,6 +62,7 @@ export function parseConnectionLimits(text: string): ConnectionLimits {
 export function settingsFromEnv(env: Env): MigrateSettings {
   const port = tcpPort(env, 'DB_PORT', 5432);
   const limits = optional(env, 'CONNECTION_LIMITS');
+  const region = optional(env, 'AWS_REGION');
   return {
     secretArn: required(env, 'DB_SECRET_ARN'),
     host: required(env, 'DB_HOST'),
@@ -68,5 +71,6 @@ export function settingsFromEnv(env: Env): MigrateSettings {
     // In the bundle the migrations sit beside index.js (copied by the bundling hook); from source, in sql/.
     migrationsDir: optional(env, 'MIGRATIONS_DIR') ?? MIGRATIONS_DIR,
     ...(limits === undefined ? {} : { connectionLimits: parseConnectionLimits(limits) }),
+    ...(region === undefined ? {} : { region }),
   };
 }

@@ -22,11 +22,13 @@ export const SQLSTATE = {
 
 // SQLSTATE classes and errno codes that mean the connection itself is gone, not that the statement failed:
 // server stopped (ECONNREFUSED, 57P01-57P03), network gone (EHOSTUNREACH, ENETUNREACH, transient DNS EAI_AGAIN),
-// connection reset or closed mid-statement (ECONNRESET, EPIPE).
+// connection reset or closed mid-statement (ECONNRESET, EPIPE), or ended by the server's idle_session_timeout
+// (57P05: a container frozen longer than the timeout reads that FATAL only when its next event arrives).
 const BROKEN_CONNECTION_CODES = new Set([
   '57P01',
   '57P02',
   '57P03',
+  '57P05',
   'ECONNRESET',
   'EPIPE',
   'ECONNREFUSED',
@@ -131,6 +133,7 @@ const TRANSIENT_CODES: Readonly<Record<string, ErrorClass>> = {
   '57P01': 'server-restarting',
   '57P02': 'server-restarting',
   '57P03': 'server-restarting',
+  '57P05': 'network',
   ECONNRESET: 'network',
   EPIPE: 'network',
   EHOSTUNREACH: 'network',

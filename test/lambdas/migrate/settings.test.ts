@@ -29,6 +29,11 @@ describe('settingsFromEnv', () => {
     });
   });
 
+  it('takes the region Lambda sets, so that only that region\'s RDS roots are trusted', () => {
+    expect(settingsFromEnv({ ...ENV, AWS_REGION: 'eu-west-1' })).toMatchObject({ region: 'eu-west-1' });
+    expect(settingsFromEnv(ENV)).not.toHaveProperty('region');
+  });
+
   it('defaults to port 5432 and the migrations in sql/', () => {
     expect(settingsFromEnv(ENV)).toMatchObject({ port: 5432, migrationsDir: MIGRATIONS_DIR });
   });

@@ -100,6 +100,28 @@ describe('LazyConnection failure translation', () => {
     expect(answeredBy).not.toBe(pid);
   });
 
+  it('retries on a new connection when the server ended the session while the container was frozen (57P05)', async () => {
+    await admin.query("DROP ROLE IF EXISTS idle_reaped; CREATE ROLE idle_reaped LOGIN PASSWORD 'idle-reaped'");
+    await admin.query("ALTER ROLE idle_reaped SET idle_session_timeout = '200ms'");
+    const target = new URL(url);
+    target.username = 'idle_reaped';
+    target.password = 'idle-reaped';
+    const connection = connect(target.toString());
+    const first = await connection.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    // A frozen Lambda container reads nothing: pause the socket, so the server's FATAL waits unread, as it would.
+    const socket = (connection as unknown as { client: { connection: { stream: Socket } } }).client.connection.stream;
+    socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const { rows: gone } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [first.rows[0]?.pid]);
+    expect(gone[0]?.n).toBe(0);
+    // Thawed: the next event's statement meets the FATAL (57P05) first, and is run again on a new connection.
+    const pending = connection.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    socket.resume();
+    const { rows } = await pending;
+    expect(rows[0]?.pid).toBeDefined();
+    expect(rows[0]?.pid).not.toBe(first.rows[0]?.pid);
+  });
+
   it('reports a server with no connection slot for the role as DatabaseUnavailableError (53300)', async () => {
     await admin.query('DROP ROLE IF EXISTS no_slots');
     await admin.query("CREATE ROLE no_slots LOGIN PASSWORD 'no_slots' CONNECTION LIMIT 0");

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import { describe, expect, it } from 'vitest';
@@ -96,7 +96,7 @@ describe('Alerts', () => {
 describe('AlertsStack', () => {
   it('exports the topic ARN for subscribing a pager, and subscribes the stage’s alarmEmail', () => {
     const settings = stageSettings((key) => ({ stage: 'prod', alarmEmail: 'ops@example.com' })[key]);
-    const template = Template.fromStack(new AlertsStack(undefined, 'Cruddur-prod-Alerts', { settings }));
+    const template = Template.fromStack(new AlertsStack(new App(), 'Cruddur-prod-Alerts', { settings }));
     template.hasOutput('AlertsTopicArn', { Value: { Ref: Match.stringLikeRegexp('^AlertsTopic') } });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Cruddur prod alerts' });
