@@ -23,7 +23,7 @@ import {
   processOutput,
   runMain,
   type Output,
-} from './cli/common';
+ helpExit } from './cli/common';
 import { openClient, stageTarget, urlTarget, type DatabaseTarget } from './cli/postgres';
 
 export { psqlEnvironment } from './cli/postgres';
@@ -445,10 +445,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
     const [name, ...args] = positionals;
-    if (values.help) {
-      output.out(USAGE);
-      return EXIT.OK;
-    }
+    const help = helpExit(values, USAGE, output);
+    if (help !== undefined) return help;
     if (name === undefined) throw new CliError(`no command given\n${USAGE}`, EXIT.USAGE);
     const command = commandNamed(name);
     if (command === undefined) throw new CliError(`unknown command ${JSON.stringify(name.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);

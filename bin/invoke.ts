@@ -6,7 +6,7 @@ import { createHandler } from '../lambdas/post-confirmation/handler';
 import { errorCode } from '../lambdas/postgres/error-codes';
 import { localContext } from '../local/invoke-server';
 import { dataDirFrom, FUNCTION_NAME, readStackInfo, stackFilePath } from '../local/stack-info';
-import { CliError, describeFailure, EXIT, parseCommandLine, processOutput, runMain, type Output } from './cli/common';
+import { CliError, describeFailure, EXIT, parseCommandLine, processOutput, runMain, type Output, helpExit } from './cli/common';
 
 const USAGE = 'usage: npm run invoke -- events/<file>.json';
 const OPTIONS = { help: { type: 'boolean', short: 'h', default: false } } as const;
@@ -57,10 +57,8 @@ async function invoke(event: unknown, url: string, fromStack: boolean, output: O
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, output: Output = processOutput): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
-    if (values.help) {
-      output.out(USAGE);
-      return EXIT.OK;
-    }
+    const help = helpExit(values, USAGE, output);
+    if (help !== undefined) return help;
     const [path, ...rest] = positionals;
     if (!path || rest.length > 0) throw new CliError(USAGE, EXIT.USAGE);
     const event = await readEvent(path);

@@ -7,7 +7,7 @@ import { Console } from 'node:console';
 import { AdminConfirmSignUpCommand, ConfirmSignUpCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { localCognitoClient, pendingConfirmationCode } from '../local/cognito';
 import { dataDirFrom, readStackInfo, stackFilePath, type StackInfo } from '../local/stack-info';
-import { CliError, describeFailure, EXIT, parseCommandLine, parseConnectionUrl, processOutput, runMain, type Output } from './cli/common';
+import { CliError, describeFailure, EXIT, parseCommandLine, parseConnectionUrl, processOutput, runMain, type Output, helpExit } from './cli/common';
 import { openClient } from './cli/postgres';
 
 const USAGE = `usage: npx tsx bin/local-user.ts sign-up <email> [--name NAME] [--handle HANDLE] [--password P] [--admin]
@@ -90,10 +90,8 @@ async function signUp(stack: StackInfo, email: string, values: { name?: string; 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, output: Output = processOutput): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
-    if (values.help) {
-      output.out(USAGE);
-      return EXIT.OK;
-    }
+    const help = helpExit(values, USAGE, output);
+    if (help !== undefined) return help;
     const [command, email] = positionals;
     const listing = command === 'list' && positionals.length === 1;
     if (!listing && (command !== 'sign-up' || !email || positionals.length !== 2)) throw new CliError(USAGE, EXIT.USAGE);

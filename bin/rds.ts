@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { POSTGRES_PORT } from '../lib/constants';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
-import { CliError, EXIT, describeFailure, parseCommandLine, processOutput, runMain, type Output } from './cli/common';
+import { CliError, EXIT, describeFailure, parseCommandLine, processOutput, runMain, type Output, helpExit } from './cli/common';
 
 const USAGE = `usage: npm run rds -- <command> [--stage dev] [options]
   status                        show the instance's state
@@ -289,10 +289,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   void env; // Region, credentials and AWS_ENDPOINT_URL are read by the SDK's own chains.
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
-    if (values.help) {
-      output.out(USAGE);
-      return EXIT.OK;
-    }
+    const help = helpExit(values, USAGE, output);
+    if (help !== undefined) return help;
     const [command, ...rest] = positionals;
     if (command === undefined) throw new CliError(`no command given\n${USAGE}`, EXIT.USAGE);
     if (rest.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(rest[0]?.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);

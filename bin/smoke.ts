@@ -8,7 +8,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { resolve } from 'node:path';
 import { dataDirFrom } from '../local/stack-info';
 import { awsClient, checkStage } from './cli/aws';
-import { CliError, describeFailure, EXIT, parseCommandLine, processOutput, runMain, type Output } from './cli/common';
+import { CliError, describeFailure, EXIT, parseCommandLine, processOutput, runMain, type Output, helpExit } from './cli/common';
 import { awsSmokePlan, type AwsSmokeClients } from './cli/smoke-aws';
 import { localSmokePlan } from './cli/smoke-local';
 import { newProbeSub, runSmoke } from './cli/smoke-steps';
@@ -52,10 +52,8 @@ export async function main(argv: string[], deps: SmokeDeps = {}): Promise<number
   const env = deps.env ?? process.env;
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
-    if (values.help) {
-      output.out(USAGE);
-      return EXIT.OK;
-    }
+    const help = helpExit(values, USAGE, output);
+    if (help !== undefined) return help;
     if (positionals.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(positionals[0]?.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
     if (values.local === (values.stage !== undefined)) throw new CliError(`give either --stage or --local\n${USAGE}`, EXIT.USAGE);
     if (!values.local && values['data-dir'] !== undefined) throw new CliError(`--data-dir goes with --local\n${USAGE}`, EXIT.USAGE);

@@ -18,7 +18,7 @@ import { ConfigurationError } from '../lambdas/runtime/errors';
 import { createLogger } from '../lambdas/runtime/logger';
 import { isRecord } from '../lambdas/runtime/records';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
-import { CliError, EXIT, connectionUrlFromEnv, describeFailure, parseSubcommand, processOutput, runMain, type Output } from './cli/common';
+import { CliError, EXIT, connectionUrlFromEnv, describeFailure, parseSubcommand, processOutput, runMain, type Output, helpExit } from './cli/common';
 import { openClient } from './cli/postgres';
 
 const USAGE = `usage: npm run users -- reconcile [--user-pool-id ID] [--stage dev] [--prod] [--prune] [--dry-run] [--remote] [--rate N] [--progress-every N]
@@ -151,10 +151,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   let progress: ReconcileReport | undefined;
   try {
     const { values, command } = parseSubcommand(argv, OPTIONS, USAGE);
-    if (values.help) {
-      output.out(USAGE);
-      return EXIT.OK;
-    }
+    const help = helpExit(values, USAGE, output);
+    if (help !== undefined) return help;
     if (command !== 'reconcile') {
       throw new CliError(`${command === undefined ? 'no command given' : `unknown command ${JSON.stringify(command.slice(0, 40))}`}\n${USAGE}`, EXIT.USAGE);
     }

@@ -72,6 +72,13 @@ export function parseCommandLine<T extends NonNullable<ParseArgsConfig['options'
   }
 }
 
+/** `-h`/`--help`: prints the usage on stdout and gives the exit code to return; undefined when help was not asked for. */
+export function helpExit(values: { readonly help?: boolean | undefined }, usage: string, output: Output): ExitCode | undefined {
+  if (values.help !== true) return undefined;
+  output.out(usage);
+  return EXIT.OK;
+}
+
 /** `<command> [options]`: the options' values and the command (undefined when none is given); a second positional is a usage error. */
 export function parseSubcommand<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
   const { values, positionals } = parseCommandLine(argv, options, usage);
