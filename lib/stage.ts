@@ -2,6 +2,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { ERASURE_POLICIES, type ErasurePolicy } from '../lambdas/users/erasure-policy';
 
 export type StageName = 'dev' | 'prod';
 export const STAGES: readonly StageName[] = ['dev', 'prod'];
@@ -51,9 +52,9 @@ export interface StageSettings {
   readonly lifecycle: LifecycleSettings;
 }
 
-/** What `ERASURE_POLICY` tells the writer and the reconcile to do with an erased user's row. */
-export type ErasurePolicy = 'delete' | 'anonymize';
-export const ERASURE_POLICIES: readonly ErasurePolicy[] = ['delete', 'anonymize'];
+// What `ERASURE_POLICY` tells the writer and the reconcile to do with an erased user's row: the functions' own
+// list, so that the context option and the functions cannot disagree.
+export type { ErasurePolicy };
 
 /** The user lifecycle sync's options, read from `-c existingTrail`, `-c erasure`, `-c reconcile*`. */
 export interface LifecycleSettings {
@@ -257,8 +258,9 @@ function reconcileRate(value: unknown): number {
 
 function erasurePolicy(value: unknown): ErasurePolicy {
   if (value === undefined || value === '') return 'delete';
-  if (typeof value === 'string' && (ERASURE_POLICIES as readonly string[]).includes(value)) return value as ErasurePolicy;
-  throw new StageConfigError('erasure', 'must be delete or anonymize');
+  const policy = ERASURE_POLICIES.find((known) => known === value);
+  if (policy !== undefined) return policy;
+  throw new StageConfigError('erasure', `must be ${ERASURE_POLICIES.join(' or ')}`);
 }
 
 /** Reads `existingTrail`, `erasure`, `reconcileSchedule`, `reconcileRate` and `reconcilePrune` from CDK context. */
