@@ -20,7 +20,6 @@ export const TARGET_OVER_BARE_MS = 35;
 
 /** What bindIamClient and ProjectFunction put in the function's environment (no NODE_EXTRA_CA_CERTS), with made-up values. */
 export const TEMPLATE_ENV: Readonly<Record<string, string>> = {
-  NODE_OPTIONS: '--enable-source-maps',
   DB_HOST: `cruddur-dev.abcdefghijkl.${REGION}.rds.amazonaws.com`,
   DB_PORT: '5432',
   DB_NAME: 'cruddur',

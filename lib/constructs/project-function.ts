@@ -93,11 +93,10 @@ export class ProjectFunction extends NodejsFunction implements WirableFunction {
         mainFields: [...BUNDLING.mainFields],
         commandHooks: props.commandHooks,
       },
-      environment: {
-        // Stack traces map back to the TypeScript source through the bundled source maps.
-        NODE_OPTIONS: '--enable-source-maps',
-        ...props.environment,
-      },
+      // No NODE_OPTIONS=--enable-source-maps: it costs ~13 ms of every cold start on Node 24 (bench/cold.ts: 45 ms
+      // over a bare node with it, 32 ms without), and the logs carry no stack traces to map. The .map ships beside
+      // the bundle, for mapping a stack by hand or for turning source maps on while debugging.
+      environment: { ...props.environment },
       ...(vpc === undefined || securityGroup === undefined
         ? {}
         : {

