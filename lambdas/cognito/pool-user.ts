@@ -1,8 +1,7 @@
 // A user as the pool holds them at one moment: what the event function (AdminGetUser), the reconcile (ListUsers)
 // and the writer agree on. Events are only hints; this, read from the pool, is the state that gets written.
 import { InvalidEventError } from '../runtime/errors';
-import { handleCandidates, userFromAttributes, SUB_PATTERN, type NewUser } from '../users/user';
-import type { UserState } from '../users/users-repository';
+import { userFromAttributes, SUB_PATTERN, type NewUser } from '../users/user';
 
 /**
  * Statuses of a real account: confirmed, federated (EXTERNAL_PROVIDER: whether Post Confirmation fires for them
@@ -69,17 +68,3 @@ export function isSynced(user: Pick<PoolUser, 'status'>): boolean {
   return SYNCED_STATUSES.has(user.status);
 }
 
-/** The state to write for a pool user read at `readAt`; a status outside SYNCED_STATUSES is only seen. */
-export function userStateOf(user: PoolUser, readAt: Date | string): UserState {
-  return {
-    sub: user.cognitoUserId,
-    email: user.email,
-    name: user.displayName,
-    handle: user.handle,
-    handleCandidates: handleCandidates(user.handle, user.cognitoUserId),
-    enabled: user.enabled,
-    modifiedAt: user.lastModified,
-    readAt: typeof readAt === 'string' ? readAt : readAt.toISOString(),
-    seenOnly: !isSynced(user),
-  };
-}

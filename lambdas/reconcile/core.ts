@@ -3,7 +3,8 @@
 // committed page ended), and once a run has seen the whole pool, find the rows it did not see and erase those
 // the pool confirms are gone. The CLI (bin/users.ts) and the function in the VPC (handler.ts) both run this.
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
-import { poolUserFrom, userStateOf, type CognitoUserShape } from '../cognito/pool-user';
+import { poolUserFrom, type CognitoUserShape } from '../cognito/pool-user';
+import { userStateOf } from '../users/user-state';
 import { PaginationTokenRefusedError, type Clock, type PoolReader } from '../cognito/user-pool';
 import { errorCode } from '../postgres/error-codes';
 import { InvalidEventError } from '../runtime/errors';

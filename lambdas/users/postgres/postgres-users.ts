@@ -1,6 +1,7 @@
 // public.users in PostgreSQL, written only through the sync.* functions (SECURITY DEFINER, 0003), behind the
 // users-repository ports: one statement per write, so a write commits whole or not at all.
-import { userStateOf, type PoolUser } from '../../cognito/pool-user';
+import type { PoolUser } from '../../cognito/pool-user';
+import { userStateOf } from '../user-state';
 import { errorCode } from '../../postgres/error-codes';
 import type { Queryable } from '../../postgres/queryable';
 import { handleCandidates, type NewUser } from '../user';
