@@ -1,7 +1,8 @@
 #!/usr/bin/env -S npx tsx
 // The CDK app: `npx cdk synth|deploy [-c stage=dev|prod] [-c adminCidr=...] [-c publicAccess=true] [-c proxy=true]
 // [-c alarmEmail=ops@example.com] [-c allowedRegions=eu-west-1,eu-central-1] [-c existingTrail=true]
-// [-c erasure=delete|anonymize] [-c reconcileSchedule='rate(1 day)'] [-c reconcileRate=5] [-c reconcilePrune=true]`.
+// [-c erasure=delete|anonymize] [-c reconcileSchedule='rate(1 day)'] [-c reconcileRate=5] [-c reconcilePrune=true]
+// [-c operatorAccess=true] [-c endpointAzs=1]`.
 import { App, Aspects, Tags, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AlertsStack } from '../lib/alerts-stack';
@@ -32,13 +33,14 @@ export function createApp(app: App = new App()): CruddurApp {
   const env: Environment | undefined = undefined;
 
   const alerts = new AlertsStack(app, `${prefix}-Alerts`, { env, settings });
-  const network = new NetworkStack(app, `${prefix}-Network`, { env, publicSubnets: settings.publicAccess });
+  const network = new NetworkStack(app, `${prefix}-Network`, { env, publicSubnets: settings.publicAccess, endpointAzs: settings.endpointAzs });
   const database = new DatabaseStack(app, `${prefix}-Database`, {
     env,
     settings,
     vpc: network.vpc,
     secretsManagerEndpoint: network.secretsManagerEndpoint,
     alerts: alerts.alerts,
+    endpointSubnets: network.endpointSubnets,
   });
   const auth = new AuthStack(app, `${prefix}-Auth`, {
     env,

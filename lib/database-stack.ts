@@ -9,6 +9,7 @@ import type { AlertChannel } from './constructs/alerts';
 import type { DatabaseClientOptions, IamDatabase } from './constructs/database-client';
 import { DatabaseAlerts } from './constructs/database-alerts';
 import { Migrations } from './constructs/migrations';
+import { OperatorAccess } from './constructs/operator-access';
 import { PostgresInstance } from './constructs/postgres-instance';
 import type { WirableFunction } from './constructs/project-function';
 import { connectionLimits, type StageSettings } from './stage';
@@ -27,6 +28,8 @@ export interface DatabaseStackProps extends StackProps {
   readonly secretsManagerEndpoint: ec2.IInterfaceVpcEndpoint;
   /** The stage's alerts topic: risky changes to the database and every alarm of the stack go there. */
   readonly alerts: AlertChannel;
+  /** Where interface endpoints go (NetworkStack.endpointSubnets). @default every isolated subnet */
+  readonly endpointSubnets?: ec2.SubnetSelection;
 }
 
 export class DatabaseStack extends Stack implements IamDatabase {
@@ -38,6 +41,8 @@ export class DatabaseStack extends Stack implements IamDatabase {
   public readonly proxy?: rds.DatabaseProxy;
   /** The rule that tells the topic when the database is made public, unprotected, deleted or opened. */
   public readonly databaseAlerts: DatabaseAlerts;
+  /** Present with `-c operatorAccess=true`: the Session Manager host `npm run db -- tunnel` forwards through. */
+  public readonly operatorAccess?: OperatorAccess;
 
   constructor(scope: Construct, id: string, props: DatabaseStackProps) {
     super(scope, id, props);
@@ -77,6 +82,17 @@ export class DatabaseStack extends Stack implements IamDatabase {
     new CfnOutput(this, 'DatabaseSecurityGroupId', { value: this.databaseSecurityGroup.securityGroupId });
     new CfnOutput(this, 'DatabaseInstanceId', { value: this.db.instanceIdentifier });
     if (this.proxy) new CfnOutput(this, 'DatabaseProxyEndpoint', { value: this.proxy.endpoint });
+
+    if (settings.operatorAccess) {
+      // To the instance, not the proxy: an operator's session is one connection, and the tunnel names DatabaseEndpoint.
+      this.operatorAccess = new OperatorAccess(this, 'OperatorAccess', {
+        vpc,
+        database: this.db,
+        ...(props.endpointSubnets === undefined ? {} : { endpointSubnets: props.endpointSubnets }),
+      });
+      // `npm run db -- tunnel --stage <stage>` finds the host by this output.
+      new CfnOutput(this, 'OperatorInstanceId', { value: this.operatorAccess.instance.instanceId, description: 'Session Manager target of npm run db -- tunnel' });
+    }
   }
 
   bindClient(fn: WirableFunction, options: DatabaseClientOptions): void {

@@ -12,6 +12,22 @@ export interface NetworkStackProps extends StackProps {
    * @default false
    */
   readonly publicSubnets?: boolean;
+  /**
+   * How many AZs' isolated subnets carry the interface endpoints. One costs half, but an outage of that AZ
+   * cuts the functions in the other AZ off from SQS and Secrets Manager: a sign-up then fails instead of being
+   * queued. Dev only (lib/stage.ts refuses it for prod).
+   * @default 2
+   */
+  readonly endpointAzs?: number;
+}
+
+// Keyed by the VPC construct, so that an endpoint made in another stack (the reconcile's cognito-idp) lands
+// in the same subnets without another prop through every stack between.
+const ENDPOINT_SUBNETS = new WeakMap<ec2.IVpc, ec2.SubnetSelection>();
+
+/** The subnets an interface endpoint in `vpc` goes in: those the NetworkStack chose, else every isolated one. */
+export function endpointSubnetsOf(vpc: ec2.IVpc): ec2.SubnetSelection {
+  return ENDPOINT_SUBNETS.get(vpc) ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
 }
 
 /** The secret and queue the endpoints admit: ARN patterns of resources of later stacks (`endpointTargets`). */
@@ -36,6 +52,8 @@ export class NetworkStack extends Stack {
   public readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
   /** SQS: the sync queue, for the post-confirmation function's fallback sends. */
   public readonly sqsEndpoint: ec2.InterfaceVpcEndpoint;
+  /** Where every interface endpoint of the app goes (`endpointAzs`). */
+  public readonly endpointSubnets: ec2.SubnetSelection;
 
   constructor(scope: Construct, id: string, props: NetworkStackProps = {}) {
     super(scope, id, props);
@@ -55,13 +73,19 @@ export class NetworkStack extends Stack {
       restrictDefaultSecurityGroup: true,
     });
 
+    const endpointAzs = props.endpointAzs ?? 2;
+    if (endpointAzs !== 1 && endpointAzs !== 2) throw new Error(`endpointAzs must be 1 or 2, got ${endpointAzs}`);
+    this.endpointSubnets =
+      endpointAzs === 1 ? { subnets: this.vpc.isolatedSubnets.slice(0, 1) } : { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+    ENDPOINT_SUBNETS.set(this.vpc, this.endpointSubnets);
+
     // Closed by default: each consumer opens 443 from its own security group (`allowTo(endpoint, 443)`).
     const endpoint = (id: string, service: ec2.InterfaceVpcEndpointAwsService) =>
       this.vpc.addInterfaceEndpoint(id, {
         service,
         privateDnsEnabled: true,
         open: false,
-        subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        subnets: this.endpointSubnets,
       });
     this.secretsManagerEndpoint = endpoint('SecretsManagerEndpoint', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
     this.sqsEndpoint = endpoint('SqsEndpoint', ec2.InterfaceVpcEndpointAwsService.SQS);

@@ -50,7 +50,20 @@ export interface StageSettings {
   readonly allowedRegions: readonly string[];
   /** The user lifecycle sync: trail, erasure, reconcile (`lifecycleSettings`). */
   readonly lifecycle: LifecycleSettings;
+  /**
+   * A Session Manager host in an isolated subnet, its endpoints and a 5432 rule from it only
+   * (lib/constructs/operator-access.ts): the way in for `npm run db -- tunnel`. @default false
+   */
+  readonly operatorAccess: boolean;
+  /**
+   * How many AZs' isolated subnets carry the interface endpoints (`-c endpointAzs=1`, dev only). One halves
+   * their cost, but an outage of that AZ cuts the functions in the other AZ off from SQS and Secrets
+   * Manager: a sign-up then fails instead of being queued. @default 2
+   */
+  readonly endpointAzs: EndpointAzs;
 }
+
+export type EndpointAzs = 1 | 2;
 
 // What `ERASURE_POLICY` tells the writer and the reconcile to do with an erased user's row: the functions' own
 // list, so that the context option and the functions cannot disagree.
@@ -93,7 +106,7 @@ export const OTHER_CONNECTIONS = {
   operations: 10,
 };
 
-const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' | 'proxy' | 'alarmEmail' | 'allowedRegions' | 'lifecycle'>> = {
+const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' | 'proxy' | 'alarmEmail' | 'allowedRegions' | 'lifecycle' | 'operatorAccess' | 'endpointAzs'>> = {
   dev: {
     stage: 'dev',
     // 1 GiB: nominal 1073741824 / 9531392 = 112; the OS and RDS keep part of it, so assume 80.
@@ -275,7 +288,21 @@ export function lifecycleSettings(context: Context): LifecycleSettings {
   };
 }
 
-/** Reads `stage`, `adminCidr`, `publicAccess` and `proxy` from CDK context and checks how they combine. */
+/** Two (the VPC's AZs) unless dev asks for one: prod keeps sign-ups queueable through an AZ outage. */
+export function checkEndpointAzs(value: unknown, stage: StageName): EndpointAzs {
+  if (value === undefined || value === '') return 2;
+  const azs = value === 1 || value === '1' ? 1 : value === 2 || value === '2' ? 2 : undefined;
+  if (azs === undefined) throw new StageConfigError('endpointAzs', 'must be 1 or 2');
+  if (azs === 1 && stage !== 'dev') {
+    throw new StageConfigError('endpointAzs', 'is 1 in dev only: in prod an outage of that AZ would fail sign-ups instead of queueing them');
+  }
+  return azs;
+}
+
+/**
+ * Reads `stage`, `adminCidr`, `publicAccess`, `proxy`, `operatorAccess`, `endpointAzs` and the rest from CDK
+ * context and checks how they combine.
+ */
 export function stageSettings(context: Context): StageSettings {
   const stage = context('stage') ?? 'dev';
   if (stage !== 'dev' && stage !== 'prod') throw new StageConfigError('stage', 'must be dev or prod');
@@ -297,6 +324,8 @@ export function stageSettings(context: Context): StageSettings {
     alarmEmail: checkAlarmEmail(context('alarmEmail')),
     allowedRegions: checkAllowedRegions(context('allowedRegions')),
     lifecycle: lifecycleSettings(context),
+    operatorAccess: flag(context, 'operatorAccess'),
+    endpointAzs: checkEndpointAzs(context('endpointAzs'), stage),
   };
   if (!reservedConcurrencyFits(settings)) {
     throw new StageConfigError('stage', `the functions' connections (${connectionsNeeded(settings)} with the reserved ones) do not fit max_connections ${settings.maxConnections}`);

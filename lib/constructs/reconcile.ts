@@ -12,6 +12,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { HTTPS_PORT } from '../constants';
+import { endpointSubnetsOf } from '../network-stack';
 import { FIXED_CONCURRENCY, type LifecycleSettings } from '../stage';
 import { projectAlarm } from './alarms';
 import type { IamDatabase } from './database-client';
@@ -82,7 +83,7 @@ export class Reconcile extends Construct {
       service: ec2.InterfaceVpcEndpointAwsService.COGNITO_IDP,
       privateDnsEnabled: true,
       open: false,
-      subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      subnets: endpointSubnetsOf(props.vpc),
       // An endpoint only answers: 443 in from the reconcile (below), nothing out.
       securityGroups: [
         new ec2.SecurityGroup(this, 'CognitoEndpointSecurityGroup', {
