@@ -13,6 +13,9 @@ import { NetworkStack } from '../lib/network-stack';
 import { stageSettings } from '../lib/stage';
 
 const CROSS_STACK_REFERENCES = '@aws-cdk/core:defaultCrossStackReferences';
+// Without it, the operator host's IMDSv2 launch template is named "InstanceLaunchTemplate" in every stack,
+// and dev and prod with operatorAccess in one account and region would collide on the name.
+const UNIQUE_IMDSV2_TEMPLATE_NAME = '@aws-cdk/aws-ec2:uniqueImdsv2TemplateName';
 
 export interface CruddurApp {
   readonly app: App;
@@ -26,6 +29,7 @@ export interface CruddurApp {
 export function createApp(app: App = new App()): CruddurApp {
   // Cross-stack references stay strong: a producer cannot drop an export a consumer still uses.
   if (app.node.tryGetContext(CROSS_STACK_REFERENCES) === undefined) app.node.setContext(CROSS_STACK_REFERENCES, 'strong');
+  if (app.node.tryGetContext(UNIQUE_IMDSV2_TEMPLATE_NAME) === undefined) app.node.setContext(UNIQUE_IMDSV2_TEMPLATE_NAME, true);
   const settings = stageSettings((key) => app.node.tryGetContext(key));
   const prefix = `Cruddur-${settings.stage}`;
   // Environment-agnostic on purpose: the same template from CI (no credentials) and from ops, deployed to the

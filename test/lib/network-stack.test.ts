@@ -87,6 +87,29 @@ describe.each(['dev', 'prod'])('NetworkStack (%s)', (stage) => {
   });
 });
 
+describe('NetworkStack with -c endpointAzs=1 (dev)', () => {
+  it('puts the Secrets Manager and SQS endpoints in the first isolated subnet only, and keeps both AZs for the rest', () => {
+    const synth = synthApp({ stage: 'dev', endpointAzs: '1', ...NO_BUNDLING });
+    const { network } = synth;
+    network.resourceCountIs('AWS::EC2::Subnet', 2);
+    const firstSubnet = Object.keys(network.findResources('AWS::EC2::Subnet')).find((id) => id.startsWith('VpcisolatedSubnet1'))!;
+    const endpoints = Object.values(network.findResources('AWS::EC2::VPCEndpoint')) as Resource[];
+    expect(endpoints).toHaveLength(2);
+    for (const endpoint of endpoints) expect(endpoint.Properties.SubnetIds).toEqual([{ Ref: firstSubnet }]);
+  });
+
+  it('keeps the endpoints in both AZs without the option', () => {
+    const { network } = synthApp({ stage: 'dev', ...NO_BUNDLING });
+    for (const endpoint of Object.values(network.findResources('AWS::EC2::VPCEndpoint')) as Resource[]) {
+      expect(endpoint.Properties.SubnetIds).toHaveLength(2);
+    }
+  });
+
+  it('is refused for prod, naming the key', () => {
+    expect(() => synthApp({ stage: 'prod', endpointAzs: '1', ...NO_BUNDLING })).toThrow(/context endpointAzs is 1 in dev only/);
+  });
+});
+
 describe('NetworkStack with a publicly accessible dev database', () => {
   it('adds public subnets behind an internet gateway but still no NAT gateway', () => {
     const { network } = synthApp({ stage: 'dev', adminCidr: '203.0.113.7/32', publicAccess: 'true' });

@@ -40,6 +40,39 @@ describe('stageSettings', () => {
     expect(() => from({ stage: 'prod', publicAccess: 'true' })).toThrow(/publicAccess is allowed only in dev/);
   });
 
+  it('leaves operator access off and the endpoints in both AZs by default, in every stage', () => {
+    for (const stage of STAGES) expect(from({ stage })).toMatchObject({ operatorAccess: false, endpointAzs: 2 });
+  });
+
+  it('reads operatorAccess=true in either stage, and refuses anything but true or false, naming the key', () => {
+    expect(from({ stage: 'dev', operatorAccess: 'true' }).operatorAccess).toBe(true);
+    expect(from({ stage: 'prod', operatorAccess: true }).operatorAccess).toBe(true);
+    expect(() => from({ operatorAccess: 'on' })).toThrow(/context operatorAccess must be true or false/);
+  });
+
+  it('reads endpointAzs=1 for dev, from the command line or cdk.json', () => {
+    expect(from({ stage: 'dev', endpointAzs: '1' }).endpointAzs).toBe(1);
+    expect(from({ stage: 'dev', endpointAzs: 1 }).endpointAzs).toBe(1);
+    expect(from({ stage: 'prod', endpointAzs: '2' }).endpointAzs).toBe(2);
+  });
+
+  it('refuses endpointAzs=1 in prod, and any count but 1 or 2, naming the key', () => {
+    const refusal = (context: Record<string, unknown>) => {
+      try {
+        from(context);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const prod = refusal({ stage: 'prod', endpointAzs: '1' });
+    expect(prod).toBeInstanceOf(StageConfigError);
+    expect(prod).toMatchObject({ key: 'endpointAzs', message: expect.stringMatching(/^context endpointAzs is 1 in dev only/) as unknown });
+    for (const value of ['3', '0', 'one', 1.5]) {
+      expect(refusal({ stage: 'dev', endpointAzs: value })).toMatchObject({ key: 'endpointAzs', message: 'context endpointAzs must be 1 or 2' });
+    }
+  });
+
   it('reads proxy=true from the command line as a string', () => {
     expect(from({ proxy: 'true' }).proxy).toBe(true);
     expect(() => from({ proxy: 'yes' })).toThrow(/proxy must be true or false/);
