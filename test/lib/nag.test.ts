@@ -16,6 +16,10 @@ describe('cdk-nag (AwsSolutionsChecks) on every synth', { timeout: 120_000 }, ()
     { stage: 'prod', existingTrail: 'true' },
     { stage: 'dev', erasure: 'anonymize' },
     { stage: 'prod', erasure: 'anonymize', proxy: 'true', reconcileSchedule: 'cron(0 3 * * ? *)' },
+    { stage: 'dev', operatorAccess: 'true' },
+    { stage: 'prod', operatorAccess: 'true' },
+    { stage: 'dev', endpointAzs: '1' },
+    { stage: 'dev', operatorAccess: 'true', endpointAzs: '1', proxy: 'true' },
   ];
   for (const context of contexts) {
     it(`reports no unacknowledged finding for ${JSON.stringify(context)}`, () => {
