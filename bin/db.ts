@@ -25,6 +25,7 @@ import {
   type Output,
  helpExit } from './cli/common';
 import { openClient, stageTarget, urlTarget, type DatabaseTarget } from './cli/postgres';
+import { DEFAULT_LOCAL_PORT, openTunnel, parseLocalPort } from './cli/tunnel';
 
 export { psqlEnvironment } from './cli/postgres';
 
@@ -38,6 +39,7 @@ const OPTIONS = {
   yes: { type: 'boolean', default: false },
   force: { type: 'boolean', default: false },
   limit: { type: 'string' },
+  'local-port': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -277,7 +279,23 @@ interface Invocation {
   readonly spawn: Spawn;
 }
 
-interface Command {
+/** What a command that opens no database connection of its own gets (`tunnel`). */
+interface StandaloneInvocation {
+  readonly values: ParsedValues;
+  readonly env: NodeJS.ProcessEnv;
+  readonly deps: DbDeps;
+  readonly output: Output;
+}
+
+/** A command that finds its own way to the database rather than connecting: `tunnel`. */
+interface StandaloneCommand {
+  readonly summary: string;
+  readonly standalone: true;
+  run(invocation: StandaloneInvocation): Promise<number>;
+}
+
+interface DatabaseCommand {
+  readonly standalone?: false;
   /** Its line in the usage text. */
   readonly summary: string;
   /** Arguments after the command are passed on rather than refused. @default false */
@@ -288,8 +306,10 @@ interface Command {
   run(invocation: Invocation): Promise<number>;
 }
 
+type Command = DatabaseCommand | StandaloneCommand;
+
 /** A command that succeeds (exit 0) or throws; only `connect` has an exit code of its own (psql's). */
-function succeeds(work: (invocation: Invocation) => Promise<void>): Command['run'] {
+function succeeds(work: (invocation: Invocation) => Promise<void>): DatabaseCommand['run'] {
   return async (invocation) => {
     await work(invocation);
     return EXIT.OK;
@@ -348,6 +368,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'print the home feed as JSON (--limit N, default 20)',
     run: succeeds(({ context, limit }) => feed(context, limit)),
   },
+  tunnel: {
+    standalone: true,
+    summary: `forward 127.0.0.1:--local-port (default ${DEFAULT_LOCAL_PORT}) to --stage's database (needs -c operatorAccess=true)`,
+    run: ({ values, env, deps, output }) => tunnel(values, env, deps, output),
+  },
 };
 
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
@@ -356,6 +381,7 @@ const NAME_WIDTH = Math.max(...COMMAND_NAMES.map((name) => name.length)) + 3;
 
 export const USAGE = [
   'usage: npm run db -- <command> [--prod | --stage dev|prod [--db-user NAME] [--host IP] [--port N] [--database cruddur]] [--yes]',
+  '       npm run db -- tunnel --stage dev|prod [--local-port 15432]',
   ...Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(NAME_WIDTH)}${command.summary}`),
 ].join('\n');
 
@@ -388,7 +414,7 @@ function parsePort(value: string | undefined): number | undefined {
  * endpoint and secret from the stack outputs, an IAM token for --db-user, or the master secret for the owner's
  * commands. Nothing here prints or passes on a password.
  */
-async function targetFor(values: TargetFlags, command: Command, env: NodeJS.ProcessEnv, deps: DbDeps): Promise<DatabaseTarget> {
+async function targetFor(values: TargetFlags, command: DatabaseCommand, env: NodeJS.ProcessEnv, deps: DbDeps): Promise<DatabaseTarget> {
   if (values.stage === undefined) {
     if (values['db-user'] !== undefined || values.host !== undefined || values.port !== undefined) {
       throw new CliError('--db-user, --host and --port go with --stage; a URL carries its own user, host and port', EXIT.USAGE);
@@ -440,6 +466,25 @@ async function targetFor(values: TargetFlags, command: Command, env: NodeJS.Proc
   });
 }
 
+type ParsedValues = ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
+
+/** The operator host's port forward (bin/cli/tunnel.ts): no database connection here, so no target. */
+async function tunnel(values: ParsedValues, env: NodeJS.ProcessEnv, deps: DbDeps, output: Output): Promise<number> {
+  if (values.stage === undefined) throw new CliError('tunnel needs --stage dev|prod: a URL is reached directly, not through a tunnel', EXIT.USAGE);
+  if (values.prod) throw new CliError('--prod picks PROD_CONNECTION_URL; with tunnel, say --stage prod instead', EXIT.USAGE);
+  if (values['db-user'] !== undefined || values.host !== undefined || values.port !== undefined) {
+    throw new CliError('tunnel takes --stage and --local-port only; --db-user, --host and --port go with the command you run through it', EXIT.USAGE);
+  }
+  return openTunnel({
+    stage: checkStage(values.stage),
+    localPort: parseLocalPort(values['local-port']),
+    env,
+    cloudFormation: deps.cloudFormation ?? awsClient(CloudFormationClient),
+    spawn: deps.spawn ?? nodeSpawn,
+    output,
+  });
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, deps: DbDeps = {}): Promise<number> {
   const output = deps.output ?? processOutput;
   try {
@@ -450,9 +495,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     if (name === undefined) throw new CliError(`no command given\n${USAGE}`, EXIT.USAGE);
     const command = commandNamed(name);
     if (command === undefined) throw new CliError(`unknown command ${JSON.stringify(name.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
-    if (args.length > 0 && !command.takesArguments) {
+    if (args.length > 0 && (command.standalone === true || command.takesArguments !== true)) {
       throw new CliError(`${name} takes no arguments, got ${args.length}\n${USAGE}`, EXIT.USAGE);
     }
+    if (command.standalone === true) return await command.run({ values, env, deps, output });
+    if (values['local-port'] !== undefined) throw new CliError(`--local-port goes with tunnel\n${USAGE}`, EXIT.USAGE);
     // A malformed --limit is a usage error whatever the command, and before any connection is tried.
     const limit = parseLimit(values.limit);
     const target = await targetFor(values, command, env, deps);

@@ -378,10 +378,11 @@ describe('db errors', () => {
   });
 
   it('names every command of the table in the usage, one line each, and prints it for --help', async () => {
-    expect(COMMAND_NAMES).toEqual(['create', 'drop', 'migrate', 'seed', 'setup', 'connect', 'sessions', 'feed']);
+    expect(COMMAND_NAMES).toEqual(['create', 'drop', 'migrate', 'seed', 'setup', 'connect', 'sessions', 'feed', 'tunnel']);
     const lines = USAGE.split('\n');
     for (const name of COMMAND_NAMES) expect(lines.filter((line) => line.startsWith(`  ${name} `))).toHaveLength(1);
-    expect(lines).toHaveLength(COMMAND_NAMES.length + 1);
+    // Two synopsis lines: the database commands', and tunnel's.
+    expect(lines).toHaveLength(COMMAND_NAMES.length + 2);
     const help = await run(['--help'], {});
     expect(help.code).toBe(EXIT.OK);
     expect(help.out).toEqual([USAGE]);
@@ -539,5 +540,126 @@ describe('db --stage', () => {
   it('refuses --prod together with --stage, and --db-user without --stage', async () => {
     expect((await stageRun(['sessions', '--prod', '--stage', 'prod', '--db-user', 'ops_reader'])).code).toBe(EXIT.USAGE);
     expect((await run(['sessions', '--db-user', 'ops_reader'], envFor('postgres'))).code).toBe(EXIT.USAGE);
+  });
+});
+
+describe('db tunnel', () => {
+  const ENDPOINT = 'cruddur-prod.abcdefghijkl.eu-west-1.rds.amazonaws.com';
+  const INSTANCE = 'i-0123456789abcdef0';
+  const cloudFormation = new CloudFormationClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' } });
+  const cfnMock = mockClient(cloudFormation);
+  let record: string;
+
+  function outputs(withOperator: boolean): void {
+    cfnMock.reset();
+    cfnMock.on(DescribeStacksCommand, { StackName: 'Cruddur-prod-Database' }).resolves({
+      Stacks: [
+        {
+          StackName: 'Cruddur-prod-Database',
+          CreationTime: new Date(),
+          StackStatus: 'UPDATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'DatabaseEndpoint', OutputValue: ENDPOINT },
+            ...(withOperator ? [{ OutputKey: 'OperatorInstanceId', OutputValue: INSTANCE }] : []),
+          ],
+        },
+      ],
+    });
+  }
+
+  /** A directory with a fake `aws` that records its argv one argument a line, and optionally the plugin. */
+  async function fakeCli(options: { aws?: boolean; plugin?: boolean; exitCode?: number } = {}): Promise<string> {
+    const dir = await mkdtemp(join(scratch, 'aws-cli-'));
+    record = join(dir, 'argv');
+    if (options.aws !== false) {
+      await writeFile(join(dir, 'aws'), `#!/bin/sh\nPATH=/usr/bin:/bin\nfor arg in "$@"; do printf '%s\\n' "$arg"; done > "${record}"\nexit ${options.exitCode ?? 0}\n`);
+      await chmod(join(dir, 'aws'), 0o755);
+    }
+    if (options.plugin !== false) {
+      await writeFile(join(dir, 'session-manager-plugin'), '#!/bin/sh\nexit 0\n');
+      await chmod(join(dir, 'session-manager-plugin'), 0o755);
+    }
+    return dir;
+  }
+
+  const tunnelRun = (argv: string[], path: string) => run(['tunnel', ...argv], { PATH: path }, { cloudFormation });
+
+  it('starts a port-forwarding session to the endpoint through the operator host, with these exact arguments', async () => {
+    outputs(true);
+    const dir = await fakeCli({ exitCode: 0 });
+    const result = await tunnelRun(['--stage', 'prod', '--local-port', '25432'], dir);
+    expect(result.code).toBe(EXIT.OK);
+    expect((await readFile(record, 'utf8')).split('\n').slice(0, -1)).toEqual([
+      'ssm',
+      'start-session',
+      '--target',
+      INSTANCE,
+      '--document-name',
+      'AWS-StartPortForwardingSessionToRemoteHost',
+      '--parameters',
+      `host=${ENDPOINT},portNumber=5432,localPortNumber=25432`,
+      '--region',
+      'eu-west-1',
+    ]);
+    expect(result.out).toEqual(['in another terminal: npm run db -- connect --stage prod --db-user <NAME> --host 127.0.0.1 --port 25432']);
+  });
+
+  it('forwards local port 15432 by default and returns the CLI\'s exit code', async () => {
+    outputs(true);
+    const dir = await fakeCli({ exitCode: 254 });
+    const result = await tunnelRun(['--stage', 'prod'], dir);
+    expect(result.code).toBe(254);
+    expect(await readFile(record, 'utf8')).toContain(`host=${ENDPOINT},portNumber=5432,localPortNumber=15432\n`);
+  });
+
+  it('says how to turn operator access on when the stack has no OperatorInstanceId output, and exits 78', async () => {
+    outputs(false);
+    const dir = await fakeCli();
+    const result = await tunnelRun(['--stage', 'prod'], dir);
+    expect(result.code).toBe(EXIT.CONFIG);
+    expect(result.err).toEqual([
+      'db: Cruddur-prod-Database has no operator host (no OperatorInstanceId output); turn it on with: npx cdk deploy -c stage=prod -c operatorAccess=true',
+    ]);
+    expect(existsSync(record)).toBe(false);
+  });
+
+  it('names the AWS CLI, and how to install it, when aws is not on PATH, and exits 127', async () => {
+    outputs(true);
+    const dir = await fakeCli({ aws: false });
+    const result = await tunnelRun(['--stage', 'prod'], dir);
+    expect(result.code).toBe(EXIT.NOT_FOUND);
+    expect(result.err.join('\n')).toMatch(/^db: the AWS CLI v2 is not installed or not on PATH; install it \(https:\/\/docs\.aws\.amazon\.com\/cli\//);
+    expect(result.err.join('\n')).not.toMatch(/session-manager-plugin/);
+  });
+
+  it('names the Session Manager plugin, and how to install it, when only the plugin is missing, and exits 127', async () => {
+    outputs(true);
+    const dir = await fakeCli({ plugin: false });
+    const result = await tunnelRun(['--stage', 'prod'], dir);
+    expect(result.code).toBe(EXIT.NOT_FOUND);
+    expect(result.err.join('\n')).toMatch(/^db: the Session Manager plugin for the AWS CLI \(session-manager-plugin\) is not installed or not on PATH; install it/);
+    expect(existsSync(record)).toBe(false);
+  });
+
+  it('does not take a file that is not executable for the CLI', async () => {
+    outputs(true);
+    const dir = await fakeCli({ aws: false });
+    await writeFile(join(dir, 'aws'), '#!/bin/sh\nexit 0\n');
+    await chmod(join(dir, 'aws'), 0o644);
+    expect((await tunnelRun(['--stage', 'prod'], dir)).code).toBe(EXIT.NOT_FOUND);
+  });
+
+  it('refuses tunnel without --stage, with --prod or database flags, a bad --local-port, and --local-port elsewhere', async () => {
+    outputs(true);
+    const dir = await fakeCli();
+    for (const argv of [[], ['--prod'], ['--stage', 'prod', '--db-user', 'ops_reader'], ['--stage', 'prod', '--port', '5432'], ['--stage', 'prod', '--local-port', '70000'], ['--stage', 'prod', 'extra']]) {
+      const result = await tunnelRun(argv, dir);
+      expect(result.code, argv.join(' ')).toBe(EXIT.USAGE);
+    }
+    expect((await tunnelRun(['--stage', 'prod', '--local-port', 'x'], dir)).err.join('\n')).toMatch(/--local-port must be a TCP port/);
+    const elsewhere = await run(['sessions', '--local-port', '15432'], envFor('postgres'));
+    expect(elsewhere.code).toBe(EXIT.USAGE);
+    expect(elsewhere.err.join('\n')).toMatch(/--local-port goes with tunnel/);
+    expect(existsSync(record)).toBe(false);
   });
 });
