@@ -7,7 +7,7 @@ import { createHandler, InvalidReconcileInputError, TIME_MARGIN_MS, type Reconci
 import type { ErasurePolicy, ReconcileStore } from '../../../lambdas/reconcile/core';
 import { postgresReconcileStore } from '../../../lambdas/reconcile/postgres-store';
 import { createLogger } from '../../../lambdas/runtime/logger';
-import { startMigratedServer, type TestServer } from '../../support/postgres';
+import { startMigratedServer, setRolePasswords, type TestServer } from '../../support/postgres';
 import { FakeClock, FakePool, sub } from './fake-pool';
 
 // On RDS the role logs in with IAM tokens; this loopback-only test server gives it a throwaway password.
@@ -27,7 +27,7 @@ beforeAll(async () => {
   ({ server, url } = await startMigratedServer());
   admin = new Client({ connectionString: url });
   await admin.connect();
-  await admin.query(`ALTER ROLE user_reconciler PASSWORD '${RECONCILER_PASSWORD}'`);
+  await setRolePasswords(admin, ['user_reconciler'], RECONCILER_PASSWORD);
   reconcilerUrl = `postgres://user_reconciler:${RECONCILER_PASSWORD}@127.0.0.1:${server.port}/postgres`;
 });
 

@@ -11,7 +11,7 @@ import { stateOf, type ErasurePolicy, type ReconcileStore } from '../../../lambd
 import { createHandler } from '../../../lambdas/reconcile/handler';
 import { postgresReconcileStore } from '../../../lambdas/reconcile/postgres-store';
 import { createLogger } from '../../../lambdas/runtime/logger';
-import { startMigratedServer, type TestServer } from '../../support/postgres';
+import { startMigratedServer, setRolePasswords, type TestServer } from '../../support/postgres';
 import { FakeClock, FakePool, sub } from './fake-pool';
 
 const PASSWORD = 'reconcile-property-test';
@@ -28,7 +28,7 @@ beforeAll(async () => {
   ({ server, url } = await startMigratedServer());
   admin = new Client({ connectionString: url });
   await admin.connect();
-  for (const role of ['sync_writer', 'user_reconciler']) await admin.query(`ALTER ROLE ${role} PASSWORD '${PASSWORD}'`);
+  await setRolePasswords(admin, ['sync_writer', 'user_reconciler'], PASSWORD);
   writer = new Client({ connectionString: `postgres://sync_writer:${PASSWORD}@127.0.0.1:${server.port}/postgres` });
   await writer.connect();
   writerStore = postgresReconcileStore(writer);

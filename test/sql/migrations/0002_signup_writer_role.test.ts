@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, escapeLiteral } from 'pg';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, startMigratedServer, type TestServer } from '../../support/postgres';
+import { adminQuery, startMigratedServer, setRolePasswords, type TestServer } from '../../support/postgres';
 
 const MIGRATION = readFileSync(join(__dirname, '..', '..', '..', 'sql', 'migrations', '0002_signup_writer_role.sql'), 'utf8');
 // On RDS the role logs in with IAM tokens; this loopback-only test server gives it a throwaway password.
@@ -28,7 +28,7 @@ async function refused(sql: string, values: unknown[] = []): Promise<string | un
 beforeAll(async () => {
   ({ server, url: adminUrl } = await startMigratedServer());
   // ALTER ROLE takes no parameters: the literal is quoted by pg.
-  await adminQuery(adminUrl, 'ALTER ROLE signup_writer PASSWORD ' + escapeLiteral(TEST_PASSWORD));
+  await setRolePasswords(adminUrl, ['signup_writer'], TEST_PASSWORD);
   await adminQuery(
     adminUrl,
     "INSERT INTO public.users (cognito_user_id, email, display_name, handle) VALUES ('seed-user', 'seed@example.com', 'Seed', 'seed')",

@@ -1,11 +1,11 @@
 import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, escapeIdentifier, escapeLiteral } from 'pg';
+import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { errorCode } from '../../../lambdas/postgres/error-codes';
 import { applyMigrations, MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
-import { adminQuery, startTestServer, type TestServer } from '../../support/postgres';
+import { adminQuery, startTestServer, setRolePasswords, type TestServer } from '../../support/postgres';
 
 // On RDS the roles log in with IAM tokens; this loopback-only test server gives them a throwaway password.
 const TEST_PASSWORD = 'user-lifecycle-local-test';
@@ -199,10 +199,7 @@ beforeAll(async () => {
   server = await startTestServer();
   adminUrl = server.url();
   await migrateThrough0003(adminUrl);
-  for (const role of ROLES) {
-    // ALTER ROLE takes no parameters: the literal is quoted by pg.
-    await adminQuery(adminUrl, `ALTER ROLE ${escapeIdentifier(role)} PASSWORD ${escapeLiteral(TEST_PASSWORD)}`);
-  }
+  await setRolePasswords(adminUrl, ROLES, TEST_PASSWORD);
   admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   for (const role of ROLES) as[role] = await connectAs(role);
@@ -883,10 +880,12 @@ describe('0003_user_lifecycle.sql on RDS', () => {
     rds = await startTestServer();
     const superuser = rds.url();
     await adminQuery(superuser, 'CREATE ROLE rds_iam');
-    await adminQuery(superuser, `CREATE ROLE ${master} LOGIN CREATEROLE PASSWORD ${escapeLiteral(masterPassword)}`);
-    await adminQuery(superuser, `GRANT rds_iam TO ${master} WITH ADMIN OPTION`);
-    await adminQuery(superuser, `CREATE DATABASE app OWNER ${master}`);
-    await adminQuery(superuser, `CREATE DATABASE app_two OWNER ${master}`);
+    // The statements name the constant `master` (rds_master) literally: DDL takes no parameters.
+    await adminQuery(superuser, 'CREATE ROLE rds_master LOGIN CREATEROLE');
+    await setRolePasswords(superuser, [master], masterPassword);
+    await adminQuery(superuser, 'GRANT rds_iam TO rds_master WITH ADMIN OPTION');
+    await adminQuery(superuser, 'CREATE DATABASE app OWNER rds_master');
+    await adminQuery(superuser, 'CREATE DATABASE app_two OWNER rds_master');
     await migrateAs('app');
   });
 

@@ -3,11 +3,11 @@
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, escapeLiteral } from 'pg';
+import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { errorCode } from '../../../lambdas/postgres/error-codes';
 import { applyMigrations, MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
-import { adminQuery, startTestServer, type TestServer } from '../../support/postgres';
+import { adminQuery, startTestServer, setRolePasswords, type TestServer } from '../../support/postgres';
 
 // On RDS the roles log in with IAM tokens; this loopback-only test server gives them a throwaway password.
 const TEST_PASSWORD = 'least-privilege-local-test';
@@ -69,7 +69,7 @@ beforeAll(async () => {
     await admin.query('INSERT INTO public.users (cognito_user_id, email, handle) VALUES ($1, $2, $3)', [sub, `${sub}@example.com`, handle]);
   }
   await applyMigrations(admin);
-  for (const role of ROLES) await admin.query(`ALTER ROLE ${role} PASSWORD ${escapeLiteral(TEST_PASSWORD)}`);
+  await setRolePasswords(admin, ROLES, TEST_PASSWORD);
 });
 
 afterAll(async () => {
@@ -307,8 +307,10 @@ describe('0004 on RDS', () => {
 
   beforeAll(async () => {
     rds = await startTestServer();
-    await adminQuery(rds.url(), `CREATE ROLE ${master} LOGIN CREATEROLE PASSWORD ${escapeLiteral(masterPassword)}`);
-    await adminQuery(rds.url(), `CREATE DATABASE app OWNER ${master}`);
+    // The statements name the constant `master` (rds_master) literally: DDL takes no parameters.
+    await adminQuery(rds.url(), 'CREATE ROLE rds_master LOGIN CREATEROLE');
+    await setRolePasswords(rds.url(), [master], masterPassword);
+    await adminQuery(rds.url(), 'CREATE DATABASE app OWNER rds_master');
     client = new Client({ connectionString: `postgres://${master}:${masterPassword}@127.0.0.1:${rds.port}/app` });
     await client.connect();
     await applyMigrations(client);

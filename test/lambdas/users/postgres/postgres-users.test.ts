@@ -1,11 +1,11 @@
 // The adapters as deployed: each logged in as the role its function uses, against a real migrated server, so
 // that a statement needing a privilege the role lacks fails here and not in AWS.
-import { Client, escapeLiteral } from 'pg';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolUser } from '../../../../lambdas/cognito/pool-user';
 import { createHandleDirectory, createSignUpWriter, createSyncWriter } from '../../../../lambdas/users/postgres/postgres-users';
 import { UserRefusedError } from '../../../../lambdas/users/users-repository';
-import { startMigratedServer, type TestServer } from '../../../support/postgres';
+import { startMigratedServer, setRolePasswords, type TestServer } from '../../../support/postgres';
 
 const TEST_PASSWORD = 'adapters-local-test';
 let server: TestServer;
@@ -35,7 +35,7 @@ beforeAll(async () => {
   ({ server, url } = await startMigratedServer());
   admin = new Client({ connectionString: url });
   await admin.connect();
-  for (const role of ['signup_writer', 'sync_writer', 'handle_checker']) await admin.query(`ALTER ROLE ${role} PASSWORD ${escapeLiteral(TEST_PASSWORD)}`);
+  await setRolePasswords(admin, ['signup_writer', 'sync_writer', 'handle_checker'], TEST_PASSWORD);
 });
 
 afterAll(async () => {
