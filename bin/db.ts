@@ -106,7 +106,8 @@ async function create(context: Context): Promise<void> {
       context.output.out(`create: database "${name}" already exists; nothing to do`);
       return;
     }
-    // CREATE DATABASE takes no parameters: the name is quoted as an identifier, never pasted raw.
+    // CREATE DATABASE takes no parameters and cannot run inside a function (no transaction block): the name,
+    // which comes from the URL, is quoted as an identifier by pg, never pasted raw.
     await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
     context.output.out(`create: created database "${name}"`);
   });
@@ -145,6 +146,8 @@ async function drop(context: Context, force: boolean): Promise<void> {
       if (rows.length > 0) context.output.err(`drop: ending ${rows.length} session(s) on "${name}": pid ${rows.map((row) => row.pid).join(', ')}`);
     }
     try {
+      // As in create: DROP DATABASE takes no parameters and cannot run inside a function (no transaction
+      // block), so the name, which comes from the URL, is quoted as an identifier by pg, never pasted raw.
       await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${force ? ' WITH (FORCE)' : ''}`);
       context.output.out(`drop: dropped database "${name}"`);
     } catch (error) {

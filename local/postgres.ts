@@ -45,7 +45,8 @@ async function passwordFor(dir: string, dataDir: string): Promise<string> {
 async function ensureDatabase(adminUrl: string): Promise<void> {
   await withClient(adminUrl, async (client) => {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(DATABASE)}`);
+    // DATABASE is the constant 'cruddur': named literally, since DDL takes no parameters.
+    if (found.rowCount === 0) await client.query('CREATE DATABASE cruddur');
   });
 }
 
