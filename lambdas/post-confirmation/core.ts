@@ -48,6 +48,10 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
   if (triggerSource !== CONFIRM_SIGN_UP) throw new UnsupportedTriggerError(triggerSource);
   const user = userFromAttributes(request.userAttributes);
   const { deadline } = deps;
+  // The one message a sign-up becomes when it goes to the queue (the database unavailable, or a smoke probe),
+  // sent within what is left of the event's deadline.
+  const enqueue = (queue: FallbackQueue) =>
+    queue.enqueue(replayMessageFor(triggerSource, envelope, user), deadline === undefined ? {} : { timeoutMs: deadline - clock() });
   if (wantsFallbackProbe(user.cognitoUserId, request)) {
     // The smoke test's check that the queue takes a message from this function's role, through its network
     // path; the writer replays it like any other (and meets the probe's tombstone if the erase came first).
@@ -56,7 +60,7 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
       return event;
     }
     try {
-      await deps.fallback.enqueue(replayMessageFor(triggerSource, envelope, user), deadline === undefined ? {} : { timeoutMs: deadline - clock() });
+      await enqueue(deps.fallback);
     } catch (queueError) {
       const queue = describeError(queueError);
       // No failureClass: the database is not involved, and a smoke run must not trip the database alarms.
@@ -81,7 +85,7 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
     if (!(error instanceof DatabaseUnavailableError) || deps.fallback === undefined) throw error;
     const database = describeError(error);
     try {
-      await deps.fallback.enqueue(replayMessageFor(triggerSource, envelope, user), deadline === undefined ? {} : { timeoutMs: deadline - clock() });
+      await enqueue(deps.fallback);
     } catch (queueError) {
       // Neither store took the user: Cognito must report the failure, and `users reconcile` repairs the gap.
       const queue = describeError(queueError);
