@@ -1,48 +1,16 @@
-import { readdirSync } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Client, escapeIdentifier } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../lambdas/runtime/logger';
 import { InvalidSecretError } from '../../../lambdas/migrate/core';
 import { createHandler } from '../../../lambdas/migrate/handler';
-import type { MigrateSettings } from '../../../lambdas/migrate/settings';
-import { MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
-import { adminQuery, startTestServer, type TestServer } from '../../support/postgres';
-
-// Every file in sql/migrations, in the order they apply.
-const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort();
-const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cruddur-master-AbCdEf';
-// The embedded server's throwaway superuser (test/support/postgres.ts), standing in for the RDS master user.
-const MASTER = { username: 'postgres', password: 'postgres' };
+import { startTestServer, type TestServer } from '../../support/postgres';
+import { MASTER, MIGRATION_FILES, migrateDatabases, SECRET_ARN } from './fixtures';
 
 const secrets = mockClient(SecretsManagerClient);
 let server: TestServer;
-let database = 0;
 let logLines: string[];
-
-function settings(name: string): MigrateSettings {
-  return { secretArn: SECRET_ARN, host: '127.0.0.1', port: server.port, database: name, migrationsDir: MIGRATIONS_DIR };
-}
-
-async function freshDatabase(): Promise<string> {
-  const name = `migrate_${++database}`;
-  await adminQuery(server.url(), 'CREATE DATABASE ' + escapeIdentifier(name));
-  return name;
-}
-
-async function tables(name: string): Promise<string[]> {
-  const client = new Client({ connectionString: server.url(name) });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ table_name: string }>(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
-    );
-    return rows.map((row) => row.table_name);
-  } finally {
-    await client.end();
-  }
-}
+const { settings, freshDatabase, tables } = migrateDatabases(() => server);
 
 const logger = createLogger({ service: 'migrate' }, (line) => logLines.push(line));
 
