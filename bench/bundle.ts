@@ -37,5 +37,10 @@ export async function buildFunction(entry: string, outDir: string): Promise<Bund
   await build(esbuildOptions(entry, file));
   const code = await readFile(file);
   const map = await readFile(`${file}.map`);
-  return { file, minifiedBytes: code.byteLength, gzipBytes: gzipSync(code, { level: 9 }).byteLength, sourceMapBytes: map.byteLength };
+  return {
+    file,
+    minifiedBytes: code.byteLength,
+    gzipBytes: gzipSync(code, { level: 9 }).byteLength,
+    sourceMapBytes: map.byteLength,
+  };
 }

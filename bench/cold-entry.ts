@@ -20,7 +20,13 @@ async function main(): Promise<void> {
   const done = performance.now();
   const cpu = process.cpuUsage();
   process.stdout.write(
-    JSON.stringify({ wallMs: done - (selected - loaded), cpuMs: (cpu.user + cpu.system) / 1000, loadMs: loaded - entered, selectMs: selected - loaded, contextMs: done - selected }),
+    JSON.stringify({
+      wallMs: done - (selected - loaded),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      loadMs: loaded - entered,
+      selectMs: selected - loaded,
+      contextMs: done - selected,
+    }),
   );
 }
 

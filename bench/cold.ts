@@ -105,7 +105,10 @@ export async function measureCold(node: string, runs: number): Promise<ColdResul
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { runs: { type: 'string', default: '20' }, node: { type: 'string', default: process.execPath } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { runs: { type: 'string', default: '20' }, node: { type: 'string', default: process.execPath } },
+  });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a whole number of at least 1');
   const result = await measureCold(values.node, runs);
@@ -119,7 +122,10 @@ async function main(argv: string[]): Promise<number> {
       `parts: load ${round(result.loadMs)} ms, choose CAs ${round(result.selectCaMs)} ms, first TLS context ${round(result.contextMs)} ms ` +
       `(default store + NODE_EXTRA_CA_CERTS: ${round(result.extraCaCertsContextMs)} ms); medians of ${runs}\n`,
   );
-  await writeFile(join(__dirname, 'results.cold.json'), `${JSON.stringify({ node: version, targetOverBareMs: TARGET_OVER_BARE_MS, met, ...result }, null, 2)}\n`);
+  await writeFile(
+    join(__dirname, 'results.cold.json'),
+    `${JSON.stringify({ node: version, targetOverBareMs: TARGET_OVER_BARE_MS, met, ...result }, null, 2)}\n`,
+  );
   return met ? 0 : 1;
 }
 

@@ -92,7 +92,10 @@ export class WorkerExitedError extends Error {
  * uncaught error's stack, then its own version), else the last line that is not a stack frame.
  */
 export function errorLine(stderr: string): string | undefined {
-  const lines = stderr.split('\n').map((line) => line.trimEnd()).filter((line) => line !== '');
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line !== '');
   return (
     lines.findLast((line) => /^[\w$.]*(?:Error|Exception)\b/.test(line)) ??
     lines.findLast((line) => !/^\s+at /.test(line) && !/^Node\.js v\d/.test(line))
@@ -194,7 +197,8 @@ export class Instance {
     for (;;) {
       const index = this.messages.findIndex((m) => m.type === type);
       if (index >= 0) return this.messages.splice(index, 1)[0] as MessageOf<T>;
-      if (this.closed) throw new WorkerExitedError(type, this.child.exitCode, this.child.signalCode, this.failure, this.stderr);
+      if (this.closed)
+        throw new WorkerExitedError(type, this.child.exitCode, this.child.signalCode, this.failure, this.stderr);
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }

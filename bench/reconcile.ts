@@ -4,7 +4,12 @@
 // limit. `npx tsx bench/reconcile.ts [--quick]` runs it alone; bench/run.ts adds it to `npm run bench`.
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { Client } from 'pg';
-import { DEFAULT_LIST_USERS_RATE, LIST_USERS_PAGE_SIZE, type Clock, type PoolReader } from '../lambdas/cognito/user-pool';
+import {
+  DEFAULT_LIST_USERS_RATE,
+  LIST_USERS_PAGE_SIZE,
+  type Clock,
+  type PoolReader,
+} from '../lambdas/cognito/user-pool';
 import { reconcile, type ReconcileReport, type ReconcileStore } from '../lambdas/reconcile/core';
 import { postgresReconcileStore } from '../lambdas/reconcile/postgres-store';
 import { createLogger } from '../lambdas/runtime/logger';
@@ -118,25 +123,38 @@ export function runHours(users: number, rate = DEFAULT_LIST_USERS_RATE): number 
 const rowsPerSecond = (p: PassMeasurement) => p.users / (p.databaseMs / 1000);
 
 const WHEN_MISSED =
-  'Each page is one call of sync.apply_reconcile_page: a set-based write of 60 users in one subtransaction. A miss means '
-  + 'a page fell back to one subtransaction per user (a refused user in it) or the machine was busy: compare the '
-  + 'refresh pass, and the load average.';
+  'Each page is one call of sync.apply_reconcile_page: a set-based write of 60 users in one subtransaction. A miss means ' +
+  'a page fell back to one subtransaction per user (a refused user in it) or the machine was busy: compare the ' +
+  'refresh pass, and the load average.';
 
 /** The reconcile's figures; pure, for test/bench/reconcile.test.ts. */
 export function reconcileFigures(m: ReconcileMeasurement): Figure[] {
   const passFigures = (name: 'insert' | 'refresh', p: PassMeasurement, written: number): Figure[] => [
     {
-      id: `reconcile.${name}.rowsPerSecond`, label: `reconcile ${name}: rows/s, database side`, value: rowsPerSecond(p), unit: 'rows/s',
-      target: atLeast(RECONCILE_TARGET_ROWS_PER_SECOND), whenMissed: WHEN_MISSED,
+      id: `reconcile.${name}.rowsPerSecond`,
+      label: `reconcile ${name}: rows/s, database side`,
+      value: rowsPerSecond(p),
+      unit: 'rows/s',
+      target: atLeast(RECONCILE_TARGET_ROWS_PER_SECOND),
+      whenMissed: WHEN_MISSED,
       detail: `${p.users} users in ${p.pages} pages of ${LIST_USERS_PAGE_SIZE}; ${Math.round(p.databaseMs)} ms in page writes, ${Math.round(p.wallMs)} ms in all`,
     },
-    { id: `reconcile.${name}.written`, label: `reconcile ${name}: users written`, value: written, unit: '', target: exactly(name === 'insert' ? p.users : p.users / 10) },
+    {
+      id: `reconcile.${name}.written`,
+      label: `reconcile ${name}: users written`,
+      value: written,
+      unit: '',
+      target: exactly(name === 'insert' ? p.users : p.users / 10),
+    },
   ];
   return [
     ...passFigures('insert', m.insert, m.insert.report.inserted),
     ...passFigures('refresh', m.refresh, m.refresh.report.updated),
     {
-      id: 'reconcile.tenMillionHours', label: 'reconcile of 10 million users at the default rate', value: runHours(LARGE_POOL), unit: 'h',
+      id: 'reconcile.tenMillionHours',
+      label: 'reconcile of 10 million users at the default rate',
+      value: runHours(LARGE_POOL),
+      unit: 'h',
       detail: `${LARGE_POOL} / (${DEFAULT_LIST_USERS_RATE} ListUsers req/s x ${LIST_USERS_PAGE_SIZE}) s: the quota, not the database, is the limit; about ${Math.ceil((runHours(LARGE_POOL) * 60) / 14)} invocations of 14 minutes`,
     },
   ];
@@ -159,7 +177,9 @@ if (require.main === module) {
   standalone(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exit(1);
     },
   );

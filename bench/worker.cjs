@@ -73,7 +73,8 @@ async function instance(setup) {
     /** @type {unknown} */
     const loaded = require(setup.bundle);
     const loadMs = performance.now() - started;
-    const handler = typeof loaded === 'object' && loaded !== null ? /** @type {{ handler?: unknown }} */ (loaded).handler : undefined;
+    const handler =
+      typeof loaded === 'object' && loaded !== null ? /** @type {{ handler?: unknown }} */ (loaded).handler : undefined;
     if (typeof handler !== 'function') throw new Error(`${setup.bundle} exports no handler function`);
     const handle = /** @type {(event: Confirmation, context: object) => Promise<unknown>} */ (handler);
     return { loadMs, invoke: (event, i) => handle(event, context(i)), close: () => Promise.resolve() };
@@ -278,13 +279,22 @@ async function main() {
 
 // The error goes to the parent as a message too, so that it can say why this instance died, not only that it did.
 main().catch(async (/** @type {unknown} */ error) => {
-  process.stderr.write(`bench worker failed: ${error instanceof Error ? (error.stack ?? describe(error)) : String(error)}\n`);
+  process.stderr.write(
+    `bench worker failed: ${error instanceof Error ? (error.stack ?? describe(error)) : String(error)}\n`,
+  );
   if (process.connected) {
     const code = errorCode(error);
     /** @type {import('./instance').WorkerFailure} */
-    const failure = error instanceof Error
-      ? { type: 'failed', name: error.name, message: error.message, ...(code ? { code } : {}), ...(error.stack ? { stack: error.stack } : {}) }
-      : { type: 'failed', name: typeof error, message: String(error) };
+    const failure =
+      error instanceof Error
+        ? {
+            type: 'failed',
+            name: error.name,
+            message: error.message,
+            ...(code ? { code } : {}),
+            ...(error.stack ? { stack: error.stack } : {}),
+          }
+        : { type: 'failed', name: typeof error, message: String(error) };
     await send(failure).catch(() => undefined);
   }
   process.exit(1);

@@ -28,8 +28,10 @@ export interface CruddurApp {
 /** Builds every stack of one stage; tests call this with their own context. */
 export function createApp(app: App = new App()): CruddurApp {
   // Cross-stack references stay strong: a producer cannot drop an export a consumer still uses.
-  if (app.node.tryGetContext(CROSS_STACK_REFERENCES) === undefined) app.node.setContext(CROSS_STACK_REFERENCES, 'strong');
-  if (app.node.tryGetContext(UNIQUE_IMDSV2_TEMPLATE_NAME) === undefined) app.node.setContext(UNIQUE_IMDSV2_TEMPLATE_NAME, true);
+  if (app.node.tryGetContext(CROSS_STACK_REFERENCES) === undefined)
+    app.node.setContext(CROSS_STACK_REFERENCES, 'strong');
+  if (app.node.tryGetContext(UNIQUE_IMDSV2_TEMPLATE_NAME) === undefined)
+    app.node.setContext(UNIQUE_IMDSV2_TEMPLATE_NAME, true);
   const settings = stageSettings((key) => app.node.tryGetContext(key));
   const prefix = `Cruddur-${settings.stage}`;
   // Environment-agnostic on purpose: the same template from CI (no credentials) and from ops, deployed to the
@@ -37,7 +39,11 @@ export function createApp(app: App = new App()): CruddurApp {
   const env: Environment | undefined = undefined;
 
   const alerts = new AlertsStack(app, `${prefix}-Alerts`, { env, settings });
-  const network = new NetworkStack(app, `${prefix}-Network`, { env, publicSubnets: settings.publicAccess, endpointAzs: settings.endpointAzs });
+  const network = new NetworkStack(app, `${prefix}-Network`, {
+    env,
+    publicSubnets: settings.publicAccess,
+    endpointAzs: settings.endpointAzs,
+  });
   const database = new DatabaseStack(app, `${prefix}-Database`, {
     env,
     settings,

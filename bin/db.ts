@@ -23,7 +23,8 @@ import {
   processOutput,
   runMain,
   type Output,
- helpExit } from './cli/common';
+  helpExit,
+} from './cli/common';
 import { openClient, stageTarget, urlTarget, type DatabaseTarget } from './cli/postgres';
 import { DEFAULT_LOCAL_PORT, openTunnel, parseLocalPort } from './cli/tunnel';
 
@@ -87,7 +88,10 @@ function onTarget<T>(context: Context, use: (client: Client) => Promise<T>): Pro
 function onMaintenance<T>(context: Context, use: (client: Client) => Promise<T>): Promise<T> {
   const name = context.target.database;
   if (PROTECTED_DATABASES.has(name)) {
-    throw new CliError(`the URL names the system database "${name}"; create and drop only act on an application database`, EXIT.USAGE);
+    throw new CliError(
+      `the URL names the system database "${name}"; create and drop only act on an application database`,
+      EXIT.USAGE,
+    );
   }
   return withClient(context, MAINTENANCE_DATABASE, use);
 }
@@ -143,7 +147,10 @@ async function drop(context: Context, force: boolean): Promise<void> {
       // WITH (FORCE) ends the sessions and drops in one statement, so a client that reconnects cannot slip
       // in between. Needs superuser, or on RDS rds_superuser / pg_signal_backend.
       const { rows } = await client.query<SessionRow>(OTHER_SESSIONS, [name]);
-      if (rows.length > 0) context.output.err(`drop: ending ${rows.length} session(s) on "${name}": pid ${rows.map((row) => row.pid).join(', ')}`);
+      if (rows.length > 0)
+        context.output.err(
+          `drop: ending ${rows.length} session(s) on "${name}": pid ${rows.map((row) => row.pid).join(', ')}`,
+        );
     }
     try {
       // As in create: DROP DATABASE takes no parameters and cannot run inside a function (no transaction
@@ -240,8 +247,16 @@ function column(value: unknown): string {
 /** A plain aligned table: the seeds printed psql's, this keeps it readable without psql. */
 export function formatTable(rows: Record<string, unknown>[], columns: string[]): string[] {
   const widths = columns.map((name) => Math.max(name.length, ...rows.map((row) => column(row[name]).length)));
-  const line = (cells: string[]) => cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ').trimEnd();
-  return [line(columns), line(widths.map((width) => '-'.repeat(width))), ...rows.map((row) => line(columns.map((name) => column(row[name]))))];
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, index) => cell.padEnd(widths[index] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...rows.map((row) => line(columns.map((name) => column(row[name])))),
+  ];
 }
 
 const SESSIONS_COLUMNS = ['process_id', 'user', 'db', 'client_addr', 'app', 'state'];
@@ -258,7 +273,10 @@ async function sessions(context: Context): Promise<void> {
 function parseLimit(value: string | undefined): number {
   if (value === undefined) return 20;
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
-    throw new CliError(`--limit must be a whole number from 1 to 1000, got ${JSON.stringify(value.slice(0, 20))}`, EXIT.USAGE);
+    throw new CliError(
+      `--limit must be a whole number from 1 to 1000, got ${JSON.stringify(value.slice(0, 20))}`,
+      EXIT.USAGE,
+    );
   }
   return Number(value);
 }
@@ -417,18 +435,38 @@ function parsePort(value: string | undefined): number | undefined {
  * endpoint and secret from the stack outputs, an IAM token for --db-user, or the master secret for the owner's
  * commands. Nothing here prints or passes on a password.
  */
-async function targetFor(values: TargetFlags, command: DatabaseCommand, env: NodeJS.ProcessEnv, deps: DbDeps): Promise<DatabaseTarget> {
+async function targetFor(
+  values: TargetFlags,
+  command: DatabaseCommand,
+  env: NodeJS.ProcessEnv,
+  deps: DbDeps,
+): Promise<DatabaseTarget> {
   if (values.stage === undefined) {
     if (values['db-user'] !== undefined || values.host !== undefined || values.port !== undefined) {
-      throw new CliError('--db-user, --host and --port go with --stage; a URL carries its own user, host and port', EXIT.USAGE);
+      throw new CliError(
+        '--db-user, --host and --port go with --stage; a URL carries its own user, host and port',
+        EXIT.USAGE,
+      );
     }
-    return urlTarget(connectionUrlFromEnv(env, values.prod), { prod: values.prod, variable: connectionVariable(values.prod) });
+    return urlTarget(connectionUrlFromEnv(env, values.prod), {
+      prod: values.prod,
+      variable: connectionVariable(values.prod),
+    });
   }
-  if (values.prod) throw new CliError('--prod picks PROD_CONNECTION_URL; with --stage, say --stage prod instead', EXIT.USAGE);
+  if (values.prod)
+    throw new CliError('--prod picks PROD_CONNECTION_URL; with --stage, say --stage prod instead', EXIT.USAGE);
   const stage = checkStage(values.stage);
   const dbUser = values['db-user'];
-  if (dbUser !== undefined && !DB_USER.test(dbUser)) throw new CliError(`--db-user must be a PostgreSQL role name, got ${JSON.stringify(dbUser.slice(0, 70))}`, EXIT.USAGE);
-  if (!DATABASE_NAME.test(values.database)) throw new CliError(`--database must be a database name, got ${JSON.stringify(values.database.slice(0, 70))}`, EXIT.USAGE);
+  if (dbUser !== undefined && !DB_USER.test(dbUser))
+    throw new CliError(
+      `--db-user must be a PostgreSQL role name, got ${JSON.stringify(dbUser.slice(0, 70))}`,
+      EXIT.USAGE,
+    );
+  if (!DATABASE_NAME.test(values.database))
+    throw new CliError(
+      `--database must be a database name, got ${JSON.stringify(values.database.slice(0, 70))}`,
+      EXIT.USAGE,
+    );
   if (dbUser === undefined && command.needsOwner !== true) {
     throw new CliError(
       `--stage needs --db-user NAME (an IAM-enabled database user) for this command; the master secret is used only for create, drop, migrate, seed and setup`,
@@ -446,7 +484,13 @@ async function targetFor(values: TargetFlags, command: DatabaseCommand, env: Nod
           kind: 'iam' as const,
           user: dbUser,
           // Signed for the endpoint and its real port, whatever tunnel the bytes take; the standard chain's credentials.
-          token: authTokenGenerator({ hostname: endpoint, port: POSTGRES_PORT, username: dbUser, region, credentials: cloudFormation.config.credentials }),
+          token: authTokenGenerator({
+            hostname: endpoint,
+            port: POSTGRES_PORT,
+            username: dbUser,
+            region,
+            credentials: cloudFormation.config.credentials,
+          }),
         }
       : {
           kind: 'master' as const,
@@ -473,10 +517,15 @@ type ParsedValues = ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'
 
 /** The operator host's port forward (bin/cli/tunnel.ts): no database connection here, so no target. */
 async function tunnel(values: ParsedValues, env: NodeJS.ProcessEnv, deps: DbDeps, output: Output): Promise<number> {
-  if (values.stage === undefined) throw new CliError('tunnel needs --stage dev|prod: a URL is reached directly, not through a tunnel', EXIT.USAGE);
-  if (values.prod) throw new CliError('--prod picks PROD_CONNECTION_URL; with tunnel, say --stage prod instead', EXIT.USAGE);
+  if (values.stage === undefined)
+    throw new CliError('tunnel needs --stage dev|prod: a URL is reached directly, not through a tunnel', EXIT.USAGE);
+  if (values.prod)
+    throw new CliError('--prod picks PROD_CONNECTION_URL; with tunnel, say --stage prod instead', EXIT.USAGE);
   if (values['db-user'] !== undefined || values.host !== undefined || values.port !== undefined) {
-    throw new CliError('tunnel takes --stage and --local-port only; --db-user, --host and --port go with the command you run through it', EXIT.USAGE);
+    throw new CliError(
+      'tunnel takes --stage and --local-port only; --db-user, --host and --port go with the command you run through it',
+      EXIT.USAGE,
+    );
   }
   return openTunnel({
     stage: checkStage(values.stage),
@@ -497,7 +546,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     if (help !== undefined) return help;
     if (name === undefined) throw new CliError(`no command given\n${USAGE}`, EXIT.USAGE);
     const command = commandNamed(name);
-    if (command === undefined) throw new CliError(`unknown command ${JSON.stringify(name.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
+    if (command === undefined)
+      throw new CliError(`unknown command ${JSON.stringify(name.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
     if (args.length > 0 && (command.standalone === true || command.takesArguments !== true)) {
       throw new CliError(`${name} takes no arguments, got ${args.length}\n${USAGE}`, EXIT.USAGE);
     }
@@ -508,7 +558,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     const target = await targetFor(values, command, env, deps);
     const context: Context = { target, output, connectTimeoutMs: deps.connectTimeoutMs ?? 5000, prod: target.prod };
     if (target.prod) output.err(`db: using ${target.label}`);
-    return await command.run({ context, yes: values.yes, force: values.force, limit, args, env, spawn: deps.spawn ?? nodeSpawn });
+    return await command.run({
+      context,
+      yes: values.yes,
+      force: values.force,
+      limit,
+      args,
+      env,
+      spawn: deps.spawn ?? nodeSpawn,
+    });
   } catch (error) {
     const { message, exitCode } = describeFailure(error);
     output.err(`db: ${message}`);

@@ -6,7 +6,16 @@ import { createHandler } from '../lambdas/post-confirmation/handler';
 import { errorCode } from '../lambdas/postgres/error-codes';
 import { localContext } from '../local/invoke-server';
 import { dataDirFrom, FUNCTION_NAME, readStackInfo, stackFilePath } from '../local/stack-info';
-import { CliError, describeFailure, EXIT, parseCommandLine, processOutput, runMain, type Output, helpExit } from './cli/common';
+import {
+  CliError,
+  describeFailure,
+  EXIT,
+  parseCommandLine,
+  processOutput,
+  runMain,
+  type Output,
+  helpExit,
+} from './cli/common';
 
 const USAGE = 'usage: npm run invoke -- events/<file>.json';
 const OPTIONS = { help: { type: 'boolean', short: 'h', default: false } } as const;
@@ -17,7 +26,10 @@ export async function connectionUrlFor(env: NodeJS.ProcessEnv): Promise<{ url: s
   const dir = dataDirFrom(env);
   const stack = await readStackInfo(dir);
   if (stack) return { url: stack.connectionUrl, source: stackFilePath(dir) };
-  throw new CliError(`no database: run npm start first or set CONNECTION_URL (looked for ${stackFilePath(dir)})`, EXIT.CONFIG);
+  throw new CliError(
+    `no database: run npm start first or set CONNECTION_URL (looked for ${stackFilePath(dir)})`,
+    EXIT.CONFIG,
+  );
 }
 
 async function readEvent(path: string): Promise<unknown> {
@@ -54,7 +66,11 @@ async function invoke(event: unknown, url: string, fromStack: boolean, output: O
   }
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, output: Output = processOutput): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  output: Output = processOutput,
+): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
     const help = helpExit(values, USAGE, output);

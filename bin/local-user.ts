@@ -4,10 +4,24 @@
 //   npx tsx bin/local-user.ts list
 import { Writable } from 'node:stream';
 import { Console } from 'node:console';
-import { AdminConfirmSignUpCommand, ConfirmSignUpCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  AdminConfirmSignUpCommand,
+  ConfirmSignUpCommand,
+  SignUpCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { localCognitoClient, pendingConfirmationCode } from '../local/cognito';
 import { dataDirFrom, readStackInfo, stackFilePath, type StackInfo } from '../local/stack-info';
-import { CliError, describeFailure, EXIT, parseCommandLine, parseConnectionUrl, processOutput, runMain, type Output, helpExit } from './cli/common';
+import {
+  CliError,
+  describeFailure,
+  EXIT,
+  parseCommandLine,
+  parseConnectionUrl,
+  processOutput,
+  runMain,
+  type Output,
+  helpExit,
+} from './cli/common';
 import { openClient } from './cli/postgres';
 
 const USAGE = `usage: npx tsx bin/local-user.ts sign-up <email> [--name NAME] [--handle HANDLE] [--password P] [--admin]
@@ -33,8 +47,13 @@ async function rows(url: string, sub?: string): Promise<Record<string, unknown>[
   const db = await openClient(parseConnectionUrl('connectionUrl in stack.json', url), { connectTimeoutMs: 5000 });
   try {
     const result = sub
-      ? await db.query<Record<string, unknown>>('SELECT uuid, cognito_user_id, email, display_name, handle, created_at FROM public.users WHERE cognito_user_id = $1', [sub])
-      : await db.query<Record<string, unknown>>('SELECT uuid, cognito_user_id, email, display_name, handle, created_at FROM public.users ORDER BY created_at');
+      ? await db.query<Record<string, unknown>>(
+          'SELECT uuid, cognito_user_id, email, display_name, handle, created_at FROM public.users WHERE cognito_user_id = $1',
+          [sub],
+        )
+      : await db.query<Record<string, unknown>>(
+          'SELECT uuid, cognito_user_id, email, display_name, handle, created_at FROM public.users ORDER BY created_at',
+        );
     return result.rows;
   } finally {
     await db.end();
@@ -54,7 +73,12 @@ function table(data: readonly Record<string, unknown>[]): string {
   return text.trimEnd();
 }
 
-async function signUp(stack: StackInfo, email: string, values: { name?: string; handle?: string; password?: string; admin: boolean }, output: Output): Promise<string> {
+async function signUp(
+  stack: StackInfo,
+  email: string,
+  values: { name?: string; handle?: string; password?: string; admin: boolean },
+  output: Output,
+): Promise<string> {
   const cognito = localCognitoClient(stack.cognitoEndpoint);
   try {
     const attributes = [
@@ -78,7 +102,9 @@ async function signUp(stack: StackInfo, email: string, values: { name?: string; 
     } else {
       const code = await pendingConfirmationCode(stack.dataDir, stack.userPoolId, sub);
       if (!code) throw new CliError('cognito-local holds no confirmation code for the new user');
-      await cognito.send(new ConfirmSignUpCommand({ ClientId: stack.userPoolClientId, Username: email, ConfirmationCode: code }));
+      await cognito.send(
+        new ConfirmSignUpCommand({ ClientId: stack.userPoolClientId, Username: email, ConfirmationCode: code }),
+      );
       output.out(`ConfirmSignUp: confirmed with code ${code}`);
     }
     return sub;
@@ -87,14 +113,19 @@ async function signUp(stack: StackInfo, email: string, values: { name?: string; 
   }
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, output: Output = processOutput): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  output: Output = processOutput,
+): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
     const help = helpExit(values, USAGE, output);
     if (help !== undefined) return help;
     const [command, email] = positionals;
     const listing = command === 'list' && positionals.length === 1;
-    if (!listing && (command !== 'sign-up' || !email || positionals.length !== 2)) throw new CliError(USAGE, EXIT.USAGE);
+    if (!listing && (command !== 'sign-up' || !email || positionals.length !== 2))
+      throw new CliError(USAGE, EXIT.USAGE);
     const stack = await stackFrom(env);
     if (listing) {
       output.out(table(await rows(stack.connectionUrl)));

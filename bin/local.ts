@@ -42,7 +42,8 @@ function port(value: string | undefined, fallback: number, source: string): numb
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): LocalOptions | 'help' {
   const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
   if (values.help) return 'help';
-  if (positionals.length > 0) throw new CliError(`npm start takes no arguments, got ${positionals.length}\n${USAGE}`, EXIT.USAGE);
+  if (positionals.length > 0)
+    throw new CliError(`npm start takes no arguments, got ${positionals.length}\n${USAGE}`, EXIT.USAGE);
   const pick = (flag: string | undefined, name: string, variable: string, fallback: number) =>
     flag !== undefined ? port(flag, fallback, name) : port(env[variable], fallback, variable);
   return {
@@ -103,7 +104,7 @@ export function formatBanner(info: StackInfo, stackFile: string): string {
 /** Linux: the pids of up to `depth` ancestors (tsx, sh, npm under `npm start`), read from /proc; empty elsewhere. */
 function ancestorPids(depth = 3): number[] {
   const chain: number[] = [];
-  for (let pid = process.ppid; chain.length < depth && pid > 1; ) {
+  for (let pid = process.ppid; chain.length < depth && pid > 1;) {
     chain.push(pid);
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -126,11 +127,16 @@ function isAlive(pid: number): boolean {
 
 /** The failures a developer can act on, as one line each; anything else keeps its name (never a stack trace). */
 function forDeveloper(error: unknown): unknown {
-  const known = error instanceof PortInUseError || error instanceof LocalPostgresError || error instanceof CognitoLocalError;
+  const known =
+    error instanceof PortInUseError || error instanceof LocalPostgresError || error instanceof CognitoLocalError;
   return known ? new CliError(error.message, EXIT.FAILURE) : error;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, output: Output = processOutput): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  output: Output = processOutput,
+): Promise<number> {
   try {
     const options = parseOptions(argv, env);
     if (options === 'help') {

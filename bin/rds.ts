@@ -19,7 +19,16 @@ import {
 } from '@aws-sdk/client-rds';
 import { POSTGRES_PORT } from '../lib/constants';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
-import { CliError, EXIT, describeFailure, parseCommandLine, processOutput, runMain, type Output, helpExit } from './cli/common';
+import {
+  CliError,
+  EXIT,
+  describeFailure,
+  parseCommandLine,
+  processOutput,
+  runMain,
+  type Output,
+  helpExit,
+} from './cli/common';
 
 const USAGE = `usage: npm run rds -- <command> [--stage dev] [options]
   status                        show the instance's state
@@ -89,10 +98,19 @@ const INSTANCE_ID = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
 
 async function instanceId(context: Context, given: string | undefined): Promise<string> {
   if (given !== undefined) {
-    if (!INSTANCE_ID.test(given)) throw new CliError(`--instance must be a DB instance identifier, got ${JSON.stringify(given.slice(0, 70))}`, EXIT.USAGE);
+    if (!INSTANCE_ID.test(given))
+      throw new CliError(
+        `--instance must be a DB instance identifier, got ${JSON.stringify(given.slice(0, 70))}`,
+        EXIT.USAGE,
+      );
     return given;
   }
-  return stackOutput(context.cloudFormation(), stackName(context.stage, 'Database'), 'DatabaseInstanceId', '--instance ID');
+  return stackOutput(
+    context.cloudFormation(),
+    stackName(context.stage, 'Database'),
+    'DatabaseInstanceId',
+    '--instance ID',
+  );
 }
 
 async function describe(context: Context, id: string): Promise<DBInstance> {
@@ -111,7 +129,9 @@ async function describe(context: Context, id: string): Promise<DBInstance> {
 
 async function status(context: Context, id: string): Promise<void> {
   const instance = await describe(context, id);
-  const endpoint = instance.Endpoint?.Address ? `${instance.Endpoint.Address}:${instance.Endpoint.Port ?? POSTGRES_PORT}` : '-';
+  const endpoint = instance.Endpoint?.Address
+    ? `${instance.Endpoint.Address}:${instance.Endpoint.Port ?? POSTGRES_PORT}`
+    : '-';
   const rows: [string, string][] = [
     ['instance', id],
     ['status', instance.DBInstanceStatus ?? 'unknown'],
@@ -138,10 +158,16 @@ async function waitFor(context: Context, id: string, target: string): Promise<vo
     last = current;
     if (current === target) return;
     if (STUCK_STATES.has(current)) {
-      throw new CliError(`${id} went to ${current} while waiting for ${target}; look at the RDS console events`, EXIT.WRONG_STATE);
+      throw new CliError(
+        `${id} went to ${current} while waiting for ${target}; look at the RDS console events`,
+        EXIT.WRONG_STATE,
+      );
     }
     if (now() - started >= maxWait) {
-      throw new CliError(`${id} is still ${current} after ${elapsed}s; it may get there on its own: check with npm run rds -- status`, EXIT.TIMEOUT);
+      throw new CliError(
+        `${id} is still ${current} after ${elapsed}s; it may get there on its own: check with npm run rds -- status`,
+        EXIT.TIMEOUT,
+      );
     }
     await sleep(interval);
   }
@@ -164,7 +190,10 @@ async function transition(context: Context, id: string, kind: Transition, wait: 
     context.output.out(`${id} is already ${moving}`);
   } else {
     try {
-      const command = kind === 'stop' ? new StopDBInstanceCommand({ DBInstanceIdentifier: id }) : new StartDBInstanceCommand({ DBInstanceIdentifier: id });
+      const command =
+        kind === 'stop'
+          ? new StopDBInstanceCommand({ DBInstanceIdentifier: id })
+          : new StartDBInstanceCommand({ DBInstanceIdentifier: id });
       await context.rds().send(command);
     } catch (error) {
       if (error instanceof Error && error.name === 'InvalidDBInstanceStateFault') {
@@ -183,9 +212,15 @@ async function transition(context: Context, id: string, kind: Transition, wait: 
 /** One IPv4 address, as the rule will hold it; never a network, never 0.0.0.0. */
 export function checkIp(value: string, source: string): string {
   const ip = value.trim();
-  if (ip.includes('/')) throw new CliError(`${source} must be a single address (the rule is always /32), got ${JSON.stringify(ip.slice(0, 40))}`, EXIT.USAGE);
-  if (!isIPv4(ip)) throw new CliError(`${source} is not an IPv4 address: ${JSON.stringify(ip.slice(0, 40))}`, EXIT.USAGE);
-  if (ip.startsWith('0.') || ip === '255.255.255.255') throw new CliError(`${source} ${ip} is not an address a client connects from`, EXIT.USAGE);
+  if (ip.includes('/'))
+    throw new CliError(
+      `${source} must be a single address (the rule is always /32), got ${JSON.stringify(ip.slice(0, 40))}`,
+      EXIT.USAGE,
+    );
+  if (!isIPv4(ip))
+    throw new CliError(`${source} is not an IPv4 address: ${JSON.stringify(ip.slice(0, 40))}`, EXIT.USAGE);
+  if (ip.startsWith('0.') || ip === '255.255.255.255')
+    throw new CliError(`${source} ${ip} is not an address a client connects from`, EXIT.USAGE);
   return ip;
 }
 
@@ -197,7 +232,10 @@ async function publicIp(fetchImpl: typeof fetch): Promise<string> {
     body = await response.text();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new CliError(`could not ask ${CHECK_IP_URL} for this machine's public IP (${reason}); pass --ip A.B.C.D`, EXIT.UNAVAILABLE);
+    throw new CliError(
+      `could not ask ${CHECK_IP_URL} for this machine's public IP (${reason}); pass --ip A.B.C.D`,
+      EXIT.UNAVAILABLE,
+    );
   }
   return checkIp(body, `the answer of ${CHECK_IP_URL}`);
 }
@@ -205,8 +243,19 @@ async function publicIp(fetchImpl: typeof fetch): Promise<string> {
 const GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 
 async function securityGroup(context: Context, given: string | undefined): Promise<string> {
-  const group = given ?? (await stackOutput(context.cloudFormation(), stackName(context.stage, 'Database'), 'DatabaseSecurityGroupId', '--group sg-...'));
-  if (!GROUP_ID.test(group)) throw new CliError(`${given ? '--group' : 'the stack output'} is not a security group id: ${JSON.stringify(group.slice(0, 30))}`, EXIT.USAGE);
+  const group =
+    given ??
+    (await stackOutput(
+      context.cloudFormation(),
+      stackName(context.stage, 'Database'),
+      'DatabaseSecurityGroupId',
+      '--group sg-...',
+    ));
+  if (!GROUP_ID.test(group))
+    throw new CliError(
+      `${given ? '--group' : 'the stack output'} is not a security group id: ${JSON.stringify(group.slice(0, 30))}`,
+      EXIT.USAGE,
+    );
   return group;
 }
 
@@ -234,11 +283,15 @@ async function allowIp(context: Context, ipFlag: string | undefined, groupFlag: 
 
   const ours: SecurityGroupRule[] = [];
   try {
-    for await (const page of paginateDescribeSecurityGroupRules({ client: ec2 }, { Filters: [{ Name: 'group-id', Values: [group] }] })) {
+    for await (const page of paginateDescribeSecurityGroupRules(
+      { client: ec2 },
+      { Filters: [{ Name: 'group-id', Values: [group] }] },
+    )) {
       ours.push(...(page.SecurityGroupRules ?? []).filter(isOurs));
     }
   } catch (error) {
-    if (error instanceof Error && error.name === 'InvalidGroup.NotFound') throw new CliError(`security group ${group} does not exist in this account and region`, EXIT.CONFIG);
+    if (error instanceof Error && error.name === 'InvalidGroup.NotFound')
+      throw new CliError(`security group ${group} does not exist in this account and region`, EXIT.CONFIG);
     throw error;
   }
   if (ours.length > 1) {
@@ -249,7 +302,9 @@ async function allowIp(context: Context, ipFlag: string | undefined, groupFlag: 
   }
   const rule = ours[0];
   if (rule && alreadyRight(rule, cidr)) {
-    context.output.out(`${group}: rule ${rule.SecurityGroupRuleId} already allows ${cidr} on tcp/${POSTGRES_PORT}; nothing to do`);
+    context.output.out(
+      `${group}: rule ${rule.SecurityGroupRuleId} already allows ${cidr} on tcp/${POSTGRES_PORT}; nothing to do`,
+    );
     return;
   }
   if (rule?.SecurityGroupRuleId) {
@@ -259,26 +314,46 @@ async function allowIp(context: Context, ipFlag: string | undefined, groupFlag: 
         SecurityGroupRules: [
           {
             SecurityGroupRuleId: rule.SecurityGroupRuleId,
-            SecurityGroupRule: { IpProtocol: 'tcp', FromPort: POSTGRES_PORT, ToPort: POSTGRES_PORT, CidrIpv4: cidr, Description: RULE_DESCRIPTION },
+            SecurityGroupRule: {
+              IpProtocol: 'tcp',
+              FromPort: POSTGRES_PORT,
+              ToPort: POSTGRES_PORT,
+              CidrIpv4: cidr,
+              Description: RULE_DESCRIPTION,
+            },
           },
         ],
       }),
     );
-    context.output.out(`${group}: rule ${rule.SecurityGroupRuleId} now allows ${cidr} on tcp/${POSTGRES_PORT} (was ${rule.CidrIpv4 ?? 'something else'})`);
+    context.output.out(
+      `${group}: rule ${rule.SecurityGroupRuleId} now allows ${cidr} on tcp/${POSTGRES_PORT} (was ${rule.CidrIpv4 ?? 'something else'})`,
+    );
     return;
   }
   try {
     const { SecurityGroupRules } = await ec2.send(
       new AuthorizeSecurityGroupIngressCommand({
         GroupId: group,
-        IpPermissions: [{ IpProtocol: 'tcp', FromPort: POSTGRES_PORT, ToPort: POSTGRES_PORT, IpRanges: [{ CidrIp: cidr, Description: RULE_DESCRIPTION }] }],
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: POSTGRES_PORT,
+            ToPort: POSTGRES_PORT,
+            IpRanges: [{ CidrIp: cidr, Description: RULE_DESCRIPTION }],
+          },
+        ],
       }),
     );
     const created = SecurityGroupRules?.[0]?.SecurityGroupRuleId;
-    context.output.out(`${group}: created rule ${created ?? '(id not returned)'} allowing ${cidr} on tcp/${POSTGRES_PORT}`);
+    context.output.out(
+      `${group}: created rule ${created ?? '(id not returned)'} allowing ${cidr} on tcp/${POSTGRES_PORT}`,
+    );
   } catch (error) {
     if (error instanceof Error && error.name === 'InvalidPermission.Duplicate') {
-      throw new CliError(`${group} already has another rule for ${cidr} on tcp/${POSTGRES_PORT} without this tool's description; nothing changed`, EXIT.WRONG_STATE);
+      throw new CliError(
+        `${group} already has another rule for ${cidr} on tcp/${POSTGRES_PORT} without this tool's description; nothing changed`,
+        EXIT.WRONG_STATE,
+      );
     }
     throw error;
   }
@@ -293,7 +368,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     if (help !== undefined) return help;
     const [command, ...rest] = positionals;
     if (command === undefined) throw new CliError(`no command given\n${USAGE}`, EXIT.USAGE);
-    if (rest.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(rest[0]?.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
+    if (rest.length > 0)
+      throw new CliError(`unexpected argument ${JSON.stringify(rest[0]?.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
     let rds: RDSClient | undefined = deps.rds;
     let cloudFormation: CloudFormationClient | undefined = deps.cloudFormation;
     let ec2: EC2Client | undefined = deps.ec2;

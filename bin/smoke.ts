@@ -8,7 +8,16 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { resolve } from 'node:path';
 import { dataDirFrom } from '../local/stack-info';
 import { awsClient, checkStage } from './cli/aws';
-import { CliError, describeFailure, EXIT, parseCommandLine, processOutput, runMain, type Output, helpExit } from './cli/common';
+import {
+  CliError,
+  describeFailure,
+  EXIT,
+  parseCommandLine,
+  processOutput,
+  runMain,
+  type Output,
+  helpExit,
+} from './cli/common';
 import { awsSmokePlan, type AwsSmokeClients } from './cli/smoke-aws';
 import { localSmokePlan } from './cli/smoke-local';
 import { newProbeSub, runSmoke } from './cli/smoke-steps';
@@ -43,7 +52,8 @@ export interface SmokeDeps {
 
 function waitSeconds(value: string): number {
   const seconds = Number(value);
-  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 900) throw new CliError(`--wait-seconds must be a whole number from 0 to 900\n${USAGE}`, EXIT.USAGE);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 900)
+    throw new CliError(`--wait-seconds must be a whole number from 0 to 900\n${USAGE}`, EXIT.USAGE);
   return seconds;
 }
 
@@ -54,9 +64,12 @@ export async function main(argv: string[], deps: SmokeDeps = {}): Promise<number
     const { values, positionals } = parseCommandLine(argv, OPTIONS, USAGE);
     const help = helpExit(values, USAGE, output);
     if (help !== undefined) return help;
-    if (positionals.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(positionals[0]?.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
-    if (values.local === (values.stage !== undefined)) throw new CliError(`give either --stage or --local\n${USAGE}`, EXIT.USAGE);
-    if (!values.local && values['data-dir'] !== undefined) throw new CliError(`--data-dir goes with --local\n${USAGE}`, EXIT.USAGE);
+    if (positionals.length > 0)
+      throw new CliError(`unexpected argument ${JSON.stringify(positionals[0]?.slice(0, 40))}\n${USAGE}`, EXIT.USAGE);
+    if (values.local === (values.stage !== undefined))
+      throw new CliError(`give either --stage or --local\n${USAGE}`, EXIT.USAGE);
+    if (!values.local && values['data-dir'] !== undefined)
+      throw new CliError(`--data-dir goes with --local\n${USAGE}`, EXIT.USAGE);
     const probe = deps.probe ?? newProbeSub();
     const clock = deps.clock ?? Date.now;
     if (values.local) {

@@ -18,7 +18,17 @@ import { ConfigurationError } from '../lambdas/runtime/errors';
 import { createLogger } from '../lambdas/runtime/logger';
 import { isRecord } from '../lambdas/runtime/records';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
-import { CliError, EXIT, connectionUrlFromEnv, describeFailure, parseSubcommand, processOutput, runMain, type Output, helpExit } from './cli/common';
+import {
+  CliError,
+  EXIT,
+  connectionUrlFromEnv,
+  describeFailure,
+  parseSubcommand,
+  processOutput,
+  runMain,
+  type Output,
+  helpExit,
+} from './cli/common';
 import { openClient } from './cli/postgres';
 
 const USAGE = `usage: npm run users -- reconcile [--user-pool-id ID] [--stage dev] [--prod] [--prune] [--dry-run] [--remote] [--rate N] [--progress-every N]
@@ -64,7 +74,8 @@ export function summary(report: ReconcileReport): string[] {
   const out: string[] = [];
   if (report.runId !== null) out.push(line('run', `${report.runId} (${report.resumed ? 'resumed' : 'started'})`));
   out.push(line('status', report.status));
-  if (report.rewound > 0) out.push(line('rewound', `${report.rewound} (the pool refused the saved token; read again from page 1)`));
+  if (report.rewound > 0)
+    out.push(line('rewound', `${report.rewound} (the pool refused the saved token; read again from page 1)`));
   out.push(
     line('scanned', report.scanned),
     line(would('insert'), report.inserted),
@@ -75,8 +86,10 @@ export function summary(report: ReconcileReport): string[] {
     line('refused', total(report.refused)),
   );
   for (const [code, n] of Object.entries(report.refused).sort()) out.push(`  SQLSTATE ${code}: ${n}`);
-  if (report.handleConflicts > 0) out.push(line('handle kept', `${report.handleConflicts} (the pool's handle is another user's)`));
-  if (report.handlesRefused > 0) out.push(line('handle refused', `${report.handlesRefused} (outside the handle rule: no handle)`));
+  if (report.handleConflicts > 0)
+    out.push(line('handle kept', `${report.handleConflicts} (the pool's handle is another user's)`));
+  if (report.handlesRefused > 0)
+    out.push(line('handle refused', `${report.handlesRefused} (outside the handle rule: no handle)`));
   out.push(line('skipped', total(report.skipped)));
   for (const [reason, n] of Object.entries(report.skipped).sort()) out.push(`  ${reason}: ${n}`);
   const prune = report.prune;
@@ -92,7 +105,8 @@ export function summary(report: ReconcileReport): string[] {
   if (prune.alreadyErased > 0) out.push(line('already erased', prune.alreadyErased));
   if (!prune.complete) out.push('  prune stopped before the last candidate; the next complete run prunes the rest');
   for (const sub of prune.subs) out.push(`  not in the pool: ${sub}`);
-  if (prune.subs.length < prune.candidates && prune.subs.length > 0) out.push(`  ... and ${prune.candidates - prune.subs.length} more`);
+  if (prune.subs.length < prune.candidates && prune.subs.length > 0)
+    out.push(`  ... and ${prune.candidates - prune.subs.length} more`);
   return out;
 }
 
@@ -100,18 +114,28 @@ const SQLSTATE_PATTERN = /^[0-9A-Z]{5}$/;
 
 function describeUsersFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof Error && error.name === 'ResourceNotFoundException') {
-    return { message: 'the user pool does not exist in this account and region (check AWS_REGION and --user-pool-id)', exitCode: EXIT.CONFIG };
+    return {
+      message: 'the user pool does not exist in this account and region (check AWS_REGION and --user-pool-id)',
+      exitCode: EXIT.CONFIG,
+    };
   }
   const code = error instanceof Error ? errorCode(error) : undefined;
   if (code !== undefined && SQLSTATE_PATTERN.test(code) && !isConnectionError(error)) {
     // A statement error's message can quote the row's values, which here are people's emails and names.
-    return { message: `the database rejected a statement (SQLSTATE ${code}); message withheld because it may quote user data`, exitCode: EXIT.FAILURE };
+    return {
+      message: `the database rejected a statement (SQLSTATE ${code}); message withheld because it may quote user data`,
+      exitCode: EXIT.FAILURE,
+    };
   }
   return describeFailure(error);
 }
 
 function parseProgressEvery(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CliError(`--progress-every must be a whole number of at least 1, got ${JSON.stringify(value.slice(0, 20))}`, EXIT.USAGE);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new CliError(
+      `--progress-every must be a whole number of at least 1, got ${JSON.stringify(value.slice(0, 20))}`,
+      EXIT.USAGE,
+    );
   return Number(value);
 }
 
@@ -120,7 +144,8 @@ function parseRate(value: string | undefined): number {
   try {
     return parseListRate(value, '--rate');
   } catch (error) {
-    if (error instanceof ConfigurationError) throw new CliError(error.message.replace(/^Configuration error: /, ''), EXIT.USAGE);
+    if (error instanceof ConfigurationError)
+      throw new CliError(error.message.replace(/^Configuration error: /, ''), EXIT.USAGE);
     throw error;
   }
 }
@@ -128,8 +153,18 @@ function parseRate(value: string | undefined): number {
 const exitFor = (report: ReconcileReport) => (report.status === 'superseded' ? EXIT.WRONG_STATE : EXIT.OK);
 
 /** Invokes the stage's reconcile function and reads its report; its error comes back as its own (safe) message. */
-async function invokeRemote(lambda: LambdaClient, functionName: string, input: ReconcileInput): Promise<ReconcileReport> {
-  const result = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: JSON.stringify(input) }));
+async function invokeRemote(
+  lambda: LambdaClient,
+  functionName: string,
+  input: ReconcileInput,
+): Promise<ReconcileReport> {
+  const result = await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: 'RequestResponse',
+      Payload: JSON.stringify(input),
+    }),
+  );
   const text = result.Payload === undefined ? '' : Buffer.from(result.Payload).toString('utf8');
   let payload: unknown;
   try {
@@ -139,14 +174,22 @@ async function invokeRemote(lambda: LambdaClient, functionName: string, input: R
   }
   if (result.FunctionError !== undefined) {
     // The function returns only its own messages, which name a field or an error class, never a value.
-    const message = isRecord(payload) && typeof payload.errorMessage === 'string' ? payload.errorMessage.slice(0, 300) : result.FunctionError;
+    const message =
+      isRecord(payload) && typeof payload.errorMessage === 'string'
+        ? payload.errorMessage.slice(0, 300)
+        : result.FunctionError;
     throw new CliError(`the reconcile function failed: ${message}`, EXIT.FAILURE);
   }
-  if (!isRecord(payload) || typeof payload.status !== 'string') throw new CliError('the reconcile function answered with something that is not its report', EXIT.FAILURE);
+  if (!isRecord(payload) || typeof payload.status !== 'string')
+    throw new CliError('the reconcile function answered with something that is not its report', EXIT.FAILURE);
   return payload as unknown as ReconcileReport;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, deps: UsersDeps = {}): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  deps: UsersDeps = {},
+): Promise<number> {
   const output = deps.output ?? processOutput;
   let progress: ReconcileReport | undefined;
   try {
@@ -154,7 +197,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     const help = helpExit(values, USAGE, output);
     if (help !== undefined) return help;
     if (command !== 'reconcile') {
-      throw new CliError(`${command === undefined ? 'no command given' : `unknown command ${JSON.stringify(command.slice(0, 40))}`}\n${USAGE}`, EXIT.USAGE);
+      throw new CliError(
+        `${command === undefined ? 'no command given' : `unknown command ${JSON.stringify(command.slice(0, 40))}`}\n${USAGE}`,
+        EXIT.USAGE,
+      );
     }
     const dryRun = values['dry-run'];
     const prune = values.prune;
@@ -163,31 +209,63 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     const stage = checkStage(values.stage);
     const given = values['user-pool-id'];
     if (given !== undefined && !isUserPoolId(given)) {
-      throw new CliError(`--user-pool-id must look like us-east-1_AbCdEf123, got ${JSON.stringify(given.slice(0, 60))}`, EXIT.USAGE);
+      throw new CliError(
+        `--user-pool-id must look like us-east-1_AbCdEf123, got ${JSON.stringify(given.slice(0, 60))}`,
+        EXIT.USAGE,
+      );
     }
     const cloudFormation = () => deps.cloudFormation ?? awsClient(CloudFormationClient);
 
     if (values.remote || PRIVATE_STAGES.has(stage)) {
-      if (values.prod) throw new CliError(`--prod runs here through PROD_CONNECTION_URL; --stage ${stage} runs the deployed function: choose one`, EXIT.USAGE);
+      if (values.prod)
+        throw new CliError(
+          `--prod runs here through PROD_CONNECTION_URL; --stage ${stage} runs the deployed function: choose one`,
+          EXIT.USAGE,
+        );
       if (given !== undefined || values.rate !== undefined) {
-        throw new CliError('the deployed function reconciles its own pool at its own RECONCILE_RATE: drop --user-pool-id and --rate', EXIT.USAGE);
+        throw new CliError(
+          'the deployed function reconciles its own pool at its own RECONCILE_RATE: drop --user-pool-id and --rate',
+          EXIT.USAGE,
+        );
       }
-      const functionName = await stackOutput(cloudFormation(), stackName(stage, 'Auth'), 'ReconcileFunctionName', '--stage of a deployed stage');
-      output.err(`users: invoking ${functionName}${dryRun ? ' (dry run: nothing is written)' : ''}; waiting for its counts (up to its 15-minute timeout)`);
-      const report = await invokeRemote(deps.lambda ?? awsClient(LambdaClient), functionName, { mode: 'start', prune, dryRun });
+      const functionName = await stackOutput(
+        cloudFormation(),
+        stackName(stage, 'Auth'),
+        'ReconcileFunctionName',
+        '--stage of a deployed stage',
+      );
+      output.err(
+        `users: invoking ${functionName}${dryRun ? ' (dry run: nothing is written)' : ''}; waiting for its counts (up to its 15-minute timeout)`,
+      );
+      const report = await invokeRemote(deps.lambda ?? awsClient(LambdaClient), functionName, {
+        mode: 'start',
+        prune,
+        dryRun,
+      });
       for (const line of summary(report)) output.out(line);
-      if (report.status === 'incomplete') output.err('users: the function stopped at its time budget; its schedule (mode "continue") resumes the run from the saved page');
+      if (report.status === 'incomplete')
+        output.err(
+          'users: the function stopped at its time budget; its schedule (mode "continue") resumes the run from the saved page',
+        );
       return exitFor(report);
     }
 
     // Configuration first: a missing URL should not wait for AWS.
     const connection = connectionUrlFromEnv(env, values.prod);
     const erasurePolicy = erasurePolicyFromEnv(env);
-    const userPoolId = given ?? (await stackOutput(cloudFormation(), stackName(stage, 'Auth'), 'UserPoolId', '--user-pool-id ID'));
+    const userPoolId =
+      given ?? (await stackOutput(cloudFormation(), stackName(stage, 'Auth'), 'UserPoolId', '--user-pool-id ID'));
     const clock = deps.clock ?? systemClock;
-    const pool = cognitoPoolReader(deps.cognito ?? awsClient(CognitoIdentityProviderClient), { userPoolId, listRate: rate, clock });
+    const pool = cognitoPoolReader(deps.cognito ?? awsClient(CognitoIdentityProviderClient), {
+      userPoolId,
+      listRate: rate,
+      clock,
+    });
     // The same statement budget as the function's role: a page of 60 users, a prune step.
-    const db = await openClient(connection, { connectTimeoutMs: deps.connectTimeoutMs ?? 5000, statementTimeoutMs: 30_000 });
+    const db = await openClient(connection, {
+      connectTimeoutMs: deps.connectTimeoutMs ?? 5000,
+      statementTimeoutMs: 30_000,
+    });
     let report: ReconcileReport;
     try {
       output.err(

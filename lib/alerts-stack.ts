@@ -16,6 +16,9 @@ export class AlertsStack extends Stack {
     super(scope, id, props);
     this.alerts = new Alerts(this, 'Alerts', { stage: props.settings.stage, alarmEmail: props.settings.alarmEmail });
     // What `aws sns subscribe --topic-arn` needs to add a pager, a chat channel or a second address.
-    new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn, description: 'Every alarm and alert of the stage' });
+    new CfnOutput(this, 'AlertsTopicArn', {
+      value: this.alerts.topic.topicArn,
+      description: 'Every alarm and alert of the stage',
+    });
   }
 }

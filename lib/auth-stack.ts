@@ -90,7 +90,10 @@ export class AuthStack extends Stack {
       // Unauthenticated callers reach it: its connections are bounded like everyone's (lib/stage.ts).
       reservedConcurrentExecutions: settings.preSignUpConcurrency,
     });
-    database.bindClient(this.preSignUpFunction, { user: DATABASE_USERS.preSignUp, description: 'pre-sign-up to PostgreSQL' });
+    database.bindClient(this.preSignUpFunction, {
+      user: DATABASE_USERS.preSignUp,
+      description: 'pre-sign-up to PostgreSQL',
+    });
 
     this.userPool = new cognito.UserPool(this, 'UserPool', {
       selfSignUpEnabled: true,
@@ -115,7 +118,9 @@ export class AuthStack extends Stack {
       mfaSecondFactor: { otp: true, sms: false },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
       featurePlan: settings.threatProtection ? cognito.FeaturePlan.PLUS : cognito.FeaturePlan.ESSENTIALS,
-      ...(settings.threatProtection ? { standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION } : {}),
+      ...(settings.threatProtection
+        ? { standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION }
+        : {}),
       deletionProtection: settings.deletionProtection,
       // The pool holds the users' passwords: prod keeps it when the stack goes.
       removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
@@ -123,7 +128,8 @@ export class AuthStack extends Stack {
     });
     Validations.of(this.userPool).acknowledge({
       id: 'AwsSolutions-COG2',
-      reason: 'MFA is optional (TOTP) for a public social sign-up; requiring it would block the sign-up flow this app serves.',
+      reason:
+        'MFA is optional (TOTP) for a public social sign-up; requiring it would block the sign-up flow this app serves.',
     });
     if (!settings.threatProtection) {
       Validations.of(this.userPool).acknowledge({
@@ -166,7 +172,11 @@ export class AuthStack extends Stack {
       threshold: 1,
       action: props.alarmAction,
     });
-    permanentFailureAlarm(this, 'PostConfirmationPermanentFailures', { fn, functionLabel: 'post-confirmation', action: props.alarmAction });
+    permanentFailureAlarm(this, 'PostConfirmationPermanentFailures', {
+      fn,
+      functionLabel: 'post-confirmation',
+      action: props.alarmAction,
+    });
 
     // A failing PreSignUp refuses every sign-up before the account exists: nothing is queued, people just leave.
     this.preSignUpErrorsAlarm = projectAlarm(this, 'PreSignUpErrors', {
@@ -198,7 +208,11 @@ export class AuthStack extends Stack {
       threshold: 1,
       action: props.alarmAction,
     });
-    permanentFailureAlarm(this, 'ReplayPermanentFailures', { fn: replay, functionLabel: 'replay', action: props.alarmAction });
+    permanentFailureAlarm(this, 'ReplayPermanentFailures', {
+      fn: replay,
+      functionLabel: 'replay',
+      action: props.alarmAction,
+    });
 
     new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });
@@ -206,7 +220,8 @@ export class AuthStack extends Stack {
 
     // The user lifecycle sync: events when CloudTrail delivers them, the reconcile when it does not.
     const lifecycleRemoval = settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    if (!settings.lifecycle.existingTrail) this.auditTrail = new AuditTrail(this, 'AuditTrail', { retention: settings.auditLogRetention });
+    if (!settings.lifecycle.existingTrail)
+      this.auditTrail = new AuditTrail(this, 'AuditTrail', { retention: settings.auditLogRetention });
     this.userEvents = new UserEvents(this, 'UserEvents', {
       userPool: this.userPool,
       syncQueue: this.signupFallback,
@@ -223,7 +238,11 @@ export class AuthStack extends Stack {
       logRetention: settings.logRetention,
       alarmAction: props.alarmAction,
     });
-    permanentFailureAlarm(this, 'ReconcilePermanentFailures', { fn: this.reconcile.fn, functionLabel: 'reconcile', action: props.alarmAction });
+    permanentFailureAlarm(this, 'ReconcilePermanentFailures', {
+      fn: this.reconcile.fn,
+      functionLabel: 'reconcile',
+      action: props.alarmAction,
+    });
     // `npm run users -- reconcile --stage <stage>` invokes it by this output.
     new CfnOutput(this, 'ReconcileFunctionName', { value: this.reconcile.fn.functionName });
     // `npm run smoke -- --stage <stage>` checks and invokes these.

@@ -77,8 +77,14 @@ export class DatabaseStack extends Stack implements IamDatabase {
       stage: settings.stage,
     });
 
-    new CfnOutput(this, 'DatabaseEndpoint', { value: this.db.dbInstanceEndpointAddress, description: 'PostgreSQL host' });
-    new CfnOutput(this, 'DatabaseSecretArn', { value: this.db.masterSecret.secretArn, description: 'Master credentials (rotated)' });
+    new CfnOutput(this, 'DatabaseEndpoint', {
+      value: this.db.dbInstanceEndpointAddress,
+      description: 'PostgreSQL host',
+    });
+    new CfnOutput(this, 'DatabaseSecretArn', {
+      value: this.db.masterSecret.secretArn,
+      description: 'Master credentials (rotated)',
+    });
     new CfnOutput(this, 'DatabaseSecurityGroupId', { value: this.databaseSecurityGroup.securityGroupId });
     new CfnOutput(this, 'DatabaseInstanceId', { value: this.db.instanceIdentifier });
     if (this.proxy) new CfnOutput(this, 'DatabaseProxyEndpoint', { value: this.proxy.endpoint });
@@ -91,7 +97,10 @@ export class DatabaseStack extends Stack implements IamDatabase {
         ...(props.endpointSubnets === undefined ? {} : { endpointSubnets: props.endpointSubnets }),
       });
       // `npm run db -- tunnel --stage <stage>` finds the host by this output.
-      new CfnOutput(this, 'OperatorInstanceId', { value: this.operatorAccess.instance.instanceId, description: 'Session Manager target of npm run db -- tunnel' });
+      new CfnOutput(this, 'OperatorInstanceId', {
+        value: this.operatorAccess.instance.instanceId,
+        description: 'Session Manager target of npm run db -- tunnel',
+      });
     }
   }
 

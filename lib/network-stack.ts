@@ -61,7 +61,8 @@ export class NetworkStack extends Stack {
     const subnetConfiguration: ec2.SubnetConfiguration[] = [
       { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
     ];
-    if (props.publicSubnets) subnetConfiguration.push({ name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 });
+    if (props.publicSubnets)
+      subnetConfiguration.push({ name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 });
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr('10.20.0.0/16'),
@@ -76,7 +77,9 @@ export class NetworkStack extends Stack {
     const endpointAzs = props.endpointAzs ?? 2;
     if (endpointAzs !== 1 && endpointAzs !== 2) throw new Error(`endpointAzs must be 1 or 2, got ${endpointAzs}`);
     this.endpointSubnets =
-      endpointAzs === 1 ? { subnets: this.vpc.isolatedSubnets.slice(0, 1) } : { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+      endpointAzs === 1
+        ? { subnets: this.vpc.isolatedSubnets.slice(0, 1) }
+        : { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
     ENDPOINT_SUBNETS.set(this.vpc, this.endpointSubnets);
 
     // Closed by default: each consumer opens 443 from its own security group (`allowTo(endpoint, 443)`).
@@ -87,7 +90,10 @@ export class NetworkStack extends Stack {
         open: false,
         subnets: this.endpointSubnets,
       });
-    this.secretsManagerEndpoint = endpoint('SecretsManagerEndpoint', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
+    this.secretsManagerEndpoint = endpoint(
+      'SecretsManagerEndpoint',
+      ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    );
     this.sqsEndpoint = endpoint('SqsEndpoint', ec2.InterfaceVpcEndpointAwsService.SQS);
   }
 
@@ -144,7 +150,11 @@ export class NetworkStack extends Stack {
         resourceName: `${secretLogicalId}-*`,
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       }),
-      queueArn: this.formatArn({ service: 'sqs', resource: `${queueStack.stackName}-${logicalIdOf(queue)}-*`, arnFormat: ArnFormat.NO_RESOURCE_NAME }),
+      queueArn: this.formatArn({
+        service: 'sqs',
+        resource: `${queueStack.stackName}-${logicalIdOf(queue)}-*`,
+        arnFormat: ArnFormat.NO_RESOURCE_NAME,
+      }),
     };
   }
 }

@@ -106,7 +106,20 @@ export const OTHER_CONNECTIONS = {
   operations: 10,
 };
 
-const BASE: Record<StageName, Omit<StageSettings, 'adminCidr' | 'publicAccess' | 'proxy' | 'alarmEmail' | 'allowedRegions' | 'lifecycle' | 'operatorAccess' | 'endpointAzs'>> = {
+const BASE: Record<
+  StageName,
+  Omit<
+    StageSettings,
+    | 'adminCidr'
+    | 'publicAccess'
+    | 'proxy'
+    | 'alarmEmail'
+    | 'allowedRegions'
+    | 'lifecycle'
+    | 'operatorAccess'
+    | 'endpointAzs'
+  >
+> = {
   dev: {
     stage: 'dev',
     // 1 GiB: nominal 1073741824 / 9531392 = 112; the OS and RDS keep part of it, so assume 80.
@@ -200,12 +213,18 @@ export function checkAllowedRegions(value: unknown): readonly string[] {
   if (value === undefined || value === '') return [];
   const items = typeof value === 'string' ? value.split(',').map((item) => item.trim()) : value;
   if (!Array.isArray(items) || items.some((item) => typeof item !== 'string')) {
-    throw new StageConfigError('allowedRegions', 'must be a comma-separated list of regions such as eu-west-1,eu-central-1');
+    throw new StageConfigError(
+      'allowedRegions',
+      'must be a comma-separated list of regions such as eu-west-1,eu-central-1',
+    );
   }
   const regions = items as string[];
   const wrong = regions.find((region) => !REGION.test(region));
   if (wrong !== undefined) {
-    throw new StageConfigError('allowedRegions', `has ${wrong === '' ? 'an empty entry' : JSON.stringify(wrong)}, which is not a region name such as eu-west-1`);
+    throw new StageConfigError(
+      'allowedRegions',
+      `has ${wrong === '' ? 'an empty entry' : JSON.stringify(wrong)}, which is not a region name such as eu-west-1`,
+    );
   }
   return [...new Set(regions)];
 }
@@ -254,7 +273,10 @@ export function checkReconcileSchedule(value: unknown): string {
       return value;
     }
   }
-  throw new StageConfigError('reconcileSchedule', 'must be rate(<n> <unit>) such as rate(1 day) or rate(12 hours), or cron(<6 fields>) such as cron(0 3 * * ? *)');
+  throw new StageConfigError(
+    'reconcileSchedule',
+    'must be rate(<n> <unit>) such as rate(1 day) or rate(12 hours), or cron(<6 fields>) such as cron(0 3 * * ? *)',
+  );
 }
 
 /** Of ListUsers' 30 requests a second per account and region, at most this share goes to one reconcile. */
@@ -262,9 +284,13 @@ export const MAX_RECONCILE_RATE = 20;
 
 function reconcileRate(value: unknown): number {
   if (value === undefined || value === '') return 5;
-  const rate = typeof value === 'number' ? value : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  const rate =
+    typeof value === 'number' ? value : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
   if (!(rate > 0 && rate <= MAX_RECONCILE_RATE)) {
-    throw new StageConfigError('reconcileRate', `must be a number of ListUsers requests a second above 0 and at most ${MAX_RECONCILE_RATE}`);
+    throw new StageConfigError(
+      'reconcileRate',
+      `must be a number of ListUsers requests a second above 0 and at most ${MAX_RECONCILE_RATE}`,
+    );
   }
   return rate;
 }
@@ -294,7 +320,10 @@ export function checkEndpointAzs(value: unknown, stage: StageName): EndpointAzs 
   const azs = value === 1 || value === '1' ? 1 : value === 2 || value === '2' ? 2 : undefined;
   if (azs === undefined) throw new StageConfigError('endpointAzs', 'must be 1 or 2');
   if (azs === 1 && stage !== 'dev') {
-    throw new StageConfigError('endpointAzs', 'is 1 in dev only: in prod an outage of that AZ would fail sign-ups instead of queueing them');
+    throw new StageConfigError(
+      'endpointAzs',
+      'is 1 in dev only: in prod an outage of that AZ would fail sign-ups instead of queueing them',
+    );
   }
   return azs;
 }
@@ -328,7 +357,10 @@ export function stageSettings(context: Context): StageSettings {
     endpointAzs: checkEndpointAzs(context('endpointAzs'), stage),
   };
   if (!reservedConcurrencyFits(settings)) {
-    throw new StageConfigError('stage', `the functions' connections (${connectionsNeeded(settings)} with the reserved ones) do not fit max_connections ${settings.maxConnections}`);
+    throw new StageConfigError(
+      'stage',
+      `the functions' connections (${connectionsNeeded(settings)} with the reserved ones) do not fit max_connections ${settings.maxConnections}`,
+    );
   }
   return settings;
 }

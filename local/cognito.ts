@@ -78,7 +78,9 @@ async function waitUntilHealthy(endpoint: string, child: ChildProcess, recent: (
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new CognitoLocalError(`cognito-local did not answer on ${endpoint} within ${READY_TIMEOUT_MS} ms:\n${recent()}`);
+  throw new CognitoLocalError(
+    `cognito-local did not answer on ${endpoint} within ${READY_TIMEOUT_MS} ms:\n${recent()}`,
+  );
 }
 
 /**
@@ -119,23 +121,25 @@ export async function startCognitoLocal(options: CognitoLocalOptions): Promise<C
   await new Promise<void>((resolve, reject) => log.once('open', () => resolve()).once('error', reject));
   await chmod(logFile, 0o600);
   const tail: string[] = [];
-  const child = withPrivateUmask(() => spawn(process.execPath, [cognitoLocalBin()], {
-    cwd: workDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Nothing inherited: its aws-sdk v2 Lambda client must never find a developer's real credentials, profile
-    // or endpoint. The keys are placeholders, not secrets: they only satisfy request signing locally.
-    env: {
-      PORT: String(options.port),
-      HOST: LOOPBACK,
-      AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      AWS_SDK_LOAD_CONFIG: '0',
-      AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
-      NO_COLOR: '1',
-      FORCE_COLOR: '0',
-    },
-  }));
+  const child = withPrivateUmask(() =>
+    spawn(process.execPath, [cognitoLocalBin()], {
+      cwd: workDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Nothing inherited: its aws-sdk v2 Lambda client must never find a developer's real credentials, profile
+      // or endpoint. The keys are placeholders, not secrets: they only satisfy request signing locally.
+      env: {
+        PORT: String(options.port),
+        HOST: LOOPBACK,
+        AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
+        AWS_REGION: 'us-east-1',
+        AWS_SDK_LOAD_CONFIG: '0',
+        AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
+        NO_COLOR: '1',
+        FORCE_COLOR: '0',
+      },
+    }),
+  );
   const keep = (chunk: Buffer) => {
     log.write(chunk);
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -217,7 +221,11 @@ interface StoredUser {
  * The pending confirmation code cognito-local holds for a user (by username, sub or email), read from its
  * data file: what a developer would otherwise copy from the emailed code.
  */
-export async function pendingConfirmationCode(dir: string, userPoolId: string, user: string): Promise<string | undefined> {
+export async function pendingConfirmationCode(
+  dir: string,
+  userPoolId: string,
+  user: string,
+): Promise<string | undefined> {
   const file = join(cognitoWorkDir(dir), '.cognito', 'db', `${userPoolId}.json`);
   if (!existsSync(file)) return undefined;
   const data = JSON.parse(await readFile(file, 'utf8')) as { Users?: Record<string, StoredUser> };

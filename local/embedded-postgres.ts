@@ -164,7 +164,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       port,
       dataDir,
       initialised,
-      url: (database = 'postgres') => `postgres://${SUPERUSER}:${encodeURIComponent(options.password)}@${LOOPBACK}:${port}/${encodeURIComponent(database)}`,
+      url: (database = 'postgres') =>
+        `postgres://${SUPERUSER}:${encodeURIComponent(options.password)}@${LOOPBACK}:${port}/${encodeURIComponent(database)}`,
       start,
       stop,
       async destroy() {

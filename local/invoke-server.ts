@@ -91,7 +91,11 @@ function acceptHeaders(req: IncomingMessage, port: number): Refusal | undefined 
   const hosts = [`127.0.0.1:${port}`, `localhost:${port}`, ...(port === 80 ? ['127.0.0.1', 'localhost'] : [])];
   const host = (req.headers.host ?? '').toLowerCase();
   if (!hosts.includes(host)) {
-    return { status: 421, type: 'MisdirectedRequestException', message: `Host must be 127.0.0.1:${port} or localhost:${port}` };
+    return {
+      status: 421,
+      type: 'MisdirectedRequestException',
+      message: `Host must be 127.0.0.1:${port} or localhost:${port}`,
+    };
   }
   const origin = req.headers.origin;
   if (origin !== undefined && !hosts.some((allowed) => origin.toLowerCase() === `http://${allowed}`)) {
@@ -148,9 +152,18 @@ export async function startInvokeServer(options: InvokeServerOptions): Promise<I
 
   /** A refused request's body is never read: the connection closes after the answer instead. */
   const refuse = (res: ServerResponse, refusal: Refusal) => {
-    send(res, refusal.status, { Type: 'User', Message: refusal.message }, { 'x-amzn-ErrorType': refusal.type, Connection: 'close' });
+    send(
+      res,
+      refusal.status,
+      { Type: 'User', Message: refusal.message },
+      { 'x-amzn-ErrorType': refusal.type, Connection: 'close' },
+    );
   };
-  const tooLarge: Refusal = { status: 413, type: 'RequestTooLargeException', message: `Request must be at most ${limit} bytes for the InvokeFunction operation` };
+  const tooLarge: Refusal = {
+    status: 413,
+    type: 'RequestTooLargeException',
+    message: `Request must be at most ${limit} bytes for the InvokeFunction operation`,
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const denied = acceptHeaders(req, port);
@@ -162,7 +175,12 @@ export async function startInvokeServer(options: InvokeServerOptions): Promise<I
     const name = functionNameOf(match[1]);
     const fn = Object.hasOwn(options.functions, name) ? options.functions[name] : undefined;
     if (!fn) {
-      return apiError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${region}:${ACCOUNT}:function:${name}`);
+      return apiError(
+        res,
+        404,
+        'ResourceNotFoundException',
+        `Function not found: arn:aws:lambda:${region}:${ACCOUNT}:function:${name}`,
+      );
     }
     const unsupported = acceptBodyType(req);
     if (unsupported) return refuse(res, unsupported);

@@ -40,7 +40,13 @@ export async function assertPortsFree(claims: readonly PortClaim[]): Promise<voi
   const seen = new Map<number, PortClaim>();
   for (const claim of claims) {
     const earlier = seen.get(claim.port);
-    if (earlier) throw new PortInUseError(claim.port, `${claim.service}, also given to ${earlier.service}`, claim.flag, claim.envVariable);
+    if (earlier)
+      throw new PortInUseError(
+        claim.port,
+        `${claim.service}, also given to ${earlier.service}`,
+        claim.flag,
+        claim.envVariable,
+      );
     seen.set(claim.port, claim);
     if (!(await isPortFree(claim.port))) {
       throw new PortInUseError(claim.port, claim.service, claim.flag, claim.envVariable);

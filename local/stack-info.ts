@@ -33,7 +33,15 @@ export function dataDirFrom(env: Readonly<Record<string, string | undefined>>): 
   return env.LOCAL_DATA_DIR || DEFAULT_DATA_DIR;
 }
 
-const STACK_KEYS = ['connectionUrl', 'cognitoEndpoint', 'userPoolId', 'userPoolClientId', 'lambdaEndpoint', 'functionName', 'dataDir'] as const;
+const STACK_KEYS = [
+  'connectionUrl',
+  'cognitoEndpoint',
+  'userPoolId',
+  'userPoolClientId',
+  'lambdaEndpoint',
+  'functionName',
+  'dataDir',
+] as const;
 
 /** The stack.json a running `npm start` wrote in `dir`; undefined when there is none or it is not one. */
 export async function readStackInfo(dir: string): Promise<StackInfo | undefined> {
@@ -45,7 +53,8 @@ export async function readStackInfo(dir: string): Promise<StackInfo | undefined>
   } catch {
     return undefined;
   }
-  if (!isRecord(parsed) || !STACK_KEYS.every((key) => typeof parsed[key] === 'string' && parsed[key] !== '')) return undefined;
+  if (!isRecord(parsed) || !STACK_KEYS.every((key) => typeof parsed[key] === 'string' && parsed[key] !== ''))
+    return undefined;
   return parsed as unknown as StackInfo;
 }
 

@@ -8,7 +8,13 @@ import { ensureUserPool, localCognitoClient, startCognitoLocal, type CognitoLoca
 import { startInvokeServer, type InvokeServer } from './invoke-server';
 import { assertPortsFree } from './ports';
 import { startLocalPostgres, type LocalPostgres } from './postgres';
-import { DEFAULT_DATA_DIR, FUNCTION_NAME, PRE_SIGN_UP_FUNCTION_NAME, type StackInfo, writeStackInfo } from './stack-info';
+import {
+  DEFAULT_DATA_DIR,
+  FUNCTION_NAME,
+  PRE_SIGN_UP_FUNCTION_NAME,
+  type StackInfo,
+  writeStackInfo,
+} from './stack-info';
 
 export const DEFAULT_PORTS = { pg: 54329, lambda: 3001, cognito: 9229 } as const;
 
@@ -74,7 +80,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const database = { connectionUrl: pg.url };
     const postConfirmation = createPostConfirmationHandler({ database });
     const preSignUp = createPreSignUpHandler({ database });
-    stops.push(() => postConfirmation.close(), () => preSignUp.close());
+    stops.push(
+      () => postConfirmation.close(),
+      () => preSignUp.close(),
+    );
     const invoke: InvokeServer = await startInvokeServer({
       port: ports.lambda,
       functions: { [FUNCTION_NAME]: postConfirmation, [PRE_SIGN_UP_FUNCTION_NAME]: preSignUp },

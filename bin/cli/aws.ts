@@ -15,7 +15,11 @@ export function awsClient<C>(Client: new (config: { customUserAgent: string }) =
 const STAGE = /^[a-z][a-z0-9-]{0,20}$/;
 
 export function checkStage(stage: string): string {
-  if (!STAGE.test(stage)) throw new CliError(`--stage must be a stage name like dev or prod, got ${JSON.stringify(stage.slice(0, 30))}`, EXIT.USAGE);
+  if (!STAGE.test(stage))
+    throw new CliError(
+      `--stage must be a stage name like dev or prod, got ${JSON.stringify(stage.slice(0, 30))}`,
+      EXIT.USAGE,
+    );
   return stage;
 }
 
@@ -27,14 +31,22 @@ export function stackName(stage: string, part: 'Database' | 'Auth'): string {
  * Reads one output of a deployed stack. A CfnOutput defined directly in the stack has the id as its key; one
  * inside a construct gets CDK's 8-character hash appended, which is accepted too.
  */
-export async function stackOutput(cloudFormation: CloudFormationClient, stack: string, key: string, flag: string): Promise<string> {
+export async function stackOutput(
+  cloudFormation: CloudFormationClient,
+  stack: string,
+  key: string,
+  flag: string,
+): Promise<string> {
   let outputs;
   try {
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
     outputs = Stacks?.[0]?.Outputs ?? [];
   } catch (error) {
     if (error instanceof Error && error.name === 'ValidationError' && /does not exist/.test(error.message)) {
-      throw new CliError(`stack ${stack} does not exist in this account and region; deploy it, or pass ${flag}`, EXIT.CONFIG);
+      throw new CliError(
+        `stack ${stack} does not exist in this account and region; deploy it, or pass ${flag}`,
+        EXIT.CONFIG,
+      );
     }
     throw error;
   }

@@ -73,17 +73,26 @@ export function parseCommandLine<T extends NonNullable<ParseArgsConfig['options'
 }
 
 /** `-h`/`--help`: prints the usage on stdout and gives the exit code to return; undefined when help was not asked for. */
-export function helpExit(values: { readonly help?: boolean | undefined }, usage: string, output: Output): ExitCode | undefined {
+export function helpExit(
+  values: { readonly help?: boolean | undefined },
+  usage: string,
+  output: Output,
+): ExitCode | undefined {
   if (values.help !== true) return undefined;
   output.out(usage);
   return EXIT.OK;
 }
 
 /** `<command> [options]`: the options' values and the command (undefined when none is given); a second positional is a usage error. */
-export function parseSubcommand<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+export function parseSubcommand<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  usage: string,
+) {
   const { values, positionals } = parseCommandLine(argv, options, usage);
   const [command, ...rest] = positionals;
-  if (rest.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(rest[0]?.slice(0, 40))}\n${usage}`, EXIT.USAGE);
+  if (rest.length > 0)
+    throw new CliError(`unexpected argument ${JSON.stringify(rest[0]?.slice(0, 40))}\n${usage}`, EXIT.USAGE);
   return { values, command };
 }
 
@@ -177,7 +186,8 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
   if (error instanceof ConfigurationError) return { message: safe(error.message), exitCode: EXIT.CONFIG };
   if (error instanceof DatabaseUnavailableError) return { message: safe(error.message), exitCode: EXIT.UNAVAILABLE };
   if (error instanceof InvalidEventError) return { message: error.message, exitCode: EXIT.FAILURE };
-  if (!(error instanceof Error)) return { message: `unexpected failure: ${safe(String(error))}`, exitCode: EXIT.FAILURE };
+  if (!(error instanceof Error))
+    return { message: `unexpected failure: ${safe(String(error))}`, exitCode: EXIT.FAILURE };
   if (THROTTLING.has(error.name)) {
     const attempts = awsAttempts(error);
     return {
@@ -186,16 +196,28 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
     };
   }
   if (error.name === 'CredentialsProviderError') {
-    return { message: `no AWS credentials found by the standard chain (AWS_PROFILE, environment, SSO, instance role): ${safe(error.message)}`, exitCode: EXIT.CONFIG };
+    return {
+      message: `no AWS credentials found by the standard chain (AWS_PROFILE, environment, SSO, instance role): ${safe(error.message)}`,
+      exitCode: EXIT.CONFIG,
+    };
   }
   if (/Region is missing/i.test(error.message)) {
-    return { message: 'no AWS region configured: set AWS_REGION or a region in your AWS profile', exitCode: EXIT.CONFIG };
+    return {
+      message: 'no AWS region configured: set AWS_REGION or a region in your AWS profile',
+      exitCode: EXIT.CONFIG,
+    };
   }
   const code = errorCode(error);
   if (isConnectionError(error)) {
-    return { message: `cannot reach the database${code !== undefined ? ` (${code})` : ''}: ${safe(error.message)}`, exitCode: EXIT.UNAVAILABLE };
+    return {
+      message: `cannot reach the database${code !== undefined ? ` (${code})` : ''}: ${safe(error.message)}`,
+      exitCode: EXIT.UNAVAILABLE,
+    };
   }
-  return { message: `${error.name}${code !== undefined ? ` ${code}` : ''}: ${safe(error.message)}`, exitCode: EXIT.FAILURE };
+  return {
+    message: `${error.name}${code !== undefined ? ` ${code}` : ''}: ${safe(error.message)}`,
+    exitCode: EXIT.FAILURE,
+  };
 }
 
 /** Runs a command's `main` when the file is executed directly; a rejected main is one line and exit 1. */

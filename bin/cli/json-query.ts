@@ -11,7 +11,11 @@ function nestable(sql: string): string {
 }
 
 /** The first row of `sql` as a JSON object, or null when there is no row. */
-export async function wrapObject<T = Record<string, unknown>>(db: Queryable, sql: string, values: unknown[] = []): Promise<T | null> {
+export async function wrapObject<T = Record<string, unknown>>(
+  db: Queryable,
+  sql: string,
+  values: unknown[] = [],
+): Promise<T | null> {
   const wrapped = 'SELECT row_to_json(object_row) AS json FROM (\n' + nestable(sql) + '\n) object_row LIMIT 1';
   const { rows } = await db.query<{ json: T }>(wrapped, values);
   return rows[0]?.json ?? null;
@@ -21,7 +25,11 @@ export async function wrapObject<T = Record<string, unknown>>(db: Queryable, sql
  * Every row of `sql` as a JSON array, `[]` when there are none. json_agg keeps the order of a sorted
  * subquery in practice (PostgreSQL documents this as the way to order an aggregate's input from a subquery).
  */
-export async function wrapArray<T = Record<string, unknown>>(db: Queryable, sql: string, values: unknown[] = []): Promise<T[]> {
+export async function wrapArray<T = Record<string, unknown>>(
+  db: Queryable,
+  sql: string,
+  values: unknown[] = [],
+): Promise<T[]> {
   const wrapped = "SELECT COALESCE(json_agg(array_row), '[]'::json) AS json FROM (\n" + nestable(sql) + '\n) array_row';
   const { rows } = await db.query<{ json: T[] }>(wrapped, values);
   return rows[0]?.json ?? [];

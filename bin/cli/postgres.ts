@@ -76,7 +76,15 @@ function passfileLine(password: string): string {
 function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const child: NodeJS.ProcessEnv = { ...env };
   // psql needs none of these, and they carry passwords.
-  for (const name of ['CONNECTION_URL', 'PROD_CONNECTION_URL', 'PGPASSWORD', 'PGPASSFILE', 'PGSSLROOTCERT', 'PGHOSTADDR']) delete child[name];
+  for (const name of [
+    'CONNECTION_URL',
+    'PROD_CONNECTION_URL',
+    'PGPASSWORD',
+    'PGPASSFILE',
+    'PGSSLROOTCERT',
+    'PGHOSTADDR',
+  ])
+    delete child[name];
   return child;
 }
 
@@ -111,7 +119,10 @@ export function psqlEnvironment(connection: ConnectionUrl, env: NodeJS.ProcessEn
  * `verify-full`), pg and psql both get verify-full against its `sslrootcert`, or the RDS CAs when it names none:
  * Node's default store and psql's `require` would check nothing useful.
  */
-export function urlTarget(connection: ConnectionUrl, options: { readonly prod: boolean; readonly variable: string }): DatabaseTarget {
+export function urlTarget(
+  connection: ConnectionUrl,
+  options: { readonly prod: boolean; readonly variable: string },
+): DatabaseTarget {
   if (options.prod) checkProductionTls(connection, options.variable);
   const sslmode = connection.parsed.searchParams.get('sslmode');
   const verifying = sslmode !== null && VERIFYING_SSLMODES.has(sslmode);
@@ -185,7 +196,14 @@ export function stageTarget(settings: StageTargetSettings): DatabaseTarget {
     clientConfig: async (database = settings.database) => {
       const { user: name, password } = await login();
       // host is an IP, so pg leaves `servername` (what the certificate must name) as the endpoint.
-      return { host: settings.host ?? settings.endpoint, port, database, user: name, password, ssl: verifiedTls(settings.endpoint, { ca }) };
+      return {
+        host: settings.host ?? settings.endpoint,
+        port,
+        database,
+        user: name,
+        password,
+        ssl: verifiedTls(settings.endpoint, { ca }),
+      };
     },
     psql: async (env) => {
       const { user: name, password } = await login();
@@ -235,7 +253,10 @@ export async function openClient(given: DatabaseTarget | ConnectionUrl, options:
     await client.end().catch(() => undefined);
     const code = errorCode(error);
     if (code === SQLSTATE.INVALID_CATALOG_NAME) {
-      throw new CliError(`database "${database}" does not exist on ${target.label}; run \`npm run db -- create\` first`, EXIT.FAILURE);
+      throw new CliError(
+        `database "${database}" does not exist on ${target.label}; run \`npm run db -- create\` first`,
+        EXIT.FAILURE,
+      );
     }
     if (code === SQLSTATE.INVALID_PASSWORD || code === SQLSTATE.INVALID_AUTHORIZATION) {
       throw new CliError(`the server at ${target.label} refused the credentials (${code})`, EXIT.CONFIG);
@@ -244,6 +265,9 @@ export async function openClient(given: DatabaseTarget | ConnectionUrl, options:
       throw new CliError(`the certificate of ${target.label} did not verify (${code}); nothing was sent`, EXIT.CONFIG);
     }
     const reason = code ?? (error instanceof Error ? error.message : String(error));
-    throw new CliError(`cannot reach ${target.label} (${reason}; connect timeout ${options.connectTimeoutMs} ms)`, EXIT.UNAVAILABLE);
+    throw new CliError(
+      `cannot reach ${target.label} (${reason}; connect timeout ${options.connectTimeoutMs} ms)`,
+      EXIT.UNAVAILABLE,
+    );
   }
 }

@@ -83,14 +83,22 @@ function outcomeLine(invocation: Invocation, sub: string): LogRecord | undefined
     .at(-1);
 }
 
-async function deployedFunction(lambda: LambdaClient, name: string, output: string, stack: string): Promise<DeployedFunction> {
+async function deployedFunction(
+  lambda: LambdaClient,
+  name: string,
+  output: string,
+  stack: string,
+): Promise<DeployedFunction> {
   try {
     const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
     if (!config.FunctionArn) throw new StepFailure(`function ${name} (output ${output} of ${stack}) has no ARN`);
     return { name, arn: config.FunctionArn, logGroup: config.LoggingConfig?.LogGroup ?? `/aws/lambda/${name}` };
   } catch (error) {
     if (error instanceof Error && error.name === 'ResourceNotFoundException') {
-      throw new StepFailure(`function ${name} (output ${output} of ${stack}) does not exist: redeploy the stage`, EXIT.CONFIG);
+      throw new StepFailure(
+        `function ${name} (output ${output} of ${stack}) does not exist: redeploy the stage`,
+        EXIT.CONFIG,
+      );
     }
     throw error;
   }
@@ -98,7 +106,8 @@ async function deployedFunction(lambda: LambdaClient, name: string, output: stri
 
 async function resolveStage(clients: AwsSmokeClients, stage: string): Promise<Stage> {
   const stack = stackName(stage, 'Auth');
-  const output = (key: string) => stackOutput(clients.cloudFormation, stack, key, '--stage with a stage deployed from this version (npx cdk deploy)');
+  const output = (key: string) =>
+    stackOutput(clients.cloudFormation, stack, key, '--stage with a stage deployed from this version (npx cdk deploy)');
   const fn = async (key: string) => deployedFunction(clients.lambda, await output(key), key, stack);
   return {
     userPoolId: await output(SMOKE_OUTPUTS.userPoolId),
@@ -142,7 +151,9 @@ export function awsSmokePlan(clients: AwsSmokeClients, options: AwsSmokeOptions)
       ];
       for (const [trigger, actual, expected] of wired) {
         if (unqualified(actual) !== unqualified(expected.arn)) {
-          throw new StepFailure(`trigger not wired: the pool's ${trigger} trigger is ${actual ?? 'not set'}, not the stack's function ${expected.name}`);
+          throw new StepFailure(
+            `trigger not wired: the pool's ${trigger} trigger is ${actual ?? 'not set'}, not the stack's function ${expected.name}`,
+          );
         }
       }
       return `PostConfirmation -> ${postConfirmation.name}, PreSignUp -> ${preSignUp.name}`;
@@ -153,20 +164,33 @@ export function awsSmokePlan(clients: AwsSmokeClients, options: AwsSmokeOptions)
     name: 'write',
     async run() {
       const { userPoolId, postConfirmation } = stage();
-      const invocation = await invoke(clients.lambda, postConfirmation.name, probeConfirmation({ sub: probe, userPoolId }));
+      const invocation = await invoke(
+        clients.lambda,
+        postConfirmation.name,
+        probeConfirmation({ sub: probe, userPoolId }),
+      );
       const line = outcomeLine(invocation, probe);
       if (invocation.functionError !== undefined) {
         if (invocation.errorType === 'DatabaseUnavailableError') {
           // The handler's error line (no outcome) or the core's 'failed' one: whichever says the class.
-          const classified = recordsFor(invocation.tail, probe).filter((record) => identifier(record, 'errorClass') !== undefined).at(-1);
-          throw new StepFailure(`${databaseCause(identifier(classified, 'errorClass'))}, and the fallback queue did not take the sign-up either`);
+          const classified = recordsFor(invocation.tail, probe)
+            .filter((record) => identifier(record, 'errorClass') !== undefined)
+            .at(-1);
+          throw new StepFailure(
+            `${databaseCause(identifier(classified, 'errorClass'))}, and the fallback queue did not take the sign-up either`,
+          );
         }
-        throw new StepFailure(`the function failed: ${invocation.errorType ?? invocation.functionError} (see its log group ${postConfirmation.logGroup})`);
+        throw new StepFailure(
+          `the function failed: ${invocation.errorType ?? invocation.functionError} (see its log group ${postConfirmation.logGroup})`,
+        );
       }
       const outcome = identifier(line, 'outcome');
-      if (outcome === 'queued') throw new StepFailure(`${databaseCause(identifier(line, 'errorClass'))}; the probe went to the fallback queue`);
+      if (outcome === 'queued')
+        throw new StepFailure(`${databaseCause(identifier(line, 'errorClass'))}; the probe went to the fallback queue`);
       if (outcome === undefined) {
-        throw new StepFailure(`the function logged no outcome for the probe: is the deployed code older than this command? (log group ${postConfirmation.logGroup})`);
+        throw new StepFailure(
+          `the function logged no outcome for the probe: is the deployed code older than this command? (log group ${postConfirmation.logGroup})`,
+        );
       }
       if (!SIGNED_UP.has(outcome)) throw new StepFailure(`the function did not write the probe (outcome ${outcome})`);
       return `row ${outcome} by ${postConfirmation.name}`;
@@ -181,15 +205,25 @@ export function awsSmokePlan(clients: AwsSmokeClients, options: AwsSmokeOptions)
       const invocation = await invoke(clients.lambda, postConfirmation.name, event);
       const line = outcomeLine(invocation, probe);
       if (invocation.functionError !== undefined) {
-        throw new StepFailure(`queue unreachable: the function failed (${identifier(line, 'queueErrorName') ?? invocation.errorType ?? invocation.functionError})`);
+        throw new StepFailure(
+          `queue unreachable: the function failed (${identifier(line, 'queueErrorName') ?? invocation.errorType ?? invocation.functionError})`,
+        );
       }
       const outcome = identifier(line, 'outcome');
-      if (outcome === 'queued') return line?.probe === true ? 'the fallback queue took the probe' : 'the fallback queue took the probe (not marked as a probe)';
-      if (outcome === 'failed') throw new StepFailure(`queue unreachable (${identifier(line, 'queueErrorName') ?? 'the send failed'})`);
+      if (outcome === 'queued')
+        return line?.probe === true
+          ? 'the fallback queue took the probe'
+          : 'the fallback queue took the probe (not marked as a probe)';
+      if (outcome === 'failed')
+        throw new StepFailure(`queue unreachable (${identifier(line, 'queueErrorName') ?? 'the send failed'})`);
       if (outcome !== undefined && SIGNED_UP.has(outcome)) {
-        throw new StepFailure('queue unreachable: not tried, the function wrote the probe to the database (it predates the smoke fallback hook: deploy the current code)');
+        throw new StepFailure(
+          'queue unreachable: not tried, the function wrote the probe to the database (it predates the smoke fallback hook: deploy the current code)',
+        );
       }
-      throw new StepFailure(`queue unreachable: the function logged ${outcome === undefined ? 'no outcome' : `outcome ${outcome}`} for the probe`);
+      throw new StepFailure(
+        `queue unreachable: the function logged ${outcome === undefined ? 'no outcome' : `outcome ${outcome}`} for the probe`,
+      );
     },
   };
 
@@ -202,7 +236,12 @@ export function awsSmokePlan(clients: AwsSmokeClients, options: AwsSmokeOptions)
     do {
       const page = await clients.logs.send(
         // A quoted term matches the sub whichever log format wraps the line; the records are parsed here.
-        new FilterLogEventsCommand({ logGroupName, startTime: started - 60_000, filterPattern: `"${probe}"`, ...(nextToken ? { nextToken } : {}) }),
+        new FilterLogEventsCommand({
+          logGroupName,
+          startTime: started - 60_000,
+          filterPattern: `"${probe}"`,
+          ...(nextToken ? { nextToken } : {}),
+        }),
       );
       for (const event of page.events ?? []) records.push(...recordsFor(event.message ?? '', probe));
       nextToken = page.nextToken;
@@ -218,17 +257,26 @@ export function awsSmokePlan(clients: AwsSmokeClients, options: AwsSmokeOptions)
       const line = outcomeLine(invocation, probe);
       if (invocation.functionError !== undefined) {
         const cause = identifier(line, 'errorName') ?? invocation.errorType ?? invocation.functionError;
-        throw new StepFailure(`erase path broken (user-events): it could not read the pool or send to the queue (${cause})`);
+        throw new StepFailure(
+          `erase path broken (user-events): it could not read the pool or send to the queue (${cause})`,
+        );
       }
-      const payload = typeof invocation.payload === 'object' && invocation.payload !== null ? (invocation.payload as LogRecord) : undefined;
+      const payload =
+        typeof invocation.payload === 'object' && invocation.payload !== null
+          ? (invocation.payload as LogRecord)
+          : undefined;
       const outcome = identifier(payload, 'outcome') ?? identifier(line, 'outcome');
       if (outcome !== 'queued_erase') {
-        throw new StepFailure(`erase path broken (user-events): outcome ${outcome ?? 'none'} for the probe's deletion, not queued_erase`);
+        throw new StepFailure(
+          `erase path broken (user-events): outcome ${outcome ?? 'none'} for the probe's deletion, not queued_erase`,
+        );
       }
       const waitMs = options.eraseWaitMs ?? 90_000;
       const pollMs = options.pollMs ?? 3000;
       const deadline = clock() + waitMs;
-      progress(`  erase: queued by ${userEvents.name}; waiting up to ${Math.round(waitMs / 1000)} s for ${replay.name}`);
+      progress(
+        `  erase: queued by ${userEvents.name}; waiting up to ${Math.round(waitMs / 1000)} s for ${replay.name}`,
+      );
       let seen: LogRecord[] = [];
       for (;;) {
         try {
@@ -263,4 +311,3 @@ export function awsSmokePlan(clients: AwsSmokeClients, options: AwsSmokeOptions)
     },
   };
 }
-

@@ -10,7 +10,13 @@ import type { Client } from 'pg';
 import { isRecord } from '../../lambdas/runtime/records';
 import { eraseUser } from '../../lambdas/users/postgres/postgres-users';
 import { cognitoWorkDir, DUMMY_CREDENTIALS, localCognitoClient } from '../../local/cognito';
-import { FUNCTION_NAME, PRE_SIGN_UP_FUNCTION_NAME, readStackInfo, stackFilePath, type StackInfo } from '../../local/stack-info';
+import {
+  FUNCTION_NAME,
+  PRE_SIGN_UP_FUNCTION_NAME,
+  readStackInfo,
+  stackFilePath,
+  type StackInfo,
+} from '../../local/stack-info';
 import { EXIT, parseConnectionUrl } from './common';
 import { openClient } from './postgres';
 import { databaseCause, invoke, probeConfirmation, StepFailure, type SmokePlan, type SmokeStep } from './smoke-steps';
@@ -56,7 +62,10 @@ export function localSmokePlan(options: LocalSmokeOptions): SmokePlan {
   };
 
   async function withDatabase<T>(use: (client: Client) => Promise<T>): Promise<T> {
-    const client = await openClient(parseConnectionUrl('connectionUrl in stack.json', stack().connectionUrl), { connectTimeoutMs, statementTimeoutMs: 5000 });
+    const client = await openClient(parseConnectionUrl('connectionUrl in stack.json', stack().connectionUrl), {
+      connectTimeoutMs,
+      statementTimeoutMs: 5000,
+    });
     try {
       return await use(client);
     } finally {
@@ -66,14 +75,23 @@ export function localSmokePlan(options: LocalSmokeOptions): SmokePlan {
 
   function lambdaClient(): LambdaClient {
     // One attempt: a stack that is not running should fail the step at once, not after the SDK's retries.
-    return new LambdaClient({ endpoint: stack().lambdaEndpoint, region: stack().region, credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
+    return new LambdaClient({
+      endpoint: stack().lambdaEndpoint,
+      region: stack().region,
+      credentials: DUMMY_CREDENTIALS,
+      maxAttempts: 1,
+    });
   }
 
   const stackStep: SmokeStep = {
     name: 'stack',
     async run() {
       info = await readStackInfo(dataDir);
-      if (info === undefined) throw new StepFailure(`no local stack: ${stackFilePath(dataDir)} is missing or unreadable; start one with npm start`, EXIT.CONFIG);
+      if (info === undefined)
+        throw new StepFailure(
+          `no local stack: ${stackFilePath(dataDir)} is missing or unreadable; start one with npm start`,
+          EXIT.CONFIG,
+        );
       return `${stackFilePath(dataDir)}: pool ${info.userPoolId}`;
     },
   };
@@ -97,19 +115,24 @@ export function localSmokePlan(options: LocalSmokeOptions): SmokePlan {
       ];
       for (const [trigger, actual, expected] of wired) {
         if (actual !== expected) {
-          throw new StepFailure(`trigger not wired: cognito-local's ${trigger} trigger is ${typeof actual === 'string' ? actual : 'not set'}, not ${expected}`);
+          throw new StepFailure(
+            `trigger not wired: cognito-local's ${trigger} trigger is ${typeof actual === 'string' ? actual : 'not set'}, not ${expected}`,
+          );
         }
       }
       const endpoint = isRecord(config.LambdaClient) ? config.LambdaClient.endpoint : undefined;
       if (endpoint !== lambdaEndpoint) {
-        throw new StepFailure(`trigger not wired: cognito-local calls ${typeof endpoint === 'string' ? endpoint : 'no endpoint'}, not the Invoke API at ${lambdaEndpoint}`);
+        throw new StepFailure(
+          `trigger not wired: cognito-local calls ${typeof endpoint === 'string' ? endpoint : 'no endpoint'}, not the Invoke API at ${lambdaEndpoint}`,
+        );
       }
       const cognito = localCognitoClient(cognitoEndpoint);
       try {
         await cognito.send(new DescribeUserPoolCommand({ UserPoolId: userPoolId }));
       } catch (error) {
         if (isUnreachable(error)) throw notRunning('cognito-local', cognitoEndpoint);
-        if (error instanceof Error && error.name === 'ResourceNotFoundException') throw new StepFailure(`trigger not wired: cognito-local has no pool ${userPoolId}`);
+        if (error instanceof Error && error.name === 'ResourceNotFoundException')
+          throw new StepFailure(`trigger not wired: cognito-local has no pool ${userPoolId}`);
         throw error;
       } finally {
         cognito.destroy();
@@ -117,10 +140,12 @@ export function localSmokePlan(options: LocalSmokeOptions): SmokePlan {
       // DryRun: Lambda's own "is this function there", without running it.
       const lambda = lambdaClient();
       try {
-        for (const [, , name] of wired) await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'DryRun' }));
+        for (const [, , name] of wired)
+          await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'DryRun' }));
       } catch (error) {
         if (isUnreachable(error)) throw notRunning('the local Invoke API', lambdaEndpoint);
-        if (error instanceof Error && error.name === 'ResourceNotFoundException') throw new StepFailure('trigger not wired: the local Invoke API does not serve the trigger functions');
+        if (error instanceof Error && error.name === 'ResourceNotFoundException')
+          throw new StepFailure('trigger not wired: the local Invoke API does not serve the trigger functions');
         throw error;
       } finally {
         lambda.destroy();
@@ -145,7 +170,8 @@ export function localSmokePlan(options: LocalSmokeOptions): SmokePlan {
       }
       if (invocation.functionError !== undefined) {
         // Locally there is no fallback queue: the database's failure reaches the caller as it would Cognito.
-        if (invocation.errorType === 'DatabaseUnavailableError') throw new StepFailure(`${databaseCause(undefined)}: is the local PostgreSQL running?`, EXIT.UNAVAILABLE);
+        if (invocation.errorType === 'DatabaseUnavailableError')
+          throw new StepFailure(`${databaseCause(undefined)}: is the local PostgreSQL running?`, EXIT.UNAVAILABLE);
         throw new StepFailure(`the function failed: ${invocation.errorType ?? invocation.functionError}`);
       }
       const found = await withDatabase(async (client) => {
@@ -156,14 +182,18 @@ export function localSmokePlan(options: LocalSmokeOptions): SmokePlan {
         return rows[0];
       });
       if (found === undefined) throw new StepFailure('the function answered but public.users has no row for the probe');
-      if (found.personal) throw new StepFailure('the probe\'s row holds personal data it was never given');
+      if (found.personal) throw new StepFailure("the probe's row holds personal data it was never given");
       return `row in public.users, written by ${FUNCTION_NAME}`;
     },
   };
 
   const fallbackStep: SmokeStep = {
     name: 'fallback',
-    run: () => Promise.resolve({ skipped: 'no queue locally: the local function has no FALLBACK_QUEUE_URL, so a database failure reaches the caller instead' }),
+    run: () =>
+      Promise.resolve({
+        skipped:
+          'no queue locally: the local function has no FALLBACK_QUEUE_URL, so a database failure reaches the caller instead',
+      }),
   };
 
   const eraseStep: SmokeStep = {
@@ -178,7 +208,10 @@ export function localSmokePlan(options: LocalSmokeOptions): SmokePlan {
         );
         return { outcome: erased, left: rows[0]?.left !== false, tombstoned: rows[0]?.tombstoned === true };
       });
-      if (left || !tombstoned) throw new StepFailure(`erase path broken (writer): sync.erase_user answered ${outcome} but the probe's ${left ? 'row is still there' : 'tombstone is missing'}`);
+      if (left || !tombstoned)
+        throw new StepFailure(
+          `erase path broken (writer): sync.erase_user answered ${outcome} but the probe's ${left ? 'row is still there' : 'tombstone is missing'}`,
+        );
       return `${outcome} by sync.erase_user (policy ${LOCAL_ERASURE_POLICY}); its tombstone stays`;
     },
   };

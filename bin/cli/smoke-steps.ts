@@ -2,7 +2,12 @@
 // it is sent as, one Lambda invocation and its JSON log lines, the likely cause of a database failure, the runner.
 import { randomUUID } from 'node:crypto';
 import { InvokeCommand, type InvocationType, type LambdaClient } from '@aws-sdk/client-lambda';
-import { CLOUDTRAIL_DETAIL_TYPE, COGNITO_API_SOURCE, COGNITO_EVENT_SOURCE, type CloudTrailEvent } from '../../lambdas/cognito/cloudtrail-event';
+import {
+  CLOUDTRAIL_DETAIL_TYPE,
+  COGNITO_API_SOURCE,
+  COGNITO_EVENT_SOURCE,
+  type CloudTrailEvent,
+} from '../../lambdas/cognito/cloudtrail-event';
 import { CONFIRM_SIGN_UP } from '../../lambdas/cognito/trigger-event';
 import type { ErrorClass } from '../../lambdas/postgres/error-codes';
 import { PROBE_PREFIX } from '../../lambdas/post-confirmation/smoke-probe';
@@ -15,7 +20,6 @@ export { FALLBACK_METADATA, PROBE_PATTERN } from '../../lambdas/post-confirmatio
 export function newProbeSub(): string {
   return `${PROBE_PREFIX}${randomUUID()}`;
 }
-
 
 export interface ProbeEventOptions {
   readonly sub: string;
@@ -100,7 +104,8 @@ export function logRecords(text: string): LogRecord[] {
     if (record === undefined) continue;
     const inner = record.message;
     if (isRecord(inner)) records.push(inner);
-    else if (typeof inner === 'string' && inner.startsWith('{') && parseObject(inner) !== undefined) records.push(parseObject(inner) as LogRecord);
+    else if (typeof inner === 'string' && inner.startsWith('{') && parseObject(inner) !== undefined)
+      records.push(parseObject(inner) as LogRecord);
     else records.push(record);
   }
   return records;
@@ -124,7 +129,12 @@ export interface Invocation {
 }
 
 /** One invocation; a synchronous one returns the last 4 KB of the function's log with it. */
-export async function invoke(lambda: LambdaClient, name: string, event: unknown, type: InvocationType = 'RequestResponse'): Promise<Invocation> {
+export async function invoke(
+  lambda: LambdaClient,
+  name: string,
+  event: unknown,
+  type: InvocationType = 'RequestResponse',
+): Promise<Invocation> {
   const response = await lambda.send(
     new InvokeCommand({
       FunctionName: name,
@@ -135,11 +145,17 @@ export async function invoke(lambda: LambdaClient, name: string, event: unknown,
   );
   let payload: unknown;
   try {
-    payload = response.Payload && response.Payload.length > 0 ? JSON.parse(new TextDecoder().decode(response.Payload)) : undefined;
+    payload =
+      response.Payload && response.Payload.length > 0
+        ? JSON.parse(new TextDecoder().decode(response.Payload))
+        : undefined;
   } catch {
     payload = undefined;
   }
-  const errorType = identifier(typeof payload === 'object' && payload !== null ? (payload as LogRecord) : undefined, 'errorType');
+  const errorType = identifier(
+    typeof payload === 'object' && payload !== null ? (payload as LogRecord) : undefined,
+    'errorType',
+  );
   return {
     ...(response.FunctionError ? { functionError: response.FunctionError } : {}),
     ...(errorType !== undefined ? { errorType } : {}),
@@ -177,7 +193,9 @@ const DATABASE_CAUSES: Readonly<Record<ErrorClass, string>> = {
 /** The likely cause of a database failure from the errorClass the function logged, when it logged one. */
 export function databaseCause(errorClass: string | undefined): string {
   if (errorClass === undefined) return 'function cannot reach the database';
-  return Object.hasOwn(DATABASE_CAUSES, errorClass) ? DATABASE_CAUSES[errorClass as ErrorClass] : `function cannot reach the database (${errorClass})`;
+  return Object.hasOwn(DATABASE_CAUSES, errorClass)
+    ? DATABASE_CAUSES[errorClass as ErrorClass]
+    : `function cannot reach the database (${errorClass})`;
 }
 
 /** A step that failed for a reason the operator can act on: `reason` is the one line's likely cause. */
@@ -252,7 +270,8 @@ export async function runSmoke(plan: SmokePlan, options: RunOptions): Promise<Ru
       // The probe may be written (or queued) once the write step ran; the erase step is the one that removes it.
       const eraseRan = plan.steps.slice(0, index + 1).some((done) => done.name === 'erase');
       const writeRan = plan.steps.slice(0, index + 1).some((done) => done.name === 'write');
-      if (plan.cleanup && writeRan && !eraseRan) output.err(`smoke ${plan.label}: cleanup: ${oneLine(await plan.cleanup().catch(cleanupFailed))}`);
+      if (plan.cleanup && writeRan && !eraseRan)
+        output.err(`smoke ${plan.label}: cleanup: ${oneLine(await plan.cleanup().catch(cleanupFailed))}`);
       output.err(`smoke ${plan.label}: step ${step.name} failed: ${oneLine(reason)}`);
       return { exitCode, failed: step.name };
     }

@@ -18,7 +18,8 @@ type Spawn = (command: string, args: readonly string[], options: SpawnOptions) =
 const REQUIRED_PROGRAMS = [
   {
     name: 'aws',
-    install: 'the AWS CLI v2 is not installed or not on PATH; install it (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html) and retry',
+    install:
+      'the AWS CLI v2 is not installed or not on PATH; install it (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html) and retry',
   },
   {
     name: 'session-manager-plugin',
@@ -58,7 +59,12 @@ export function parseLocalPort(value: string | undefined): number {
 }
 
 /** The AWS CLI's arguments: an argument array, never a shell string, so no value is ever parsed by a shell. */
-export function startSessionArgs(target: { instanceId: string; endpoint: string; localPort: number; region: string }): string[] {
+export function startSessionArgs(target: {
+  instanceId: string;
+  endpoint: string;
+  localPort: number;
+  region: string;
+}): string[] {
   return [
     'ssm',
     'start-session',
@@ -102,7 +108,12 @@ async function operatorInstance(cloudFormation: CloudFormationClient, stage: str
 /** Resolves to the AWS CLI's exit code once the session ends (Ctrl-C ends it). */
 export async function openTunnel(options: TunnelOptions): Promise<number> {
   const { stage, localPort, env, cloudFormation, output } = options;
-  const endpoint = await stackOutput(cloudFormation, stackName(stage, 'Database'), 'DatabaseEndpoint', '--stage of a deployed stack');
+  const endpoint = await stackOutput(
+    cloudFormation,
+    stackName(stage, 'Database'),
+    'DatabaseEndpoint',
+    '--stage of a deployed stack',
+  );
   const instanceId = await operatorInstance(cloudFormation, stage);
   for (const program of REQUIRED_PROGRAMS) {
     if (findOnPath(program.name, env) === undefined) throw new CliError(program.install, EXIT.NOT_FOUND);
@@ -112,7 +123,9 @@ export async function openTunnel(options: TunnelOptions): Promise<number> {
 
   output.err(`tunnel: 127.0.0.1:${localPort} -> ${endpoint}:${POSTGRES_PORT} through ${instanceId}; Ctrl-C ends it`);
   // TLS is still verified against the endpoint's own name: --host and --port only say where the bytes go.
-  output.out(`in another terminal: npm run db -- connect --stage ${stage} --db-user <NAME> --host 127.0.0.1 --port ${localPort}`);
+  output.out(
+    `in another terminal: npm run db -- connect --stage ${stage} --db-user <NAME> --host 127.0.0.1 --port ${localPort}`,
+  );
 
   const child = options.spawn('aws', args, { stdio: 'inherit', env });
   // Ctrl-C belongs to the session: the CLI closes it cleanly; it must not end us first and orphan it.

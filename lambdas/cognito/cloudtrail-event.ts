@@ -81,7 +81,11 @@ export interface CloudTrailDetail {
 export type CloudTrailEvent = EventBridgeEvent<typeof CLOUDTRAIL_DETAIL_TYPE, CloudTrailDetail>;
 
 /** Where the sub was found, in the order they are tried. */
-export type SubSource = 'additionalEventData.sub' | 'requestParameters.username' | 'responseElements.user.username' | 'responseElements.user.attributes.sub';
+export type SubSource =
+  | 'additionalEventData.sub'
+  | 'requestParameters.username'
+  | 'responseElements.user.username'
+  | 'responseElements.user.attributes.sub';
 
 export type IgnoreReason =
   /** Not an object, or no detail object: nothing to read. */
@@ -102,7 +106,12 @@ export interface EventIds {
 }
 
 export type UserEvent =
-  | (EventIds & { readonly kind: 'user'; readonly eventName: UserEventName; readonly sub: string; readonly subSource: SubSource })
+  | (EventIds & {
+      readonly kind: 'user';
+      readonly eventName: UserEventName;
+      readonly sub: string;
+      readonly subSource: SubSource;
+    })
   | (EventIds & { readonly kind: 'ignored'; readonly reason: IgnoreReason });
 
 const EVENT_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
@@ -166,7 +175,11 @@ export function userEventFrom(event: unknown, userPoolId: string): UserEvent {
   if (!isRecord(event) || !isRecord(event.detail)) return { kind: 'ignored', reason: 'malformed' };
   const { detail } = event;
   const ids = eventIds(detail);
-  if (event.source !== COGNITO_EVENT_SOURCE || event['detail-type'] !== CLOUDTRAIL_DETAIL_TYPE || detail.eventSource !== COGNITO_API_SOURCE) {
+  if (
+    event.source !== COGNITO_EVENT_SOURCE ||
+    event['detail-type'] !== CLOUDTRAIL_DETAIL_TYPE ||
+    detail.eventSource !== COGNITO_API_SOURCE
+  ) {
     return { ...ids, kind: 'ignored', reason: 'not_user_event' };
   }
   const { eventName } = detail;

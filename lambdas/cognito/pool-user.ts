@@ -9,7 +9,12 @@ import { userFromAttributes, SUB_PATTERN, type NewUser } from '../users/user';
  * (FORCE_CHANGE_PASSWORD: Post Confirmation never fires for them), or imported/reset (RESET_REQUIRED).
  * UNCONFIRMED users are not users yet: they are seen (never pruned) but not written.
  */
-export const SYNCED_STATUSES: ReadonlySet<string> = new Set(['CONFIRMED', 'EXTERNAL_PROVIDER', 'FORCE_CHANGE_PASSWORD', 'RESET_REQUIRED']);
+export const SYNCED_STATUSES: ReadonlySet<string> = new Set([
+  'CONFIRMED',
+  'EXTERNAL_PROVIDER',
+  'FORCE_CHANGE_PASSWORD',
+  'RESET_REQUIRED',
+]);
 
 export interface PoolUser extends NewUser {
   readonly enabled: boolean;
@@ -49,7 +54,8 @@ export function poolUserFrom(user: CognitoUserShape, path = 'user'): PoolUser {
     attributes.sub = user.Username;
   }
   const mapped = userFromAttributes(attributes, `${path}.Attributes`);
-  if (user.Enabled !== undefined && typeof user.Enabled !== 'boolean') throw new InvalidEventError(`${path}.Enabled`, 'must be a boolean');
+  if (user.Enabled !== undefined && typeof user.Enabled !== 'boolean')
+    throw new InvalidEventError(`${path}.Enabled`, 'must be a boolean');
   const modified = user.UserLastModifiedDate;
   if (modified !== undefined && !(modified instanceof Date && Number.isFinite(modified.getTime()))) {
     throw new InvalidEventError(`${path}.UserLastModifiedDate`, 'must be a date');
@@ -67,4 +73,3 @@ export function poolUserFrom(user: CognitoUserShape, path = 'user'): PoolUser {
 export function isSynced(user: Pick<PoolUser, 'status'>): boolean {
   return SYNCED_STATUSES.has(user.status);
 }
-

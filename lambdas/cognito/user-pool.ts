@@ -44,7 +44,8 @@ export class RateLimiter {
     readonly ratePerSecond: number,
     private readonly clock: Clock,
   ) {
-    if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) throw new RangeError('ratePerSecond must be a positive number');
+    if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond))
+      throw new RangeError('ratePerSecond must be a positive number');
     this.intervalMs = 1000 / ratePerSecond;
   }
 
@@ -117,7 +118,11 @@ export function cognitoPoolReader(client: CognitoIdentityProviderClient, options
       const readAt = clock.now();
       try {
         const result = await client.send(
-          new ListUsersCommand({ UserPoolId: options.userPoolId, Limit: LIST_USERS_PAGE_SIZE, ...(token !== undefined ? { PaginationToken: token } : {}) }),
+          new ListUsersCommand({
+            UserPoolId: options.userPoolId,
+            Limit: LIST_USERS_PAGE_SIZE,
+            ...(token !== undefined ? { PaginationToken: token } : {}),
+          }),
         );
         return { users: result.Users ?? [], nextToken: result.PaginationToken || undefined, readAt };
       } catch (error) {

@@ -26,7 +26,8 @@ export function createHandler(settings: MigrateSettings, deps: MigrateHandlerDep
       return await runMigrations({ ...deps, secrets: secrets(), settings, logger });
     } catch (error) {
       // These messages name a file or a field, never a value: safe to log whole.
-      const safeMessage = error instanceof MigrationRefusedError || error instanceof InvalidSecretError ? error.message : undefined;
+      const safeMessage =
+        error instanceof MigrationRefusedError || error instanceof InvalidSecretError ? error.message : undefined;
       logger.error('migrations failed', { ...describeError(error), errorMessage: safeMessage });
       throw error;
     }

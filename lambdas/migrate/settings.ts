@@ -31,7 +31,10 @@ export interface MigrateSettings {
 }
 
 function isLimit(value: unknown): value is number {
-  return Number.isInteger(value) && ((value as number) === NO_CONNECTION_LIMIT || ((value as number) >= 1 && (value as number) <= MAX_CONNECTION_LIMIT));
+  return (
+    Number.isInteger(value) &&
+    ((value as number) === NO_CONNECTION_LIMIT || ((value as number) >= 1 && (value as number) <= MAX_CONNECTION_LIMIT))
+  );
 }
 
 /** Parses CONNECTION_LIMITS; the errors name the variable and the role, never echo what else the text holds. */
@@ -46,9 +49,13 @@ export function parseConnectionLimits(text: string): ConnectionLimits {
   const limits: Partial<Record<FunctionRole, number>> = {};
   for (const [key, value] of Object.entries(parsed)) {
     const role = FUNCTION_ROLES.find((known) => known === key);
-    if (role === undefined) throw new ConfigurationError('CONNECTION_LIMITS', `may only name ${FUNCTION_ROLES.join(', ')}`);
+    if (role === undefined)
+      throw new ConfigurationError('CONNECTION_LIMITS', `may only name ${FUNCTION_ROLES.join(', ')}`);
     if (!isLimit(value)) {
-      throw new ConfigurationError('CONNECTION_LIMITS', `${role} must be a whole number from 1 to ${MAX_CONNECTION_LIMIT}, or ${NO_CONNECTION_LIMIT} for none`);
+      throw new ConfigurationError(
+        'CONNECTION_LIMITS',
+        `${role} must be a whole number from 1 to ${MAX_CONNECTION_LIMIT}, or ${NO_CONNECTION_LIMIT} for none`,
+      );
     }
     limits[role] = value;
   }

@@ -51,7 +51,10 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
   // The one message a sign-up becomes when it goes to the queue (the database unavailable, or a smoke probe),
   // sent within what is left of the event's deadline.
   const enqueue = (queue: FallbackQueue) =>
-    queue.enqueue(replayMessageFor(triggerSource, envelope, user), deadline === undefined ? {} : { timeoutMs: deadline - clock() });
+    queue.enqueue(
+      replayMessageFor(triggerSource, envelope, user),
+      deadline === undefined ? {} : { timeoutMs: deadline - clock() },
+    );
   if (wantsFallbackProbe(user.cognitoUserId, request)) {
     // The smoke test's check that the queue takes a message from this function's role, through its network
     // path; the writer replays it like any other (and meets the probe's tombstone if the erase came first).
@@ -74,7 +77,12 @@ export async function handlePostConfirmation<E>(event: E, deps: PostConfirmation
       });
       throw queueError;
     }
-    log.info('smoke probe queued for replay', { sub: user.cognitoUserId, outcome: 'queued', probe: true, durationMs: clock() - started });
+    log.info('smoke probe queued for replay', {
+      sub: user.cognitoUserId,
+      outcome: 'queued',
+      probe: true,
+      durationMs: clock() - started,
+    });
     return event;
   }
   let result: SignUpResult;

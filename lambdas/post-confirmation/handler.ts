@@ -36,11 +36,21 @@ export interface PostConfirmationHandler {
 }
 
 /** Builds the handler once per container: the connection opens on the first event and is reused after. */
-export function createHandler(settings: PostConfirmationSettings, deps: PostConfirmationHandlerDeps = {}): PostConfirmationHandler {
+export function createHandler(
+  settings: PostConfirmationSettings,
+  deps: PostConfirmationHandlerDeps = {},
+): PostConfirmationHandler {
   const logger = deps.logger ?? createLogger({ service: 'post-confirmation' });
   const clock = deps.clock ?? Date.now;
-  const users = databasePort(deps.users, settings.database, { applicationName: 'post-confirmation' }, createSignUpWriter);
-  const queue = deps.fallback ?? (settings.fallbackQueueUrl === undefined ? undefined : sqsFallbackQueue({ queueUrl: settings.fallbackQueueUrl }));
+  const users = databasePort(
+    deps.users,
+    settings.database,
+    { applicationName: 'post-confirmation' },
+    createSignUpWriter,
+  );
+  const queue =
+    deps.fallback ??
+    (settings.fallbackQueueUrl === undefined ? undefined : sqsFallbackQueue({ queueUrl: settings.fallbackQueueUrl }));
 
   const handler = async <E>(event: E, context?: BudgetContext): Promise<E> => {
     // One deadline per event, fixed once: Cognito's budget from now, or the function's own end if sooner,
@@ -50,7 +60,13 @@ export function createHandler(settings: PostConfirmationSettings, deps: PostConf
     const deadline = started + Math.min(COGNITO_BUDGET_MS, lambdaLeft) - RESPONSE_MARGIN_MS;
     const log = logger.child({ requestId: context?.awsRequestId });
     try {
-      return await handlePostConfirmation(event, { users: users.port, logger: log, clock, deadline, ...(queue ? { fallback: queue } : {}) });
+      return await handlePostConfirmation(event, {
+        users: users.port,
+        logger: log,
+        clock,
+        deadline,
+        ...(queue ? { fallback: queue } : {}),
+      });
     } catch (error) {
       log.error('post-confirmation failed', { ...describeError(error), sub: safeSub(event) });
       throw toCallerError(error, context?.awsRequestId);

@@ -94,6 +94,7 @@ export function databaseSettingsFromEnv(env: Env): DatabaseSettings {
 
 function endpointKind(env: Env): 'instance' | 'proxy' {
   const kind = optional(env, 'DB_ENDPOINT_KIND') ?? 'instance';
-  if (kind !== 'instance' && kind !== 'proxy') throw new ConfigurationError('DB_ENDPOINT_KIND', 'must be instance or proxy');
+  if (kind !== 'instance' && kind !== 'proxy')
+    throw new ConfigurationError('DB_ENDPOINT_KIND', 'must be instance or proxy');
   return kind;
 }

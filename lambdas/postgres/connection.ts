@@ -53,7 +53,11 @@ export class LazyConnection implements Queryable {
    * a per-statement SET costs a round trip, so the deadline is enforced by the client, and the server's own
    * limit stops a statement the client gave up on soon after.
    */
-  async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[], options: QueryOptions = {}): Promise<{ rows: R[] }> {
+  async query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values?: unknown[],
+    options: QueryOptions = {},
+  ): Promise<{ rows: R[] }> {
     const deadline = options.deadline ?? Date.now() + this.budgetMs;
     const reused = this.client !== undefined;
     try {
@@ -79,7 +83,11 @@ export class LazyConnection implements Queryable {
     if (client) await client.end().catch(() => undefined);
   }
 
-  private async attempt<R extends QueryResultRow>(text: string, values: unknown[] | undefined, deadline: number): Promise<{ rows: R[] }> {
+  private async attempt<R extends QueryResultRow>(
+    text: string,
+    values: unknown[] | undefined,
+    deadline: number,
+  ): Promise<{ rows: R[] }> {
     const client = await this.connection(deadline);
     const left = deadline - Date.now();
     if (left <= 0) throw new DatabaseUnavailableError(DEADLINE_MESSAGE, undefined, DEADLINE);
@@ -129,7 +137,11 @@ export class LazyConnection implements Queryable {
       // Whatever keeps a connection from opening means the database cannot take this write now: let it be
       // queued. Whether waiting will help (a restart) or not (an untrusted certificate) is in the class.
       const classification = classifyFailure(error) ?? { failureClass: 'transient', errorClass: 'network' };
-      throw unavailable(error, classification, classification.failureClass === 'transient' ? UNREACHABLE_MESSAGE : undefined);
+      throw unavailable(
+        error,
+        classification,
+        classification.failureClass === 'transient' ? UNREACHABLE_MESSAGE : undefined,
+      );
     }
     this.client = client;
     return client;

@@ -156,7 +156,10 @@ export function classifyFailure(error: unknown): Classification | undefined {
   if (code !== undefined) {
     const permanent = PERMANENT_CODES[code];
     if (permanent !== undefined) {
-      const refined = code === SQLSTATE.INVALID_AUTHORIZATION && /^role ".*" does not exist/.test(error.message) ? 'role-missing' : permanent;
+      const refined =
+        code === SQLSTATE.INVALID_AUTHORIZATION && /^role ".*" does not exist/.test(error.message)
+          ? 'role-missing'
+          : permanent;
       return { failureClass: 'permanent', errorClass: refined };
     }
     const transient = TRANSIENT_CODES[code];

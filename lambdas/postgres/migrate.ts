@@ -29,7 +29,9 @@ export class MigrationRefusedError extends Error {
     readonly file?: string,
     readonly code?: string,
   ) {
-    super(`Migration ${file ?? '(no single file)'} refused: ${REASONS[reason]}${code === undefined ? '' : ` (SQLSTATE ${code})`}`);
+    super(
+      `Migration ${file ?? '(no single file)'} refused: ${REASONS[reason]}${code === undefined ? '' : ` (SQLSTATE ${code})`}`,
+    );
   }
 }
 
@@ -40,7 +42,9 @@ const FILE_IN_MESSAGE = /(?:running|migrations|Offending file:|on file:) '([^']+
 function fileNamed(dir: string, quoted: string): string {
   if (/\.(sql|js)$/.test(quoted)) return quoted;
   try {
-    return readdirSync(dir).find((file) => file.replace(/^\d+[-_]?/, '').replace(/\.(sql|js)$/, '') === quoted) ?? quoted;
+    return (
+      readdirSync(dir).find((file) => file.replace(/^\d+[-_]?/, '').replace(/\.(sql|js)$/, '') === quoted) ?? quoted
+    );
   } catch {
     return quoted;
   }
@@ -69,7 +73,11 @@ export async function applyMigrations(
     const text = error instanceof Error ? error.message : '';
     const quoted = FILE_IN_MESSAGE.exec(text)?.[1];
     const file = quoted === undefined ? undefined : fileNamed(dir, quoted);
-    const reason: MigrationRefusal = /Hashes don't match/.test(text) ? 'changed' : failedCode !== undefined ? 'failed' : 'invalid';
+    const reason: MigrationRefusal = /Hashes don't match/.test(text)
+      ? 'changed'
+      : failedCode !== undefined
+        ? 'failed'
+        : 'invalid';
     throw new MigrationRefusedError(reason, file, reason === 'failed' ? failedCode : undefined);
   }
 }

@@ -42,13 +42,21 @@ export function rdsCertificateAuthorities(options: RdsCaOptions = {}): readonly 
   const key = `${options.region ?? '*'}|${options.proxy === true}`;
   const cached = selected.get(key);
   if (cached !== undefined) return cached;
-  if (options.region !== undefined && !REGION.test(options.region)) throw new UnknownRegionCaError(options.region.slice(0, 30));
+  if (options.region !== undefined && !REGION.test(options.region))
+    throw new UnknownRegionCaError(options.region.slice(0, 30));
   // `Amazon RDS eu-west-1 Root CA RSA2048 G1`, never `Amazon RDS Beta us-east-1 ...` (the prefix is exact).
-  const names = options.region === undefined ? undefined : RDS_ROOT_KINDS.map((kind) => `Amazon RDS ${options.region} Root CA ${kind}`);
+  const names =
+    options.region === undefined
+      ? undefined
+      : RDS_ROOT_KINDS.map((kind) => `Amazon RDS ${options.region} Root CA ${kind}`);
   const roots = defaults.filter((pem) => {
     const der = head(pem);
     if (names !== undefined) return names.some((name) => der.includes(name));
-    return RDS_ROOT_KINDS.some((kind) => der.includes(` Root CA ${kind}`)) && !der.includes('Amazon RDS Beta') && !der.includes('Amazon RDS Preview');
+    return (
+      RDS_ROOT_KINDS.some((kind) => der.includes(` Root CA ${kind}`)) &&
+      !der.includes('Amazon RDS Beta') &&
+      !der.includes('Amazon RDS Preview')
+    );
   });
   if (roots.length === 0) throw new UnknownRegionCaError(options.region ?? '(any)');
   const authorities = options.proxy === true ? [...roots, ...proxies] : roots;
@@ -58,5 +66,9 @@ export function rdsCertificateAuthorities(options: RdsCaOptions = {}): readonly 
 
 /** The same authorities as one PEM file's text: what psql's `sslrootcert` reads. */
 export function rdsCaBundle(options: RdsCaOptions = {}): string {
-  return rdsCertificateAuthorities(options).map((pem) => pem.trim()).join('\n') + '\n';
+  return (
+    rdsCertificateAuthorities(options)
+      .map((pem) => pem.trim())
+      .join('\n') + '\n'
+  );
 }

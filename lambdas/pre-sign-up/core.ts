@@ -2,13 +2,20 @@
 // exists, so that most collisions never reach the post-confirmation handle rule. Advisory only: when the
 // database cannot answer, the sign-up goes ahead and the handle rule decides at confirmation.
 import { ADMIN_CREATE_USER, EXTERNAL_PROVIDER, SIGN_UP, triggerEnvelope } from '../cognito/trigger-event';
-import { DatabaseUnavailableError, describeError, HandleRefusedError, InvalidEventError, UnsupportedTriggerError } from '../runtime/errors';
+import {
+  DatabaseUnavailableError,
+  describeError,
+  HandleRefusedError,
+  InvalidEventError,
+  UnsupportedTriggerError,
+} from '../runtime/errors';
 import type { Logger } from '../runtime/logger';
 import { isRecord } from '../runtime/records';
 import { HANDLE_PATTERN } from '../users/user';
 import type { HandleDirectory } from '../users/users-repository';
 
-export const INVALID_HANDLE_MESSAGE = 'The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore.';
+export const INVALID_HANDLE_MESSAGE =
+  'The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore.';
 export const TAKEN_HANDLE_MESSAGE = 'The handle (preferred_username) is already taken. Choose another one.';
 
 export interface PreSignUpDeps {
@@ -26,7 +33,8 @@ export async function handlePreSignUp<E>(event: E, deps: PreSignUpDeps): Promise
     log.info('federated sign-up; handle not checked', { outcome: 'skipped' });
     return event;
   }
-  if (triggerSource !== SIGN_UP && triggerSource !== ADMIN_CREATE_USER) throw new UnsupportedTriggerError(triggerSource);
+  if (triggerSource !== SIGN_UP && triggerSource !== ADMIN_CREATE_USER)
+    throw new UnsupportedTriggerError(triggerSource);
   const attributes = request.userAttributes;
   if (!isRecord(attributes)) throw new InvalidEventError('request.userAttributes', 'must be an object');
   const handle = attributes.preferred_username;
@@ -34,7 +42,8 @@ export async function handlePreSignUp<E>(event: E, deps: PreSignUpDeps): Promise
     log.info('no handle asked for', { outcome: 'allowed' });
     return event;
   }
-  if (typeof handle !== 'string') throw new InvalidEventError('request.userAttributes.preferred_username', 'must be a string');
+  if (typeof handle !== 'string')
+    throw new InvalidEventError('request.userAttributes.preferred_username', 'must be a string');
   if (!HANDLE_PATTERN.test(handle)) {
     log.info('sign-up refused: handle is malformed', { outcome: 'refused', reason: 'invalid' });
     throw new HandleRefusedError('invalid', INVALID_HANDLE_MESSAGE);

@@ -14,7 +14,6 @@ import type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState } from '../us
 
 export type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState };
 
-
 export interface AppliedUser {
   readonly sub: string;
   readonly outcome: ApplyOutcome;
@@ -40,7 +39,12 @@ export interface ReconcileStore {
   /** The open run; undefined (and nothing written) when there is none. */
   resume(): Promise<ReconcileRun | undefined>;
   /** One page in one round trip, with the token it was read with and the token of the next (null: last page). */
-  applyPage(runId: string, pageToken: string | null, users: readonly UserState[], nextToken: string | null): Promise<AppliedUser[]>;
+  applyPage(
+    runId: string,
+    pageToken: string | null,
+    users: readonly UserState[],
+    nextToken: string | null,
+  ): Promise<AppliedUser[]>;
   /** Users of the open run without moving its token: the head of a page longer than 60 (see MAX_BATCH). */
   applyInRun(runId: string, users: readonly UserState[]): Promise<AppliedUser[]>;
   /** The pool refused the saved token: the run reads again from the first page. */
@@ -208,7 +212,10 @@ function fallbackSub(user: CognitoUserShape): string | undefined {
 }
 
 /** A Cognito user as the state to write, or as seen only with the reason it is not written. */
-export function stateOf(user: CognitoUserShape, readAt: string): { state?: UserState; skip?: string; handleRefused?: boolean } {
+export function stateOf(
+  user: CognitoUserShape,
+  readAt: string,
+): { state?: UserState; skip?: string; handleRefused?: boolean } {
   try {
     const mapped = poolUserFrom(user, 'user');
     const state = userStateOf(mapped, readAt);
@@ -247,7 +254,10 @@ function count(report: ReconcileReport, applied: readonly AppliedUser[], log: Lo
       case 'updated_handle_conflict':
         report.updated += 1;
         report.handleConflicts += 1;
-        log.info('handle kept: the pool asks for a handle another user holds', { sub: user.sub, outcome: user.outcome });
+        log.info('handle kept: the pool asks for a handle another user holds', {
+          sub: user.sub,
+          outcome: user.outcome,
+        });
         break;
       case 'unchanged':
         report.unchanged += 1;
@@ -263,7 +273,11 @@ function count(report: ReconcileReport, applied: readonly AppliedUser[], log: Lo
         break;
       case 'refused':
         bump(report.refused, user.errorCode ?? 'unknown');
-        log.error('user refused by the database; skipped', { sub: user.sub, errorCode: user.errorCode, outcome: 'refused' });
+        log.error('user refused by the database; skipped', {
+          sub: user.sub,
+          errorCode: user.errorCode,
+          outcome: 'refused',
+        });
         break;
     }
   }
@@ -287,7 +301,8 @@ function mapPage(users: readonly UserType[], readAt: number, report: ReconcileRe
     }
     if (skip !== undefined) {
       bump(report.skipped, skip);
-      if (!skip.startsWith('not confirmed')) log.warn('user skipped: attributes do not validate', { sub: state?.sub ?? null, reason: skip });
+      if (!skip.startsWith('not confirmed'))
+        log.warn('user skipped: attributes do not validate', { sub: state?.sub ?? null, reason: skip });
     }
     // A page never names a sub twice in Cognito's listing; if one did, the first state is the one kept.
     if (state !== undefined && !seen.has(state.sub)) {
@@ -298,7 +313,8 @@ function mapPage(users: readonly UserType[], readAt: number, report: ReconcileRe
   return states;
 }
 
-const isOutOfTime = (deps: ReconcileDeps, options: ReconcileOptions) => deps.clock.now() >= (options.deadline ?? Number.POSITIVE_INFINITY);
+const isOutOfTime = (deps: ReconcileDeps, options: ReconcileOptions) =>
+  deps.clock.now() >= (options.deadline ?? Number.POSITIVE_INFINITY);
 
 /** Runs (or continues) a reconcile; resolves to what this invocation did. */
 export async function reconcile(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
@@ -318,7 +334,10 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
   report.resumed = run.resumed;
   report.runPages = run.pages;
   report.runScanned = run.scanned;
-  log.info(run.resumed ? 'reconcile run resumed' : 'reconcile run started', { pagesBefore: run.pages, resumedFromToken: run.paginationToken !== null });
+  log.info(run.resumed ? 'reconcile run resumed' : 'reconcile run started', {
+    pagesBefore: run.pages,
+    resumedFromToken: run.paginationToken !== null,
+  });
 
   let pageToken = run.paginationToken;
   let complete = false;
@@ -329,13 +348,16 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
       page = await deps.pool.listPage(pageToken ?? undefined);
     } catch (error) {
       if (!(error instanceof PaginationTokenRefusedError)) throw error;
-      if (report.rewound >= MAX_REWINDS) throw new ReconcileError(`the pool refused ${report.rewound + 1} pagination tokens in a row; giving up`);
+      if (report.rewound >= MAX_REWINDS)
+        throw new ReconcileError(`the pool refused ${report.rewound + 1} pagination tokens in a row; giving up`);
       // What the run has seen stays valid (a mark only says "in the pool after the run started"); it reads the
       // pool again from the first page, so nothing is pruned on a partial view.
       await deps.store.rewind(run.runId);
       report.rewound += 1;
       pageToken = null;
-      log.warn('the pool refused the saved pagination token; the run reads again from the first page', { outcome: 'rewound' });
+      log.warn('the pool refused the saved pagination token; the run reads again from the first page', {
+        outcome: 'rewound',
+      });
       continue;
     }
     const states = mapPage(page.users, page.readAt, report, log);
@@ -363,7 +385,11 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
     deps.onPage?.(report);
   }
   if (!complete) {
-    log.info('reconcile stopped at the time budget; the next invocation resumes it', { outcome: 'incomplete', pages: report.pages, scanned: report.scanned });
+    log.info('reconcile stopped at the time budget; the next invocation resumes it', {
+      outcome: 'incomplete',
+      pages: report.pages,
+      scanned: report.scanned,
+    });
     return report;
   }
   report.status = 'complete';
@@ -394,7 +420,13 @@ function newPrune(): PruneReport {
  * Re-checks one candidate against the pool: only a user the pool says does not exist is erased; one it has
  * is written as it is now (it exists, so it must not be erased, whatever made the run miss it).
  */
-async function checkCandidate(sub: string, options: ReconcileOptions, deps: ReconcileDeps, report: PruneReport, log: Logger): Promise<void> {
+async function checkCandidate(
+  sub: string,
+  options: ReconcileOptions,
+  deps: ReconcileDeps,
+  report: PruneReport,
+  log: Logger,
+): Promise<void> {
   const check = await deps.pool.checkUser(sub);
   if (check.user === 'absent') {
     if (options.dryRun) {
@@ -431,7 +463,10 @@ async function prune(runId: string, options: ReconcileOptions, deps: ReconcileDe
     }
     report.complete = true;
     if (!options.prune && report.candidates > 0) {
-      log.warn('rows whose user is no longer in the pool (not erased: prune is off)', { outcome: 'prune_candidates', candidates: report.candidates });
+      log.warn('rows whose user is no longer in the pool (not erased: prune is off)', {
+        outcome: 'prune_candidates',
+        candidates: report.candidates,
+      });
     }
     return report;
   } finally {
@@ -460,7 +495,10 @@ async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<R
     deps.onPage?.(report);
   }
   if (!complete) {
-    log.info('dry run stopped at the time budget (a dry run does not resume)', { outcome: 'incomplete', scanned: report.scanned });
+    log.info('dry run stopped at the time budget (a dry run does not resume)', {
+      outcome: 'incomplete',
+      scanned: report.scanned,
+    });
     return report;
   }
   report.status = 'complete';

@@ -39,7 +39,9 @@ export class ReconcileFailedError extends Error {
     readonly code: string | undefined,
     requestId: string | undefined,
   ) {
-    super(`reconcile failed: ${causeName}${code !== undefined ? ` (${code})` : ''}; see the log of request ${requestId ?? 'unknown'}`);
+    super(
+      `reconcile failed: ${causeName}${code !== undefined ? ` (${code})` : ''}; see the log of request ${requestId ?? 'unknown'}`,
+    );
   }
 }
 
@@ -48,11 +50,15 @@ const FIELDS = new Set(['mode', 'prune', 'dryRun']);
 export function parseReconcileInput(event: unknown): ReconcileInput {
   if (!isRecord(event)) throw new InvalidReconcileInputError('input', 'must be a JSON object like {"mode":"start"}');
   const unknown = Object.keys(event).find((key) => !FIELDS.has(key));
-  if (unknown !== undefined) throw new InvalidReconcileInputError(JSON.stringify(unknown.slice(0, 40)), 'is not a field (mode, prune, dryRun)');
+  if (unknown !== undefined)
+    throw new InvalidReconcileInputError(JSON.stringify(unknown.slice(0, 40)), 'is not a field (mode, prune, dryRun)');
   const { mode, prune, dryRun } = event;
-  if (mode !== 'start' && mode !== 'continue') throw new InvalidReconcileInputError('mode', 'must be "start" or "continue"');
-  if (prune !== undefined && typeof prune !== 'boolean') throw new InvalidReconcileInputError('prune', 'must be true or false');
-  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw new InvalidReconcileInputError('dryRun', 'must be true or false');
+  if (mode !== 'start' && mode !== 'continue')
+    throw new InvalidReconcileInputError('mode', 'must be "start" or "continue"');
+  if (prune !== undefined && typeof prune !== 'boolean')
+    throw new InvalidReconcileInputError('prune', 'must be true or false');
+  if (dryRun !== undefined && typeof dryRun !== 'boolean')
+    throw new InvalidReconcileInputError('dryRun', 'must be true or false');
   return { mode, ...(prune !== undefined ? { prune } : {}), ...(dryRun !== undefined ? { dryRun } : {}) };
 }
 
@@ -82,17 +88,29 @@ export function createHandler(settings: ReconcileSettings, deps: ReconcileHandle
   const logger = deps.logger ?? createLogger({ service: 'reconcile' });
   const clock = deps.clock ?? systemClock;
   const pool =
-    deps.pool ?? cognitoPoolReader(new CognitoIdentityProviderClient({}), { userPoolId: settings.userPoolId, listRate: settings.listRate, clock });
+    deps.pool ??
+    cognitoPoolReader(new CognitoIdentityProviderClient({}), {
+      userPoolId: settings.userPoolId,
+      listRate: settings.listRate,
+      clock,
+    });
   // Pages of 60 and a prune that waits on the pool between statements: no 5 s budget here, only the role's
   // own statement_timeout (30 s) above this one.
   const store = databasePort(
     deps.store,
     settings.database,
-    { applicationName: 'reconcile', timeouts: { connectMs: 5000, statementMs: 20_000, queryMs: 25_000 }, budgetMs: 35_000 },
+    {
+      applicationName: 'reconcile',
+      timeouts: { connectMs: 5000, statementMs: 20_000, queryMs: 25_000 },
+      budgetMs: 35_000,
+    },
     postgresReconcileStore,
   );
 
-  const handler = async (event: unknown, context?: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>): Promise<ReconcileReport> => {
+  const handler = async (
+    event: unknown,
+    context?: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>,
+  ): Promise<ReconcileReport> => {
     const log = logger.child({ requestId: context?.awsRequestId });
     try {
       const input = parseReconcileInput(event);

@@ -37,7 +37,8 @@ function toApplied(rows: readonly AppliedRow[]): AppliedUser[] {
   return rows.map((row) => ({ sub: row.cognito_user_id, outcome: row.outcome, errorCode: row.error_code }));
 }
 
-const BEGIN = 'SELECT run_id::text AS run_id, started_at, pagination_token, pages, scanned, resumed FROM sync.begin_reconcile()';
+const BEGIN =
+  'SELECT run_id::text AS run_id, started_at, pagination_token, pages, scanned, resumed FROM sync.begin_reconcile()';
 
 /** Runs `work` in a transaction that is always rolled back, unless `keep` says otherwise for its result. */
 async function inTransaction<T>(db: Queryable, work: () => Promise<T>, keep: (result: T) => boolean): Promise<T> {
@@ -61,7 +62,11 @@ export function postgresReconcileStore(db: Queryable): ReconcileStore {
     async resume() {
       // begin_reconcile starts a run when none is open; rolled back then, so that 'continue' never starts one.
       // The role cannot read sync.reconcile_runs, which is why it asks this way.
-      const run = await inTransaction(db, async () => toRun((await db.query<RunRow>(BEGIN)).rows[0]), (r) => r.resumed);
+      const run = await inTransaction(
+        db,
+        async () => toRun((await db.query<RunRow>(BEGIN)).rows[0]),
+        (r) => r.resumed,
+      );
       return run.resumed ? run : undefined;
     },
     async applyPage(runId, pageToken, users, nextToken) {
@@ -72,17 +77,20 @@ export function postgresReconcileStore(db: Queryable): ReconcileStore {
       return toApplied(rows);
     },
     async applyInRun(runId, users) {
-      const { rows } = await db.query<AppliedRow>('SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb, $2::bigint)', [
-        usersJson(users),
-        runId,
-      ]);
+      const { rows } = await db.query<AppliedRow>(
+        'SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb, $2::bigint)',
+        [usersJson(users), runId],
+      );
       return toApplied(rows);
     },
     async rewind(runId) {
       await db.query('SELECT sync.rewind_reconcile($1::bigint)', [runId]);
     },
     async pruneCandidates(runId, afterSub, max) {
-      const { rows } = await db.query<{ sub: string }>('SELECT sub FROM sync.prune_candidates($1::bigint, $2, $3) AS sub', [runId, afterSub, max]);
+      const { rows } = await db.query<{ sub: string }>(
+        'SELECT sub FROM sync.prune_candidates($1::bigint, $2, $3) AS sub',
+        [runId, afterSub, max],
+      );
       return rows.map((row) => row.sub);
     },
     erase: (sub, policy) => eraseUser(db, sub, policy),
@@ -94,7 +102,11 @@ export function postgresReconcileStore(db: Queryable): ReconcileStore {
     },
     async preview(users) {
       // The page's own outcomes, computed by the same function and rolled back: the row locks last one page.
-      return inTransaction(db, async () => toApplied((await db.query<AppliedRow>(APPLY_USERS, [usersJson(users)])).rows), () => false);
+      return inTransaction(
+        db,
+        async () => toApplied((await db.query<AppliedRow>(APPLY_USERS, [usersJson(users)])).rows),
+        () => false,
+      );
     },
   };
 }

@@ -27,7 +27,10 @@ export interface ReconcileSettings {
 export function parseListRate(text: string, name: string): number {
   const rate = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text) || !(rate > 0) || rate > LIST_USERS_ACCOUNT_QUOTA) {
-    throw new ConfigurationError(name, `must be a number of ListUsers requests per second above 0 and at most ${LIST_USERS_ACCOUNT_QUOTA}`);
+    throw new ConfigurationError(
+      name,
+      `must be a number of ListUsers requests per second above 0 and at most ${LIST_USERS_ACCOUNT_QUOTA}`,
+    );
   }
   return rate;
 }
@@ -42,7 +45,8 @@ function booleanFrom(env: Env, name: string, fallback: boolean): boolean {
 
 export function settingsFromEnv(env: Env): ReconcileSettings {
   const userPoolId = required(env, 'USER_POOL_ID');
-  if (!isUserPoolId(userPoolId)) throw new ConfigurationError('USER_POOL_ID', 'is not a user pool id (like us-east-1_AbCdEf123)');
+  if (!isUserPoolId(userPoolId))
+    throw new ConfigurationError('USER_POOL_ID', 'is not a user pool id (like us-east-1_AbCdEf123)');
   const rate = optional(env, 'RECONCILE_RATE');
   return {
     database: databaseSettingsFromEnv(env),

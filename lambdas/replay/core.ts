@@ -60,7 +60,13 @@ async function apply(change: QueuedChange, deps: ReplayDeps, log: Logger): Promi
       // Not a user yet (UNCONFIRMED): nothing to write, and nothing to mark outside a reconcile run. The
       // reconcile sees them; their confirmation brings a sign-up of its own.
       if (!isSynced(user)) {
-        log.info('user not in a synced status; nothing written', { sub: user.cognitoUserId, kind: change.kind, source: change.source, status: user.status, outcome: 'skipped' });
+        log.info('user not in a synced status; nothing written', {
+          sub: user.cognitoUserId,
+          kind: change.kind,
+          source: change.source,
+          status: user.status,
+          outcome: 'skipped',
+        });
         return 'skipped';
       }
       const result = await deps.users.apply(user, change.readAt);
@@ -85,7 +91,13 @@ async function apply(change: QueuedChange, deps: ReplayDeps, log: Logger): Promi
     }
     case 'erase': {
       const outcome = await deps.users.erase(change.sub, deps.erasurePolicy);
-      log.info('user erased', { sub: change.sub, kind: change.kind, source: change.source, outcome, policy: deps.erasurePolicy });
+      log.info('user erased', {
+        sub: change.sub,
+        kind: change.kind,
+        source: change.source,
+        outcome,
+        policy: deps.erasurePolicy,
+      });
       return 'applied';
     }
   }
@@ -101,7 +113,15 @@ export async function replayBatch(event: SQSEvent, deps: ReplayDeps): Promise<SQ
   const clock = deps.clock ?? Date.now;
   const records = Array.isArray(event?.Records) ? event.Records : [];
   const failures: SQSBatchResponse['batchItemFailures'] = [];
-  const counts: ReplayCounts = { records: records.length, applied: 0, superseded: 0, skipped: 0, refused: 0, rejected: 0, retried: 0 };
+  const counts: ReplayCounts = {
+    records: records.length,
+    applied: 0,
+    superseded: 0,
+    skipped: 0,
+    refused: 0,
+    rejected: 0,
+    retried: 0,
+  };
   let databaseDown = false;
   for (const record of records) {
     const messageId = typeof record?.messageId === 'string' ? record.messageId : undefined;
@@ -131,7 +151,8 @@ export async function replayBatch(event: SQSEvent, deps: ReplayDeps): Promise<SQ
       failures.push({ itemIdentifier: messageId });
       if (error instanceof DatabaseUnavailableError) databaseDown = true;
       // Only the field of a malformed message is logged, never the body.
-      const fields = error instanceof InvalidEventError ? { field: error.field, outcome: 'rejected' } : { outcome: 'retry' };
+      const fields =
+        error instanceof InvalidEventError ? { field: error.field, outcome: 'rejected' } : { outcome: 'retry' };
       counts[error instanceof InvalidEventError ? 'rejected' : 'retried'] += 1;
       // A passing outage is a WARN (the redelivery is the retry); a permanent one, like anything unexpected, an ERROR.
       const level = error instanceof DatabaseUnavailableError ? logLevelFor(error) : 'error';

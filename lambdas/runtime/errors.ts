@@ -19,7 +19,9 @@ export class UnsupportedTriggerError extends Error {
   override readonly name = 'UnsupportedTriggerError';
   constructor(readonly triggerSource: string) {
     // Cognito's trigger sources are identifiers (PreSignUp_SignUp); anything else is hostile input, not quoted.
-    super(`Unsupported triggerSource: ${COGNITO_IDENTIFIER.test(triggerSource) ? JSON.stringify(triggerSource) : '(not a Cognito trigger source)'}`);
+    super(
+      `Unsupported triggerSource: ${COGNITO_IDENTIFIER.test(triggerSource) ? JSON.stringify(triggerSource) : '(not a Cognito trigger source)'}`,
+    );
   }
 }
 
@@ -68,7 +70,13 @@ export class HandleRefusedError extends Error {
   }
 }
 
-const TYPED_ERRORS = [InvalidEventError, UnsupportedTriggerError, ConfigurationError, DatabaseUnavailableError, HandleRefusedError];
+const TYPED_ERRORS = [
+  InvalidEventError,
+  UnsupportedTriggerError,
+  ConfigurationError,
+  DatabaseUnavailableError,
+  HandleRefusedError,
+];
 
 /** The facts about a failure that are safe to log. */
 export type ErrorFields = {

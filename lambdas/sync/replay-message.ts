@@ -69,7 +69,8 @@ export function parseReplayMessage(body: unknown, expectedTriggerSource: string)
 
 /** The version-1 message's user, from a body parseMessageBody already turned into an object. */
 export function replayUserFrom(parsed: Record<string, unknown>, expectedTriggerSource: string): NewUser {
-  if (parsed.version !== REPLAY_MESSAGE_VERSION) throw new InvalidEventError('body.version', `must be ${REPLAY_MESSAGE_VERSION}`);
+  if (parsed.version !== REPLAY_MESSAGE_VERSION)
+    throw new InvalidEventError('body.version', `must be ${REPLAY_MESSAGE_VERSION}`);
   if (parsed.triggerSource !== expectedTriggerSource) {
     throw new InvalidEventError('body.triggerSource', `must be ${expectedTriggerSource}`);
   }

@@ -75,7 +75,8 @@ function isoDate(value: unknown, field: string): Date {
 }
 
 function sourceOf(value: unknown): string {
-  if (typeof value !== 'string' || !SOURCE_PATTERN.test(value)) throw new InvalidEventError('body.source', 'must be an event name');
+  if (typeof value !== 'string' || !SOURCE_PATTERN.test(value))
+    throw new InvalidEventError('body.source', 'must be an event name');
   return value;
 }
 
@@ -84,9 +85,11 @@ function sourceOf(value: unknown): string {
  * every field is checked like a Cognito event's; errors name the field, never the value.
  */
 export function parseSyncMessage(parsed: Record<string, unknown>): SyncChange {
-  if (parsed.version !== SYNC_MESSAGE_VERSION) throw new InvalidEventError('body.version', `must be ${SYNC_MESSAGE_VERSION}`);
+  if (parsed.version !== SYNC_MESSAGE_VERSION)
+    throw new InvalidEventError('body.version', `must be ${SYNC_MESSAGE_VERSION}`);
   const { sub } = parsed;
-  if (typeof sub !== 'string' || !SUB_PATTERN.test(sub)) throw new InvalidEventError('body.sub', 'is not a Cognito user id');
+  if (typeof sub !== 'string' || !SUB_PATTERN.test(sub))
+    throw new InvalidEventError('body.sub', 'is not a Cognito user id');
   const readAt = isoDate(parsed.readAt, 'body.readAt');
   const source = sourceOf(parsed.source);
   if (parsed.kind === 'erase') return { kind: 'erase', sub, readAt, source };
@@ -95,7 +98,14 @@ export function parseSyncMessage(parsed: Record<string, unknown>): SyncChange {
   if (!isRecord(body)) throw new InvalidEventError('body.user', 'must be an object');
   const mapped = userFromAttributes({ ...body, sub }, 'body.user');
   if (typeof body.enabled !== 'boolean') throw new InvalidEventError('body.user.enabled', 'must be a boolean');
-  if (typeof body.status !== 'string' || !STATUS_PATTERN.test(body.status)) throw new InvalidEventError('body.user.status', 'must be a Cognito user status');
-  const lastModified = body.lastModified === undefined ? null : isoDate(body.lastModified, 'body.user.lastModified').toISOString();
-  return { kind: 'upsert', readAt, source, user: { ...mapped, enabled: body.enabled, status: body.status, lastModified } };
+  if (typeof body.status !== 'string' || !STATUS_PATTERN.test(body.status))
+    throw new InvalidEventError('body.user.status', 'must be a Cognito user status');
+  const lastModified =
+    body.lastModified === undefined ? null : isoDate(body.lastModified, 'body.user.lastModified').toISOString();
+  return {
+    kind: 'upsert',
+    readAt,
+    source,
+    user: { ...mapped, enabled: body.enabled, status: body.status, lastModified },
+  };
 }

@@ -37,11 +37,17 @@ export function cognitoUserReader(client: CognitoIdentityProviderClient, userPoo
   return {
     async read(sub) {
       try {
-        const user: CognitoUserShape = await client.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: sub }));
+        const user: CognitoUserShape = await client.send(
+          new AdminGetUserCommand({ UserPoolId: userPoolId, Username: sub }),
+        );
         return user;
       } catch (error) {
         // The one answer that means "this user is gone"; everything else (throttling, access denied) is thrown.
-        if (error instanceof UserNotFoundException || (error instanceof Error && error.name === 'UserNotFoundException')) return undefined;
+        if (
+          error instanceof UserNotFoundException ||
+          (error instanceof Error && error.name === 'UserNotFoundException')
+        )
+          return undefined;
         throw error;
       }
     },

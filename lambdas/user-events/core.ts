@@ -44,13 +44,23 @@ export class UserEventNotSyncedError extends Error {
  * Handles one event and writes exactly one log line for it (eventName, eventID, sub, outcome, durationMs).
  * Ignored events and users the mapping refuses return normally: retrying would change nothing.
  */
-export async function handleUserEvent(event: unknown, userPoolId: string, deps: UserEventDeps): Promise<UserEventResult> {
+export async function handleUserEvent(
+  event: unknown,
+  userPoolId: string,
+  deps: UserEventDeps,
+): Promise<UserEventResult> {
   const clock = deps.clock ?? Date.now;
   const started = clock();
   const parsed = userEventFrom(event, userPoolId);
   const ids: LogFields = { eventName: parsed.eventName, eventID: parsed.eventID };
   const done = (result: UserEventResult, fields: LogFields = {}, level: 'info' | 'warn' = 'info'): UserEventResult => {
-    deps.logger[level]('user event', { ...ids, sub: result.sub, outcome: result.outcome, ...fields, durationMs: clock() - started });
+    deps.logger[level]('user event', {
+      ...ids,
+      sub: result.sub,
+      outcome: result.outcome,
+      ...fields,
+      durationMs: clock() - started,
+    });
     return result;
   };
 
@@ -75,14 +85,28 @@ export async function handleUserEvent(event: unknown, userPoolId: string, deps: 
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       // The pool holds a value the table cannot (a NUL, a lone surrogate): no retry can fix it.
-      return done({ outcome: 'ignored_invalid_user', sub }, { field: error.field, subSource: parsed.subSource }, 'warn');
+      return done(
+        { outcome: 'ignored_invalid_user', sub },
+        { field: error.field, subSource: parsed.subSource },
+        'warn',
+      );
     }
     await deps.queue.send(upsertMessageFor(user, readAt, eventName));
     // The read user's sub is the one written; it differs from the event's only if the event named an alias.
-    return done({ outcome: 'queued_upsert', sub: user.cognitoUserId }, { subSource: parsed.subSource, ...(user.cognitoUserId !== sub ? { eventSub: sub } : {}) });
+    return done(
+      { outcome: 'queued_upsert', sub: user.cognitoUserId },
+      { subSource: parsed.subSource, ...(user.cognitoUserId !== sub ? { eventSub: sub } : {}) },
+    );
   } catch (error) {
     const described = describeError(error);
-    deps.logger.error('user event', { ...ids, sub, outcome: 'retry', errorName: described.errorName, errorCode: described.errorCode, durationMs: clock() - started });
+    deps.logger.error('user event', {
+      ...ids,
+      sub,
+      outcome: 'retry',
+      errorName: described.errorName,
+      errorCode: described.errorCode,
+      durationMs: clock() - started,
+    });
     throw new UserEventNotSyncedError(eventName, described.errorName);
   }
 }

@@ -20,7 +20,10 @@ export interface UserEventsHandlerDeps {
   readonly clock?: () => number;
 }
 
-export type UserEventsHandler = (event: CloudTrailEvent, context?: { readonly awsRequestId?: string }) => Promise<UserEventResult>;
+export type UserEventsHandler = (
+  event: CloudTrailEvent,
+  context?: { readonly awsRequestId?: string },
+) => Promise<UserEventResult>;
 
 /** Builds the handler once per container; the clients are made here, once, and reused by every event. */
 export function createHandler(settings: UserEventsSettings, deps: UserEventsHandlerDeps = {}): UserEventsHandler {
@@ -29,5 +32,10 @@ export function createHandler(settings: UserEventsSettings, deps: UserEventsHand
   const queue = deps.queue ?? sqsSyncQueue({ queueUrl: settings.syncQueueUrl });
   const clock = deps.clock ?? Date.now;
   return (event, context) =>
-    handleUserEvent(event, settings.userPoolId, { reader, queue, clock, logger: logger.child({ requestId: context?.awsRequestId }) });
+    handleUserEvent(event, settings.userPoolId, {
+      reader,
+      queue,
+      clock,
+      logger: logger.child({ requestId: context?.awsRequestId }),
+    });
 }

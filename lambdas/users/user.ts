@@ -26,10 +26,13 @@ export const SUB_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 function checkText(field: string, value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw new InvalidEventError(field, `must be a string, got ${Array.isArray(value) ? 'array' : typeof value}`);
-  if (value.length > MAX_ATTRIBUTE_LENGTH) throw new InvalidEventError(field, `is longer than ${MAX_ATTRIBUTE_LENGTH} characters`);
+  if (typeof value !== 'string')
+    throw new InvalidEventError(field, `must be a string, got ${Array.isArray(value) ? 'array' : typeof value}`);
+  if (value.length > MAX_ATTRIBUTE_LENGTH)
+    throw new InvalidEventError(field, `is longer than ${MAX_ATTRIBUTE_LENGTH} characters`);
   // PostgreSQL text cannot hold NUL, and a lone surrogate would be silently rewritten to U+FFFD on the wire.
-  if (value.includes('\u0000')) throw new InvalidEventError(field, 'contains a NUL character, which PostgreSQL cannot store');
+  if (value.includes('\u0000'))
+    throw new InvalidEventError(field, 'contains a NUL character, which PostgreSQL cannot store');
   if (!value.isWellFormed()) throw new InvalidEventError(field, 'is not well-formed Unicode (lone surrogate)');
   return value === '' ? null : value;
 }
@@ -45,7 +48,8 @@ export function userFromAttributes(attributes: unknown, path = 'request.userAttr
   if (!isRecord(attributes)) throw new InvalidEventError(path, 'must be an object');
   const sub = checkText(`${path}.sub`, attributes.sub);
   if (sub === null) throw new InvalidEventError(`${path}.sub`, 'is missing or empty');
-  if (!SUB_PATTERN.test(sub)) throw new InvalidEventError(`${path}.sub`, 'is not a Cognito user id (1-128 of A-Z a-z 0-9 . _ : -)');
+  if (!SUB_PATTERN.test(sub))
+    throw new InvalidEventError(`${path}.sub`, 'is not a Cognito user id (1-128 of A-Z a-z 0-9 . _ : -)');
   const email = checkText(`${path}.email`, attributes.email);
   const displayName = checkText(`${path}.name`, attributes.name);
   const handle = handleOf(`${path}.preferred_username`, attributes.preferred_username);
@@ -63,7 +67,8 @@ const REFUSED = Symbol('refused');
 /** Only a non-string is malformed; any string outside the pattern (NUL, 10 MB, lone surrogates included) is refused. */
 function handleOf(field: string, value: unknown): string | null | typeof REFUSED {
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string') throw new InvalidEventError(field, `must be a string, got ${Array.isArray(value) ? 'array' : typeof value}`);
+  if (typeof value !== 'string')
+    throw new InvalidEventError(field, `must be a string, got ${Array.isArray(value) ? 'array' : typeof value}`);
   return HANDLE_PATTERN.test(value) ? value : REFUSED;
 }
 
@@ -78,7 +83,11 @@ export function handleCandidates(handle: string | null, sub: string): string[] {
   if (handle === null || !HANDLE_PATTERN.test(handle)) return [];
   const id = sub.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
   const suffix = `_${id.slice(0, 8)}`;
-  const candidates = [handle, `${handle.slice(0, HANDLE_MAX_LENGTH - suffix.length)}${suffix}`, `u_${id.slice(0, HANDLE_MAX_LENGTH - 2)}`];
+  const candidates = [
+    handle,
+    `${handle.slice(0, HANDLE_MAX_LENGTH - suffix.length)}${suffix}`,
+    `u_${id.slice(0, HANDLE_MAX_LENGTH - 2)}`,
+  ];
   // A short sub can make a candidate too short or equal to an earlier one; drop those rather than store them.
   return [...new Set(candidates)].filter((candidate) => HANDLE_PATTERN.test(candidate));
 }

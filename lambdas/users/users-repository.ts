@@ -46,7 +46,8 @@ export interface SignUpResult {
 }
 
 /** sync.apply_users' outcomes; 'refused' comes with the SQLSTATE the database refused the user with. */
-export type ApplyOutcome = 'inserted' | 'updated' | 'updated_handle_conflict' | 'unchanged' | 'stale' | 'seen' | 'erased' | 'refused';
+export type ApplyOutcome =
+  'inserted' | 'updated' | 'updated_handle_conflict' | 'unchanged' | 'stale' | 'seen' | 'erased' | 'refused';
 
 export interface ApplyResult {
   readonly outcome: ApplyOutcome;
@@ -84,6 +85,8 @@ export class UserRefusedError extends Error {
     readonly code: string,
     readonly constraint?: string,
   ) {
-    super(`The database refused user ${sub} (SQLSTATE ${code}${constraint === undefined ? '' : `, constraint ${constraint}`})`);
+    super(
+      `The database refused user ${sub} (SQLSTATE ${code}${constraint === undefined ? '' : `, constraint ${constraint}`})`,
+    );
   }
 }

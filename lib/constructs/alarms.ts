@@ -68,7 +68,11 @@ export const PERMANENT_FAILURE_NAMESPACE = 'Cruddur/PermanentDatabaseFailures';
  * on the first one: a wrong CA, host name, role or grant does not pass with time, so waiting for the queue's
  * backlog or dead-letter alarms (an hour or more later) only delays the fix. One call per database function.
  */
-export function permanentFailureAlarm(scope: Construct, id: string, props: PermanentFailureAlarmProps): cloudwatch.Alarm {
+export function permanentFailureAlarm(
+  scope: Construct,
+  id: string,
+  props: PermanentFailureAlarmProps,
+): cloudwatch.Alarm {
   // The stack name carries the stage: dev and prod in one account and region never share a metric.
   const metricName = `${Stack.of(scope).stackName}-${id}`;
   const filter = new logs.MetricFilter(scope, `${id}Filter`, {

@@ -35,7 +35,9 @@ export class AuditTrail extends Construct {
     // Audit logs outlive the stack that wrote them: deleting a stage must not delete the record of what was
     // done to it. The lifecycle rule empties a retained bucket in time.
     const removalPolicy = RemovalPolicy.RETAIN;
-    const lifecycleRules: s3.LifecycleRule[] = [{ expiration: props.retention, noncurrentVersionExpiration: Duration.days(1) }];
+    const lifecycleRules: s3.LifecycleRule[] = [
+      { expiration: props.retention, noncurrentVersionExpiration: Duration.days(1) },
+    ];
 
     this.key = new kms.Key(this, 'Key', {
       description: 'Audit trail log files (management events)',
@@ -52,7 +54,13 @@ export class AuditTrail extends Construct {
         resources: ['*'],
         conditions: {
           StringEquals: fromThisTrail,
-          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: '*' }) },
+          StringLike: {
+            'kms:EncryptionContext:aws:cloudtrail:arn': stack.formatArn({
+              service: 'cloudtrail',
+              resource: 'trail',
+              resourceName: '*',
+            }),
+          },
         },
       }),
     );
@@ -77,7 +85,8 @@ export class AuditTrail extends Construct {
     });
     Validations.of(this.accessLogsBucket).acknowledge({
       id: 'AwsSolutions-S1',
-      reason: 'This is the server access log bucket of the audit trail bucket; logging it would need a third bucket, and so on.',
+      reason:
+        'This is the server access log bucket of the audit trail bucket; logging it would need a third bucket, and so on.',
     });
 
     this.bucket = new s3.Bucket(this, 'Bucket', {

@@ -41,18 +41,28 @@ export function riskyChangePatterns(instanceIdentifier: string, securityGroupId:
   const byResponse = { responseElements: { dBInstanceIdentifier: [instanceIdentifier] } };
   const instance = (eventName: string, request: Pattern = {}): Pattern[] => [
     { eventName: [eventName], requestParameters: { ...byRequest, ...request } },
-    { eventName: [eventName], ...byResponse, ...(Object.keys(request).length > 0 ? { requestParameters: request } : {}) },
+    {
+      eventName: [eventName],
+      ...byResponse,
+      ...(Object.keys(request).length > 0 ? { requestParameters: request } : {}),
+    },
   ];
   const anyRange = [{ exists: true }];
   const authorize = (ranges: string, field: string): Pattern => ({
     eventName: ['AuthorizeSecurityGroupIngress'],
-    requestParameters: { groupId: [securityGroupId], ipPermissions: { items: { [ranges]: { items: { [field]: anyRange } } } } },
+    requestParameters: {
+      groupId: [securityGroupId],
+      ipPermissions: { items: { [ranges]: { items: { [field]: anyRange } } } },
+    },
   });
   // ModifySecurityGroupRules (what allow-ip calls) records its request wrapped, in the API's own casing.
   const modify = (field: string): Pattern => ({
     eventName: ['ModifySecurityGroupRules'],
     requestParameters: {
-      ModifySecurityGroupRulesRequest: { GroupId: [securityGroupId], SecurityGroupRule: { SecurityGroupRule: { [field]: anyRange } } },
+      ModifySecurityGroupRulesRequest: {
+        GroupId: [securityGroupId],
+        SecurityGroupRule: { SecurityGroupRule: { [field]: anyRange } },
+      },
     },
   });
   return [
@@ -62,7 +72,10 @@ export function riskyChangePatterns(instanceIdentifier: string, securityGroupId:
     authorize('ipRanges', 'cidrIp'),
     authorize('ipv6Ranges', 'cidrIpv6'),
     // The API's older form: one CidrIp beside the group instead of a list of permissions.
-    { eventName: ['AuthorizeSecurityGroupIngress'], requestParameters: { groupId: [securityGroupId], cidrIp: [{ exists: true }] } },
+    {
+      eventName: ['AuthorizeSecurityGroupIngress'],
+      requestParameters: { groupId: [securityGroupId], cidrIp: [{ exists: true }] },
+    },
     modify('CidrIpv4'),
     modify('CidrIpv6'),
   ];
@@ -108,7 +121,8 @@ export class DatabaseAlerts extends Construct {
     );
 
     this.failedDeliveryAlarm = projectAlarm(this, 'FailedDeliveryAlarm', {
-      description: 'The database alert rule could not publish to the alerts topic: a risky change may have gone unheard',
+      description:
+        'The database alert rule could not publish to the alerts topic: a risky change may have gone unheard',
       metric: new cloudwatch.Metric({
         namespace: 'AWS/Events',
         metricName: 'FailedInvocations',

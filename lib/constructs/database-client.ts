@@ -37,7 +37,11 @@ export interface IamDatabaseEndpoint {
 }
 
 /** The one implementation of `IamDatabase.bindClient`, for whichever endpoint the database offers. */
-export function bindIamClient(fn: WirableFunction, endpoint: IamDatabaseEndpoint, options: DatabaseClientOptions): void {
+export function bindIamClient(
+  fn: WirableFunction,
+  endpoint: IamDatabaseEndpoint,
+  options: DatabaseClientOptions,
+): void {
   // The variables lambdas/postgres/connection-source.ts reads to connect with IAM authentication over verified
   // TLS. The CAs come with the code (lambdas/postgres/rds-ca.ts, by AWS_REGION, which Lambda sets), not from
   // NODE_EXTRA_CA_CERTS: a file nobody checked, loaded at every cold start.

@@ -48,7 +48,12 @@ export class OperatorAccess extends Construct {
       requireImdsv2: true,
       // Adds AmazonSSMManagedInstanceCore to the instance role, and nothing else.
       ssmSessionPermissions: true,
-      blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(8, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(8, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
+        },
+      ],
     });
 
     const endpointGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
@@ -67,21 +72,28 @@ export class OperatorAccess extends Construct {
           securityGroups: [endpointGroup],
         }),
     );
-    this.instance.connections.allowTo(endpointGroup, ec2.Port.tcp(HTTPS_PORT), 'operator host to the Session Manager endpoints');
+    this.instance.connections.allowTo(
+      endpointGroup,
+      ec2.Port.tcp(HTTPS_PORT),
+      'operator host to the Session Manager endpoints',
+    );
     props.database.connections.allowDefaultPortFrom(this.instance, 'operator host (Session Manager port forwarding)');
 
     Validations.of(this.instance).acknowledge(
       {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-        reason: 'AmazonSSMManagedInstanceCore is the policy AWS maintains for the Session Manager agent, and the only one the role has.',
+        reason:
+          'AmazonSSMManagedInstanceCore is the policy AWS maintains for the Session Manager agent, and the only one the role has.',
       },
       {
         id: 'AwsSolutions-EC28',
-        reason: 'A one-off operator host that only forwards a port: basic monitoring is enough, detailed monitoring would cost more than the instance.',
+        reason:
+          'A one-off operator host that only forwards a port: basic monitoring is enough, detailed monitoring would cost more than the instance.',
       },
       {
         id: 'AwsSolutions-EC29',
-        reason: 'Disposable and stateless: it is recreated from the template, and removed by deploying without operatorAccess.',
+        reason:
+          'Disposable and stateless: it is recreated from the template, and removed by deploying without operatorAccess.',
       },
     );
   }

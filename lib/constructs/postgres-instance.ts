@@ -9,7 +9,12 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { HTTPS_PORT, POSTGRES_PORT } from '../constants';
 import type { StageSettings } from '../stage';
-import { bindIamClient, type DatabaseClientOptions, type IamDatabase, type IamDatabaseEndpoint } from './database-client';
+import {
+  bindIamClient,
+  type DatabaseClientOptions,
+  type IamDatabase,
+  type IamDatabaseEndpoint,
+} from './database-client';
 import type { WirableFunction } from './project-function';
 
 export interface PostgresInstanceProps {
@@ -57,14 +62,14 @@ export class PostgresInstance extends rds.DatabaseInstance implements IamDatabas
       description: 'TLS only; slow statements logged without values',
       parameters: {
         'rds.force_ssl': '1',
-        'log_min_duration_statement': '1000',
+        log_min_duration_statement: '1000',
         // The exported logs must not carry personal data: no bind parameters in statement logs, and no
         // DETAIL lines (a unique violation's DETAIL quotes the handle or the email).
-        'log_parameter_max_length': '0',
-        'log_parameter_max_length_on_error': '0',
-        'log_error_verbosity': 'terse',
-        'log_connections': '1',
-        'log_disconnections': '1',
+        log_parameter_max_length: '0',
+        log_parameter_max_length_on_error: '0',
+        log_error_verbosity: 'terse',
+        log_connections: '1',
+        log_disconnections: '1',
       },
     });
 
@@ -144,20 +149,28 @@ export class PostgresInstance extends rds.DatabaseInstance implements IamDatabas
   private acknowledgeFindings(settings: StageSettings): void {
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-RDS11',
-      reason: 'The default port is kept: a non-default port is obscurity; the security group admits only the functions.',
+      reason:
+        'The default port is kept: a non-default port is obscurity; the security group admits only the functions.',
     });
     this.acknowledgeLogRetentionFunction();
     if (settings.publicAccess) {
       Validations.of(this).acknowledge({
         id: 'CloudFormation-Validate::W9011',
-        reason: 'Dev only, opted into with -c publicAccess=true, and only together with an admin CIDR of /24 or narrower (lib/stage.ts).',
+        reason:
+          'Dev only, opted into with -c publicAccess=true, and only together with an admin CIDR of /24 or narrower (lib/stage.ts).',
       });
     }
     if (!settings.multiAz) {
-      Validations.of(this).acknowledge({ id: 'AwsSolutions-RDS3', reason: 'Dev runs single-AZ to save cost; prod is Multi-AZ (lib/stage.ts).' });
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-RDS3',
+        reason: 'Dev runs single-AZ to save cost; prod is Multi-AZ (lib/stage.ts).',
+      });
     }
     if (!settings.deletionProtection) {
-      Validations.of(this).acknowledge({ id: 'AwsSolutions-RDS10', reason: 'Dev is disposable; prod has deletion protection (lib/stage.ts).' });
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-RDS10',
+        reason: 'Dev is disposable; prod has deletion protection (lib/stage.ts).',
+      });
     }
   }
 
@@ -169,7 +182,8 @@ export class PostgresInstance extends rds.DatabaseInstance implements IamDatabas
   private acknowledgeLogRetentionFunction(): void {
     const singleton = Stack.of(this).node.children.find((child) => child.node.id.startsWith('LogRetention'));
     if (singleton === undefined) return;
-    const reason = 'CDK-managed LogRetention function that sets retention on the RDS log groups; its policy is written by aws-cdk-lib.';
+    const reason =
+      'CDK-managed LogRetention function that sets retention on the RDS log groups; its policy is written by aws-cdk-lib.';
     Validations.of(singleton).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason,

@@ -72,7 +72,10 @@ export class ProjectFunction extends NodejsFunction implements WirableFunction {
     // An own role instead of the AWS managed execution policies: logs only to this function's log group.
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: vpc === undefined ? `${id}: its log group and what it is granted` : `${id}: its log group, its ENIs, and what it is granted`,
+      description:
+        vpc === undefined
+          ? `${id}: its log group and what it is granted`
+          : `${id}: its log group, its ENIs, and what it is granted`,
     });
     logGroup.grantWrite(role);
     const vpcAccess = vpc === undefined ? undefined : ProjectFunction.vpcAccess(scope, id, role);
@@ -136,7 +139,8 @@ export class ProjectFunction extends NodejsFunction implements WirableFunction {
     });
     Validations.of(vpcAccess).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'The ENI actions Lambda needs to attach a function to a VPC (the AWSLambdaVPCAccessExecutionRole set) support no resource-level permissions.',
+      reason:
+        'The ENI actions Lambda needs to attach a function to a VPC (the AWSLambdaVPCAccessExecutionRole set) support no resource-level permissions.',
     });
     return vpcAccess;
   }

@@ -115,7 +115,8 @@ export class Reconcile extends Construct {
     const fnLogicalId: unknown = Stack.of(this).resolve((this.fn.node.defaultChild as lambda.CfnFunction).logicalId);
     Validations.of(schedulerRole).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${String(fnLogicalId)}.Arn>:*]`,
-      reason: "lambda:InvokeFunction on the reconcile function's versions and aliases (CDK's grantInvoke adds the function's ARN and ARN:*); no other function.",
+      reason:
+        "lambda:InvokeFunction on the reconcile function's versions and aliases (CDK's grantInvoke adds the function's ARN and ARN:*); no other function.",
     });
     const target = (input: object, retryAttempts: number) =>
       new schedulerTargets.LambdaInvoke(this.fn, {

@@ -118,7 +118,11 @@ export class SignupFallback extends Construct {
     );
 
     this.addProducer(props.producer, 'FALLBACK_QUEUE_URL');
-    props.producer.connections.allowTo(props.sqsEndpoint, ec2.Port.tcp(HTTPS_PORT), 'post-confirmation to the SQS endpoint');
+    props.producer.connections.allowTo(
+      props.sqsEndpoint,
+      ec2.Port.tcp(HTTPS_PORT),
+      'post-confirmation to the SQS endpoint',
+    );
 
     this.replayFunction = new ProjectFunction(this, 'ReplayFunction', {
       entry: 'lambdas/replay/index.ts',
@@ -150,7 +154,8 @@ export class SignupFallback extends Construct {
       action: props.alarmAction,
     });
     this.backlogAlarm = projectAlarm(this, 'BacklogAlarm', {
-      description: 'Sign-ups or user changes have waited more than 15 minutes in the sync queue: the database is unavailable',
+      description:
+        'Sign-ups or user changes have waited more than 15 minutes in the sync queue: the database is unavailable',
       metric: this.queue.metricApproximateAgeOfOldestMessage({ statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: Duration.minutes(15).toSeconds(),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -163,7 +168,8 @@ export class SignupFallback extends Construct {
    * only through SQS), its role in the queue policy, and the queue's URL in `environmentVariable`.
    */
   addProducer(producer: SyncProducer, environmentVariable: string): void {
-    if (producer.role === undefined) throw new Error(`a sync queue producer needs an execution role (${environmentVariable})`);
+    if (producer.role === undefined)
+      throw new Error(`a sync queue producer needs an execution role (${environmentVariable})`);
     this.producerRoleArns.push(producer.role.roleArn);
     this.queue.grant(producer, 'sqs:SendMessage');
     // grantSendMessages would add kms:Encrypt and kms:ReEncrypt*; sending to an SSE-KMS queue needs exactly

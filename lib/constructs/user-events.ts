@@ -11,7 +11,12 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CLOUDTRAIL_DETAIL_TYPE, COGNITO_API_SOURCE, COGNITO_EVENT_SOURCE, USER_EVENT_NAMES } from '../../lambdas/cognito/cloudtrail-event';
+import {
+  CLOUDTRAIL_DETAIL_TYPE,
+  COGNITO_API_SOURCE,
+  COGNITO_EVENT_SOURCE,
+  USER_EVENT_NAMES,
+} from '../../lambdas/cognito/cloudtrail-event';
 import { projectAlarm } from './alarms';
 import { ProjectFunction } from './project-function';
 import type { SignupFallback } from './signup-fallback';
@@ -70,7 +75,8 @@ export class UserEvents extends Construct {
     // and ENIs for nothing; outside, it needs no endpoint at all.
     this.fn = new ProjectFunction(this, 'Function', {
       entry: 'lambdas/user-events/index.ts',
-      description: 'Turns a Cognito user call (from CloudTrail) into one sync message: re-reads the user, upsert or erase',
+      description:
+        'Turns a Cognito user call (from CloudTrail) into one sync message: re-reads the user, upsert or erase',
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,
       environment: { USER_POOL_ID: props.userPool.userPoolId },
@@ -89,10 +95,14 @@ export class UserEvents extends Construct {
 
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This is the dead-letter queue of the user-events rule and function; its messages wait for an operator, alarmed.',
+      reason:
+        'This is the dead-letter queue of the user-events rule and function; its messages wait for an operator, alarmed.',
     });
 
-    this.fn.configureAsyncInvoke({ ...INVOCATION_RETRIES, onFailure: new destinations.SqsDestination(this.deadLetterQueue) });
+    this.fn.configureAsyncInvoke({
+      ...INVOCATION_RETRIES,
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    });
 
     this.rule = new events.Rule(this, 'Rule', {
       description: 'Cognito user calls of this pool (CloudTrail) to the user-events function',

@@ -49,7 +49,11 @@ describe('esbuildOptions', () => {
         port: 5432,
         username: 'post_confirmation',
         region: 'eu-west-1',
-        credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: 'tok' },
+        credentials: {
+          accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+          secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+          sessionToken: 'tok',
+        },
       };
       expect(await bundled.authTokenGenerator(settings)()).toBe(await new Signer(settings).getAuthToken());
     } finally {

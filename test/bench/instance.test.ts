@@ -18,7 +18,12 @@ afterAll(async () => {
 async function fakeWorker(name: string, source: string): Promise<Instance> {
   const script = join(dir, `${name}.cjs`);
   await writeFile(script, source);
-  return new Instance({ url: 'postgres://unused@127.0.0.1:1/unused', launch: { node: process.execPath, env: {} }, script, forwardStderr: false });
+  return new Instance({
+    url: 'postgres://unused@127.0.0.1:1/unused',
+    launch: { node: process.execPath, env: {} },
+    script,
+    forwardStderr: false,
+  });
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<WorkerExitedError> {
@@ -45,7 +50,7 @@ describe('Instance', () => {
     const script = join(dir, 'env.cjs');
     await writeFile(
       script,
-      "const { CONNECTION_URL, NODE_OPTIONS, KEPT } = process.env;\n" +
+      'const { CONNECTION_URL, NODE_OPTIONS, KEPT } = process.env;\n' +
         "process.send({ type: 'finished', maxRssBytes: 0, env: { CONNECTION_URL, NODE_OPTIONS, KEPT } }, undefined, undefined, () => process.exit(0));\n",
     );
     const launch = launchFrom(process.execPath, { KEPT: 'yes', NODE_OPTIONS: '--import tsx' });
@@ -72,7 +77,10 @@ describe('Instance', () => {
   });
 
   it('reports the end of stderr when a worker dies without a word', async () => {
-    const instance = await fakeWorker('crashes', "process.stderr.write('loading\\n'); throw new Error('the bundle is broken');\n");
+    const instance = await fakeWorker(
+      'crashes',
+      "process.stderr.write('loading\\n'); throw new Error('the bundle is broken');\n",
+    );
     const error = await failureOf(instance.next('loaded'));
     expect(error.message).toMatch(/^bench worker exited with 1 before 'loaded': /);
     expect(error.message).toContain('Error: the bundle is broken');

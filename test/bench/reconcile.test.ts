@@ -5,7 +5,14 @@ import { startMigratedServer, type TestServer } from '../support/postgres';
 
 function measured(fields: Partial<PassMeasurement> & { inserted?: number; updated?: number }): PassMeasurement {
   const { inserted = 0, updated = 0, ...rest } = fields;
-  return { users: 100_000, pages: 1667, databaseMs: 10_000, wallMs: 12_000, report: { inserted, updated } as PassMeasurement['report'], ...rest };
+  return {
+    users: 100_000,
+    pages: 1667,
+    databaseMs: 10_000,
+    wallMs: 12_000,
+    report: { inserted, updated } as PassMeasurement['report'],
+    ...rest,
+  };
 }
 
 describe('reconcile figures', () => {
@@ -29,7 +36,10 @@ describe('reconcile figures', () => {
   });
 
   it('fails when a pass did not write every user it should have', () => {
-    const figures = reconcileFigures({ insert: measured({ inserted: 99_999 }), refresh: measured({ updated: 10_000 }) }).map(evaluate);
+    const figures = reconcileFigures({
+      insert: measured({ inserted: 99_999 }),
+      refresh: measured({ updated: 10_000 }),
+    }).map(evaluate);
     expect(figures.find((f) => f.id === 'reconcile.insert.written')?.pass).toBe(false);
   });
 });
@@ -63,7 +73,13 @@ describe('measureReconcile', () => {
   it('inserts every user on the first pass and renames one in ten on the second, timing the page writes', async () => {
     const m = await measureReconcile(url, 250);
     expect(m.insert).toMatchObject({ users: 250, pages: 5, report: { status: 'complete', inserted: 250, updated: 0 } });
-    expect(m.refresh.report).toMatchObject({ status: 'complete', runId: '2', inserted: 0, updated: 25, unchanged: 225 });
+    expect(m.refresh.report).toMatchObject({
+      status: 'complete',
+      runId: '2',
+      inserted: 0,
+      updated: 25,
+      unchanged: 225,
+    });
     expect(m.insert.databaseMs).toBeGreaterThan(0);
     expect(m.insert.databaseMs).toBeLessThanOrEqual(m.insert.wallMs);
   });

@@ -48,7 +48,15 @@ describe('ratio and round', () => {
 });
 
 function burst(throughput: number, rows = 10_000, duplicates = 0) {
-  return { mode: 'handler' as const, throughput, elapsedMs: 10_000_000 / throughput, summary: summarize([1, 2, 3]), rows, duplicates, cpuPerEventUs: 200 };
+  return {
+    mode: 'handler' as const,
+    throughput,
+    elapsedMs: 10_000_000 / throughput,
+    summary: summarize([1, 2, 3]),
+    rows,
+    duplicates,
+    cpuPerEventUs: 200,
+  };
 }
 
 function measurements(overrides: Partial<Measurements> = {}): Measurements {
@@ -97,7 +105,10 @@ describe('figures', () => {
         }),
       ),
     );
-    const missed = Object.values(result).filter((f) => f.pass === false).map((f) => f.id).sort();
+    const missed = Object.values(result)
+      .filter((f) => f.pass === false)
+      .map((f) => f.id)
+      .sort();
     expect(missed).toEqual(
       [
         'bundle.minified',
@@ -138,7 +149,9 @@ describe('parseArgs and resultsFile', () => {
     const other = parseArgs(['--node', '/opt/node22/bin/node']);
     expect(other.node).toBe('/opt/node22/bin/node');
     expect(resultsFile(other, 'v22.23.3')).toMatch(/results\.node22\.json$/);
-    expect(resultsFile(parseArgs(['--quick', '--node', '/x/node']), 'v24.1.0')).toMatch(/results\.quick\.node24\.json$/);
+    expect(resultsFile(parseArgs(['--quick', '--node', '/x/node']), 'v24.1.0')).toMatch(
+      /results\.quick\.node24\.json$/,
+    );
   });
 
   it('refuses an unknown argument or a --node without a path, naming the usage', () => {

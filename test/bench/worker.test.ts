@@ -72,7 +72,10 @@ function handlerInstance(url: string): Instance {
 
 async function rowsTagged(tag: string): Promise<number> {
   return withClient(server.url(), async (client) => {
-    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id LIKE $1', [`${tag}-%`]);
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id LIKE $1',
+      [`${tag}-%`],
+    );
     return rows[0]?.n ?? 0;
   });
 }
@@ -82,8 +85,16 @@ describe('bench worker warm-up', () => {
     const database = await busyDatabase(2);
     const instance = handlerInstance(database.url);
     instance.send({
-      type: 'setup', task: 'burst', mode: 'handler', bundle, sql: SIGN_UP,
-      tag: 'b7000000', start: 0, count: 3, warmupTag: 'e7000000', warmupBackoffMs: 10,
+      type: 'setup',
+      task: 'burst',
+      mode: 'handler',
+      bundle,
+      sql: SIGN_UP,
+      tag: 'b7000000',
+      start: 0,
+      count: 3,
+      warmupTag: 'e7000000',
+      warmupBackoffMs: 10,
     });
     await instance.next('loaded');
     instance.send({ type: 'warm' });
@@ -103,8 +114,17 @@ describe('bench worker warm-up', () => {
     const database = await busyDatabase(Number.POSITIVE_INFINITY);
     const instance = handlerInstance(database.url);
     instance.send({
-      type: 'setup', task: 'sequential', mode: 'handler', bundle, sql: SIGN_UP,
-      tag: 'a7000000', start: 0, warmup: 5, warmupTag: 'e7100000', warmupAttempts: 2, warmupBackoffMs: 10,
+      type: 'setup',
+      task: 'sequential',
+      mode: 'handler',
+      bundle,
+      sql: SIGN_UP,
+      tag: 'a7000000',
+      start: 0,
+      warmup: 5,
+      warmupTag: 'e7100000',
+      warmupAttempts: 2,
+      warmupBackoffMs: 10,
     });
     const error: unknown = await instance.next('ready').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(WorkerExitedError);
@@ -121,8 +141,16 @@ describe('bench worker warm-up', () => {
     url.password = 'not-the-password';
     const instance = handlerInstance(url.toString());
     instance.send({
-      type: 'setup', task: 'burst', mode: 'handler', bundle, sql: SIGN_UP,
-      tag: 'b7200000', start: 0, count: 1, warmupTag: 'e7200000', warmupBackoffMs: 10,
+      type: 'setup',
+      task: 'burst',
+      mode: 'handler',
+      bundle,
+      sql: SIGN_UP,
+      tag: 'b7200000',
+      start: 0,
+      count: 1,
+      warmupTag: 'e7200000',
+      warmupBackoffMs: 10,
     });
     await instance.next('loaded');
     instance.send({ type: 'warm' });

@@ -7,12 +7,18 @@ import { NO_BUNDLING } from '../support/cdk';
 
 const root = join(__dirname, '..', '..');
 // These tests look at names and settings only: NO_BUNDLING skips esbuild (the stack tests bundle for real).
-const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  devDependencies: Record<string, string>;
+};
 
 describe('createApp', () => {
   it('names the stacks Cruddur-<stage>-Network, -Database and -Auth, dev by default', () => {
     const { network, database, auth } = createApp(new App({ context: NO_BUNDLING }));
-    expect([network.stackName, database.stackName, auth.stackName]).toEqual(['Cruddur-dev-Network', 'Cruddur-dev-Database', 'Cruddur-dev-Auth']);
+    expect([network.stackName, database.stackName, auth.stackName]).toEqual([
+      'Cruddur-dev-Network',
+      'Cruddur-dev-Database',
+      'Cruddur-dev-Auth',
+    ]);
   });
 
   it('builds the prod stacks from -c stage=prod, environment-agnostic', () => {
@@ -22,7 +28,9 @@ describe('createApp', () => {
   });
 
   it('refuses a bad context before building anything', () => {
-    expect(() => createApp(new App({ context: { ...NO_BUNDLING, stage: 'prod', adminCidr: '0.0.0.0/0' } }))).toThrow(/adminCidr/);
+    expect(() => createApp(new App({ context: { ...NO_BUNDLING, stage: 'prod', adminCidr: '0.0.0.0/0' } }))).toThrow(
+      /adminCidr/,
+    );
   });
 
   it('keeps cross-stack references strong unless the context says otherwise', () => {
@@ -35,7 +43,9 @@ describe('the pinned CDK command line', () => {
   it('is an exact 2.x version of aws-cdk, which reads the cloud assemblies of aws-cdk-lib 2 (3.x cannot)', () => {
     expect(packageJson.devDependencies['aws-cdk']).toMatch(/^2\.\d+\.\d+$/);
     expect(packageJson.devDependencies['aws-cdk-lib']).toMatch(/^2\.\d+\.\d+$/);
-    const installed = JSON.parse(readFileSync(join(root, 'node_modules', 'aws-cdk', 'package.json'), 'utf8')) as { version: string };
+    const installed = JSON.parse(readFileSync(join(root, 'node_modules', 'aws-cdk', 'package.json'), 'utf8')) as {
+      version: string;
+    };
     expect(installed.version).toBe(packageJson.devDependencies['aws-cdk']);
   });
 });

@@ -163,7 +163,10 @@ describe('db migrate, seed and setup', () => {
     const again = await run(['seed'], envFor(name));
     expect(again.code).toBe(EXIT.OK);
     expect(again.out.join('\n')).toMatch(/now 2 users, 1 activities/);
-    const users = await queryOn<{ cognito_user_id: string }>(name, 'SELECT cognito_user_id FROM public.users ORDER BY 1');
+    const users = await queryOn<{ cognito_user_id: string }>(
+      name,
+      'SELECT cognito_user_id FROM public.users ORDER BY 1',
+    );
     expect(users.map((row) => row.cognito_user_id)).toEqual(['MOCK-andrewbrown', 'MOCK-bayko']);
   });
 
@@ -183,7 +186,10 @@ describe('db migrate, seed and setup', () => {
     const again = await run(['setup', '--force'], envFor(name));
     await held.end().catch(() => undefined);
     expect(again.code).toBe(EXIT.OK);
-    const users = await queryOn<{ cognito_user_id: string }>(name, 'SELECT cognito_user_id FROM public.users ORDER BY 1');
+    const users = await queryOn<{ cognito_user_id: string }>(
+      name,
+      'SELECT cognito_user_id FROM public.users ORDER BY 1',
+    );
     expect(users.map((row) => row.cognito_user_id)).toEqual(['MOCK-andrewbrown', 'MOCK-bayko']);
   });
 
@@ -262,7 +268,11 @@ describe('db sessions and feed', () => {
       ['bayko', 'a newer one', 3],
       ['andrewbrown', 'This was imported as seed data!', 0],
     ]);
-    expect(feed[1]).toMatchObject({ uuid: '3c1e2a7b-5d4f-4e6a-8b9c-0d1e2f3a0001', display_name: 'Andrew Brown', reply_to_activity_uuid: null });
+    expect(feed[1]).toMatchObject({
+      uuid: '3c1e2a7b-5d4f-4e6a-8b9c-0d1e2f3a0001',
+      display_name: 'Andrew Brown',
+      reply_to_activity_uuid: null,
+    });
     expect(String(feed[1]?.created_at)).toMatch(/^\d{4}-\d{2}-\d{2}T/);
   });
 
@@ -272,7 +282,10 @@ describe('db sessions and feed', () => {
     await run(['migrate'], envFor(name));
     expect(JSON.parse((await run(['feed'], envFor(name))).out.join('\n'))).toEqual([]);
     await run(['seed'], envFor(name));
-    await adminQuery(server.url(name), "INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'second' FROM public.users WHERE handle = 'bayko'");
+    await adminQuery(
+      server.url(name),
+      "INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'second' FROM public.users WHERE handle = 'bayko'",
+    );
     expect(JSON.parse((await run(['feed', '--limit', '1'], envFor(name))).out.join('\n'))).toHaveLength(1);
     expect((await run(['feed', '--limit', '0'], envFor(name))).code).toBe(EXIT.USAGE);
   });
@@ -334,7 +347,11 @@ describe('db connect', () => {
       child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       return child;
     };
-    const result = await run(['connect', '--', '-tAc', 'SELECT count(*) FROM public.users'], { ...process.env, ...envFor(name) }, { spawn: piped });
+    const result = await run(
+      ['connect', '--', '-tAc', 'SELECT count(*) FROM public.users'],
+      { ...process.env, ...envFor(name) },
+      { spawn: piped },
+    );
     expect(result.code).toBe(0);
     expect(stdout.trim()).toBe('2');
   });
@@ -357,8 +374,12 @@ describe('db errors', () => {
   });
 
   it('rejects a URL that names no database or is not postgres', async () => {
-    expect((await run(['migrate'], { CONNECTION_URL: 'postgres://ops:pw@db.example:5432/' })).err.join('\n')).toMatch(/names no database/);
-    expect((await run(['migrate'], { CONNECTION_URL: 'mysql://ops:pw@db.example/cruddur' })).err.join('\n')).toMatch(/must start with postgres:\/\//);
+    expect((await run(['migrate'], { CONNECTION_URL: 'postgres://ops:pw@db.example:5432/' })).err.join('\n')).toMatch(
+      /names no database/,
+    );
+    expect((await run(['migrate'], { CONNECTION_URL: 'mysql://ops:pw@db.example/cruddur' })).err.join('\n')).toMatch(
+      /must start with postgres:\/\//,
+    );
   });
 
   it('reports an unreachable database in one line, with the password redacted', async () => {
@@ -371,14 +392,26 @@ describe('db errors', () => {
   });
 
   it('reports refused credentials without printing them', async () => {
-    const result = await run(['sessions'], { CONNECTION_URL: `postgres://postgres:not-the-password@127.0.0.1:${server.port}/postgres` });
+    const result = await run(['sessions'], {
+      CONNECTION_URL: `postgres://postgres:not-the-password@127.0.0.1:${server.port}/postgres`,
+    });
     expect(result.code).toBe(EXIT.CONFIG);
     expect(result.err.join('\n')).toMatch(/refused the credentials/);
     expect(result.all()).not.toContain('not-the-password');
   });
 
   it('names every command of the table in the usage, one line each, and prints it for --help', async () => {
-    expect(COMMAND_NAMES).toEqual(['create', 'drop', 'migrate', 'seed', 'setup', 'connect', 'sessions', 'feed', 'tunnel']);
+    expect(COMMAND_NAMES).toEqual([
+      'create',
+      'drop',
+      'migrate',
+      'seed',
+      'setup',
+      'connect',
+      'sessions',
+      'feed',
+      'tunnel',
+    ]);
     const lines = USAGE.split('\n');
     for (const name of COMMAND_NAMES) expect(lines.filter((line) => line.startsWith(`  ${name} `))).toHaveLength(1);
     // Two synopsis lines: the database commands', and tunnel's.
@@ -420,7 +453,9 @@ describe('db on production: verified TLS only', () => {
     ['ssl=false', 'ssl=false'],
     ['rejectUnauthorized=false', 'rejectUnauthorized'],
   ])('refuses PROD_CONNECTION_URL with %s, naming it, before connecting', async (parameter, named) => {
-    const result = await run(['migrate', '--prod'], { PROD_CONNECTION_URL: `postgres://ops:s3cret@127.0.0.1:1/cruddur?${parameter}` });
+    const result = await run(['migrate', '--prod'], {
+      PROD_CONNECTION_URL: `postgres://ops:s3cret@127.0.0.1:1/cruddur?${parameter}`,
+    });
     expect(result.code).toBe(EXIT.REFUSED);
     expect(result.err.join('\n')).toContain(`PROD_CONNECTION_URL asks for ${named}:`);
     expect(result.all()).not.toContain('s3cret');
@@ -435,14 +470,23 @@ describe('db on production: verified TLS only', () => {
 describe('db --stage', () => {
   const ENDPOINT = 'cruddur-dev.abcdefghijkl.eu-west-1.rds.amazonaws.com';
   let tls: TlsTestServer;
-  const cloudFormation = new CloudFormationClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' } });
-  const secrets = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' } });
+  const cloudFormation = new CloudFormationClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' },
+  });
+  const secrets = new SecretsManagerClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' },
+  });
   const cfnMock = mockClient(cloudFormation);
   const secretsMock = mockClient(secrets);
 
   beforeAll(async () => {
     // ops_reader logs in with an IAM token, which no password could match: trusted, over TLS only.
-    tls = await startTlsServer(ENDPOINT, ['hostssl all ops_reader 127.0.0.1/32 trust', 'host all ops_reader 127.0.0.1/32 reject']);
+    tls = await startTlsServer(ENDPOINT, [
+      'hostssl all ops_reader 127.0.0.1/32 trust',
+      'host all ops_reader 127.0.0.1/32 reject',
+    ]);
     await adminQuery(tls.server.url(), 'CREATE ROLE ops_reader LOGIN');
     await adminQuery(tls.server.url(), 'CREATE DATABASE cruddur');
   }, 120_000);
@@ -460,12 +504,17 @@ describe('db --stage', () => {
           StackStatus: 'CREATE_COMPLETE',
           Outputs: [
             { OutputKey: 'DatabaseEndpoint', OutputValue: ENDPOINT },
-            { OutputKey: 'DatabaseSecretArn', OutputValue: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:master' },
+            {
+              OutputKey: 'DatabaseSecretArn',
+              OutputValue: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:master',
+            },
           ],
         },
       ],
     });
-    secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'postgres', password: 'postgres' }) });
+    secretsMock
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: JSON.stringify({ username: 'postgres', password: 'postgres' }) });
   });
 
   const stageRun = (argv: string[], deps: Parameters<typeof main>[2] = {}) =>
@@ -480,7 +529,9 @@ describe('db --stage', () => {
   });
 
   it('refuses a server whose certificate the RDS CAs did not sign', async () => {
-    const result = await stageRun(['sessions', '--stage', 'dev', '--db-user', 'ops_reader', ...tunnel()], { ca: undefined });
+    const result = await stageRun(['sessions', '--stage', 'dev', '--db-user', 'ops_reader', ...tunnel()], {
+      ca: undefined,
+    });
     expect(result.code).toBe(EXIT.CONFIG);
     expect(result.err.join('\n')).toMatch(/certificate .* did not verify \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
   });
@@ -501,7 +552,17 @@ describe('db --stage', () => {
   });
 
   it('takes only an IP address as --host, so that the name checked stays the endpoint', async () => {
-    const result = await stageRun(['sessions', '--stage', 'dev', '--db-user', 'ops_reader', '--host', 'localhost', '--port', String(tls.server.port)]);
+    const result = await stageRun([
+      'sessions',
+      '--stage',
+      'dev',
+      '--db-user',
+      'ops_reader',
+      '--host',
+      'localhost',
+      '--port',
+      String(tls.server.port),
+    ]);
     expect(result.code).toBe(EXIT.USAGE);
     expect(result.err.join('\n')).toMatch(/--host must be an IP address/);
   });
@@ -515,7 +576,11 @@ describe('db --stage', () => {
       `#!/bin/sh\n{ env | grep -E '^PG' | sort; stat -c 'MODE %a' "$PGPASSFILE" "$PGSSLROOTCERT"; cat "$PGPASSFILE" | cut -c1-8; } > "${record}"\n`,
     );
     await chmod(join(dir, 'psql'), 0o755);
-    const result = await run(['connect', '--stage', 'dev', '--db-user', 'ops_reader', ...tunnel()], { PATH: `${dir}:/usr/bin:/bin` }, { cloudFormation, secrets });
+    const result = await run(
+      ['connect', '--stage', 'dev', '--db-user', 'ops_reader', ...tunnel()],
+      { PATH: `${dir}:/usr/bin:/bin` },
+      { cloudFormation, secrets },
+    );
     expect(result.code).toBe(0);
     const lines = (await readFile(record, 'utf8')).trim().split('\n');
     expect(lines).toEqual(
@@ -538,7 +603,9 @@ describe('db --stage', () => {
   });
 
   it('refuses --prod together with --stage, and --db-user without --stage', async () => {
-    expect((await stageRun(['sessions', '--prod', '--stage', 'prod', '--db-user', 'ops_reader'])).code).toBe(EXIT.USAGE);
+    expect((await stageRun(['sessions', '--prod', '--stage', 'prod', '--db-user', 'ops_reader'])).code).toBe(
+      EXIT.USAGE,
+    );
     expect((await run(['sessions', '--db-user', 'ops_reader'], envFor('postgres'))).code).toBe(EXIT.USAGE);
   });
 });
@@ -546,7 +613,10 @@ describe('db --stage', () => {
 describe('db tunnel', () => {
   const ENDPOINT = 'cruddur-prod.abcdefghijkl.eu-west-1.rds.amazonaws.com';
   const INSTANCE = 'i-0123456789abcdef0';
-  const cloudFormation = new CloudFormationClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' } });
+  const cloudFormation = new CloudFormationClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' },
+  });
   const cfnMock = mockClient(cloudFormation);
   let record: string;
 
@@ -572,7 +642,10 @@ describe('db tunnel', () => {
     const dir = await mkdtemp(join(scratch, 'aws-cli-'));
     record = join(dir, 'argv');
     if (options.aws !== false) {
-      await writeFile(join(dir, 'aws'), `#!/bin/sh\nPATH=/usr/bin:/bin\nfor arg in "$@"; do printf '%s\\n' "$arg"; done > "${record}"\nexit ${options.exitCode ?? 0}\n`);
+      await writeFile(
+        join(dir, 'aws'),
+        `#!/bin/sh\nPATH=/usr/bin:/bin\nfor arg in "$@"; do printf '%s\\n' "$arg"; done > "${record}"\nexit ${options.exitCode ?? 0}\n`,
+      );
       await chmod(join(dir, 'aws'), 0o755);
     }
     if (options.plugin !== false) {
@@ -601,10 +674,12 @@ describe('db tunnel', () => {
       '--region',
       'eu-west-1',
     ]);
-    expect(result.out).toEqual(['in another terminal: npm run db -- connect --stage prod --db-user <NAME> --host 127.0.0.1 --port 25432']);
+    expect(result.out).toEqual([
+      'in another terminal: npm run db -- connect --stage prod --db-user <NAME> --host 127.0.0.1 --port 25432',
+    ]);
   });
 
-  it('forwards local port 15432 by default and returns the CLI\'s exit code', async () => {
+  it("forwards local port 15432 by default and returns the CLI's exit code", async () => {
     outputs(true);
     const dir = await fakeCli({ exitCode: 254 });
     const result = await tunnelRun(['--stage', 'prod'], dir);
@@ -628,7 +703,9 @@ describe('db tunnel', () => {
     const dir = await fakeCli({ aws: false });
     const result = await tunnelRun(['--stage', 'prod'], dir);
     expect(result.code).toBe(EXIT.NOT_FOUND);
-    expect(result.err.join('\n')).toMatch(/^db: the AWS CLI v2 is not installed or not on PATH; install it \(https:\/\/docs\.aws\.amazon\.com\/cli\//);
+    expect(result.err.join('\n')).toMatch(
+      /^db: the AWS CLI v2 is not installed or not on PATH; install it \(https:\/\/docs\.aws\.amazon\.com\/cli\//,
+    );
     expect(result.err.join('\n')).not.toMatch(/session-manager-plugin/);
   });
 
@@ -637,7 +714,9 @@ describe('db tunnel', () => {
     const dir = await fakeCli({ plugin: false });
     const result = await tunnelRun(['--stage', 'prod'], dir);
     expect(result.code).toBe(EXIT.NOT_FOUND);
-    expect(result.err.join('\n')).toMatch(/^db: the Session Manager plugin for the AWS CLI \(session-manager-plugin\) is not installed or not on PATH; install it/);
+    expect(result.err.join('\n')).toMatch(
+      /^db: the Session Manager plugin for the AWS CLI \(session-manager-plugin\) is not installed or not on PATH; install it/,
+    );
     expect(existsSync(record)).toBe(false);
   });
 
@@ -652,11 +731,20 @@ describe('db tunnel', () => {
   it('refuses tunnel without --stage, with --prod or database flags, a bad --local-port, and --local-port elsewhere', async () => {
     outputs(true);
     const dir = await fakeCli();
-    for (const argv of [[], ['--prod'], ['--stage', 'prod', '--db-user', 'ops_reader'], ['--stage', 'prod', '--port', '5432'], ['--stage', 'prod', '--local-port', '70000'], ['--stage', 'prod', 'extra']]) {
+    for (const argv of [
+      [],
+      ['--prod'],
+      ['--stage', 'prod', '--db-user', 'ops_reader'],
+      ['--stage', 'prod', '--port', '5432'],
+      ['--stage', 'prod', '--local-port', '70000'],
+      ['--stage', 'prod', 'extra'],
+    ]) {
       const result = await tunnelRun(argv, dir);
       expect(result.code, argv.join(' ')).toBe(EXIT.USAGE);
     }
-    expect((await tunnelRun(['--stage', 'prod', '--local-port', 'x'], dir)).err.join('\n')).toMatch(/--local-port must be a TCP port/);
+    expect((await tunnelRun(['--stage', 'prod', '--local-port', 'x'], dir)).err.join('\n')).toMatch(
+      /--local-port must be a TCP port/,
+    );
     const elsewhere = await run(['sessions', '--local-port', '15432'], envFor('postgres'));
     expect(elsewhere.code).toBe(EXIT.USAGE);
     expect(elsewhere.err.join('\n')).toMatch(/--local-port goes with tunnel/);

@@ -34,16 +34,28 @@ beforeEach(() => {
 
 describe('npm run invoke', () => {
   it('refuses to guess a database when neither CONNECTION_URL nor a local stack is there', async () => {
-    await expect(connectionUrlFor({ LOCAL_DATA_DIR: emptyDir })).rejects.toThrow(/run npm start first or set CONNECTION_URL/);
+    await expect(connectionUrlFor({ LOCAL_DATA_DIR: emptyDir })).rejects.toThrow(
+      /run npm start first or set CONNECTION_URL/,
+    );
     const { err, output } = captureOutput();
     expect(await main([join(EVENTS, 'confirm-sign-up.json')], { LOCAL_DATA_DIR: emptyDir }, output)).toBe(EXIT.CONFIG);
-    expect(err).toEqual([`invoke: no database: run npm start first or set CONNECTION_URL (looked for ${join(emptyDir, 'stack.json')})`]);
+    expect(err).toEqual([
+      `invoke: no database: run npm start first or set CONNECTION_URL (looked for ${join(emptyDir, 'stack.json')})`,
+    ]);
   });
 
   it('takes the database from the stack.json of a running local stack', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cruddur-stack-'));
     try {
-      const stack = { connectionUrl: url, cognitoEndpoint: 'x', userPoolId: 'x', userPoolClientId: 'x', lambdaEndpoint: 'x', functionName: 'x', dataDir: dir };
+      const stack = {
+        connectionUrl: url,
+        cognitoEndpoint: 'x',
+        userPoolId: 'x',
+        userPoolClientId: 'x',
+        lambdaEndpoint: 'x',
+        functionName: 'x',
+        dataDir: dir,
+      };
       await writeFile(join(dir, 'stack.json'), JSON.stringify(stack));
       expect(await connectionUrlFor({ LOCAL_DATA_DIR: dir })).toEqual({ url, source: join(dir, 'stack.json') });
     } finally {
@@ -57,8 +69,13 @@ describe('npm run invoke', () => {
     const code = await main([join(EVENTS, 'confirm-sign-up.json')], { CONNECTION_URL: url }, output);
     expect(code).toBe(EXIT.OK);
     expect(process.env.CONNECTION_URL).toBe('postgres://nobody@127.0.0.1:1/not-this-one');
-    expect(JSON.parse(out.join('\n'))).toMatchObject({ triggerSource: 'PostConfirmation_ConfirmSignUp', userName: '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21' });
-    const rows = await db.query('SELECT email FROM public.users WHERE cognito_user_id = $1', ['5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21']);
+    expect(JSON.parse(out.join('\n'))).toMatchObject({
+      triggerSource: 'PostConfirmation_ConfirmSignUp',
+      userName: '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21',
+    });
+    const rows = await db.query('SELECT email FROM public.users WHERE cognito_user_id = $1', [
+      '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21',
+    ]);
     expect(rows.rows).toEqual([{ email: 'jane.doe@example.com' }]);
   });
 

@@ -13,7 +13,10 @@ import { captureOutput } from '../support/output';
 
 const ROOT = join(__dirname, '..', '..');
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts', ...args], {
       cwd: ROOT,
@@ -40,12 +43,24 @@ describe('npm start options', () => {
   });
 
   it('takes ports from the environment and lets a flag win over it', () => {
-    const env = { LOCAL_PG_PORT: '6000', LOCAL_LAMBDA_PORT: '6001', LOCAL_COGNITO_PORT: '6002', LOCAL_DATA_DIR: '/tmp/x' };
-    expect(parseOptions(['--lambda-port', '7001'], env)).toEqual({ pgPort: 6000, lambdaPort: 7001, cognitoPort: 6002, dir: '/tmp/x' });
+    const env = {
+      LOCAL_PG_PORT: '6000',
+      LOCAL_LAMBDA_PORT: '6001',
+      LOCAL_COGNITO_PORT: '6002',
+      LOCAL_DATA_DIR: '/tmp/x',
+    };
+    expect(parseOptions(['--lambda-port', '7001'], env)).toEqual({
+      pgPort: 6000,
+      lambdaPort: 7001,
+      cognitoPort: 6002,
+      dir: '/tmp/x',
+    });
   });
 
   it('refuses a port that is not a TCP port, naming where it came from', () => {
-    expect(() => parseOptions(['--pg-port', '70000'], {})).toThrow(new CliError('--pg-port must be a TCP port (1-65535), got "70000"', EXIT.USAGE));
+    expect(() => parseOptions(['--pg-port', '70000'], {})).toThrow(
+      new CliError('--pg-port must be a TCP port (1-65535), got "70000"', EXIT.USAGE),
+    );
     expect(() => parseOptions([], { LOCAL_COGNITO_PORT: 'abc' })).toThrow(/LOCAL_COGNITO_PORT must be a TCP port/);
   });
 
@@ -77,11 +92,21 @@ describe('the banner', () => {
   const banner = formatBanner(info, join(ROOT, '.local', 'stack.json'));
 
   it('prints every stack.json value and commands that use them', () => {
-    for (const value of [info.cognitoEndpoint, info.userPoolId, info.userPoolClientId, info.lambdaEndpoint, info.functionName]) {
+    for (const value of [
+      info.cognitoEndpoint,
+      info.userPoolId,
+      info.userPoolClientId,
+      info.lambdaEndpoint,
+      info.functionName,
+    ]) {
       expect(banner).toContain(value);
     }
-    expect(banner).toContain(`aws cognito-idp sign-up --endpoint-url ${info.cognitoEndpoint} --client-id ${info.userPoolClientId}`);
-    expect(banner).toContain(`aws cognito-idp admin-confirm-sign-up --endpoint-url ${info.cognitoEndpoint} --user-pool-id ${info.userPoolId}`);
+    expect(banner).toContain(
+      `aws cognito-idp sign-up --endpoint-url ${info.cognitoEndpoint} --client-id ${info.userPoolClientId}`,
+    );
+    expect(banner).toContain(
+      `aws cognito-idp admin-confirm-sign-up --endpoint-url ${info.cognitoEndpoint} --user-pool-id ${info.userPoolId}`,
+    );
     expect(banner).toContain('npx tsx bin/local-user.ts sign-up');
   });
 
@@ -119,11 +144,19 @@ describe('npm start with a port already taken', () => {
 
   it('exits non-zero with one line naming the port and the flag, and no stack trace', async () => {
     // The other two ports are free ones, so only the taken one can be reported.
-    const result = await run(['--data-dir', dir, '--pg-port', String(await freePort()), '--cognito-port', String(await freePort())], {
-      LOCAL_LAMBDA_PORT: String(port),
-    });
+    const result = await run(
+      ['--data-dir', dir, '--pg-port', String(await freePort()), '--cognito-port', String(await freePort())],
+      {
+        LOCAL_LAMBDA_PORT: String(port),
+      },
+    );
     expect(result.code).toBe(EXIT.FAILURE);
-    expect(result.stderr.trim().split('\n').filter((line) => !/warn|Warning/i.test(line))).toEqual([
+    expect(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => !/warn|Warning/i.test(line)),
+    ).toEqual([
       `npm start: port ${port} (Lambda Invoke API) is already in use: choose another with --lambda-port <port> or LOCAL_LAMBDA_PORT=<port>`,
     ]);
     expect(result.stderr).not.toMatch(/\n\s+at /);

@@ -1,6 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  CloudFormationServiceException,
+  DescribeStacksCommand,
+} from '@aws-sdk/client-cloudformation';
 import {
   AuthorizeSecurityGroupIngressCommand,
   DescribeSecurityGroupRulesCommand,
@@ -41,7 +45,11 @@ beforeEach(() => {
 async function run(argv: string[], deps: Partial<RdsDeps> = {}) {
   const captured = captureOutput();
   const fetch = vi.fn(() => Promise.reject(new Error('no network in tests')));
-  const code = await main(argv, {}, { output: captured.output, rds, cloudFormation, ec2, fetch, pollIntervalMs: 0, ...deps });
+  const code = await main(
+    argv,
+    {},
+    { output: captured.output, rds, cloudFormation, ec2, fetch, pollIntervalMs: 0, ...deps },
+  );
   return { code, ...captured };
 }
 
@@ -83,7 +91,9 @@ describe('rds status', () => {
     });
     const result = await run(['status']);
     expect(result.code).toBe(EXIT.OK);
-    expect(cfnMock.commandCalls(DescribeStacksCommand)[0]?.args[0].input).toEqual({ StackName: 'Cruddur-dev-Database' });
+    expect(cfnMock.commandCalls(DescribeStacksCommand)[0]?.args[0].input).toEqual({
+      StackName: 'Cruddur-dev-Database',
+    });
     expect(result.out).toEqual([
       'instance cruddur-db',
       'status   available',
@@ -96,21 +106,37 @@ describe('rds status', () => {
 
   it('reads the stack of the given stage and accepts an output key with a CDK hash', async () => {
     cfnMock.on(DescribeStacksCommand, { StackName: 'Cruddur-prod-Database' }).resolves({
-      Stacks: [{ StackName: 'Cruddur-prod-Database', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE', Outputs: [{ OutputKey: 'DatabaseInstanceIdA1B2C3D4', OutputValue: 'prod-db' }] }],
+      Stacks: [
+        {
+          StackName: 'Cruddur-prod-Database',
+          CreationTime: new Date(),
+          StackStatus: 'UPDATE_COMPLETE',
+          Outputs: [{ OutputKey: 'DatabaseInstanceIdA1B2C3D4', OutputValue: 'prod-db' }],
+        },
+      ],
     });
-    rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'prod-db' }).resolves({ DBInstances: [{ DBInstanceStatus: 'stopped' }] });
+    rdsMock
+      .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'prod-db' })
+      .resolves({ DBInstances: [{ DBInstanceStatus: 'stopped' }] });
     const result = await run(['status', '--stage', 'prod']);
     expect(result.code).toBe(EXIT.OK);
     expect(result.out[1]).toBe('status   stopped');
   });
 
   it('says which flag to pass when the stack does not exist', async () => {
-    cfnMock
-      .on(DescribeStacksCommand)
-      .rejects(new CloudFormationServiceException({ name: 'ValidationError', $fault: 'client', $metadata: {}, message: 'Stack with id Cruddur-dev-Database does not exist' }));
+    cfnMock.on(DescribeStacksCommand).rejects(
+      new CloudFormationServiceException({
+        name: 'ValidationError',
+        $fault: 'client',
+        $metadata: {},
+        message: 'Stack with id Cruddur-dev-Database does not exist',
+      }),
+    );
     const result = await run(['status']);
     expect(result.code).toBe(EXIT.CONFIG);
-    expect(result.err).toEqual(['rds: stack Cruddur-dev-Database does not exist in this account and region; deploy it, or pass --instance ID']);
+    expect(result.err).toEqual([
+      'rds: stack Cruddur-dev-Database does not exist in this account and region; deploy it, or pass --instance ID',
+    ]);
   });
 
   it('says which flag to pass when the stack has no such output', async () => {
@@ -121,12 +147,19 @@ describe('rds status', () => {
   });
 
   it('surfaces throttling that outlasted the SDK retries as one clear line', async () => {
-    rdsMock
-      .on(DescribeDBInstancesCommand)
-      .rejects(new RDSServiceException({ name: 'Throttling', $fault: 'client', $metadata: { httpStatusCode: 400, attempts: 3 }, message: 'Rate exceeded' }));
+    rdsMock.on(DescribeDBInstancesCommand).rejects(
+      new RDSServiceException({
+        name: 'Throttling',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400, attempts: 3 },
+        message: 'Rate exceeded',
+      }),
+    );
     const result = await run(['status', '--instance', 'cruddur-db']);
     expect(result.code).toBe(EXIT.TEMPFAIL);
-    expect(result.err).toEqual(['rds: AWS throttled the request (3 attempts) (Throttling); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS']);
+    expect(result.err).toEqual([
+      'rds: AWS throttled the request (3 attempts) (Throttling); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS',
+    ]);
   });
 
   it('rejects an unknown command, a bad instance id and a bad stage', async () => {
@@ -143,9 +176,15 @@ describe('rds stop and start', () => {
     rdsMock.on(StopDBInstanceCommand).resolves({});
     const result = await run(['stop', '--instance', 'cruddur-db']);
     expect(result.code).toBe(EXIT.OK);
-    expect(rdsMock.commandCalls(StopDBInstanceCommand)[0]?.args[0].input).toEqual({ DBInstanceIdentifier: 'cruddur-db' });
+    expect(rdsMock.commandCalls(StopDBInstanceCommand)[0]?.args[0].input).toEqual({
+      DBInstanceIdentifier: 'cruddur-db',
+    });
     expect(result.out.join('\n')).toMatch(/after 7 days/);
-    expect(result.err).toEqual(['rds: cruddur-db is available (0s)', 'rds: cruddur-db is stopping (0s)', 'rds: cruddur-db is stopped (0s)']);
+    expect(result.err).toEqual([
+      'rds: cruddur-db is available (0s)',
+      'rds: cruddur-db is stopping (0s)',
+      'rds: cruddur-db is stopped (0s)',
+    ]);
     expect(result.out.at(-1)).toBe('cruddur-db is stopped');
     expect(rdsMock.commandCalls(DescribeDBInstancesCommand)).toHaveLength(5);
   });
@@ -181,16 +220,23 @@ describe('rds stop and start', () => {
     instances('backing-up');
     rdsMock
       .on(StopDBInstanceCommand)
-      .rejects(new InvalidDBInstanceStateFault({ $metadata: {}, message: 'Instance cruddur-db is not in available state.' }));
+      .rejects(
+        new InvalidDBInstanceStateFault({ $metadata: {}, message: 'Instance cruddur-db is not in available state.' }),
+      );
     const result = await run(['stop', '--instance', 'cruddur-db']);
     expect(result.code).toBe(EXIT.WRONG_STATE);
-    expect(result.err).toEqual(['rds: cannot stop cruddur-db while it is backing-up: Instance cruddur-db is not in available state.']);
+    expect(result.err).toEqual([
+      'rds: cannot stop cruddur-db while it is backing-up: Instance cruddur-db is not in available state.',
+    ]);
   });
 
   it('gives up with the timeout exit code when the state does not settle', async () => {
     rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: 'starting' }] });
     let clock = 0;
-    const result = await run(['start', '--instance', 'cruddur-db'], { now: () => (clock += 60_000), maxWaitMs: 5 * 60_000 });
+    const result = await run(['start', '--instance', 'cruddur-db'], {
+      now: () => (clock += 60_000),
+      maxWaitMs: 5 * 60_000,
+    });
     expect(result.code).toBe(EXIT.TIMEOUT);
     expect(result.err.at(-1)).toMatch(/still starting after \d+s/);
     expect(rdsMock.commandCalls(StartDBInstanceCommand)).toHaveLength(0);
@@ -205,7 +251,14 @@ describe('rds stop and start', () => {
   });
 
   it('names a missing instance', async () => {
-    rdsMock.on(DescribeDBInstancesCommand).rejects(new RDSServiceException({ name: 'DBInstanceNotFoundFault', $fault: 'client', $metadata: {}, message: 'DBInstance x not found.' }));
+    rdsMock.on(DescribeDBInstancesCommand).rejects(
+      new RDSServiceException({
+        name: 'DBInstanceNotFoundFault',
+        $fault: 'client',
+        $metadata: {},
+        message: 'DBInstance x not found.',
+      }),
+    );
     const result = await run(['start', '--instance', 'nope']);
     expect(result.code).toBe(EXIT.CONFIG);
     expect(result.err[0]).toMatch(/no DB instance nope/);
@@ -216,7 +269,10 @@ describe('rds allow-ip', () => {
   function rules(...list: SecurityGroupRule[][]) {
     const stub = ec2Mock.on(DescribeSecurityGroupRulesCommand);
     list.forEach((page, index) => {
-      stub.resolvesOnce({ SecurityGroupRules: page, NextToken: index < list.length - 1 ? `page-${index + 1}` : undefined });
+      stub.resolvesOnce({
+        SecurityGroupRules: page,
+        NextToken: index < list.length - 1 ? `page-${index + 1}` : undefined,
+      });
     });
   }
 
@@ -240,7 +296,12 @@ describe('rds allow-ip', () => {
     ReferencedGroupInfo: { GroupId: 'sg-0fffffffffffffff0' },
     Description: 'from the functions',
   };
-  const egress: SecurityGroupRule = { ...ours('0.0.0.0/0'), SecurityGroupRuleId: 'sgr-0ccc', IsEgress: true, IpProtocol: '-1' };
+  const egress: SecurityGroupRule = {
+    ...ours('0.0.0.0/0'),
+    SecurityGroupRuleId: 'sgr-0ccc',
+    IsEgress: true,
+    IpProtocol: '-1',
+  };
 
   it('refuses --stage prod with its own exit code before any AWS call, even with --ip and --group', async () => {
     const result = await run(['allow-ip', '--stage', 'prod', '--ip', '203.0.113.7', '--group', GROUP]);
@@ -253,13 +314,24 @@ describe('rds allow-ip', () => {
   it('creates the rule when it is missing, with the group from the stack output', async () => {
     stackOutputs({ DatabaseSecurityGroupId: GROUP });
     rules([other, egress]);
-    ec2Mock.on(AuthorizeSecurityGroupIngressCommand).resolves({ Return: true, SecurityGroupRules: [{ SecurityGroupRuleId: 'sgr-0new' }] });
+    ec2Mock
+      .on(AuthorizeSecurityGroupIngressCommand)
+      .resolves({ Return: true, SecurityGroupRules: [{ SecurityGroupRuleId: 'sgr-0new' }] });
     const result = await run(['allow-ip', '--ip', '203.0.113.7']);
     expect(result.code).toBe(EXIT.OK);
-    expect(ec2Mock.commandCalls(DescribeSecurityGroupRulesCommand)[0]?.args[0].input).toMatchObject({ Filters: [{ Name: 'group-id', Values: [GROUP] }] });
+    expect(ec2Mock.commandCalls(DescribeSecurityGroupRulesCommand)[0]?.args[0].input).toMatchObject({
+      Filters: [{ Name: 'group-id', Values: [GROUP] }],
+    });
     expect(ec2Mock.commandCalls(AuthorizeSecurityGroupIngressCommand)[0]?.args[0].input).toEqual({
       GroupId: GROUP,
-      IpPermissions: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '203.0.113.7/32', Description: RULE_DESCRIPTION }] }],
+      IpPermissions: [
+        {
+          IpProtocol: 'tcp',
+          FromPort: 5432,
+          ToPort: 5432,
+          IpRanges: [{ CidrIp: '203.0.113.7/32', Description: RULE_DESCRIPTION }],
+        },
+      ],
     });
     expect(ec2Mock.commandCalls(ModifySecurityGroupRulesCommand)).toHaveLength(0);
     expect(result.out).toEqual([`${GROUP}: created rule sgr-0new allowing 203.0.113.7/32 on tcp/5432`]);
@@ -277,7 +349,13 @@ describe('rds allow-ip', () => {
       SecurityGroupRules: [
         {
           SecurityGroupRuleId: 'sgr-0aaa',
-          SecurityGroupRule: { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, CidrIpv4: '203.0.113.7/32', Description: RULE_DESCRIPTION },
+          SecurityGroupRule: {
+            IpProtocol: 'tcp',
+            FromPort: 5432,
+            ToPort: 5432,
+            CidrIpv4: '203.0.113.7/32',
+            Description: RULE_DESCRIPTION,
+          },
         },
       ],
     });
@@ -301,7 +379,10 @@ describe('rds allow-ip', () => {
     const result = await run(['allow-ip', '--group', GROUP], { fetch: fetch as unknown as typeof globalThis.fetch });
     expect(result.code).toBe(EXIT.OK);
     expect(fetch).toHaveBeenCalledWith('https://checkip.amazonaws.com', expect.anything());
-    expect(ec2Mock.commandCalls(ModifySecurityGroupRulesCommand)[0]?.args[0].input.SecurityGroupRules?.[0]?.SecurityGroupRule?.CidrIpv4).toBe('192.0.2.44/32');
+    expect(
+      ec2Mock.commandCalls(ModifySecurityGroupRulesCommand)[0]?.args[0].input.SecurityGroupRules?.[0]?.SecurityGroupRule
+        ?.CidrIpv4,
+    ).toBe('192.0.2.44/32');
   });
 
   it('refuses an answer from checkip that is not one IPv4 address', async () => {
@@ -317,11 +398,14 @@ describe('rds allow-ip', () => {
     expect(result.err[0]).toMatch(/pass --ip A\.B\.C\.D/);
   });
 
-  it.each(['0.0.0.0', '0.0.0.0/0', '10.0.0.0/8', '203.0.113.7/32', '2001:db8::1', '300.1.1.1', 'localhost'])('refuses --ip %s without calling AWS', async (ip) => {
-    const result = await run(['allow-ip', '--ip', ip, '--group', GROUP]);
-    expect(result.code).toBe(EXIT.USAGE);
-    expect(ec2Mock.calls()).toHaveLength(0);
-  });
+  it.each(['0.0.0.0', '0.0.0.0/0', '10.0.0.0/8', '203.0.113.7/32', '2001:db8::1', '300.1.1.1', 'localhost'])(
+    'refuses --ip %s without calling AWS',
+    async (ip) => {
+      const result = await run(['allow-ip', '--ip', ip, '--group', GROUP]);
+      expect(result.code).toBe(EXIT.USAGE);
+      expect(ec2Mock.calls()).toHaveLength(0);
+    },
+  );
 
   it('refuses to choose between two rules carrying its description', async () => {
     rules([ours('198.51.100.1/32'), { ...ours('198.51.100.2/32'), SecurityGroupRuleId: 'sgr-0ddd' }]);
@@ -417,6 +501,8 @@ describe('AWS clients built by the command line', () => {
     const code = await main(['status', '--instance', 'local-db'], {}, { output: captured.output });
     expect(requests).toHaveLength(2);
     expect(code).toBe(EXIT.TEMPFAIL);
-    expect(captured.err).toEqual(['rds: AWS throttled the request (2 attempts) (Throttling); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS']);
+    expect(captured.err).toEqual([
+      'rds: AWS throttled the request (2 attempts) (Throttling); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS',
+    ]);
   });
 });

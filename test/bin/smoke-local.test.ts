@@ -45,7 +45,12 @@ async function probeState(sub: string): Promise<{ rows: number; tombstones: numb
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cruddur-smoke-'));
-  stack = await startLocalStack({ dir, pgPort: await freePort(), lambdaPort: await freePort(), cognitoPort: await freePort() });
+  stack = await startLocalStack({
+    dir,
+    pgPort: await freePort(),
+    lambdaPort: await freePort(),
+    cognitoPort: await freePort(),
+  });
   db = new Client({ connectionString: stack.info.connectionUrl });
   db.on('error', () => undefined);
   await db.connect();
@@ -86,7 +91,9 @@ describe('npm run smoke -- --local', () => {
       const captured = captureOutput();
       const code = await main(['--local', '--data-dir', empty], { output: captured.output });
       expect(code).toBe(78);
-      expect(captured.err).toEqual([expect.stringMatching(/^smoke local: step stack failed: no local stack: .*stack\.json .*npm start$/)]);
+      expect(captured.err).toEqual([
+        expect.stringMatching(/^smoke local: step stack failed: no local stack: .*stack\.json .*npm start$/),
+      ]);
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
@@ -123,7 +130,9 @@ describe('npm run smoke -- --local', () => {
       ['trigger', 'ok'],
       ['write', 'FAILED'],
     ]);
-    expect(err).toEqual(['smoke local: step write failed: function cannot reach the database: is the local PostgreSQL running?']);
+    expect(err).toEqual([
+      'smoke local: step write failed: function cannot reach the database: is the local PostgreSQL running?',
+    ]);
     expect(code).toBe(69);
   });
 });

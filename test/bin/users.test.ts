@@ -49,7 +49,9 @@ beforeEach(async () => {
   cfnMock.reset();
   lambdaMock.reset();
   // Users the pool does not list are gone from it too, unless a test says otherwise.
-  cognitoMock.on(AdminGetUserCommand).rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
+  cognitoMock
+    .on(AdminGetUserCommand)
+    .rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
   captured = [];
   clock = new FakeClock();
   await db.query('TRUNCATE public.users, sync.erased_users, sync.reconcile_runs RESTART IDENTITY CASCADE');
@@ -97,13 +99,28 @@ function pool(users: UserType[], pageSize = 3): Record<string, unknown>[] {
 async function run(argv: string[], env: NodeJS.ProcessEnv = { CONNECTION_URL: url }, deps: Partial<UsersDeps> = {}) {
   const output = captureOutput();
   captured.push(output);
-  const code = await main(argv, env, { output: output.output, cognito, cloudFormation, lambda, clock, connectTimeoutMs: 2000, ...deps });
+  const code = await main(argv, env, {
+    output: output.output,
+    cognito,
+    cloudFormation,
+    lambda,
+    clock,
+    connectTimeoutMs: 2000,
+    ...deps,
+  });
   return { code, ...output };
 }
 
 async function rows() {
-  const result = await db.query('SELECT cognito_user_id, email, display_name, handle FROM public.users ORDER BY cognito_user_id');
-  return result.rows as { cognito_user_id: string; email: string | null; display_name: string | null; handle: string | null }[];
+  const result = await db.query(
+    'SELECT cognito_user_id, email, display_name, handle FROM public.users ORDER BY cognito_user_id',
+  );
+  return result.rows as {
+    cognito_user_id: string;
+    email: string | null;
+    display_name: string | null;
+    handle: string | null;
+  }[];
 }
 
 const mixed = () => [
@@ -120,8 +137,25 @@ const mixed = () => [
 /** A report as the deployed function returns it. */
 function functionReport(fields: Record<string, unknown> = {}) {
   return {
-    status: 'complete', dryRun: false, runId: '7', resumed: true, rewound: 0, pages: 3, scanned: 150, inserted: 2, updated: 1, handleConflicts: 0,
-    unchanged: 147, stale: 0, seen: 0, erasedTombstoned: 0, handlesRefused: 0, refused: {}, skipped: {}, runPages: 3, runScanned: 150,
+    status: 'complete',
+    dryRun: false,
+    runId: '7',
+    resumed: true,
+    rewound: 0,
+    pages: 3,
+    scanned: 150,
+    inserted: 2,
+    updated: 1,
+    handleConflicts: 0,
+    unchanged: 147,
+    stale: 0,
+    seen: 0,
+    erasedTombstoned: 0,
+    handlesRefused: 0,
+    refused: {},
+    skipped: {},
+    runPages: 3,
+    runScanned: 150,
     prune: { available: true, candidates: 1, erased: 1, keptInPool: 0, alreadyErased: 0, complete: true, subs: [] },
     ...fields,
   };
@@ -129,7 +163,14 @@ function functionReport(fields: Record<string, unknown> = {}) {
 
 function stackWith(stack: string, outputs: Record<string, string>) {
   cfnMock.on(DescribeStacksCommand, { StackName: stack }).resolves({
-    Stacks: [{ StackName: stack, CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }],
+    Stacks: [
+      {
+        StackName: stack,
+        CreationTime: new Date(),
+        StackStatus: 'CREATE_COMPLETE',
+        Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      },
+    ],
   });
 }
 
@@ -144,7 +185,12 @@ describe('users reconcile', () => {
       { UserPoolId: POOL, Limit: 60, PaginationToken: 'token-2' },
     ]);
     expect(await rows()).toEqual(
-      [1, 3, 4, 6, 8].map((n) => ({ cognito_user_id: sub(n), email: `person${n}@example.com`, display_name: `Person ${n}`, handle: `person${n}` })),
+      [1, 3, 4, 6, 8].map((n) => ({
+        cognito_user_id: sub(n),
+        email: `person${n}@example.com`,
+        display_name: `Person ${n}`,
+        handle: `person${n}`,
+      })),
     );
     expect(result.out).toEqual([
       'run               1 (started)',
@@ -167,7 +213,10 @@ describe('users reconcile', () => {
   });
 
   it('reads ListUsers at the given rate: N requests take at least (N-1)/rate seconds', async () => {
-    pool(Array.from({ length: 10 }, (_, i) => cognitoUser(i + 1)), 2);
+    pool(
+      Array.from({ length: 10 }, (_, i) => cognitoUser(i + 1)),
+      2,
+    );
     const started = clock.now();
     const result = await run(['reconcile', '--user-pool-id', POOL, '--rate', '2']);
     expect(result.code).toBe(EXIT.OK);
@@ -183,17 +232,29 @@ describe('users reconcile', () => {
     pool(mixed());
     const second = await run(['reconcile', '--user-pool-id', POOL]);
     expect(second.code).toBe(EXIT.OK);
-    expect(second.out.slice(0, 6)).toEqual(['run               2 (started)', 'status            complete', 'scanned           8', 'insert            0', 'update            0', 'unchanged         5']);
+    expect(second.out.slice(0, 6)).toEqual([
+      'run               2 (started)',
+      'status            complete',
+      'scanned           8',
+      'insert            0',
+      'update            0',
+      'unchanged         5',
+    ]);
     expect(await rows()).toEqual(before);
   });
 
   it("refreshes email, name and handle of a present user to the pool's", async () => {
     // The lifecycle sync: the handle follows preferred_username when no other user holds it (it used to stay).
-    await db.query("INSERT INTO public.users (cognito_user_id, email, display_name, handle) VALUES ($1, 'old@example.com', 'Old Name', 'keptHandle')", [sub(1)]);
+    await db.query(
+      "INSERT INTO public.users (cognito_user_id, email, display_name, handle) VALUES ($1, 'old@example.com', 'Old Name', 'keptHandle')",
+      [sub(1)],
+    );
     pool([cognitoUser(1)]);
     const result = await run(['reconcile', '--user-pool-id', POOL]);
     expect(result.out.slice(3, 5)).toEqual(['insert            0', 'update            1']);
-    expect(await rows()).toEqual([{ cognito_user_id: sub(1), email: 'person1@example.com', display_name: 'Person 1', handle: 'person1' }]);
+    expect(await rows()).toEqual([
+      { cognito_user_id: sub(1), email: 'person1@example.com', display_name: 'Person 1', handle: 'person1' },
+    ]);
   });
 
   it('gives a user whose handle is taken the same suffixed handle as the trigger', async () => {
@@ -205,18 +266,34 @@ describe('users reconcile', () => {
   });
 
   it('erases with --prune a row whose user the pool no longer has, after asking the pool', async () => {
-    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2), ($3, $4)', [sub(1), 'person1@example.com', sub(9), 'person9@example.com']);
+    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2), ($3, $4)', [
+      sub(1),
+      'person1@example.com',
+      sub(9),
+      'person9@example.com',
+    ]);
     pool([cognitoUser(1)]);
-    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune'], { CONNECTION_URL: url, ERASURE_POLICY: 'anonymize' });
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune'], {
+      CONNECTION_URL: url,
+      ERASURE_POLICY: 'anonymize',
+    });
     expect(result.code).toBe(EXIT.OK);
     expect(result.out.slice(-3)).toEqual(['prune candidates  1', 'erase             1', 'kept (in pool)    0']);
     expect(result.err[0]).toContain('(prune: anonymize)');
     expect(cognitoMock.commandCalls(AdminGetUserCommand).map((call) => call.args[0].input.Username)).toEqual([sub(9)]);
-    expect((await rows()).find((row) => row.cognito_user_id === sub(9))).toEqual({ cognito_user_id: sub(9), email: null, display_name: null, handle: null });
+    expect((await rows()).find((row) => row.cognito_user_id === sub(9))).toEqual({
+      cognito_user_id: sub(9),
+      email: null,
+      display_name: null,
+      handle: null,
+    });
   });
 
   it('lists without --prune the subs of rows the pool no longer has, and erases nothing', async () => {
-    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2)', [sub(9), 'person9@example.com']);
+    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2)', [
+      sub(9),
+      'person9@example.com',
+    ]);
     pool([cognitoUser(1)]);
     const result = await run(['reconcile', '--user-pool-id', POOL]);
     expect(result.out.slice(-2)).toEqual(['prune candidates  1', `  not in the pool: ${sub(9)}`]);
@@ -225,7 +302,12 @@ describe('users reconcile', () => {
   });
 
   it('writes nothing with --dry-run and says what it would insert, update and erase', async () => {
-    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2), ($3, $4)', [sub(6), 'changed@example.com', sub(9), 'gone@example.com']);
+    await db.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2), ($3, $4)', [
+      sub(6),
+      'changed@example.com',
+      sub(9),
+      'gone@example.com',
+    ]);
     const before = await rows();
     pool(mixed());
     const result = await run(['reconcile', '--user-pool-id', POOL, '--dry-run', '--prune']);
@@ -254,9 +336,15 @@ describe('users reconcile', () => {
   });
 
   it('shows progress on stderr every N users', async () => {
-    pool(Array.from({ length: 7 }, (_, i) => cognitoUser(i + 1)), 2);
+    pool(
+      Array.from({ length: 7 }, (_, i) => cognitoUser(i + 1)),
+      2,
+    );
     const result = await run(['reconcile', '--user-pool-id', POOL, '--progress-every', '3']);
-    expect(result.err.filter((line) => line.includes('scanned'))).toEqual(['users: 4 scanned (page 2), 4 new so far', 'users: 6 scanned (page 3), 6 new so far']);
+    expect(result.err.filter((line) => line.includes('scanned'))).toEqual([
+      'users: 4 scanned (page 2), 4 new so far',
+      'users: 6 scanned (page 3), 6 new so far',
+    ]);
   });
 
   it('takes the user pool id from the Auth stack of the stage', async () => {
@@ -290,7 +378,9 @@ describe('users reconcile', () => {
       );
     const result = await run(['reconcile', '--user-pool-id', POOL]);
     expect(result.code).toBe(EXIT.TEMPFAIL);
-    expect(result.err.at(-1)).toBe('users: AWS throttled the request (3 attempts) (TooManyRequestsException); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS');
+    expect(result.err.at(-1)).toBe(
+      'users: AWS throttled the request (3 attempts) (TooManyRequestsException); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS',
+    );
     expect(result.err).toContain('  insert            2');
     expect(await rows()).toHaveLength(2);
     const requests = pool([cognitoUser(1), cognitoUser(2), cognitoUser(3)], 2);
@@ -302,9 +392,14 @@ describe('users reconcile', () => {
   });
 
   it('names a user pool that does not exist', async () => {
-    cognitoMock
-      .on(ListUsersCommand)
-      .rejects(new CognitoIdentityProviderServiceException({ name: 'ResourceNotFoundException', $fault: 'client', $metadata: {}, message: 'User pool does not exist.' }));
+    cognitoMock.on(ListUsersCommand).rejects(
+      new CognitoIdentityProviderServiceException({
+        name: 'ResourceNotFoundException',
+        $fault: 'client',
+        $metadata: {},
+        message: 'User pool does not exist.',
+      }),
+    );
     const result = await run(['reconcile', '--user-pool-id', POOL]);
     expect(result.code).toBe(EXIT.CONFIG);
     expect(result.err.at(-1)).toMatch(/user pool does not exist/);
@@ -321,14 +416,19 @@ describe('users reconcile', () => {
     const badRate = await run(['reconcile', '--user-pool-id', POOL, '--rate', '40']);
     expect(badRate.code).toBe(EXIT.USAGE);
     expect(badRate.err.at(-1)).toMatch(/^users: --rate must be .* at most 30$/);
-    const badPolicy = await run(['reconcile', '--user-pool-id', POOL, '--prune'], { CONNECTION_URL: url, ERASURE_POLICY: 'shred' });
+    const badPolicy = await run(['reconcile', '--user-pool-id', POOL, '--prune'], {
+      CONNECTION_URL: url,
+      ERASURE_POLICY: 'shred',
+    });
     expect(badPolicy.code).toBe(EXIT.CONFIG);
     expect(cognitoMock.calls()).toHaveLength(0);
   });
 
   it('reports an unreachable database before reading the pool', async () => {
     const port = await freePort();
-    const result = await run(['reconcile', '--user-pool-id', POOL], { CONNECTION_URL: `postgres://ops:s3cret-pw@127.0.0.1:${port}/cruddur` });
+    const result = await run(['reconcile', '--user-pool-id', POOL], {
+      CONNECTION_URL: `postgres://ops:s3cret-pw@127.0.0.1:${port}/cruddur`,
+    });
     expect(result.code).toBe(EXIT.UNAVAILABLE);
     expect(result.err.at(-1)).toContain(`postgres://ops:***@127.0.0.1:${port}/cruddur`);
     expect(result.all()).not.toContain('s3cret-pw');
@@ -339,30 +439,53 @@ describe('users reconcile', () => {
 describe('users reconcile --stage prod', () => {
   it("invokes the stage's reconcile function and prints its counts", async () => {
     stackWith('Cruddur-prod-Auth', { UserPoolId: POOL, ReconcileFunctionName: 'Cruddur-prod-Reconcile' });
-    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(functionReport())) as never });
+    lambdaMock
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(functionReport())) as never });
     const result = await run(['reconcile', '--stage', 'prod', '--prune'], {});
     expect(result.code).toBe(EXIT.OK);
     expect(lambdaMock.commandCalls(InvokeCommand).map((call) => call.args[0].input)).toEqual([
-      { FunctionName: 'Cruddur-prod-Reconcile', InvocationType: 'RequestResponse', Payload: '{"mode":"start","prune":true,"dryRun":false}' },
+      {
+        FunctionName: 'Cruddur-prod-Reconcile',
+        InvocationType: 'RequestResponse',
+        Payload: '{"mode":"start","prune":true,"dryRun":false}',
+      },
     ]);
-    expect(result.out.slice(0, 4)).toEqual(['run               7 (resumed)', 'status            complete', 'scanned           150', 'insert            2']);
+    expect(result.out.slice(0, 4)).toEqual([
+      'run               7 (resumed)',
+      'status            complete',
+      'scanned           150',
+      'insert            2',
+    ]);
     expect(result.out.slice(-3)).toEqual(['prune candidates  1', 'erase             1', 'kept (in pool)    0']);
     expect(cognitoMock.calls()).toHaveLength(0);
   });
 
   it('says when the function stopped at its time budget, and for dev only with --remote', async () => {
     stackWith('Cruddur-dev-Auth', { ReconcileFunctionName: 'Cruddur-dev-Reconcile' });
-    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(functionReport({ status: 'incomplete', prune: null }))) as never });
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: new TextEncoder().encode(JSON.stringify(functionReport({ status: 'incomplete', prune: null }))) as never,
+    });
     const result = await run(['reconcile', '--stage', 'dev', '--remote', '--dry-run'], {});
     expect(result.code).toBe(EXIT.OK);
-    expect(lambdaMock.commandCalls(InvokeCommand)[0]?.args[0].input.Payload).toBe('{"mode":"start","prune":false,"dryRun":true}');
+    expect(lambdaMock.commandCalls(InvokeCommand)[0]?.args[0].input.Payload).toBe(
+      '{"mode":"start","prune":false,"dryRun":true}',
+    );
     expect(result.err.at(-1)).toMatch(/its schedule \(mode "continue"\) resumes the run/);
   });
 
   it("passes on the function's own error message and fails", async () => {
     stackWith('Cruddur-prod-Auth', { ReconcileFunctionName: 'Cruddur-prod-Reconcile' });
-    const error = { errorType: 'ReconcileFailedError', errorMessage: 'reconcile failed: DatabaseUnavailableError (28P01); see the log of request r-1' };
-    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode(JSON.stringify(error)) as never });
+    const error = {
+      errorType: 'ReconcileFailedError',
+      errorMessage: 'reconcile failed: DatabaseUnavailableError (28P01); see the log of request r-1',
+    };
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: new TextEncoder().encode(JSON.stringify(error)) as never,
+    });
     const result = await run(['reconcile', '--stage', 'prod'], {});
     expect(result.code).toBe(EXIT.FAILURE);
     expect(result.err.at(-1)).toBe(`users: the reconcile function failed: ${error.errorMessage}`);

@@ -20,7 +20,9 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
   });
 
   function postConfirmation(): { id: string; resource: Resource } {
-    const found = synth.auth.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('Post Confirmation') } });
+    const found = synth.auth.findResources('AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('Post Confirmation') },
+    });
     const [id, resource] = Object.entries(found)[0]!;
     return { id, resource: resource as Resource };
   }
@@ -40,12 +42,15 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
       VpcConfig: Match.objectLike({
         SubnetIds: Match.arrayWith([{ 'Fn::ImportValue': Match.stringLikeRegexp('isolatedSubnet1') }]),
       }),
-      LoggingConfig: Match.objectLike({ LogGroup: { Ref: Match.stringLikeRegexp('^PostConfirmationFunctionLogGroup') } }),
+      LoggingConfig: Match.objectLike({
+        LogGroup: { Ref: Match.stringLikeRegexp('^PostConfirmationFunctionLogGroup') },
+      }),
     });
   });
 
   it('connects with IAM authentication as signup_writer over verified TLS, with no password in its environment', () => {
-    const variables = (postConfirmation().resource.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const variables = (postConfirmation().resource.Properties.Environment as { Variables: Record<string, unknown> })
+      .Variables;
     expect(variables).toMatchObject({
       DB_NAME: 'cruddur',
       DB_USER: 'signup_writer',
@@ -57,7 +62,10 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     synth.auth.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 'rds-db:connect', Resource: { 'Fn::Join': ['', Match.arrayWith(['/signup_writer'])] } }),
+          Match.objectLike({
+            Action: 'rds-db:connect',
+            Resource: { 'Fn::Join': ['', Match.arrayWith(['/signup_writer'])] },
+          }),
         ]),
       },
       Roles: [{ Ref: Match.stringLikeRegexp('^PostConfirmationFunctionRole') }],
@@ -66,12 +74,16 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
 
   it('writes its logs to its own log group with a retention, and nowhere else', () => {
     synth.auth.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() });
-    const days = (Object.values(synth.auth.findResources('AWS::Logs::LogGroup'))[0] as Resource).Properties.RetentionInDays;
+    const days = (Object.values(synth.auth.findResources('AWS::Logs::LogGroup'))[0] as Resource).Properties
+      .RetentionInDays;
     expect(days).toBe(settings.logRetention);
     synth.auth.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PostConfirmationFunctionLogGroup'), 'Arn'] } }),
+          Match.objectLike({
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PostConfirmationFunctionLogGroup'), 'Arn'] },
+          }),
         ]),
       },
     });
@@ -83,19 +95,43 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     for (const group of Object.values(synth.auth.findResources('AWS::EC2::SecurityGroup')) as Resource[]) {
       expect(JSON.stringify(group.Properties.SecurityGroupEgress ?? [])).not.toContain('0.0.0.0/0');
     }
-    const egress = (Object.entries(synth.auth.findResources('AWS::EC2::SecurityGroupEgress')) as [string, Resource][]).map(
-      ([id, rule]) => ({ id, FromPort: rule.Properties.FromPort, ...rule.Properties }),
-    );
-    const toDatabase = { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/DatabaseSecurityGroup/) as unknown } };
-    const toSqs = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SqsEndpoint/) as unknown } };
-    const toCognito = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^ReconcileCognitoEndpointSecurityGroup/) as unknown, 'GroupId'] } };
+    const egress = (
+      Object.entries(synth.auth.findResources('AWS::EC2::SecurityGroupEgress')) as [string, Resource][]
+    ).map(([id, rule]) => ({ id, FromPort: rule.Properties.FromPort, ...rule.Properties }));
+    const toDatabase = {
+      IpProtocol: 'tcp',
+      FromPort: 5432,
+      ToPort: 5432,
+      DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/DatabaseSecurityGroup/) as unknown },
+    };
+    const toSqs = {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SqsEndpoint/) as unknown },
+    };
+    const toCognito = {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      DestinationSecurityGroupId: {
+        'Fn::GetAtt': [expect.stringMatching(/^ReconcileCognitoEndpointSecurityGroup/) as unknown, 'GroupId'],
+      },
+    };
     // The trigger, the PreSignUp, replay and reconcile functions reach the database; the trigger reaches SQS,
     // the reconcile Cognito (the user-events function runs outside the VPC and has no security group).
     expect(egress.filter((rule) => rule.FromPort === 5432)).toHaveLength(4);
     for (const rule of egress) {
-      expect(rule).toMatchObject(rule.FromPort !== 443 ? toDatabase : rule.id.startsWith('Reconcile') ? toCognito : toSqs);
+      expect(rule).toMatchObject(
+        rule.FromPort !== 443 ? toDatabase : rule.id.startsWith('Reconcile') ? toCognito : toSqs,
+      );
     }
-    expect(egress.filter((rule) => rule.FromPort === 443).map((rule) => rule.id).sort()).toEqual([
+    expect(
+      egress
+        .filter((rule) => rule.FromPort === 443)
+        .map((rule) => rule.id)
+        .sort(),
+    ).toEqual([
       expect.stringMatching(/^PostConfirmationFunctionSecurityGroup/),
       expect.stringMatching(/^ReconcileFunctionSecurityGroup/),
     ]);
@@ -104,7 +140,9 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
       FromPort: 5432,
       ToPort: 5432,
       GroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('DatabaseSecurityGroup') },
-      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PostConfirmationFunctionSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: {
+        'Fn::GetAtt': [Match.stringLikeRegexp('^PostConfirmationFunctionSecurityGroup'), 'GroupId'],
+      },
     });
   });
 
@@ -130,7 +168,13 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
         Match.objectLike({ Name: 'preferred_username', Required: true }),
       ]),
       Policies: {
-        PasswordPolicy: Match.objectLike({ MinimumLength: 12, RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true }),
+        PasswordPolicy: Match.objectLike({
+          MinimumLength: 12,
+          RequireLowercase: true,
+          RequireUppercase: true,
+          RequireNumbers: true,
+          RequireSymbols: true,
+        }),
       },
       DeletionProtection: stage === 'prod' ? 'ACTIVE' : 'INACTIVE',
     });
@@ -149,7 +193,8 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
   it('keeps OAuth off on the app client until the pool has a domain: no flows, scopes or callbacks', () => {
     const client = appClient();
     expect(client.AllowedOAuthFlowsUserPoolClient).toBe(false);
-    for (const key of ['AllowedOAuthFlows', 'AllowedOAuthScopes', 'CallbackURLs', 'LogoutURLs']) expect(client[key], key).toBeUndefined();
+    for (const key of ['AllowedOAuthFlows', 'AllowedOAuthScopes', 'CallbackURLs', 'LogoutURLs'])
+      expect(client[key], key).toBeUndefined();
     synth.auth.resourceCountIs('AWS::Cognito::UserPoolDomain', 0);
     expect(client.ExplicitAuthFlows).toEqual(['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']);
   });
@@ -157,17 +202,26 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
   it('lets the app write only email, name and preferred_username, and read those and email_verified', () => {
     const client = appClient();
     expect((client.WriteAttributes as string[]).slice().sort()).toEqual(['email', 'name', 'preferred_username']);
-    expect((client.ReadAttributes as string[]).slice().sort()).toEqual(['email', 'email_verified', 'name', 'preferred_username']);
+    expect((client.ReadAttributes as string[]).slice().sort()).toEqual([
+      'email',
+      'email_verified',
+      'name',
+      'preferred_username',
+    ]);
   });
 
   it('makes every attribute sign-up requires writable by the app, or Cognito would refuse the client', () => {
     const pool = Object.values(synth.auth.findResources('AWS::Cognito::UserPool'))[0] as Resource;
-    const required = (pool.Properties.Schema as { Name: string; Required?: boolean }[]).filter((a) => a.Required).map((a) => a.Name);
+    const required = (pool.Properties.Schema as { Name: string; Required?: boolean }[])
+      .filter((a) => a.Required)
+      .map((a) => a.Name);
     expect(appClient().WriteAttributes).toEqual(expect.arrayContaining(required));
   });
 
   it('alarms on any error of the PreSignUp function', () => {
-    const found = synth.auth.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Cognito PreSignUp') } });
+    const found = synth.auth.findResources('AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('^Cognito PreSignUp') },
+    });
     synth.auth.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Errors',
       Namespace: 'AWS/Lambda',
@@ -183,8 +237,16 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
       const filters = Object.values(synth.auth.findResources('AWS::Logs::MetricFilter')) as Resource[];
       const filter = filters.find((f) => JSON.stringify(f.Properties.LogGroupName).includes(`"${fnId}LogGroup`));
       expect(filter?.Properties.FilterPattern).toBe('{ $.failureClass = "permanent" }');
-      const { MetricName, MetricNamespace } = (filter!.Properties.MetricTransformations as Record<string, string>[])[0]!;
-      synth.auth.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName, Namespace: MetricNamespace, Period: 60, EvaluationPeriods: 1, Threshold: 1 });
+      const { MetricName, MetricNamespace } = (
+        filter!.Properties.MetricTransformations as Record<string, string>[]
+      )[0]!;
+      synth.auth.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName,
+        Namespace: MetricNamespace,
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+      });
     },
   );
 
@@ -213,7 +275,13 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
 
   it('exports the outputs other tools read', () => {
     // The smoke command's outputs come from its own table, so the two cannot drift apart.
-    const outputs = new Set(['UserPoolId', 'UserPoolClientId', 'PostConfirmationFunctionName', 'ReconcileFunctionName', ...Object.values(SMOKE_OUTPUTS)]);
+    const outputs = new Set([
+      'UserPoolId',
+      'UserPoolClientId',
+      'PostConfirmationFunctionName',
+      'ReconcileFunctionName',
+      ...Object.values(SMOKE_OUTPUTS),
+    ]);
     for (const id of outputs) synth.auth.hasOutput(id, {});
   });
 });
@@ -228,7 +296,10 @@ describe('AuthStack with RDS Proxy', { timeout: 60_000 }, () => {
     synth.auth.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 'rds-db:connect', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/signup_writer$')])] } }),
+          Match.objectLike({
+            Action: 'rds-db:connect',
+            Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/signup_writer$')])] },
+          }),
         ]),
       },
     });
@@ -261,7 +332,10 @@ describe('AuthStack alarm action', () => {
       sqsEndpoint: network.sqsEndpoint,
       alarmAction,
     });
-    const alarms = Object.entries(Template.fromStack(auth).findResources('AWS::CloudWatch::Alarm')) as [string, Resource][];
+    const alarms = Object.entries(Template.fromStack(auth).findResources('AWS::CloudWatch::Alarm')) as [
+      string,
+      Resource,
+    ][];
     expect(alarms.map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual(
       expect.arrayContaining([
         'PostConfirmationErrors',

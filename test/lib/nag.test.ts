@@ -33,7 +33,9 @@ describe('cdk-nag (AwsSolutionsChecks) on every synth', { timeout: 120_000 }, ()
       new s3.Bucket(database, 'UnreviewedBucket');
     });
     expect(findings).toEqual(
-      expect.arrayContaining([expect.objectContaining({ plugin: 'AwsSolutions', rule: 'AwsSolutions-S1', severity: 'error' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ plugin: 'AwsSolutions', rule: 'AwsSolutions-S1', severity: 'error' }),
+      ]),
     );
   });
 });

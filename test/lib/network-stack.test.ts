@@ -4,12 +4,17 @@ import { NO_BUNDLING, synthApp, type Resource, type SynthesizedStage } from '../
 
 /** An ARN of this account and region, as the network template spells it. */
 function arnOf(service: string, rest: string): unknown {
-  return { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, rest]] };
+  return {
+    'Fn::Join': [
+      '',
+      ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, rest],
+    ],
+  };
 }
 
 function endpointStatements(synth: SynthesizedStage, service: string): unknown[] {
-  const endpoint = (Object.values(synth.network.findResources('AWS::EC2::VPCEndpoint')) as Resource[]).find((resource) =>
-    JSON.stringify(resource.Properties.ServiceName).includes(`.${service}"`),
+  const endpoint = (Object.values(synth.network.findResources('AWS::EC2::VPCEndpoint')) as Resource[]).find(
+    (resource) => JSON.stringify(resource.Properties.ServiceName).includes(`.${service}"`),
   )!;
   return (endpoint.Properties.PolicyDocument as { Statement: unknown[] }).Statement;
 }
@@ -55,16 +60,29 @@ describe.each(['dev', 'prod'])('NetworkStack (%s)', (stage) => {
         Sid: 'TheMasterSecretOnly',
         Effect: 'Allow',
         Principal: { AWS: '*' },
-        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        Action: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
         Resource: arnOf('secretsmanager', `:secret:${secretId}-*`),
         Condition: { StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } },
       },
-      { Sid: 'RotationGeneratesPasswords', Effect: 'Allow', Principal: { AWS: '*' }, Action: 'secretsmanager:GetRandomPassword', Resource: '*' },
+      {
+        Sid: 'RotationGeneratesPasswords',
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: 'secretsmanager:GetRandomPassword',
+        Resource: '*',
+      },
     ]);
   });
 
   it('lets only SendMessage to the sync queue through the SQS endpoint, in this account', () => {
-    const queueId = Object.keys(synth.auth.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('SignupFallbackQueue'))!;
+    const queueId = Object.keys(synth.auth.findResources('AWS::SQS::Queue')).find((id) =>
+      id.startsWith('SignupFallbackQueue'),
+    )!;
     expect(endpointStatements(synth, 'sqs')).toEqual([
       {
         Sid: 'TheSyncQueueOnly',
@@ -92,7 +110,9 @@ describe('NetworkStack with -c endpointAzs=1 (dev)', () => {
     const synth = synthApp({ stage: 'dev', endpointAzs: '1', ...NO_BUNDLING });
     const { network } = synth;
     network.resourceCountIs('AWS::EC2::Subnet', 2);
-    const firstSubnet = Object.keys(network.findResources('AWS::EC2::Subnet')).find((id) => id.startsWith('VpcisolatedSubnet1'))!;
+    const firstSubnet = Object.keys(network.findResources('AWS::EC2::Subnet')).find((id) =>
+      id.startsWith('VpcisolatedSubnet1'),
+    )!;
     const endpoints = Object.values(network.findResources('AWS::EC2::VPCEndpoint')) as Resource[];
     expect(endpoints).toHaveLength(2);
     for (const endpoint of endpoints) expect(endpoint.Properties.SubnetIds).toEqual([{ Ref: firstSubnet }]);
@@ -106,7 +126,9 @@ describe('NetworkStack with -c endpointAzs=1 (dev)', () => {
   });
 
   it('is refused for prod, naming the key', () => {
-    expect(() => synthApp({ stage: 'prod', endpointAzs: '1', ...NO_BUNDLING })).toThrow(/context endpointAzs is 1 in dev only/);
+    expect(() => synthApp({ stage: 'prod', endpointAzs: '1', ...NO_BUNDLING })).toThrow(
+      /context endpointAzs is 1 in dev only/,
+    );
   });
 });
 

@@ -18,7 +18,13 @@ const from = (context: Record<string, unknown>) => stageSettings((key) => contex
 
 describe('stageSettings', () => {
   it('defaults to dev without an admin CIDR, public access or proxy', () => {
-    expect(from({})).toMatchObject({ stage: 'dev', adminCidr: undefined, publicAccess: false, proxy: false, deletionProtection: false });
+    expect(from({})).toMatchObject({
+      stage: 'dev',
+      adminCidr: undefined,
+      publicAccess: false,
+      proxy: false,
+      deletionProtection: false,
+    });
   });
 
   it('turns on deletion protection, Multi-AZ and at least 7 days of backups in prod', () => {
@@ -67,9 +73,15 @@ describe('stageSettings', () => {
     };
     const prod = refusal({ stage: 'prod', endpointAzs: '1' });
     expect(prod).toBeInstanceOf(StageConfigError);
-    expect(prod).toMatchObject({ key: 'endpointAzs', message: expect.stringMatching(/^context endpointAzs is 1 in dev only/) as unknown });
+    expect(prod).toMatchObject({
+      key: 'endpointAzs',
+      message: expect.stringMatching(/^context endpointAzs is 1 in dev only/) as unknown,
+    });
     for (const value of ['3', '0', 'one', 1.5]) {
-      expect(refusal({ stage: 'dev', endpointAzs: value })).toMatchObject({ key: 'endpointAzs', message: 'context endpointAzs must be 1 or 2' });
+      expect(refusal({ stage: 'dev', endpointAzs: value })).toMatchObject({
+        key: 'endpointAzs',
+        message: 'context endpointAzs must be 1 or 2',
+      });
     }
   });
 
@@ -82,8 +94,12 @@ describe('stageSettings', () => {
     for (const stage of STAGES) expect(reservedConcurrencyFits(from({ stage }))).toBe(true);
     // 40 + 10 + replay 2 + reconcile 1 + 15 reserved and operational = 68.
     expect(connectionsNeeded({ maxConnections: 80, reservedConcurrency: 40, preSignUpConcurrency: 10 })).toBe(68);
-    expect(reservedConcurrencyFits({ maxConnections: 68, reservedConcurrency: 40, preSignUpConcurrency: 10 })).toBe(true);
-    expect(reservedConcurrencyFits({ maxConnections: 67, reservedConcurrency: 40, preSignUpConcurrency: 10 })).toBe(false);
+    expect(reservedConcurrencyFits({ maxConnections: 68, reservedConcurrency: 40, preSignUpConcurrency: 10 })).toBe(
+      true,
+    );
+    expect(reservedConcurrencyFits({ maxConnections: 67, reservedConcurrency: 40, preSignUpConcurrency: 10 })).toBe(
+      false,
+    );
   });
 
   it('gives each database role the concurrency of the one function that logs in as it', () => {
@@ -109,7 +125,9 @@ describe('lifecycle settings', () => {
   });
 
   it('reads existingTrail, erasure, reconcileRate and reconcilePrune from the command line as strings', () => {
-    expect(from({ existingTrail: 'true', erasure: 'anonymize', reconcileRate: '2.5', reconcilePrune: 'false' }).lifecycle).toMatchObject({
+    expect(
+      from({ existingTrail: 'true', erasure: 'anonymize', reconcileRate: '2.5', reconcilePrune: 'false' }).lifecycle,
+    ).toMatchObject({
       existingTrail: true,
       erasure: 'anonymize',
       reconcileRate: 2.5,
@@ -119,23 +137,35 @@ describe('lifecycle settings', () => {
 
   it('refuses an unknown erasure policy and a rate outside the ListUsers quota, naming the key', () => {
     expect(() => from({ erasure: 'keep' })).toThrow(/context erasure must be delete or anonymize/);
-    for (const rate of ['0', '21', 'fast', '-1']) expect(() => from({ reconcileRate: rate })).toThrow(/context reconcileRate must be/);
+    for (const rate of ['0', '21', 'fast', '-1'])
+      expect(() => from({ reconcileRate: rate })).toThrow(/context reconcileRate must be/);
     expect(() => from({ existingTrail: 'yes' })).toThrow(/existingTrail must be true or false/);
   });
 
-  it.each(['rate(1 day)', 'rate(12 hours)', 'rate(30 minutes)', 'cron(0 3 * * ? *)', 'cron(15 2 ? * MON-FRI *)'])('accepts the schedule %s', (expression) => {
-    expect(checkReconcileSchedule(expression)).toBe(expression);
-  });
-
-  it.each(['rate(1 days)', 'rate(2 day)', 'rate(0 hours)', 'rate(1 week)', 'cron(0 3 * * ?)', 'every day', 'at(2026-12-01T00:00:00)', '0 3 * * *'])(
-    'refuses the schedule %s, naming the key',
+  it.each(['rate(1 day)', 'rate(12 hours)', 'rate(30 minutes)', 'cron(0 3 * * ? *)', 'cron(15 2 ? * MON-FRI *)'])(
+    'accepts the schedule %s',
     (expression) => {
-      expect(() => from({ reconcileSchedule: expression })).toThrow(/context reconcileSchedule must be rate/);
+      expect(checkReconcileSchedule(expression)).toBe(expression);
     },
   );
 
+  it.each([
+    'rate(1 days)',
+    'rate(2 day)',
+    'rate(0 hours)',
+    'rate(1 week)',
+    'cron(0 3 * * ?)',
+    'every day',
+    'at(2026-12-01T00:00:00)',
+    '0 3 * * *',
+  ])('refuses the schedule %s, naming the key', (expression) => {
+    expect(() => from({ reconcileSchedule: expression })).toThrow(/context reconcileSchedule must be rate/);
+  });
+
   it('keeps audit logs longer in prod than in dev', () => {
-    expect(from({ stage: 'prod' }).auditLogRetention.toDays()).toBeGreaterThan(from({ stage: 'dev' }).auditLogRetention.toDays());
+    expect(from({ stage: 'prod' }).auditLogRetention.toDays()).toBeGreaterThan(
+      from({ stage: 'dev' }).auditLogRetention.toDays(),
+    );
   });
 });
 
@@ -162,28 +192,40 @@ describe('alert and residency options', () => {
   });
 
   it('reads alarmEmail and a comma-separated allowedRegions from the command line', () => {
-    expect(settingsOf({ stage: 'prod', alarmEmail: 'ops@example.com', allowedRegions: 'eu-west-1, eu-central-1' })).toMatchObject({
+    expect(
+      settingsOf({ stage: 'prod', alarmEmail: 'ops@example.com', allowedRegions: 'eu-west-1, eu-central-1' }),
+    ).toMatchObject({
       alarmEmail: 'ops@example.com',
       allowedRegions: ['eu-west-1', 'eu-central-1'],
     });
   });
 
   it('reads allowedRegions as a list from cdk.json, once each', () => {
-    expect(checkAllowedRegions(['eu-west-1', 'eu-west-1', 'eusc-de-east-1', 'us-gov-west-1'])).toEqual(['eu-west-1', 'eusc-de-east-1', 'us-gov-west-1']);
+    expect(checkAllowedRegions(['eu-west-1', 'eu-west-1', 'eusc-de-east-1', 'us-gov-west-1'])).toEqual([
+      'eu-west-1',
+      'eusc-de-east-1',
+      'us-gov-west-1',
+    ]);
   });
 
-  it.each(['eu-west', 'EU-WEST-1', 'eu-west-1,', 'eu-west-1;eu-central-1', '*', 'europe'])('refuses allowedRegions %j, naming the key', (value) => {
-    expect(() => settingsOf({ allowedRegions: value })).toThrow(/context allowedRegions (has|must)/);
-  });
+  it.each(['eu-west', 'EU-WEST-1', 'eu-west-1,', 'eu-west-1;eu-central-1', '*', 'europe'])(
+    'refuses allowedRegions %j, naming the key',
+    (value) => {
+      expect(() => settingsOf({ allowedRegions: value })).toThrow(/context allowedRegions (has|must)/);
+    },
+  );
 
   it('refuses allowedRegions that are not strings', () => {
     expect(() => checkAllowedRegions(['eu-west-1', 1])).toThrow(StageConfigError);
     expect(() => checkAllowedRegions(true)).toThrow(/context allowedRegions must be a comma-separated list/);
   });
 
-  it.each(['ops', 'ops@example', 'a@b.com,c@d.com', 'Ops <ops@example.com>', 'ops @example.com'])('refuses alarmEmail %j, naming the key', (value) => {
-    expect(() => settingsOf({ alarmEmail: value })).toThrow(/context alarmEmail must be one email address/);
-  });
+  it.each(['ops', 'ops@example', 'a@b.com,c@d.com', 'Ops <ops@example.com>', 'ops @example.com'])(
+    'refuses alarmEmail %j, naming the key',
+    (value) => {
+      expect(() => settingsOf({ alarmEmail: value })).toThrow(/context alarmEmail must be one email address/);
+    },
+  );
 
   it('treats an empty alarmEmail as none', () => {
     expect(checkAlarmEmail('')).toBeUndefined();

@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalPostgresError, startEmbeddedPostgres, startMigratedPostgres, withClient, type EmbeddedPostgresServer } from '../../local/embedded-postgres';
+import {
+  LocalPostgresError,
+  startEmbeddedPostgres,
+  startMigratedPostgres,
+  withClient,
+  type EmbeddedPostgresServer,
+} from '../../local/embedded-postgres';
 
 let server: EmbeddedPostgresServer | undefined;
 
@@ -10,7 +16,10 @@ afterAll(async () => {
 });
 
 const count = (url: string) =>
-  withClient(url, async (client) => (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM public.users')).rows[0]?.n);
+  withClient(
+    url,
+    async (client) => (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM public.users')).rows[0]?.n,
+  );
 
 describe('a throwaway embedded PostgreSQL', () => {
   it('starts migrated on a free port, keeps its data across stop and start, and destroy deletes it', async () => {
@@ -18,7 +27,9 @@ describe('a throwaway embedded PostgreSQL', () => {
     server = migrated.server;
     expect(migrated.url).toBe(`postgres://postgres:throwaway-test@127.0.0.1:${server.port}/postgres`);
     expect(server.initialised).toBe(true);
-    await withClient(migrated.url, (client) => client.query("INSERT INTO public.users (cognito_user_id) VALUES ('kept')"));
+    await withClient(migrated.url, (client) =>
+      client.query("INSERT INTO public.users (cognito_user_id) VALUES ('kept')"),
+    );
 
     await server.stop();
     await server.start();
@@ -47,7 +58,9 @@ describe('a failed start', () => {
   it('names the port and quotes the server log when the port is taken', async () => {
     const error = await startEmbeddedPostgres({ persistent: false, password: 'x', port }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LocalPostgresError);
-    expect((error as Error).message).toMatch(new RegExp(`^PostgreSQL did not start on port ${port}:\\n[\\s\\S]*(could not bind|Address already in use)`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`^PostgreSQL did not start on port ${port}:\\n[\\s\\S]*(could not bind|Address already in use)`),
+    );
   });
 
   it('refuses a persistent cluster without a data directory', async () => {

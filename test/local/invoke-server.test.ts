@@ -37,12 +37,28 @@ function invoke(name: string, body: string, headers: Record<string, string> = {}
 }
 
 /** One POST with exactly these headers (fetch would add a Content-Type and keep its own Host). */
-function post(port: number, headers: Record<string, string>, body = '{}'): Promise<{ status: number; errorType: string | undefined }> {
+function post(
+  port: number,
+  headers: Record<string, string>,
+  body = '{}',
+): Promise<{ status: number; errorType: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/2015-03-31/functions/echo/invocations', headers, setHost: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, errorType: res.headers['x-amzn-errortype'] as string | undefined }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/2015-03-31/functions/echo/invocations',
+        headers,
+        setHost: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, errorType: res.headers['x-amzn-errortype'] as string | undefined }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -130,7 +146,11 @@ describe('what the local Lambda Invoke API lets in', () => {
   const LIMIT = 1024;
 
   beforeAll(async () => {
-    small = await startInvokeServer({ port: 0, maxPayloadBytes: LIMIT, functions: { echo: (event, context) => (seen.push({ event, context }), Promise.resolve(event)) } });
+    small = await startInvokeServer({
+      port: 0,
+      maxPayloadBytes: LIMIT,
+      functions: { echo: (event, context) => (seen.push({ event, context }), Promise.resolve(event)) },
+    });
   });
 
   afterAll(async () => {
@@ -140,7 +160,12 @@ describe('what the local Lambda Invoke API lets in', () => {
   const host = () => ({ Host: `127.0.0.1:${server.port}` });
 
   it('takes the body types the SDKs and cognito-local send, and no Content-Type as the AWS CLI sends', async () => {
-    for (const type of ['application/json', 'application/json; charset=utf-8', 'application/octet-stream', 'binary/octet-stream']) {
+    for (const type of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'application/octet-stream',
+      'binary/octet-stream',
+    ]) {
       expect((await post(server.port, { ...host(), 'Content-Type': type })).status).toBe(200);
     }
     expect((await post(server.port, host())).status).toBe(200);
@@ -148,8 +173,16 @@ describe('what the local Lambda Invoke API lets in', () => {
 
   it('answers 415 to the body types a browser may send cross-site, without calling the function', async () => {
     const before = seen.length;
-    for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
-      expect(await post(server.port, { ...host(), 'Content-Type': type })).toEqual({ status: 415, errorType: 'UnsupportedMediaTypeException' });
+    for (const type of [
+      'text/plain',
+      'text/plain;charset=UTF-8',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+    ]) {
+      expect(await post(server.port, { ...host(), 'Content-Type': type })).toEqual({
+        status: 415,
+        errorType: 'UnsupportedMediaTypeException',
+      });
     }
     expect(seen.length).toBe(before);
   });
@@ -157,8 +190,16 @@ describe('what the local Lambda Invoke API lets in', () => {
   it('answers 421 to a Host other than 127.0.0.1 or localhost on its own port (DNS rebinding), without calling the function', async () => {
     const before = seen.length;
     const json = { 'Content-Type': 'application/json' };
-    for (const foreign of ['rebound.example.com', `rebound.example.com:${server.port}`, `127.0.0.1:${server.port + 1}`, '127.0.0.1']) {
-      expect(await post(server.port, { ...json, Host: foreign })).toEqual({ status: 421, errorType: 'MisdirectedRequestException' });
+    for (const foreign of [
+      'rebound.example.com',
+      `rebound.example.com:${server.port}`,
+      `127.0.0.1:${server.port + 1}`,
+      '127.0.0.1',
+    ]) {
+      expect(await post(server.port, { ...json, Host: foreign })).toEqual({
+        status: 421,
+        errorType: 'MisdirectedRequestException',
+      });
     }
     // Without any Host, Node's own HTTP/1.1 parser refuses the request first.
     expect((await post(server.port, json)).status).toBe(400);
@@ -168,7 +209,12 @@ describe('what the local Lambda Invoke API lets in', () => {
 
   it('answers 403 to a request from another origin, and takes one from its own', async () => {
     const before = seen.length;
-    for (const origin of ['http://attacker.example', 'null', `http://127.0.0.1:${server.port + 1}`, `https://127.0.0.1:${server.port}`]) {
+    for (const origin of [
+      'http://attacker.example',
+      'null',
+      `http://127.0.0.1:${server.port + 1}`,
+      `https://127.0.0.1:${server.port}`,
+    ]) {
       const response = await invoke('echo', '{}', { Origin: origin });
       expect(response.status).toBe(403);
       expect(response.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
@@ -202,6 +248,8 @@ describe('what the local Lambda Invoke API lets in', () => {
   it('takes a body of exactly the limit', async () => {
     const body = JSON.stringify({ pad: 'x'.repeat(LIMIT - 10) });
     expect(body.length).toBe(LIMIT);
-    expect((await post(small.port, { Host: `127.0.0.1:${small.port}`, 'Content-Type': 'application/json' }, body)).status).toBe(200);
+    expect(
+      (await post(small.port, { Host: `127.0.0.1:${small.port}`, 'Content-Type': 'application/json' }, body)).status,
+    ).toBe(200);
   });
 });

@@ -15,7 +15,12 @@ afterAll(async () => {
   await new Promise((resolve) => taken.close(resolve));
 });
 
-const claim = (port: number, service: string) => ({ port, service, flag: `--${service}-port`, envVariable: `LOCAL_${service.toUpperCase()}_PORT` });
+const claim = (port: number, service: string) => ({
+  port,
+  service,
+  flag: `--${service}-port`,
+  envVariable: `LOCAL_${service.toUpperCase()}_PORT`,
+});
 
 describe('port checks', () => {
   it('tells a free port from a taken one', async () => {
@@ -35,7 +40,9 @@ describe('port checks', () => {
 
   it('refuses the same port given to two services', async () => {
     const free = await freePort();
-    await expect(assertPortsFree([claim(free, 'pg'), claim(free, 'cognito')])).rejects.toThrow(/also given to pg.*--cognito-port/);
+    await expect(assertPortsFree([claim(free, 'pg'), claim(free, 'cognito')])).rejects.toThrow(
+      /also given to pg.*--cognito-port/,
+    );
   });
 
   it('passes when every port is free', async () => {

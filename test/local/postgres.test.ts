@@ -38,10 +38,9 @@ describe('the local PostgreSQL', () => {
     expect(pg.initialised).toBe(true);
     expect(pg.migrations).toContain('0001_create_users_and_activities.sql');
     expect(pg.url).toMatch(new RegExp(`^postgres://postgres:[0-9a-f]{36}@127\\.0\\.0\\.1:${port}/cruddur$`));
-    expect(await query(pg.url, "SELECT cognito_user_id FROM public.users WHERE cognito_user_id LIKE 'MOCK-%' ORDER BY 1")).toEqual([
-      { cognito_user_id: 'MOCK-andrewbrown' },
-      { cognito_user_id: 'MOCK-bayko' },
-    ]);
+    expect(
+      await query(pg.url, "SELECT cognito_user_id FROM public.users WHERE cognito_user_id LIKE 'MOCK-%' ORDER BY 1"),
+    ).toEqual([{ cognito_user_id: 'MOCK-andrewbrown' }, { cognito_user_id: 'MOCK-bayko' }]);
     // The password file is the owner's alone.
     expect((await stat(join(dir, 'postgres-password'))).mode & 0o777).toBe(0o600);
   });
@@ -55,9 +54,12 @@ describe('the local PostgreSQL', () => {
     expect(pg.initialised).toBe(false);
     expect(pg.migrations).toEqual([]);
     expect(pg.url).toBe(first.url);
-    expect(await query(pg.url, "SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id IN ('kept-sub', 'MOCK-andrewbrown', 'MOCK-bayko')")).toEqual([
-      { n: 3 },
-    ]);
+    expect(
+      await query(
+        pg.url,
+        "SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id IN ('kept-sub', 'MOCK-andrewbrown', 'MOCK-bayko')",
+      ),
+    ).toEqual([{ n: 3 }]);
     expect(await query(pg.url, 'SELECT count(*)::int AS n FROM public.activities')).toEqual([{ n: 1 }]);
   });
 
@@ -66,7 +68,9 @@ describe('the local PostgreSQL', () => {
     pg = undefined;
     await rm(join(dir, 'postgres-password'));
     await expect(startLocalPostgres({ dir, port })).rejects.toThrow(
-      new LocalPostgresError(`${join(dir, 'postgres')} exists but ${join(dir, 'postgres-password')} is missing; reset the local data with rm -rf ${dir}`),
+      new LocalPostgresError(
+        `${join(dir, 'postgres')} exists but ${join(dir, 'postgres-password')} is missing; reset the local data with rm -rf ${dir}`,
+      ),
     );
   });
 });

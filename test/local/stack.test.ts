@@ -38,7 +38,10 @@ interface Row {
 }
 
 async function rowsFor(sub: string): Promise<Row[]> {
-  const result = await db.query('SELECT uuid, cognito_user_id, email, display_name, handle FROM public.users WHERE cognito_user_id = $1', [sub]);
+  const result = await db.query(
+    'SELECT uuid, cognito_user_id, email, display_name, handle FROM public.users WHERE cognito_user_id = $1',
+    [sub],
+  );
   return result.rows as Row[];
 }
 
@@ -48,7 +51,9 @@ function functionLogsFor(sub: string) {
 }
 
 async function rowsWithHandle(handle: string): Promise<{ cognito_user_id: string; handle: string }[]> {
-  const result = await db.query('SELECT cognito_user_id, handle FROM public.users WHERE lower(handle) = lower($1)', [handle]);
+  const result = await db.query('SELECT cognito_user_id, handle FROM public.users WHERE lower(handle) = lower($1)', [
+    handle,
+  ]);
   return result.rows as { cognito_user_id: string; handle: string }[];
 }
 
@@ -76,9 +81,18 @@ beforeAll(async () => {
   await chmod(cognitoWorkDir(dir), 0o755);
   await writeFile(join(cognitoWorkDir(dir), '.cognito', 'config.json'), '{}', { mode: 0o644 });
   await writeFile(join(cognitoWorkDir(dir), 'cognito-local.log'), '', { mode: 0o644 });
-  stack = await startLocalStack({ dir, pgPort: await freePort(), lambdaPort: await freePort(), cognitoPort: await freePort() });
+  stack = await startLocalStack({
+    dir,
+    pgPort: await freePort(),
+    lambdaPort: await freePort(),
+    cognitoPort: await freePort(),
+  });
   cognito = localCognitoClient(stack.info.cognitoEndpoint);
-  lambda = new LambdaClient({ endpoint: stack.info.lambdaEndpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS });
+  lambda = new LambdaClient({
+    endpoint: stack.info.lambdaEndpoint,
+    region: 'us-east-1',
+    credentials: DUMMY_CREDENTIALS,
+  });
   db = new Client({ connectionString: stack.info.connectionUrl });
   await db.connect();
 });
@@ -127,10 +141,18 @@ describe('the local stack', () => {
 
     const code = await pendingConfirmationCode(dir, stack.info.userPoolId, sub);
     expect(code).toMatch(/^\d{6}$/);
-    await cognito.send(new ConfirmSignUpCommand({ ClientId: stack.info.userPoolClientId, Username: email, ConfirmationCode: code }));
+    await cognito.send(
+      new ConfirmSignUpCommand({ ClientId: stack.info.userPoolClientId, Username: email, ConfirmationCode: code }),
+    );
 
     expect(await rowsFor(sub)).toEqual([
-      { uuid: expect.any(String) as unknown, cognito_user_id: sub, email, display_name: 'Jane Doe', handle: 'jane_local' },
+      {
+        uuid: expect.any(String) as unknown,
+        cognito_user_id: sub,
+        email,
+        display_name: 'Jane Doe',
+        handle: 'jane_local',
+      },
     ]);
     expect(functionLogsFor(sub)).toEqual([
       expect.objectContaining({ triggerSource: 'PostConfirmation_ConfirmSignUp', outcome: 'inserted' }),
@@ -190,7 +212,9 @@ describe('the local stack', () => {
 describe('the local PreSignUp check', () => {
   it('refuses a sign-up whose handle is taken in another case, with the PreSignUp message, and writes no second row', async () => {
     const sub = await signUp('jane.handle@example.com', { name: 'Jane Doe', preferred_username: 'jane' });
-    await cognito.send(new AdminConfirmSignUpCommand({ UserPoolId: stack.info.userPoolId, Username: 'jane.handle@example.com' }));
+    await cognito.send(
+      new AdminConfirmSignUpCommand({ UserPoolId: stack.info.userPoolId, Username: 'jane.handle@example.com' }),
+    );
     expect(await rowsWithHandle('jane')).toEqual([{ cognito_user_id: sub, handle: 'jane' }]);
 
     const refused = cognito.send(
@@ -208,7 +232,9 @@ describe('the local PreSignUp check', () => {
       $metadata: { httpStatusCode: 400 },
     });
     expect(await rowsWithHandle('jane')).toEqual([{ cognito_user_id: sub, handle: 'jane' }]);
-    expect(logLines.filter((line) => line.service === 'pre-sign-up').map((line) => [line.outcome, line.reason])).toEqual([
+    expect(
+      logLines.filter((line) => line.service === 'pre-sign-up').map((line) => [line.outcome, line.reason]),
+    ).toEqual([
       ['allowed', undefined],
       ['refused', 'taken'],
     ]);
@@ -216,7 +242,9 @@ describe('the local PreSignUp check', () => {
 
   it('creates no account for a refused sign-up: the same email signs up with a free handle afterwards', async () => {
     const sub = await signUp('other.jane@example.com', { preferred_username: 'other_jane' });
-    await cognito.send(new AdminConfirmSignUpCommand({ UserPoolId: stack.info.userPoolId, Username: 'other.jane@example.com' }));
+    await cognito.send(
+      new AdminConfirmSignUpCommand({ UserPoolId: stack.info.userPoolId, Username: 'other.jane@example.com' }),
+    );
     expect(await rowsWithHandle('other_jane')).toEqual([{ cognito_user_id: sub, handle: 'other_jane' }]);
   });
 });
@@ -224,7 +252,8 @@ describe('the local PreSignUp check', () => {
 describe('the local user pool data', () => {
   it('is readable by its owner only: 0700 directories and 0600 files, also where an earlier run left them open', async () => {
     const work = cognitoWorkDir(dir);
-    for (const path of [work, join(work, '.cognito'), join(work, '.cognito', 'db')]) expect([path, await modeOf(path)]).toEqual([path, 0o700]);
+    for (const path of [work, join(work, '.cognito'), join(work, '.cognito', 'db')])
+      expect([path, await modeOf(path)]).toEqual([path, 0o700]);
     const files = [
       join(work, '.cognito', 'config.json'),
       join(work, 'cognito-local.log'),
@@ -263,7 +292,9 @@ describe('the Lambda Invoke API', () => {
   });
 
   it('answers 404 ResourceNotFoundException for a function it does not serve', async () => {
-    await expect(lambda.send(new InvokeCommand({ FunctionName: 'NoSuchFunction', Payload: Buffer.from('{}') }))).rejects.toMatchObject({
+    await expect(
+      lambda.send(new InvokeCommand({ FunctionName: 'NoSuchFunction', Payload: Buffer.from('{}') })),
+    ).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
       $metadata: { httpStatusCode: 404 },
     });

@@ -63,7 +63,9 @@ export function synthApp(context: Record<string, unknown>, extend?: (stacks: Cru
     return unavailableTemplates({ stacks, findings: findingsOf(reportFile), assemblyDir: '' });
   }
   const template = (name: string) =>
-    Template.fromJSON(JSON.parse(readFileSync(join(assemblyDir, `${name}.template.json`), 'utf8')) as Record<string, unknown>);
+    Template.fromJSON(
+      JSON.parse(readFileSync(join(assemblyDir, `${name}.template.json`), 'utf8')) as Record<string, unknown>,
+    );
   return {
     stacks,
     network: template(stacks.network.artifactId),
@@ -75,7 +77,11 @@ export function synthApp(context: Record<string, unknown>, extend?: (stacks: Cru
 }
 
 function unavailableTemplates(base: Omit<SynthesizedStage, 'network' | 'database' | 'auth'>): SynthesizedStage {
-  const missing = { get: () => { throw new Error('synth failed validation: see findings'); } };
+  const missing = {
+    get: () => {
+      throw new Error('synth failed validation: see findings');
+    },
+  };
   return Object.defineProperties(base, { network: missing, database: missing, auth: missing }) as SynthesizedStage;
 }
 
@@ -89,7 +95,9 @@ export interface Resource {
 
 /** The logical id of the database's own security group. */
 export function databaseGroupId(synth: SynthesizedStage): string {
-  const groups = synth.database.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^PostgreSQL') } });
+  const groups = synth.database.findResources('AWS::EC2::SecurityGroup', {
+    Properties: { GroupDescription: Match.stringLikeRegexp('^PostgreSQL') },
+  });
   return Object.keys(groups)[0]!;
 }
 

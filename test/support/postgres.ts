@@ -1,6 +1,11 @@
 // The tests' PostgreSQL: throwaway embedded servers from local/embedded-postgres.ts, with a known superuser
 // password that some tests put into URLs of their own.
-import { startEmbeddedPostgres, startMigratedPostgres, withClient, type EmbeddedPostgresServer } from '../../local/embedded-postgres';
+import {
+  startEmbeddedPostgres,
+  startMigratedPostgres,
+  withClient,
+  type EmbeddedPostgresServer,
+} from '../../local/embedded-postgres';
 
 export { freePort } from '../../local/ports';
 
@@ -9,7 +14,9 @@ export type TestServer = EmbeddedPostgresServer;
 // A throwaway local-only credential for a server that listens on loopback and lives for one test run.
 const SUPERUSER_PASSWORD = 'postgres';
 
-export function startTestServer(options: { readonly port?: number; readonly settings?: Readonly<Record<string, string>> } = {}): Promise<TestServer> {
+export function startTestServer(
+  options: { readonly port?: number; readonly settings?: Readonly<Record<string, string>> } = {},
+): Promise<TestServer> {
   return startEmbeddedPostgres({ persistent: false, password: SUPERUSER_PASSWORD, ...options });
 }
 
@@ -26,7 +33,11 @@ LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L', role_na
 type SessionClient = { query(text: string, values?: unknown[]): Promise<unknown> };
 
 /** Gives each role a throwaway password for this loopback test server (on RDS the roles log in with IAM tokens). */
-export async function setRolePasswords(target: string | SessionClient, roles: readonly string[], password: string): Promise<void> {
+export async function setRolePasswords(
+  target: string | SessionClient,
+  roles: readonly string[],
+  password: string,
+): Promise<void> {
   const run = async (client: SessionClient) => {
     await client.query(SET_ROLE_PASSWORD);
     for (const role of roles) await client.query('SELECT pg_temp.set_role_password($1, $2)', [role, password]);

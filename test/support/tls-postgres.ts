@@ -30,16 +30,69 @@ export async function startTlsServer(serverName: string, hba: readonly string[] 
   chmodSync(dir, 0o755);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   try {
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Not an RDS CA');
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${serverName}`);
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Not an RDS CA',
+    );
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      `/CN=${serverName}`,
+    );
     writeFileSync(join(dir, 'san.ext'), `subjectAltName=DNS:${serverName}\n`);
-    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '1', '-days', '2', '-extfile', 'san.ext', '-out', 'server.crt');
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      '1',
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+      '-out',
+      'server.crt',
+    );
     chmodSync(join(dir, 'server.key'), 0o600);
     handToServer(join(dir, 'server.key'));
-    const lines = ['local all all scram-sha-256', ...hba, 'host all all 127.0.0.1/32 scram-sha-256', 'host all all ::1/128 scram-sha-256', ''];
+    const lines = [
+      'local all all scram-sha-256',
+      ...hba,
+      'host all all 127.0.0.1/32 scram-sha-256',
+      'host all all ::1/128 scram-sha-256',
+      '',
+    ];
     writeFileSync(join(dir, 'pg_hba.conf'), lines.join('\n'), { mode: 0o644 });
     const server = await startTestServer({
-      settings: { ssl: 'on', ssl_cert_file: join(dir, 'server.crt'), ssl_key_file: join(dir, 'server.key'), hba_file: join(dir, 'pg_hba.conf') },
+      settings: {
+        ssl: 'on',
+        ssl_cert_file: join(dir, 'server.crt'),
+        ssl_key_file: join(dir, 'server.key'),
+        hba_file: join(dir, 'pg_hba.conf'),
+      },
     });
     return {
       server,

@@ -35,7 +35,8 @@ export function sqsFallbackQueue(options: SqsFallbackQueueOptions): FallbackQueu
   return {
     async enqueue(message, send = {}) {
       const timeoutMs = send.timeoutMs ?? defaultTimeoutMs;
-      if (timeoutMs < MIN_SEND_TIMEOUT_MS) throw new FallbackTimeoutError('No time left in the budget to queue the event');
+      if (timeoutMs < MIN_SEND_TIMEOUT_MS)
+        throw new FallbackTimeoutError('No time left in the budget to queue the event');
       await queue.send(message, { timeoutMs });
     },
   };

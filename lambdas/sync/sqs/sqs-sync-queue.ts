@@ -45,7 +45,9 @@ export function sqsSyncQueue(options: SqsSyncQueueOptions): SyncQueue {
     async send(message, send = {}) {
       const signal = AbortSignal.timeout(send.timeoutMs ?? options.defaultTimeoutMs ?? 5000);
       const { client, SendMessageCommand } = await load();
-      await client.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: JSON.stringify(message) }), { abortSignal: signal });
+      await client.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: JSON.stringify(message) }), {
+        abortSignal: signal,
+      });
     },
   };
 }

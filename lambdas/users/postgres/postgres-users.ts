@@ -41,14 +41,27 @@ function refusal(error: unknown, sub: string): UserRefusedError | undefined {
  * Signs the user up in one round trip: sync.sign_up tries the handle rule's candidates in order inside the
  * database. Throws UserRefusedError when the database refuses this user's values.
  */
-export async function signUpUser(db: Queryable, user: NewUser, readAt: Date, options: WriteOptions = {}): Promise<SignUpResult> {
-  const values = [user.cognitoUserId, user.email, user.displayName, handleCandidates(user.handle, user.cognitoUserId), readAt.toISOString()];
+export async function signUpUser(
+  db: Queryable,
+  user: NewUser,
+  readAt: Date,
+  options: WriteOptions = {},
+): Promise<SignUpResult> {
+  const values = [
+    user.cognitoUserId,
+    user.email,
+    user.displayName,
+    handleCandidates(user.handle, user.cognitoUserId),
+    readAt.toISOString(),
+  ];
   let rows: { outcome: SignUpOutcome; handle_adjusted: boolean }[];
   try {
     // Only with a deadline: a bare pg Client (a Queryable too) would take a third argument for a callback.
     ({ rows } = await (options.deadline === undefined
       ? db.query<{ outcome: SignUpOutcome; handle_adjusted: boolean }>(SIGN_UP, values)
-      : db.query<{ outcome: SignUpOutcome; handle_adjusted: boolean }>(SIGN_UP, values, { deadline: options.deadline })));
+      : db.query<{ outcome: SignUpOutcome; handle_adjusted: boolean }>(SIGN_UP, values, {
+          deadline: options.deadline,
+        })));
   } catch (error) {
     throw refusal(error, user.cognitoUserId) ?? error;
   }

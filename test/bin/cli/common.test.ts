@@ -16,7 +16,10 @@ describe('parseSubcommand', () => {
   const options = { prod: { type: 'boolean', default: false } } as const;
 
   it('returns the command and the option values', () => {
-    expect(parseSubcommand(['status', '--prod'], options, 'usage: x')).toEqual({ command: 'status', values: { prod: true } });
+    expect(parseSubcommand(['status', '--prod'], options, 'usage: x')).toEqual({
+      command: 'status',
+      values: { prod: true },
+    });
     expect(parseSubcommand([], options, 'usage: x')).toEqual({ command: undefined, values: { prod: false } });
   });
 
@@ -39,7 +42,10 @@ describe('parseSubcommand', () => {
 
 describe('connection URLs', () => {
   it('takes the database from the path, even when host and password contain its name', () => {
-    const connection = parseConnectionUrl('CONNECTION_URL', 'postgres://cruddur:cruddur%2Fpw@cruddur.example:5432/cruddur?sslmode=verify-full');
+    const connection = parseConnectionUrl(
+      'CONNECTION_URL',
+      'postgres://cruddur:cruddur%2Fpw@cruddur.example:5432/cruddur?sslmode=verify-full',
+    );
     expect(connection.database).toBe('cruddur');
     expect(connection.redacted).toBe('postgres://cruddur:***@cruddur.example:5432/cruddur?sslmode=verify-full');
   });
@@ -67,7 +73,9 @@ describe('connection URLs', () => {
     const env = { CONNECTION_URL: 'postgres://a@h/dev', PROD_CONNECTION_URL: 'postgres://a@h/prod' };
     expect(connectionUrlFromEnv(env, false).database).toBe('dev');
     expect(connectionUrlFromEnv(env, true).database).toBe('prod');
-    expect(() => connectionUrlFromEnv({ CONNECTION_URL: 'postgres://a@h/dev' }, true)).toThrow('PROD_CONNECTION_URL is not set');
+    expect(() => connectionUrlFromEnv({ CONNECTION_URL: 'postgres://a@h/dev' }, true)).toThrow(
+      'PROD_CONNECTION_URL is not set',
+    );
   });
 });
 
@@ -79,7 +87,9 @@ describe('redaction', () => {
   });
 
   it('hides passwords of URLs quoted in free text', () => {
-    expect(redactText('failed for postgres://u:s3cret@h/db and mysql://x:y@z/ too')).toBe('failed for postgres://u:***@h/db and mysql://x:***@z/ too');
+    expect(redactText('failed for postgres://u:s3cret@h/db and mysql://x:y@z/ too')).toBe(
+      'failed for postgres://u:***@h/db and mysql://x:***@z/ too',
+    );
   });
 });
 
@@ -92,7 +102,10 @@ describe('describeFailure', () => {
 
   it('treats connection failures as unavailable and redacts URLs in foreign messages', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED to postgres://u:pw@h/db'), { code: 'ECONNREFUSED' });
-    expect(describeFailure(refused)).toEqual({ message: 'cannot reach the database (ECONNREFUSED): connect ECONNREFUSED to postgres://u:***@h/db', exitCode: EXIT.UNAVAILABLE });
+    expect(describeFailure(refused)).toEqual({
+      message: 'cannot reach the database (ECONNREFUSED): connect ECONNREFUSED to postgres://u:***@h/db',
+      exitCode: EXIT.UNAVAILABLE,
+    });
   });
 
   it('recognises every throttling error name the SDK clients use', () => {
@@ -103,7 +116,10 @@ describe('describeFailure', () => {
   });
 
   it('gives anything else exit 1 with its name and code', () => {
-    expect(describeFailure(Object.assign(new Error('syntax error'), { code: '42601' }))).toEqual({ message: 'Error 42601: syntax error', exitCode: EXIT.FAILURE });
+    expect(describeFailure(Object.assign(new Error('syntax error'), { code: '42601' }))).toEqual({
+      message: 'Error 42601: syntax error',
+      exitCode: EXIT.FAILURE,
+    });
     expect(describeFailure('a string').exitCode).toBe(EXIT.FAILURE);
   });
 });

@@ -11,7 +11,9 @@ beforeAll(async () => {
   db = new Client({ connectionString: server.url() });
   await db.connect();
   await db.query(`CREATE TABLE items (id int, name text, at timestamptz, tags text[])`);
-  await db.query(`INSERT INTO items VALUES (1, 'one', '2024-01-02T03:04:05Z', '{a,b}'), (2, 'two', NULL, '{}'), (3, 'three', NULL, NULL)`);
+  await db.query(
+    `INSERT INTO items VALUES (1, 'one', '2024-01-02T03:04:05Z', '{a,b}'), (2, 'two', NULL, '{}'), (3, 'three', NULL, NULL)`,
+  );
 });
 
 afterAll(async () => {

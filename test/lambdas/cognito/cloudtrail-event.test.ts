@@ -1,13 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { HIDDEN_VALUE, isHidden, subFrom, USER_EVENT_NAMES, userEventFrom } from '../../../lambdas/cognito/cloudtrail-event';
+import {
+  HIDDEN_VALUE,
+  isHidden,
+  subFrom,
+  USER_EVENT_NAMES,
+  userEventFrom,
+} from '../../../lambdas/cognito/cloudtrail-event';
 import { cloudTrailFixtureNames, FIXTURE_POOL_ID, FIXTURE_SUB, loadCloudTrailEvent } from '../user-events/fixtures';
 
 /** The fixture for each event name: its name in kebab case. */
-const ONE_PER_EVENT_NAME: [string, string][] = USER_EVENT_NAMES.map((name) => [name, name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase()]);
+const ONE_PER_EVENT_NAME: [string, string][] = USER_EVENT_NAMES.map((name) => [
+  name,
+  name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase(),
+]);
 
 describe('USER_EVENT_NAMES', () => {
   it('holds at least the calls the lifecycle issue names, once each', () => {
-    const required = ['AdminCreateUser', 'AdminUpdateUserAttributes', 'UpdateUserAttributes', 'VerifyUserAttribute', 'AdminDeleteUser', 'DeleteUser', 'AdminDisableUser', 'AdminEnableUser', 'AdminLinkProviderForUser'];
+    const required = [
+      'AdminCreateUser',
+      'AdminUpdateUserAttributes',
+      'UpdateUserAttributes',
+      'VerifyUserAttribute',
+      'AdminDeleteUser',
+      'DeleteUser',
+      'AdminDisableUser',
+      'AdminEnableUser',
+      'AdminLinkProviderForUser',
+    ];
     expect(USER_EVENT_NAMES).toEqual(expect.arrayContaining(required));
     expect(new Set(USER_EVENT_NAMES).size).toBe(USER_EVENT_NAMES.length);
   });
@@ -36,7 +55,11 @@ describe('userEventFrom', () => {
     ['admin-disable-user-sub-only-in-username', 'requestParameters.username'],
     ['admin-create-user-sub-only-in-response', 'responseElements.user.attributes.sub'],
   ])('falls back to the next place in the order for %s', (fixture, subSource) => {
-    expect(userEventFrom(loadCloudTrailEvent(fixture), FIXTURE_POOL_ID)).toMatchObject({ kind: 'user', sub: FIXTURE_SUB, subSource });
+    expect(userEventFrom(loadCloudTrailEvent(fixture), FIXTURE_POOL_ID)).toMatchObject({
+      kind: 'user',
+      sub: FIXTURE_SUB,
+      subSource,
+    });
   });
 
   it('takes AdminCreateUser response user name when it is a visible sub', () => {
@@ -44,13 +67,20 @@ describe('userEventFrom', () => {
     const detail = event.detail as { additionalEventData?: unknown; responseElements: { user: { username: string } } };
     delete detail.additionalEventData;
     detail.responseElements.user.username = FIXTURE_SUB;
-    expect(userEventFrom(event, FIXTURE_POOL_ID)).toMatchObject({ kind: 'user', sub: FIXTURE_SUB, subSource: 'responseElements.user.username' });
+    expect(userEventFrom(event, FIXTURE_POOL_ID)).toMatchObject({
+      kind: 'user',
+      sub: FIXTURE_SUB,
+      subSource: 'responseElements.user.username',
+    });
   });
 
   it('prefers additionalEventData.sub to a different sub in requestParameters.username', () => {
     const event = loadCloudTrailEvent('admin-disable-user');
     (event.detail.requestParameters as Record<string, unknown>).username = '00000000-0000-4000-8000-000000000000';
-    expect(userEventFrom(event, FIXTURE_POOL_ID)).toMatchObject({ sub: FIXTURE_SUB, subSource: 'additionalEventData.sub' });
+    expect(userEventFrom(event, FIXTURE_POOL_ID)).toMatchObject({
+      sub: FIXTURE_SUB,
+      subSource: 'additionalEventData.sub',
+    });
   });
 
   it.each([
@@ -76,7 +106,11 @@ describe('userEventFrom', () => {
   it.each([
     ['the source', (e: Record<string, unknown>) => (e.source = 'aws.s3')],
     ['the detail type', (e: Record<string, unknown>) => (e['detail-type'] = 'Object Created')],
-    ['the API source', (e: Record<string, unknown>) => ((e.detail as Record<string, unknown>).eventSource = 'cognito-identity.amazonaws.com')],
+    [
+      'the API source',
+      (e: Record<string, unknown>) =>
+        ((e.detail as Record<string, unknown>).eventSource = 'cognito-identity.amazonaws.com'),
+    ],
     ['the event name', (e: Record<string, unknown>) => ((e.detail as Record<string, unknown>).eventName = 'SignUp')],
   ])('ignores an event when %s is not Cognito user pool API calls', (_name, change) => {
     const event = loadCloudTrailEvent('admin-disable-user') as unknown as Record<string, unknown>;
@@ -104,7 +138,10 @@ describe('userEventFrom', () => {
     ['a string', 'event'],
     ['an array', []],
     ['an event without detail', { source: 'aws.cognito-idp', 'detail-type': 'AWS API Call via CloudTrail' }],
-    ['an event whose detail is a string', { source: 'aws.cognito-idp', 'detail-type': 'AWS API Call via CloudTrail', detail: 'x' }],
+    [
+      'an event whose detail is a string',
+      { source: 'aws.cognito-idp', 'detail-type': 'AWS API Call via CloudTrail', detail: 'x' },
+    ],
   ])('ignores %s as malformed', (_name, event) => {
     expect(userEventFrom(event, FIXTURE_POOL_ID)).toEqual({ kind: 'ignored', reason: 'malformed' });
   });
@@ -130,7 +167,18 @@ describe('subFrom', () => {
   });
 
   it('reads the sub attribute in the API casing too', () => {
-    expect(subFrom({ responseElements: { user: { attributes: [{ Name: 'email', Value: 'x' }, { Name: 'sub', Value: FIXTURE_SUB }] } } })).toEqual({
+    expect(
+      subFrom({
+        responseElements: {
+          user: {
+            attributes: [
+              { Name: 'email', Value: 'x' },
+              { Name: 'sub', Value: FIXTURE_SUB },
+            ],
+          },
+        },
+      }),
+    ).toEqual({
       sub: FIXTURE_SUB,
       subSource: 'responseElements.user.attributes.sub',
     });
@@ -139,5 +187,7 @@ describe('subFrom', () => {
 
 describe('isHidden', () => {
   it.each([HIDDEN_VALUE, 'HIDDEN_FOR_SECURITY_REASONS'])('knows %s', (value) => expect(isHidden(value)).toBe(true));
-  it.each([FIXTURE_SUB, 'hidden', 'HIDDEN-X', 42])('does not take %s for hidden', (value) => expect(isHidden(value)).toBe(false));
+  it.each([FIXTURE_SUB, 'hidden', 'HIDDEN-X', 42])('does not take %s for hidden', (value) =>
+    expect(isHidden(value)).toBe(false),
+  );
 });

@@ -11,7 +11,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { cognitoPoolReader, PaginationTokenRefusedError, RateLimiter } from '../../../lambdas/cognito/user-pool';
 import { FakeClock, START } from '../reconcile/fake-pool';
 
-const cognito = new CognitoIdentityProviderClient({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } });
+const cognito = new CognitoIdentityProviderClient({
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' },
+});
 const mock = mockClient(cognito);
 const POOL = 'us-east-1_TestPool1';
 
@@ -64,7 +67,9 @@ describe('cognitoPoolReader', () => {
 
   it('reads the last page as having no next token, even when Cognito sends an empty one', async () => {
     mock.on(ListUsersCommand).resolves({ Users: [], PaginationToken: '' });
-    expect((await cognitoPoolReader(cognito, { userPoolId: POOL, clock }).listPage(undefined)).nextToken).toBeUndefined();
+    expect(
+      (await cognitoPoolReader(cognito, { userPoolId: POOL, clock }).listPage(undefined)).nextToken,
+    ).toBeUndefined();
   });
 
   it('turns a refused token into PaginationTokenRefusedError, and other faults into themselves', async () => {
@@ -81,15 +86,25 @@ describe('cognitoPoolReader', () => {
 
   it('checks one user by sub with AdminGetUser, and says absent when the pool does not have it', async () => {
     mock.on(AdminGetUserCommand, { Username: 'present-sub' }).resolves({ Username: 'present-sub', Enabled: false });
-    mock.on(AdminGetUserCommand, { Username: 'gone-sub' }).rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
+    mock
+      .on(AdminGetUserCommand, { Username: 'gone-sub' })
+      .rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
     const reader = cognitoPoolReader(cognito, { userPoolId: POOL, getRate: 10, clock });
-    expect(await reader.checkUser('present-sub')).toEqual({ user: expect.objectContaining({ Username: 'present-sub', Enabled: false }) as unknown, readAt: START });
+    expect(await reader.checkUser('present-sub')).toEqual({
+      user: expect.objectContaining({ Username: 'present-sub', Enabled: false }) as unknown,
+      readAt: START,
+    });
     expect(await reader.checkUser('gone-sub')).toEqual({ user: 'absent', readAt: START + 100 });
-    expect(mock.commandCalls(AdminGetUserCommand)[0]?.args[0].input).toEqual({ UserPoolId: POOL, Username: 'present-sub' });
+    expect(mock.commandCalls(AdminGetUserCommand)[0]?.args[0].input).toEqual({
+      UserPoolId: POOL,
+      Username: 'present-sub',
+    });
   });
 
   it('lets other AdminGetUser faults through: only "not found" means gone', async () => {
     mock.on(AdminGetUserCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
-    await expect(cognitoPoolReader(cognito, { userPoolId: POOL, clock }).checkUser('s')).rejects.toThrow(TooManyRequestsException);
+    await expect(cognitoPoolReader(cognito, { userPoolId: POOL, clock }).checkUser('s')).rejects.toThrow(
+      TooManyRequestsException,
+    );
   });
 });

@@ -35,7 +35,9 @@ afterAll(async () => {
 beforeEach(() => {
   logLines = [];
   secrets.reset();
-  secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: JSON.stringify({ ...MASTER, engine: 'postgres' }) });
+  secrets
+    .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
+    .resolves({ SecretString: JSON.stringify({ ...MASTER, engine: 'postgres' }) });
 });
 
 afterEach(() => {
@@ -46,10 +48,20 @@ afterEach(() => {
 describe('runMigrations', () => {
   it('applies every migration with the master credentials from Secrets Manager, then nothing on a second run', async () => {
     const name = await freshDatabase();
-    const first = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false });
+    const first = await runMigrations({
+      secrets: new SecretsManagerClient({}),
+      settings: settings(name),
+      logger,
+      ssl: false,
+    });
     expect(first.applied).toEqual(MIGRATION_FILES);
     expect(await tables(name)).toEqual(['activities', 'migrations', 'users']);
-    const second = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false });
+    const second = await runMigrations({
+      secrets: new SecretsManagerClient({}),
+      settings: settings(name),
+      logger,
+      ssl: false,
+    });
     expect(second.applied).toEqual([]);
     expect(secrets.commandCalls(GetSecretValueCommand, { SecretId: SECRET_ARN })).toHaveLength(2);
   });
@@ -57,18 +69,27 @@ describe('runMigrations', () => {
   it('sets the connection limits after the migrations, in the same run, and reports all four', async () => {
     const name = await freshDatabase();
     const limits = { signup_writer: 20, sync_writer: 5 };
-    const result = await runMigrations({ secrets: new SecretsManagerClient({}), settings: { ...settings(name), connectionLimits: limits }, logger, ssl: false });
+    const result = await runMigrations({
+      secrets: new SecretsManagerClient({}),
+      settings: { ...settings(name), connectionLimits: limits },
+      logger,
+      ssl: false,
+    });
     expect(result.applied).toEqual(MIGRATION_FILES);
     expect(result.connectionLimits).toMatchObject(limits);
     const { rows } = await withServerClient((client) =>
-      client.query<{ rolname: string; rolconnlimit: number }>("SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname IN ('signup_writer', 'sync_writer') ORDER BY rolname"),
+      client.query<{ rolname: string; rolconnlimit: number }>(
+        "SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname IN ('signup_writer', 'sync_writer') ORDER BY rolname",
+      ),
     );
     expect(rows).toEqual([
       { rolname: 'signup_writer', rolconnlimit: 20 },
       { rolname: 'sync_writer', rolconnlimit: 5 },
     ]);
     const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(logged).toContainEqual(expect.objectContaining({ message: 'connection limits set', signup_writer: 20, sync_writer: 5 }));
+    expect(logged).toContainEqual(
+      expect.objectContaining({ message: 'connection limits set', signup_writer: 20, sync_writer: 5 }),
+    );
     // Roles belong to the server: lift the limits again for the other tests of this file.
     await runMigrations({
       secrets: new SecretsManagerClient({}),
@@ -83,7 +104,12 @@ describe('runMigrations', () => {
     // The settings parser refuses this map; a caller that skips it still meets the database's check.
     const connectionLimits = { signup_writer: 0 } as never;
     await expect(
-      runMigrations({ secrets: new SecretsManagerClient({}), settings: { ...settings(name), connectionLimits }, logger, ssl: false }),
+      runMigrations({
+        secrets: new SecretsManagerClient({}),
+        settings: { ...settings(name), connectionLimits },
+        logger,
+        ssl: false,
+      }),
     ).rejects.toMatchObject({ code: '22023' });
     expect(await tables(name)).toEqual(['activities', 'migrations', 'users']);
   });
@@ -94,16 +120,30 @@ describe('runMigrations', () => {
       .on(GetSecretValueCommand)
       .resolvesOnce({ SecretString: JSON.stringify({ username: 'postgres', password: 'the-old-password' }) })
       .resolves({ SecretString: JSON.stringify(MASTER) });
-    const result = await runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false, retryDelayMs: 10 });
+    const result = await runMigrations({
+      secrets: new SecretsManagerClient({}),
+      settings: settings(name),
+      logger,
+      ssl: false,
+      retryDelayMs: 10,
+    });
     expect(result.applied).toEqual(MIGRATION_FILES);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
   it('gives up after three refused passwords with the database error code', async () => {
     const name = await freshDatabase();
-    secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'postgres', password: 'wrong' }) });
+    secrets
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: JSON.stringify({ username: 'postgres', password: 'wrong' }) });
     await expect(
-      runMigrations({ secrets: new SecretsManagerClient({}), settings: settings(name), logger, ssl: false, retryDelayMs: 10 }),
+      runMigrations({
+        secrets: new SecretsManagerClient({}),
+        settings: settings(name),
+        logger,
+        ssl: false,
+        retryDelayMs: 10,
+      }),
     ).rejects.toMatchObject({ code: '28P01' });
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(3);
     expect(await tables(name)).toEqual([]);
@@ -112,7 +152,10 @@ describe('runMigrations', () => {
 
 describe('parseSecret', () => {
   it('reads username and password from the RDS secret JSON', () => {
-    expect(parseSecret(JSON.stringify({ username: 'u', password: 'p', host: 'h' }))).toEqual({ username: 'u', password: 'p' });
+    expect(parseSecret(JSON.stringify({ username: 'u', password: 'p', host: 'h' }))).toEqual({
+      username: 'u',
+      password: 'p',
+    });
   });
 
   it.each([

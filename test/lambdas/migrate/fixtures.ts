@@ -7,7 +7,9 @@ import { MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
 import { adminQuery, type TestServer } from '../../support/postgres';
 
 // Every file in sql/migrations, in the order they apply.
-export const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort();
+export const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR)
+  .filter((file) => file.endsWith('.sql'))
+  .sort();
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cruddur-master-AbCdEf';
 // The embedded server's throwaway superuser (test/support/postgres.ts), standing in for the RDS master user.
 export const MASTER = { username: 'postgres', password: 'postgres' };
@@ -16,9 +18,13 @@ export const MASTER = { username: 'postgres', password: 'postgres' };
 export function migrateDatabases(server: () => TestServer) {
   let database = 0;
   return {
-    settings: (name: string): MigrateSettings => (
-      { secretArn: SECRET_ARN, host: '127.0.0.1', port: server().port, database: name, migrationsDir: MIGRATIONS_DIR }
-    ),
+    settings: (name: string): MigrateSettings => ({
+      secretArn: SECRET_ARN,
+      host: '127.0.0.1',
+      port: server().port,
+      database: name,
+      migrationsDir: MIGRATIONS_DIR,
+    }),
     freshDatabase: async (): Promise<string> => {
       const name = `migrate_${++database}`;
       // A generated name, quoted as an identifier: CREATE DATABASE takes no parameters.

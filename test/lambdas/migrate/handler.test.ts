@@ -25,7 +25,9 @@ afterAll(async () => {
 beforeEach(() => {
   logLines = [];
   secrets.reset();
-  secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: JSON.stringify({ ...MASTER, engine: 'postgres' }) });
+  secrets
+    .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
+    .resolves({ SecretString: JSON.stringify({ ...MASTER, engine: 'postgres' }) });
 });
 
 afterEach(() => {
@@ -54,10 +56,18 @@ describe('createHandler', () => {
 
   it('logs the reason of a refused secret, which names a field and never a value', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'postgres' }) });
-    const handler = createHandler(settings(await freshDatabase()), { secrets: new SecretsManagerClient({}), logger, ssl: false });
+    const handler = createHandler(settings(await freshDatabase()), {
+      secrets: new SecretsManagerClient({}),
+      logger,
+      ssl: false,
+    });
     await expect(handler()).rejects.toBeInstanceOf(InvalidSecretError);
     expect(logLines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(
-      expect.objectContaining({ level: 'ERROR', errorName: 'InvalidSecretError', errorMessage: 'The database secret has no password' }),
+      expect.objectContaining({
+        level: 'ERROR',
+        errorName: 'InvalidSecretError',
+        errorMessage: 'The database secret has no password',
+      }),
     );
   });
 });

@@ -29,7 +29,7 @@ describe('settingsFromEnv', () => {
     });
   });
 
-  it('takes the region Lambda sets, so that only that region\'s RDS roots are trusted', () => {
+  it("takes the region Lambda sets, so that only that region's RDS roots are trusted", () => {
     expect(settingsFromEnv({ ...ENV, AWS_REGION: 'eu-west-1' })).toMatchObject({ region: 'eu-west-1' });
     expect(settingsFromEnv(ENV)).not.toHaveProperty('region');
   });
@@ -41,7 +41,9 @@ describe('settingsFromEnv', () => {
   it('reads the connection limits the stage sets, any subset of the four function roles', () => {
     const limits = { signup_writer: 20, sync_writer: 5, user_reconciler: 2, handle_checker: -1 };
     expect(settingsFromEnv({ ...ENV, CONNECTION_LIMITS: JSON.stringify(limits) }).connectionLimits).toEqual(limits);
-    expect(settingsFromEnv({ ...ENV, CONNECTION_LIMITS: '{"sync_writer": 10000}' }).connectionLimits).toEqual({ sync_writer: 10000 });
+    expect(settingsFromEnv({ ...ENV, CONNECTION_LIMITS: '{"sync_writer": 10000}' }).connectionLimits).toEqual({
+      sync_writer: 10000,
+    });
   });
 
   it('sets no connection limits when CONNECTION_LIMITS is unset or blank', () => {

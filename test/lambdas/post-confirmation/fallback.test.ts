@@ -35,7 +35,9 @@ async function session(): Promise<Client> {
 }
 
 async function countRows(cognitoUserId: string): Promise<number> {
-  const { rows } = await (await session()).query<{ n: number }>('SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id = $1', [cognitoUserId]);
+  const { rows } = await (
+    await session()
+  ).query<{ n: number }>('SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id = $1', [cognitoUserId]);
   return rows[0]?.n ?? -1;
 }
 
@@ -89,7 +91,9 @@ describe('post-confirmation handler with the fallback queue', () => {
       triggerSource: 'PostConfirmation_ConfirmSignUp',
       userAttributes: { sub: sub(2), email: 'jane.doe@example.com', name: 'Jane Doe', preferred_username: 'janedoe' },
     });
-    expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'queued', sub: sub(2), requestId: fakeContext().awsRequestId }));
+    expect(entries()).toContainEqual(
+      expect.objectContaining({ outcome: 'queued', sub: sub(2), requestId: fakeContext().awsRequestId }),
+    );
 
     // Replayed after the restart by the replay function: exactly one row.
     await server.start();
@@ -103,7 +107,9 @@ describe('post-confirmation handler with the fallback queue', () => {
     sqs.on(SendMessageCommand).rejects(Object.assign(new Error('endpoint down'), { name: 'ServiceUnavailable' }));
     await server.stop();
     await expect(handler(signUpEvent({ sub: sub(3) }), fakeContext())).rejects.toBeInstanceOf(DatabaseUnavailableError);
-    expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'failed', sub: sub(3), queueErrorName: 'ServiceUnavailable' }));
+    expect(entries()).toContainEqual(
+      expect.objectContaining({ outcome: 'failed', sub: sub(3), queueErrorName: 'ServiceUnavailable' }),
+    );
   });
 
   it('does not try the queue when Lambda has no time left, and throws', async () => {
@@ -112,7 +118,9 @@ describe('post-confirmation handler with the fallback queue', () => {
     const context = fakeContext({ getRemainingTimeInMillis: () => 150 });
     await expect(handler(signUpEvent({ sub: sub(4) }), context)).rejects.toBeInstanceOf(DatabaseUnavailableError);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
-    expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'failed', queueErrorName: 'FallbackTimeoutError' }));
+    expect(entries()).toContainEqual(
+      expect.objectContaining({ outcome: 'failed', queueErrorName: 'FallbackTimeoutError' }),
+    );
   });
 
   it('queues the sign-up within Cognito budget when a lock hangs the statement', async () => {
@@ -140,7 +148,9 @@ describe('post-confirmation handler with the fallback queue', () => {
 
   it('writes exactly one row when one event is delivered twenty times at once', async () => {
     const event = signUpEvent({ sub: sub(7) });
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => handler(structuredClone(event), fakeContext())));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => handler(structuredClone(event), fakeContext())),
+    );
     expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
     expect(await countRows(sub(7))).toBe(1);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);

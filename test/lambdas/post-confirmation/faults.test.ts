@@ -62,7 +62,10 @@ async function session(): Promise<Client> {
 
 async function countRows(cognitoUserId: string): Promise<number> {
   const client = await session();
-  const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id = $1', [cognitoUserId]);
+  const { rows } = await client.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id = $1',
+    [cognitoUserId],
+  );
   return rows[0]?.n ?? -1;
 }
 
@@ -93,7 +96,11 @@ async function blockedBackend(applicationName: string): Promise<number> {
 function replay(messages: readonly ReplayMessage[], connection: LazyConnection) {
   return replayBatch(
     { Records: messages.map((message, i) => ({ messageId: `m-${i}`, body: JSON.stringify(message) })) } as never,
-    { users: createSyncWriter(connection), erasurePolicy: 'delete', logger: createLogger({}, (line) => logLines.push(line)) },
+    {
+      users: createSyncWriter(connection),
+      erasurePolicy: 'delete',
+      logger: createLogger({}, (line) => logLines.push(line)),
+    },
   );
 }
 
@@ -137,7 +144,9 @@ describe('when the server is stopped before an invocation', () => {
         userAttributes: { sub: sub(2), email: 'jane.doe@example.com', name: 'Jane Doe', preferred_username: 'janedoe' },
       },
     ]);
-    const queued = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.outcome === 'queued');
+    const queued = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.outcome === 'queued');
     expect(queued).toMatchObject({ level: 'WARN', sub: sub(2), errorName: 'DatabaseUnavailableError' });
 
     await server.start();
@@ -155,18 +164,31 @@ describe('when the server is stopped before an invocation', () => {
 
   it('throws DatabaseUnavailableError when no fallback is configured (the local stack)', async () => {
     await server.stop();
-    const error = await handlePostConfirmation(signUpEvent({ sub: sub(4) }), deps(container())).catch((e: unknown) => e);
+    const error = await handlePostConfirmation(signUpEvent({ sub: sub(4) }), deps(container())).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   it('throws the DatabaseUnavailableError and logs both failures when the queue refuses too', async () => {
     await server.stop();
-    const refusing = { enqueue: () => Promise.reject(Object.assign(new Error('queue down'), { name: 'ServiceUnavailable' })) };
-    const error = await handlePostConfirmation(signUpEvent({ sub: sub(5) }), deps(container(), refusing)).catch((e: unknown) => e);
+    const refusing = {
+      enqueue: () => Promise.reject(Object.assign(new Error('queue down'), { name: 'ServiceUnavailable' })),
+    };
+    const error = await handlePostConfirmation(signUpEvent({ sub: sub(5) }), deps(container(), refusing)).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
-    const failed = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.outcome === 'failed');
-    expect(failed).toMatchObject({ level: 'ERROR', sub: sub(5), errorName: 'DatabaseUnavailableError', queueErrorName: 'ServiceUnavailable' });
+    const failed = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.outcome === 'failed');
+    expect(failed).toMatchObject({
+      level: 'ERROR',
+      sub: sub(5),
+      errorName: 'DatabaseUnavailableError',
+      queueErrorName: 'ServiceUnavailable',
+    });
   });
 });
 
@@ -203,7 +225,9 @@ describe('when a lock held by another session hangs the statement', () => {
     const connection = container();
     await connection.query('SELECT 1');
     const release = await lockUsersTable();
-    const error = await handlePostConfirmation(signUpEvent({ sub: sub(22) }), deps(connection)).catch((e: unknown) => e);
+    const error = await handlePostConfirmation(signUpEvent({ sub: sub(22) }), deps(connection)).catch(
+      (e: unknown) => e,
+    );
     await release();
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     // lock_timeout and statement_timeout are both 1 s: whichever the server checks first cancels the wait.
@@ -220,7 +244,10 @@ describe('when a lock held by another session hangs the statement', () => {
 
 describe('when the connection is killed mid-statement', () => {
   // Generous timeouts so that the kill, not a lock timeout, is what ends the statement.
-  const slow: LazyConnectionOptions = { timeouts: { connectMs: 2000, statementMs: 10_000, queryMs: 12_000 }, budgetMs: 30_000 };
+  const slow: LazyConnectionOptions = {
+    timeouts: { connectMs: 2000, statementMs: 10_000, queryMs: 12_000 },
+    budgetMs: 30_000,
+  };
 
   it('writes nothing, queues the event, and the redelivery inserts exactly one row', async () => {
     const connection = container({ ...slow, applicationName: 'faults-kill-cold' });
@@ -234,11 +261,15 @@ describe('when the connection is killed mid-statement', () => {
     await release();
 
     expect(queue.messages.map((message) => message.userAttributes.sub)).toEqual([sub(30)]);
-    const queued = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.outcome === 'queued');
+    const queued = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.outcome === 'queued');
     expect(queued).toMatchObject({ sub: sub(30), errorCode: '57P01' });
     expect(await countRows(sub(30))).toBe(0);
     // SQS delivers at least once: two deliveries of the same message still make one row.
-    await expect(replay([...queue.messages, ...queue.messages], container())).resolves.toEqual({ batchItemFailures: [] });
+    await expect(replay([...queue.messages, ...queue.messages], container())).resolves.toEqual({
+      batchItemFailures: [],
+    });
     expect(await countRows(sub(30))).toBe(1);
   });
 
@@ -247,7 +278,10 @@ describe('when the connection is killed mid-statement', () => {
     await handlePostConfirmation(signUpEvent({ sub: sub(31) }), deps(connection));
     const release = await lockUsersTable();
     const queue = recordingQueue();
-    const invocation = handlePostConfirmation(signUpEvent({ sub: sub(32), preferred_username: 'killed' }), deps(connection, queue));
+    const invocation = handlePostConfirmation(
+      signUpEvent({ sub: sub(32), preferred_username: 'killed' }),
+      deps(connection, queue),
+    );
     const pid = await blockedBackend('faults-kill-warm');
     const killer = await session();
     await killer.query('SELECT pg_terminate_backend($1)', [pid]);
@@ -257,7 +291,9 @@ describe('when the connection is killed mid-statement', () => {
 
     expect(queue.messages).toEqual([]);
     expect(await countRows(sub(32))).toBe(1);
-    const written = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.sub === sub(32));
+    const written = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.sub === sub(32));
     expect(written).toEqual([expect.objectContaining({ outcome: 'inserted' })]);
   });
 });
@@ -265,7 +301,9 @@ describe('when the connection is killed mid-statement', () => {
 describe('when one event is delivered twenty times at once', () => {
   it('writes exactly one row from twenty containers, one of them inserting and none writing after it', async () => {
     const event = signUpEvent({ sub: sub(40) });
-    await Promise.all(Array.from({ length: 20 }, () => handlePostConfirmation(structuredClone(event), deps(container()))));
+    await Promise.all(
+      Array.from({ length: 20 }, () => handlePostConfirmation(structuredClone(event), deps(container()))),
+    );
     expect(await countRows(sub(40))).toBe(1);
     const outcomes = logLines.map((line) => (JSON.parse(line) as { outcome?: string }).outcome);
     expect(outcomes.filter((outcome) => outcome === 'inserted')).toHaveLength(1);

@@ -23,7 +23,12 @@ async function rows() {
   const result = await db.query(
     'SELECT cognito_user_id, email, display_name, handle FROM public.users ORDER BY created_at, cognito_user_id',
   );
-  return result.rows as { cognito_user_id: string; email: string | null; display_name: string | null; handle: string | null }[];
+  return result.rows as {
+    cognito_user_id: string;
+    email: string | null;
+    display_name: string | null;
+    handle: string | null;
+  }[];
 }
 
 function sub(n: number): string {
@@ -76,7 +81,12 @@ describe('post-confirmation handler', () => {
   it('inserts a user from an AdminConfirmSignUp event', async () => {
     await handler(loadEvent('admin-confirm-sign-up'), fakeContext());
     expect(await rows()).toEqual([
-      { cognito_user_id: '9b2d4f6a-1c3e-4a5b-8d7f-0e9c8b7a6d54', email: 'ramon@example.com', display_name: 'Ramón Ñúñez 山田', handle: 'ramon' },
+      {
+        cognito_user_id: '9b2d4f6a-1c3e-4a5b-8d7f-0e9c8b7a6d54',
+        email: 'ramon@example.com',
+        display_name: 'Ramón Ñúñez 山田',
+        handle: 'ramon',
+      },
     ]);
   });
 
@@ -113,8 +123,10 @@ describe('post-confirmation handler', () => {
 
   it('stores SQL-injection strings literally', async () => {
     const name = "Robert'); DROP TABLE public.users;--";
-    await handler(signUpEvent({ sub: sub(1), name, email: "a'b\"c\\@example.com" }));
-    expect(await rows()).toEqual([{ cognito_user_id: sub(1), email: "a'b\"c\\@example.com", display_name: name, handle: 'janedoe' }]);
+    await handler(signUpEvent({ sub: sub(1), name, email: 'a\'b"c\\@example.com' }));
+    expect(await rows()).toEqual([
+      { cognito_user_id: sub(1), email: 'a\'b"c\\@example.com', display_name: name, handle: 'janedoe' },
+    ]);
   });
 
   it('stores unicode names exactly', async () => {
@@ -131,14 +143,20 @@ describe('post-confirmation handler', () => {
     ['a lone surrogate', 'ab\uD800'],
   ])('stores the user with no handle, logged as refused by sub, when the handle holds %s', async (_what, handle) => {
     await handler(signUpEvent({ sub: sub(4), preferred_username: handle }), fakeContext());
-    expect(await rows()).toEqual([{ cognito_user_id: sub(4), email: 'jane.doe@example.com', display_name: 'Jane Doe', handle: null }]);
+    expect(await rows()).toEqual([
+      { cognito_user_id: sub(4), email: 'jane.doe@example.com', display_name: 'Jane Doe', handle: null },
+    ]);
     const entries = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(entries).toContainEqual(expect.objectContaining({ level: 'INFO', sub: sub(4), outcome: 'inserted', handleRefused: true }));
+    expect(entries).toContainEqual(
+      expect.objectContaining({ level: 'INFO', sub: sub(4), outcome: 'inserted', handleRefused: true }),
+    );
   });
 
   it('refreshes email and name when a later event for the same user carries new values', async () => {
     await handler(signUpEvent({ sub: sub(3) }));
-    await handler(signUpEvent({ sub: sub(3), email: 'new@example.com', name: 'Jane Q. Doe', preferred_username: 'other' }));
+    await handler(
+      signUpEvent({ sub: sub(3), email: 'new@example.com', name: 'Jane Q. Doe', preferred_username: 'other' }),
+    );
     expect(await rows()).toEqual([
       { cognito_user_id: sub(3), email: 'new@example.com', display_name: 'Jane Q. Doe', handle: 'janedoe' },
     ]);
@@ -209,7 +227,9 @@ describe('handle uniqueness', () => {
 
   it('gives every one of ten concurrent sign-ups with the same handle a row', async () => {
     await Promise.all(
-      Array.from({ length: 10 }, (_, i) => handler(signUpEvent({ sub: `${i}2345678-0000-4000-8000-00000000000${i}`, preferred_username: 'crowd' }))),
+      Array.from({ length: 10 }, (_, i) =>
+        handler(signUpEvent({ sub: `${i}2345678-0000-4000-8000-00000000000${i}`, preferred_username: 'crowd' })),
+      ),
     );
     const stored = await rows();
     expect(stored).toHaveLength(10);
@@ -225,28 +245,57 @@ describe('malformed events', () => {
     ['a numeric triggerSource', () => ({ triggerSource: 7, request: {} }), 'triggerSource'],
     ['no request', () => ({ triggerSource: 'PostConfirmation_ConfirmSignUp' }), 'request'],
     ['a string request', () => ({ triggerSource: 'PostConfirmation_ConfirmSignUp', request: 'x' }), 'request'],
-    ['no userAttributes', () => ({ triggerSource: 'PostConfirmation_ConfirmSignUp', request: {} }), 'request.userAttributes'],
+    [
+      'no userAttributes',
+      () => ({ triggerSource: 'PostConfirmation_ConfirmSignUp', request: {} }),
+      'request.userAttributes',
+    ],
     ['a missing sub', () => signUpEvent({ sub: undefined }), 'request.userAttributes.sub'],
     ['an empty sub', () => signUpEvent({ sub: '' }), 'request.userAttributes.sub'],
     ['a numeric sub', () => signUpEvent({ sub: 12345 }), 'request.userAttributes.sub'],
-    ['a sub with a newline (log forging)', () => signUpEvent({ sub: 'abc\n{"level":"INFO"}' }), 'request.userAttributes.sub'],
-    ['a non-string email', () => signUpEvent({ sub: sub(51), email: ['a@example.com'] }), 'request.userAttributes.email'],
+    [
+      'a sub with a newline (log forging)',
+      () => signUpEvent({ sub: 'abc\n{"level":"INFO"}' }),
+      'request.userAttributes.sub',
+    ],
+    [
+      'a non-string email',
+      () => signUpEvent({ sub: sub(51), email: ['a@example.com'] }),
+      'request.userAttributes.email',
+    ],
     ['an object name', () => signUpEvent({ sub: sub(52), name: { first: 'x' } }), 'request.userAttributes.name'],
-    ['a boolean handle', () => signUpEvent({ sub: sub(53), preferred_username: true }), 'request.userAttributes.preferred_username'],
+    [
+      'a boolean handle',
+      () => signUpEvent({ sub: sub(53), preferred_username: true }),
+      'request.userAttributes.preferred_username',
+    ],
     ['a NUL in the name', () => signUpEvent({ sub: sub(54), name: 'Jane\u0000Doe' }), 'request.userAttributes.name'],
-    ['a lone surrogate in the email', () => signUpEvent({ sub: sub(55), email: 'ab\uD800@example.com' }), 'request.userAttributes.email'],
-    ['an absurdly long name', () => signUpEvent({ sub: sub(56), name: 'x'.repeat(100_000) }), 'request.userAttributes.name'],
+    [
+      'a lone surrogate in the email',
+      () => signUpEvent({ sub: sub(55), email: 'ab\uD800@example.com' }),
+      'request.userAttributes.email',
+    ],
+    [
+      'an absurdly long name',
+      () => signUpEvent({ sub: sub(56), name: 'x'.repeat(100_000) }),
+      'request.userAttributes.name',
+    ],
     ['an absurdly long sub', () => signUpEvent({ sub: 'a'.repeat(500) }), 'request.userAttributes.sub'],
   ];
 
-  it.each(cases)('refuses %s with an InvalidEventError naming the field, writing nothing', async (_label, make, field) => {
-    const error = await handler(make(), fakeContext()).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InvalidEventError);
-    expect(error).toMatchObject({ field });
-    expect((error as Error).message).toContain(field);
-    expect(await rows()).toEqual([]);
-    expect(logLines.some((line) => line.includes('"level":"ERROR"') && line.includes('InvalidEventError'))).toBe(true);
-  });
+  it.each(cases)(
+    'refuses %s with an InvalidEventError naming the field, writing nothing',
+    async (_label, make, field) => {
+      const error = await handler(make(), fakeContext()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidEventError);
+      expect(error).toMatchObject({ field });
+      expect((error as Error).message).toContain(field);
+      expect(await rows()).toEqual([]);
+      expect(logLines.some((line) => line.includes('"level":"ERROR"') && line.includes('InvalidEventError'))).toBe(
+        true,
+      );
+    },
+  );
 
   it.each(['PreSignUp_SignUp', 'PostConfirmation_Something', 'CustomMessage_SignUp'])(
     'refuses triggerSource %s with an UnsupportedTriggerError, writing nothing',
@@ -273,7 +322,11 @@ describe('connection lifecycle', () => {
     await handler(signUpEvent({ sub: sub(65), preferred_username: null }));
     await handler.close();
     const sessions = async () =>
-      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'post-confirmation'")).rows[0]?.n;
+      (
+        await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'post-confirmation'",
+        )
+      ).rows[0]?.n;
     // The server ends the backend just after the client says goodbye.
     for (let i = 0; i < 50 && (await sessions()) !== 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await sessions()).toBe(0);
@@ -294,7 +347,9 @@ describe('connection lifecycle', () => {
 
   it('reconnects transparently when the server kills the idle connection', async () => {
     await handler(signUpEvent({ sub: sub(80), preferred_username: null }));
-    await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'post-confirmation'");
+    await db.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'post-confirmation'",
+    );
     await handler(signUpEvent({ sub: sub(81), preferred_username: null }));
     expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(80), sub(81)]);
   });
@@ -303,8 +358,12 @@ describe('connection lifecycle', () => {
     await db.query('ALTER TABLE public.users ADD CONSTRAINT refuse_everyone CHECK (false) NOT VALID');
     try {
       const error = await handler(signUpEvent({ sub: sub(90) }), fakeContext()).catch((e: unknown) => e);
-      expect((error as Error).message).toBe('Internal error while saving the user (request c6af9ac6-7b61-11e6-9a41-93e812345678)');
-      const failed = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.message === 'post-confirmation failed');
+      expect((error as Error).message).toBe(
+        'Internal error while saving the user (request c6af9ac6-7b61-11e6-9a41-93e812345678)',
+      );
+      const failed = logLines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((entry) => entry.message === 'post-confirmation failed');
       expect(failed).toMatchObject({ level: 'ERROR', sub: sub(90), errorName: 'UserRefusedError', errorCode: '23514' });
     } finally {
       await db.query('ALTER TABLE public.users DROP CONSTRAINT refuse_everyone');
@@ -335,7 +394,13 @@ describe('a database that refuses the login', () => {
     expect(queued).toHaveLength(1);
     const entries = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(entries).toContainEqual(
-      expect.objectContaining({ level: 'ERROR', sub: sub(95), outcome: 'queued', failureClass: 'permanent', errorClass: 'login-refused' }),
+      expect.objectContaining({
+        level: 'ERROR',
+        sub: sub(95),
+        outcome: 'queued',
+        failureClass: 'permanent',
+        errorClass: 'login-refused',
+      }),
     );
   });
 });

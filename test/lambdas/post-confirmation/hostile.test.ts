@@ -34,14 +34,26 @@ function loadCorpus(): HostileCase[] {
     .filter((file) => file.endsWith('.json'))
     .sort()
     .map((file) => {
-      const { expect: expectation, event } = JSON.parse(readFileSync(join(HOSTILE_DIR, file), 'utf8')) as Omit<HostileCase, 'name'>;
+      const { expect: expectation, event } = JSON.parse(readFileSync(join(HOSTILE_DIR, file), 'utf8')) as Omit<
+        HostileCase,
+        'name'
+      >;
       return { name: file.replace(/\.json$/, ''), expect: expectation, event };
     });
 }
 
 // Values that are not personal data: Cognito's own envelope, and subs that are valid ids (the one identifier
 // logs are meant to carry).
-const NOT_PERSONAL_KEYS = new Set(['triggerSource', 'version', 'region', 'userPoolId', 'clientId', 'awsSdkVersion', 'email_verified', 'cognito:user_status']);
+const NOT_PERSONAL_KEYS = new Set([
+  'triggerSource',
+  'version',
+  'region',
+  'userPoolId',
+  'clientId',
+  'awsSdkVersion',
+  'email_verified',
+  'cognito:user_status',
+]);
 
 /** Every string a fixture holds that could be personal data, found by walking it (so none can be forgotten). */
 function personalStrings(value: unknown, key = ''): string[] {
@@ -101,7 +113,11 @@ describe('the hostile event corpus', () => {
   it('holds at least 40 malformed or hostile events, each with an expected outcome', () => {
     const refused = corpus.filter((c) => 'error' in c.expect || 'skip' in c.expect);
     expect(refused.length).toBeGreaterThanOrEqual(40);
-    for (const c of corpus) expect(['error', 'skip', 'stored'].filter((k) => k in c.expect), c.name).toHaveLength(1);
+    for (const c of corpus)
+      expect(
+        ['error', 'skip', 'stored'].filter((k) => k in c.expect),
+        c.name,
+      ).toHaveLength(1);
   });
 
   it.each(corpus.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
@@ -128,8 +144,15 @@ describe('the hostile event corpus', () => {
     } else {
       expect(outcome).toEqual({ returned: c.event });
       expect(await rows()).toEqual([c.expect.stored]);
-      const written = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.message === 'user written');
-      expect(written).toEqual([expect.objectContaining({ sub: c.expect.stored.cognito_user_id, handleRefused: c.expect.handleRefused === true })]);
+      const written = logLines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((entry) => entry.message === 'user written');
+      expect(written).toEqual([
+        expect.objectContaining({
+          sub: c.expect.stored.cognito_user_id,
+          handleRefused: c.expect.handleRefused === true,
+        }),
+      ]);
     }
 
     // One log line per write, each a single line of JSON: a newline in the input cannot forge an entry.
@@ -156,15 +179,27 @@ describe('the hostile event corpus', () => {
 describe('the hostile attributes as replay messages', () => {
   // A queued message crossed a trust boundary too: the replay function validates its attributes the same way.
   const attributeCases = corpus.filter(
-    (c) => 'error' in c.expect && c.expect.field?.startsWith('request.userAttributes.') && c.expect.field !== 'request.userAttributes.sub',
+    (c) =>
+      'error' in c.expect &&
+      c.expect.field?.startsWith('request.userAttributes.') &&
+      c.expect.field !== 'request.userAttributes.sub',
   );
   const subCases = corpus.filter((c) => 'error' in c.expect && c.expect.field === 'request.userAttributes.sub');
 
-  it.each([...attributeCases, ...subCases].map((c) => [c.name, c] as const))('%s is refused naming the same attribute', (_name, c) => {
-    const attributes = (c.event as { request: { userAttributes: unknown } }).request.userAttributes;
-    const body = JSON.stringify({ version: 1, triggerSource: 'PostConfirmation_ConfirmSignUp', userAttributes: attributes });
-    const field = (c.expect as { field: string }).field.replace(/^request\./, 'body.');
-    expect(() => parseReplayMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(InvalidEventError);
-    expect(() => parseReplayMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(expect.objectContaining({ field }));
-  });
+  it.each([...attributeCases, ...subCases].map((c) => [c.name, c] as const))(
+    '%s is refused naming the same attribute',
+    (_name, c) => {
+      const attributes = (c.event as { request: { userAttributes: unknown } }).request.userAttributes;
+      const body = JSON.stringify({
+        version: 1,
+        triggerSource: 'PostConfirmation_ConfirmSignUp',
+        userAttributes: attributes,
+      });
+      const field = (c.expect as { field: string }).field.replace(/^request\./, 'body.');
+      expect(() => parseReplayMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(InvalidEventError);
+      expect(() => parseReplayMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(
+        expect.objectContaining({ field }),
+      );
+    },
+  );
 });

@@ -3,7 +3,12 @@ import { settingsFromEnv } from '../../../lambdas/post-confirmation/settings';
 import { ConfigurationError } from '../../../lambdas/runtime/errors';
 
 const URL_ENV = { CONNECTION_URL: 'postgres://u:p@127.0.0.1:5432/cruddur' };
-const IAM_ENV = { DB_HOST: 'db.example.internal', DB_NAME: 'cruddur', DB_USER: 'post_confirmation', AWS_REGION: 'us-east-1' };
+const IAM_ENV = {
+  DB_HOST: 'db.example.internal',
+  DB_NAME: 'cruddur',
+  DB_USER: 'post_confirmation',
+  AWS_REGION: 'us-east-1',
+};
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/signup-fallback';
 
 function thrown(run: () => unknown): unknown {
@@ -22,7 +27,15 @@ describe('settingsFromEnv', () => {
 
   it('reads the IAM database settings and the fallback queue as deployed', () => {
     expect(settingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '', FALLBACK_QUEUE_URL: QUEUE_URL })).toMatchObject({
-      database: { iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'post_confirmation', region: 'us-east-1' } },
+      database: {
+        iam: {
+          host: 'db.example.internal',
+          port: 5432,
+          database: 'cruddur',
+          user: 'post_confirmation',
+          region: 'us-east-1',
+        },
+      },
       fallbackQueueUrl: QUEUE_URL,
     });
   });
@@ -38,8 +51,16 @@ describe('settingsFromEnv', () => {
     ['no DB_USER', { ...IAM_ENV, DB_USER: '' }, 'DB_USER'],
     ['a DB_PORT that is not a port', { ...IAM_ENV, DB_PORT: '5432x' }, 'DB_PORT'],
     ['no region', { ...IAM_ENV, AWS_REGION: undefined }, 'AWS_DEFAULT_REGION'],
-    ['a FALLBACK_QUEUE_URL that is not a URL', { ...URL_ENV, FALLBACK_QUEUE_URL: 'signup-fallback' }, 'FALLBACK_QUEUE_URL'],
-    ['a FALLBACK_QUEUE_URL that is not http(s)', { ...URL_ENV, FALLBACK_QUEUE_URL: 'ftp://sqs.example/queue' }, 'FALLBACK_QUEUE_URL'],
+    [
+      'a FALLBACK_QUEUE_URL that is not a URL',
+      { ...URL_ENV, FALLBACK_QUEUE_URL: 'signup-fallback' },
+      'FALLBACK_QUEUE_URL',
+    ],
+    [
+      'a FALLBACK_QUEUE_URL that is not http(s)',
+      { ...URL_ENV, FALLBACK_QUEUE_URL: 'ftp://sqs.example/queue' },
+      'FALLBACK_QUEUE_URL',
+    ],
   ])('refuses %s with a ConfigurationError naming the variable', (_name, env, variable) => {
     const error = thrown(() => settingsFromEnv(env));
     expect(error).toBeInstanceOf(ConfigurationError);

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { handlePostConfirmation } from '../../../lambdas/post-confirmation/core';
-import { FALLBACK_METADATA, isProbe, PROBE_PREFIX, wantsFallbackProbe } from '../../../lambdas/post-confirmation/smoke-probe';
+import {
+  FALLBACK_METADATA,
+  isProbe,
+  PROBE_PREFIX,
+  wantsFallbackProbe,
+} from '../../../lambdas/post-confirmation/smoke-probe';
 import { createLogger } from '../../../lambdas/runtime/logger';
 import type { ReplayMessage } from '../../../lambdas/sync/replay-message';
 import { signUpEvent } from '../../support/lambda';
@@ -66,7 +71,13 @@ describe('the smoke probe', () => {
     const refusal = Object.assign(new Error('denied'), { name: 'KMS.AccessDeniedException' });
     const { lines, deps } = harness(() => Promise.reject(refusal));
     await expect(handlePostConfirmation(probeEvent(probe, FALLBACK_METADATA), deps)).rejects.toBe(refusal);
-    expect(lines.at(-1)).toMatchObject({ level: 'ERROR', sub: probe, outcome: 'failed', probe: true, queueErrorName: 'KMS.AccessDeniedException' });
+    expect(lines.at(-1)).toMatchObject({
+      level: 'ERROR',
+      sub: probe,
+      outcome: 'failed',
+      probe: true,
+      queueErrorName: 'KMS.AccessDeniedException',
+    });
     expect(lines.at(-1)).not.toHaveProperty('failureClass');
   });
 });

@@ -3,7 +3,12 @@ import { connectionSourceFor, databaseSettingsFromEnv } from '../../../lambdas/p
 import { verifiedTls } from '../../../lambdas/postgres/tls';
 import { ConfigurationError } from '../../../lambdas/runtime/errors';
 
-const IAM_ENV = { DB_HOST: 'db.example.internal', DB_NAME: 'cruddur', DB_USER: 'signup_writer', AWS_REGION: 'us-east-1' };
+const IAM_ENV = {
+  DB_HOST: 'db.example.internal',
+  DB_NAME: 'cruddur',
+  DB_USER: 'signup_writer',
+  AWS_REGION: 'us-east-1',
+};
 
 describe('databaseSettingsFromEnv', () => {
   it('uses CONNECTION_URL when it is set', () => {
@@ -13,7 +18,9 @@ describe('databaseSettingsFromEnv', () => {
   });
 
   it('names CONNECTION_URL when it is not a URL', () => {
-    expect(() => databaseSettingsFromEnv({ CONNECTION_URL: 'not a url' })).toThrow(new ConfigurationError('CONNECTION_URL', 'is not a valid URL'));
+    expect(() => databaseSettingsFromEnv({ CONNECTION_URL: 'not a url' })).toThrow(
+      new ConfigurationError('CONNECTION_URL', 'is not a valid URL'),
+    );
   });
 
   it('names CONNECTION_URL when neither it nor the IAM settings are there', () => {
@@ -22,17 +29,31 @@ describe('databaseSettingsFromEnv', () => {
 
   it('treats an empty CONNECTION_URL (as the deployed template declares it) as unset', () => {
     expect(databaseSettingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '' })).toEqual({
-      iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'signup_writer', region: 'us-east-1', proxy: false },
+      iam: {
+        host: 'db.example.internal',
+        port: 5432,
+        database: 'cruddur',
+        user: 'signup_writer',
+        region: 'us-east-1',
+        proxy: false,
+      },
     });
   });
 
   it('marks an RDS Proxy endpoint from DB_ENDPOINT_KIND, and names the variable when it is neither kind', () => {
     expect(databaseSettingsFromEnv({ ...IAM_ENV, DB_ENDPOINT_KIND: 'proxy' })).toMatchObject({ iam: { proxy: true } });
-    expect(() => databaseSettingsFromEnv({ ...IAM_ENV, DB_ENDPOINT_KIND: 'cluster' })).toThrow(new ConfigurationError('DB_ENDPOINT_KIND', 'must be instance or proxy'));
+    expect(() => databaseSettingsFromEnv({ ...IAM_ENV, DB_ENDPOINT_KIND: 'cluster' })).toThrow(
+      new ConfigurationError('DB_ENDPOINT_KIND', 'must be instance or proxy'),
+    );
   });
 
   it('takes the region from AWS_DEFAULT_REGION when AWS_REGION is not set', () => {
-    const settings = databaseSettingsFromEnv({ ...IAM_ENV, AWS_REGION: undefined, AWS_DEFAULT_REGION: 'eu-west-1', DB_PORT: '6543' });
+    const settings = databaseSettingsFromEnv({
+      ...IAM_ENV,
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: 'eu-west-1',
+      DB_PORT: '6543',
+    });
     expect(settings).toMatchObject({ iam: { region: 'eu-west-1', port: 6543 } });
   });
 
@@ -68,10 +89,26 @@ describe('connectionSourceFor', () => {
       iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'signup_writer', region: 'us-east-1' },
     });
     const settings = source();
-    expect(settings).toMatchObject({ host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'signup_writer' });
+    expect(settings).toMatchObject({
+      host: 'db.example.internal',
+      port: 5432,
+      database: 'cruddur',
+      user: 'signup_writer',
+    });
     expect(settings.ssl).toEqual(verifiedTls('db.example.internal', { region: 'us-east-1' }));
-    const proxied = connectionSourceFor({ iam: { host: 'p.proxy-x.us-east-1.rds.amazonaws.com', port: 5432, database: 'cruddur', user: 'u', region: 'us-east-1', proxy: true } })();
-    expect(proxied.ssl).toEqual(verifiedTls('p.proxy-x.us-east-1.rds.amazonaws.com', { region: 'us-east-1', proxy: true }));
+    const proxied = connectionSourceFor({
+      iam: {
+        host: 'p.proxy-x.us-east-1.rds.amazonaws.com',
+        port: 5432,
+        database: 'cruddur',
+        user: 'u',
+        region: 'us-east-1',
+        proxy: true,
+      },
+    })();
+    expect(proxied.ssl).toEqual(
+      verifiedTls('p.proxy-x.us-east-1.rds.amazonaws.com', { region: 'us-east-1', proxy: true }),
+    );
     expect(typeof settings.password).toBe('function');
   });
 

@@ -37,7 +37,9 @@ afterEach(async () => {
 describe('LazyConnection failure translation', () => {
   it('reports a server that is not running as DatabaseUnavailableError (ECONNREFUSED)', async () => {
     const port = await freePort();
-    const error = await connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`).query('SELECT 1').catch((e: unknown) => e);
+    const error = await connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`)
+      .query('SELECT 1')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: 'ECONNREFUSED', failureClass: 'transient', errorClass: 'refused' });
   });
@@ -57,7 +59,9 @@ describe('LazyConnection failure translation', () => {
     it('reports the connect timeout as DatabaseUnavailableError', async () => {
       const address = blackHole.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      const connection = connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`, { timeouts: { connectMs: 300 } });
+      const connection = connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`, {
+        timeouts: { connectMs: 300 },
+      });
       const error = await connection.query('SELECT 1').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DatabaseUnavailableError);
       expect((error as Error).message).toBe('The database could not be reached within the time budget');
@@ -112,7 +116,10 @@ describe('LazyConnection failure translation', () => {
     const socket = (connection as unknown as { client: { connection: { stream: Socket } } }).client.connection.stream;
     socket.pause();
     await new Promise((resolve) => setTimeout(resolve, 600));
-    const { rows: gone } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [first.rows[0]?.pid]);
+    const { rows: gone } = await admin.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1',
+      [first.rows[0]?.pid],
+    );
     expect(gone[0]?.n).toBe(0);
     // Thawed: the next event's statement meets the FATAL (57P05) first, and is run again on a new connection.
     const pending = connection.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
@@ -128,7 +135,9 @@ describe('LazyConnection failure translation', () => {
     const target = new URL(url);
     target.username = 'no_slots';
     target.password = 'no_slots';
-    const error = await connect(target.toString()).query('SELECT 1').catch((e: unknown) => e);
+    const error = await connect(target.toString())
+      .query('SELECT 1')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: '53300', failureClass: 'transient', errorClass: 'too-many-connections' });
   });
@@ -140,7 +149,12 @@ describe('LazyConnection failure translation', () => {
       port: server.port,
       database: 'postgres',
       user: 'signup_writer',
-      password: () => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })),
+      password: () =>
+        Promise.reject(
+          Object.assign(new Error('Could not load credentials from any providers'), {
+            name: 'CredentialsProviderError',
+          }),
+        ),
     });
     const connection = new LazyConnection(source);
     connections.push(connection);
@@ -150,7 +164,13 @@ describe('LazyConnection failure translation', () => {
   });
 
   it('reports a server that offers no TLS to a client that requires it as permanent tls-not-offered', async () => {
-    const source = iamSource({ host: '127.0.0.1', port: server.port, database: 'postgres', user: 'postgres', token: () => Promise.resolve('postgres') });
+    const source = iamSource({
+      host: '127.0.0.1',
+      port: server.port,
+      database: 'postgres',
+      user: 'postgres',
+      token: () => Promise.resolve('postgres'),
+    });
     const connection = new LazyConnection(source);
     connections.push(connection);
     const error = await connection.query('SELECT 1').catch((e: unknown) => e);
@@ -158,19 +178,25 @@ describe('LazyConnection failure translation', () => {
   });
 
   it('reports a refused login as DatabaseUnavailableError carrying the SQLSTATE (28P01)', async () => {
-    const error = await connect(url.replace('postgres:postgres@', 'postgres:wrong@')).query('SELECT 1').catch((e: unknown) => e);
+    const error = await connect(url.replace('postgres:postgres@', 'postgres:wrong@'))
+      .query('SELECT 1')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: '28P01' });
   });
 
   it('passes a statement error that says nothing about the connection through untranslated', async () => {
-    const error = await connect(url).query("SELECT 'not a number'::int").catch((e: unknown) => e);
+    const error = await connect(url)
+      .query("SELECT 'not a number'::int")
+      .catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: '22P02' });
   });
 
   it('reports a table the migrations should have made as permanent schema-missing, so the write is queued', async () => {
-    const error = await connect(url).query('SELECT * FROM no_such_table').catch((e: unknown) => e);
+    const error = await connect(url)
+      .query('SELECT * FROM no_such_table')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: '42P01', failureClass: 'permanent', errorClass: 'schema-missing' });
   });
@@ -180,14 +206,18 @@ describe('LazyConnection deadline', () => {
   it('tries nothing once the deadline has passed', async () => {
     const port = await freePort();
     // A refused port would answer ECONNREFUSED at once: the deadline error shows no connect was tried.
-    const error = await connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`).query('SELECT 1', [], { deadline: Date.now() - 1 }).catch((e: unknown) => e);
+    const error = await connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`)
+      .query('SELECT 1', [], { deadline: Date.now() - 1 })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ failureClass: 'transient', errorClass: 'deadline' });
   });
 
   it('ends a statement when the deadline comes, before its own time limit', async () => {
     const connection = connect(url, { timeouts: { queryMs: 5000, statementMs: 5000 } });
     const started = Date.now();
-    const error = await connection.query('SELECT pg_sleep(3)', [], { deadline: started + 400 }).catch((e: unknown) => e);
+    const error = await connection
+      .query('SELECT pg_sleep(3)', [], { deadline: started + 400 })
+      .catch((e: unknown) => e);
     const elapsed = Date.now() - started;
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(elapsed).toBeGreaterThanOrEqual(380);
@@ -200,7 +230,9 @@ describe('LazyConnection deadline', () => {
     try {
       const address = blackHole.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      const connection = connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`, { timeouts: { connectMs: 5000 } });
+      const connection = connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`, {
+        timeouts: { connectMs: 5000 },
+      });
       const started = Date.now();
       const error = await connection.query('SELECT 1', [], { deadline: started + 300 }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DatabaseUnavailableError);

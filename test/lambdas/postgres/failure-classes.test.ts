@@ -81,19 +81,29 @@ describe('a permanent misconfiguration', () => {
   it('connects when the certificate is signed by a trusted CA and names the host (the control case)', async () => {
     const connection = new LazyConnection(source(), { timeouts: { connectMs: 5000 } });
     connections.push(connection);
-    const { rows } = await connection.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+    const { rows } = await connection.query<{ ssl: boolean }>(
+      'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+    );
     expect(rows[0]?.ssl).toBe(true);
   });
 
   it('classifies a certificate signed by a CA other than the RDS ones as tls-untrusted', async () => {
     const error = await failure({ ca: verifiedTls(SERVER_NAME, { region: 'eu-west-1' }).ca });
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
-    expect(error).toMatchObject({ failureClass: 'permanent', errorClass: 'tls-untrusted', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    expect(error).toMatchObject({
+      failureClass: 'permanent',
+      errorClass: 'tls-untrusted',
+      code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    });
   });
 
   it('classifies a certificate for another host name as tls-host-name', async () => {
     const error = await failure({ servername: 'other.test.internal' });
-    expect(error).toMatchObject({ failureClass: 'permanent', errorClass: 'tls-host-name', code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    expect(error).toMatchObject({
+      failureClass: 'permanent',
+      errorClass: 'tls-host-name',
+      code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+    });
   });
 
   it('classifies a wrong password as login-refused', async () => {
@@ -131,7 +141,11 @@ describe('a permanent misconfiguration', () => {
   it('logs a permanent failure at ERROR with the fields the metric filter matches', async () => {
     const error = await failure({ user: 'app_user', password: 'wrong' });
     expect(logLevelFor(error)).toBe('error');
-    expect(describeError(error)).toMatchObject({ failureClass: 'permanent', errorClass: 'login-refused', errorName: 'DatabaseUnavailableError' });
+    expect(describeError(error)).toMatchObject({
+      failureClass: 'permanent',
+      errorClass: 'login-refused',
+      errorName: 'DatabaseUnavailableError',
+    });
   });
 });
 
@@ -161,7 +175,9 @@ describe('classifyFailure', () => {
   });
 
   it('classifies missing AWS credentials as permanent no-credentials', () => {
-    const error = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+    const error = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
     expect(classifyFailure(error)).toEqual({ failureClass: 'permanent', errorClass: 'no-credentials' });
   });
 
@@ -171,7 +187,11 @@ describe('classifyFailure', () => {
   });
 
   it('logs a transient failure at WARN and anything else that was queued at WARN too', () => {
-    expect(logLevelFor(new DatabaseUnavailableError('down', 'ECONNREFUSED', { failureClass: 'transient', errorClass: 'refused' }))).toBe('warn');
+    expect(
+      logLevelFor(
+        new DatabaseUnavailableError('down', 'ECONNREFUSED', { failureClass: 'transient', errorClass: 'refused' }),
+      ),
+    ).toBe('warn');
     expect(logLevelFor(new Error('x'))).toBe('warn');
   });
 });

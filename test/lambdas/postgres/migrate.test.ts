@@ -87,7 +87,9 @@ describe('applyMigrations', () => {
     const results = await Promise.all(runners.map((client) => applyMigrations(client)));
     const appliedOnce = results.flat();
     expect(new Set(appliedOnce).size).toBe(appliedOnce.length);
-    const { rows } = await runners[0].query<{ n: number }>('SELECT name, count(*)::int AS n FROM migrations GROUP BY name');
+    const { rows } = await runners[0].query<{ n: number }>(
+      'SELECT name, count(*)::int AS n FROM migrations GROUP BY name',
+    );
     expect(rows.every((row) => row.n === 1)).toBe(true);
   });
 
@@ -102,7 +104,9 @@ describe('applyMigrations', () => {
       const error = await applyMigrations(client, dir).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MigrationRefusedError);
       expect(error).toMatchObject({ reason: 'changed', file: '0001_create_users_and_activities.sql' });
-      expect((error as Error).message).toMatch(/^Migration 0001_create_users_and_activities\.sql refused: its contents changed/);
+      expect((error as Error).message).toMatch(
+        /^Migration 0001_create_users_and_activities\.sql refused: its contents changed/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -114,7 +118,10 @@ describe('applyMigrations', () => {
       await cp(MIGRATIONS_DIR, dir, { recursive: true });
       const next = (await applyMigrations(await connect(), dir)).length + 1;
       const prefix = String(next).padStart(4, '0');
-      await writeFile(join(dir, `${prefix}_broken.sql`), 'CREATE TABLE public.half_done (id int);\nSELECT no_such_function();\n');
+      await writeFile(
+        join(dir, `${prefix}_broken.sql`),
+        'CREATE TABLE public.half_done (id int);\nSELECT no_such_function();\n',
+      );
       const client = await connect();
       const error = await applyMigrations(client, dir).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MigrationRefusedError);
@@ -151,12 +158,24 @@ describe('the activities table', () => {
     await expect(
       client.query("INSERT INTO activities (user_uuid, message) VALUES ('00000000-0000-4000-8000-000000000000', 'x')"),
     ).rejects.toMatchObject({ code: '23503' });
-    const { rows: user } = await client.query<{ uuid: string }>("INSERT INTO users (cognito_user_id) VALUES ('s1') RETURNING uuid");
+    const { rows: user } = await client.query<{ uuid: string }>(
+      "INSERT INTO users (cognito_user_id) VALUES ('s1') RETURNING uuid",
+    );
     const userUuid = user[0]?.uuid;
-    const { rows: parent } = await client.query<{ uuid: string }>('INSERT INTO activities (user_uuid, message) VALUES ($1, $2) RETURNING uuid', [userUuid, 'hi']);
+    const { rows: parent } = await client.query<{ uuid: string }>(
+      'INSERT INTO activities (user_uuid, message) VALUES ($1, $2) RETURNING uuid',
+      [userUuid, 'hi'],
+    );
     const parentUuid = parent[0]?.uuid;
-    await client.query('INSERT INTO activities (user_uuid, message, reply_to_activity_uuid) VALUES ($1, $2, $3)', [userUuid, 'reply', parentUuid]);
-    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM activities WHERE reply_to_activity_uuid = $1', [parentUuid]);
+    await client.query('INSERT INTO activities (user_uuid, message, reply_to_activity_uuid) VALUES ($1, $2, $3)', [
+      userUuid,
+      'reply',
+      parentUuid,
+    ]);
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM activities WHERE reply_to_activity_uuid = $1',
+      [parentUuid],
+    );
     expect(rows[0]?.n).toBe(1);
   });
 });

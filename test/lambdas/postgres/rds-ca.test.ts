@@ -23,7 +23,9 @@ describe('rdsCertificateAuthorities', () => {
   it('adds the Amazon Trust Services roots when the endpoint is an RDS Proxy', () => {
     const names = rdsCertificateAuthorities({ region: 'eu-central-1', proxy: true }).map(commonName);
     expect(names).toHaveLength(8);
-    expect(names).toEqual(expect.arrayContaining(['Amazon Root CA 1', 'Amazon Root CA 4', 'Amazon RDS eu-central-1 Root CA RSA2048 G1']));
+    expect(names).toEqual(
+      expect.arrayContaining(['Amazon Root CA 1', 'Amazon Root CA 4', 'Amazon RDS eu-central-1 Root CA RSA2048 G1']),
+    );
   });
 
   it('trusts the current roots of every region when no region is known, none expired', () => {

@@ -9,7 +9,12 @@ const credentials = {
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
   sessionToken: 'FwoGZXIvYXdzEXAMPLE//session+token/with=chars',
 };
-const target = { hostname: 'db.abc123.eu-west-1.rds.amazonaws.com', port: 5432, username: 'post_confirmation', region: 'eu-west-1' };
+const target = {
+  hostname: 'db.abc123.eu-west-1.rds.amazonaws.com',
+  port: 5432,
+  username: 'post_confirmation',
+  region: 'eu-west-1',
+};
 
 afterEach(() => {
   vi.useRealTimers();

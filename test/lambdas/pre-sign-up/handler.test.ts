@@ -19,7 +19,10 @@ function preSignUp(attributes: Record<string, unknown>, triggerSource = 'PreSign
     userName: 'd1f0a2b3-0000-4000-8000-000000000001',
     callerContext: { awsSdkVersion: 'aws-sdk-unknown-unknown', clientId: '3n4b5urk1ft4fl3mg5e62d9ado' },
     triggerSource,
-    request: { userAttributes: { email: 'signer.upper@example.com', name: 'Signer Upper', ...attributes }, validationData: null },
+    request: {
+      userAttributes: { email: 'signer.upper@example.com', name: 'Signer Upper', ...attributes },
+      validationData: null,
+    },
     response: { autoConfirmUser: false, autoVerifyEmail: false, autoVerifyPhone: false },
   };
 }
@@ -50,7 +53,8 @@ beforeEach(async () => {
 });
 
 afterEach(() => {
-  for (const line of logLines) expect(line).not.toMatch(/@example\.com|Signer Upper|TakenHandle|takenhandle|free_handle|bad handle/i);
+  for (const line of logLines)
+    expect(line).not.toMatch(/@example\.com|Signer Upper|TakenHandle|takenhandle|free_handle|bad handle/i);
 });
 
 describe('pre-sign-up handler', () => {
@@ -59,24 +63,31 @@ describe('pre-sign-up handler', () => {
     const before = structuredClone(event);
     await expect(handler(event, fakeContext())).resolves.toBe(event);
     expect(event).toEqual(before);
-    expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'allowed', triggerSource: 'PreSignUp_SignUp' }));
+    expect(entries()).toContainEqual(
+      expect.objectContaining({ outcome: 'allowed', triggerSource: 'PreSignUp_SignUp' }),
+    );
   });
 
   it('holds no database connection between sign-ups', async () => {
     await handler(preSignUp({ preferred_username: 'free_handle' }), fakeContext());
-    const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pre-sign-up'");
+    const { rows } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pre-sign-up'",
+    );
     expect(rows[0]?.n).toBe(0);
     expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'allowed' }));
   });
 
-  it.each(['takenhandle', 'TAKENHANDLE', 'TakenHandle'])('refuses %s, taken in another case, with a clear message', async (handle) => {
-    const error = await handler(preSignUp({ preferred_username: handle }), fakeContext()).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(HandleRefusedError);
-    expect(error).toMatchObject({ reason: 'taken' });
-    expect((error as Error).message).toBe('The handle (preferred_username) is already taken. Choose another one.');
-    expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'refused', reason: 'taken' }));
-    expect(entries().some((entry) => entry.level === 'ERROR')).toBe(false);
-  });
+  it.each(['takenhandle', 'TAKENHANDLE', 'TakenHandle'])(
+    'refuses %s, taken in another case, with a clear message',
+    async (handle) => {
+      const error = await handler(preSignUp({ preferred_username: handle }), fakeContext()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HandleRefusedError);
+      expect(error).toMatchObject({ reason: 'taken' });
+      expect((error as Error).message).toBe('The handle (preferred_username) is already taken. Choose another one.');
+      expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'refused', reason: 'taken' }));
+      expect(entries().some((entry) => entry.level === 'ERROR')).toBe(false);
+    },
+  );
 
   it.each([
     ['too short', 'ab'],
@@ -92,7 +103,9 @@ describe('pre-sign-up handler', () => {
     const error = await handler(preSignUp({ preferred_username: handle }), fakeContext()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HandleRefusedError);
     expect(error).toMatchObject({ reason: 'invalid' });
-    expect((error as Error).message).toBe('The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore.');
+    expect((error as Error).message).toBe(
+      'The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore.',
+    );
   });
 
   it.each(['abc', 'a'.repeat(32), 'Under_score_9'])('accepts the boundary handle %s', async (handle) => {
@@ -104,7 +117,9 @@ describe('pre-sign-up handler', () => {
   });
 
   it('checks an admin-created user too', async () => {
-    const error = await handler(preSignUp({ preferred_username: 'takenhandle' }, 'PreSignUp_AdminCreateUser')).catch((e: unknown) => e);
+    const error = await handler(preSignUp({ preferred_username: 'takenhandle' }, 'PreSignUp_AdminCreateUser')).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(HandleRefusedError);
     expect(error).toMatchObject({ reason: 'taken' });
   });

@@ -21,7 +21,9 @@ describe('settingsFromEnv', () => {
 
   it('reads the IAM database settings as deployed', () => {
     expect(settingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '' })).toMatchObject({
-      database: { iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'pre_sign_up', region: 'us-east-1' } },
+      database: {
+        iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'pre_sign_up', region: 'us-east-1' },
+      },
     });
   });
 

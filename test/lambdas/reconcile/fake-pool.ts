@@ -45,7 +45,10 @@ export function sub(n: number): string {
 
 export class FakePool {
   readonly users = new Map<string, FakeUser>();
-  readonly cognito = new CognitoIdentityProviderClient({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } });
+  readonly cognito = new CognitoIdentityProviderClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' },
+  });
   readonly mock = mockClient(this.cognito);
   /** Tokens of ListUsers requests, in order (undefined: a first page). */
   readonly listTokens: (string | undefined)[] = [];
@@ -82,7 +85,12 @@ export class FakePool {
   userType(sub: string): UserType {
     const user = this.users.get(sub);
     if (user === undefined) throw new Error(`no fake user ${sub}`);
-    const attributes: Record<string, string | undefined> = { sub, email: user.email, name: user.name, preferred_username: user.handle };
+    const attributes: Record<string, string | undefined> = {
+      sub,
+      email: user.email,
+      name: user.name,
+      preferred_username: user.handle,
+    };
     return {
       Username: sub,
       Enabled: user.enabled,
@@ -113,9 +121,16 @@ export class FakePool {
     });
     this.mock.on(AdminGetUserCommand).callsFake((input: { Username: string }) => {
       this.getRequests.push(input.Username);
-      if (!this.users.has(input.Username)) throw new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
+      if (!this.users.has(input.Username))
+        throw new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
       const user = this.userType(input.Username);
-      return { Username: user.Username, UserAttributes: user.Attributes, Enabled: user.Enabled, UserStatus: user.UserStatus, UserLastModifiedDate: user.UserLastModifiedDate };
+      return {
+        Username: user.Username,
+        UserAttributes: user.Attributes,
+        Enabled: user.Enabled,
+        UserStatus: user.UserStatus,
+        UserLastModifiedDate: user.UserLastModifiedDate,
+      };
     });
   }
 }

@@ -3,7 +3,12 @@
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cognitoPoolReader } from '../../../lambdas/cognito/user-pool';
-import { createHandler, InvalidReconcileInputError, TIME_MARGIN_MS, type ReconcileHandler } from '../../../lambdas/reconcile/handler';
+import {
+  createHandler,
+  InvalidReconcileInputError,
+  TIME_MARGIN_MS,
+  type ReconcileHandler,
+} from '../../../lambdas/reconcile/handler';
 import type { ErasurePolicy, ReconcileStore } from '../../../lambdas/reconcile/core';
 import { postgresReconcileStore } from '../../../lambdas/reconcile/postgres-store';
 import { createLogger } from '../../../lambdas/runtime/logger';
@@ -51,7 +56,13 @@ afterEach(async () => {
 
 function handlerFor(options: { erasurePolicy?: ErasurePolicy; prune?: boolean; rate?: number } = {}): ReconcileHandler {
   const handler = createHandler(
-    { database: { connectionUrl: reconcilerUrl }, userPoolId: POOL_ID, erasurePolicy: options.erasurePolicy ?? 'delete', listRate: options.rate ?? 5, prune: options.prune ?? true },
+    {
+      database: { connectionUrl: reconcilerUrl },
+      userPoolId: POOL_ID,
+      erasurePolicy: options.erasurePolicy ?? 'delete',
+      listRate: options.rate ?? 5,
+      prune: options.prune ?? true,
+    },
     {
       pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, listRate: options.rate ?? 5, clock }),
       clock,
@@ -81,19 +92,24 @@ interface Row {
 }
 
 async function rows(): Promise<Row[]> {
-  const { rows } = await admin.query<Row>('SELECT cognito_user_id, email, display_name, handle, enabled, deleted_at FROM public.users ORDER BY cognito_user_id');
+  const { rows } = await admin.query<Row>(
+    'SELECT cognito_user_id, email, display_name, handle, enabled, deleted_at FROM public.users ORDER BY cognito_user_id',
+  );
   return rows;
 }
 
 async function insertRow(n: number, fields: Partial<Row> = {}): Promise<void> {
-  await admin.query('INSERT INTO public.users (cognito_user_id, email, display_name, handle, enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-    sub(n),
-    fields.email ?? `old${n}@example.com`,
-    fields.display_name ?? `Old ${n}`,
-    fields.handle ?? `oldhandle${n}`,
-    fields.enabled ?? true,
-    new Date('2026-11-01T00:00:00Z'),
-  ]);
+  await admin.query(
+    'INSERT INTO public.users (cognito_user_id, email, display_name, handle, enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [
+      sub(n),
+      fields.email ?? `old${n}@example.com`,
+      fields.display_name ?? `Old ${n}`,
+      fields.handle ?? `oldhandle${n}`,
+      fields.enabled ?? true,
+      new Date('2026-11-01T00:00:00Z'),
+    ],
+  );
 }
 
 const expectedRow = (n: number, fields: Partial<Row> = {}): Row => ({
@@ -148,14 +164,29 @@ describe('reconcile function', () => {
   it('erases a user deleted from the pool whose event was lost, with its activities, under the delete policy', async () => {
     for (const n of [1, 2]) pool.add(sub(n), person(n));
     await insertRow(3);
-    await admin.query("INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = $1", [sub(3)]);
+    await admin.query(
+      "INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = $1",
+      [sub(3)],
+    );
     const report = await handlerFor()({ mode: 'start' }, context());
-    expect(report.prune).toEqual({ available: true, candidates: 1, erased: 1, keptInPool: 0, alreadyErased: 0, complete: true, subs: [] });
+    expect(report.prune).toEqual({
+      available: true,
+      candidates: 1,
+      erased: 1,
+      keptInPool: 0,
+      alreadyErased: 0,
+      complete: true,
+      subs: [],
+    });
     expect(pool.getRequests).toEqual([sub(3)]);
     expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(1), sub(2)]);
     expect((await admin.query('SELECT count(*)::int AS n FROM public.activities')).rows).toEqual([{ n: 0 }]);
-    expect((await admin.query('SELECT cognito_user_id FROM sync.erased_users')).rows).toEqual([{ cognito_user_id: sub(3) }]);
-    expect((await admin.query('SELECT pruned::int, pruned_at IS NOT NULL AS recorded FROM sync.reconcile_runs')).rows).toEqual([{ pruned: 1, recorded: true }]);
+    expect((await admin.query('SELECT cognito_user_id FROM sync.erased_users')).rows).toEqual([
+      { cognito_user_id: sub(3) },
+    ]);
+    expect(
+      (await admin.query('SELECT pruned::int, pruned_at IS NOT NULL AS recorded FROM sync.reconcile_runs')).rows,
+    ).toEqual([{ pruned: 1, recorded: true }]);
   });
 
   it('keeps the row without personal data under the anonymize policy', async () => {
@@ -164,7 +195,13 @@ describe('reconcile function', () => {
     await handlerFor({ erasurePolicy: 'anonymize' })({ mode: 'start' }, context());
     const [kept, erased] = await rows();
     expect(kept).toEqual(expectedRow(1));
-    expect(erased).toMatchObject({ cognito_user_id: sub(3), email: null, display_name: null, handle: null, enabled: false });
+    expect(erased).toMatchObject({
+      cognito_user_id: sub(3),
+      email: null,
+      display_name: null,
+      handle: null,
+      enabled: false,
+    });
     expect(erased?.deleted_at).toBeInstanceOf(Date);
   });
 
@@ -173,7 +210,15 @@ describe('reconcile function', () => {
     await insertRow(3);
     await insertRow(4);
     const report = await handlerFor({ prune: false })({ mode: 'start' }, context());
-    expect(report.prune).toEqual({ available: true, candidates: 2, erased: 0, keptInPool: 0, alreadyErased: 0, complete: true, subs: [sub(3), sub(4)] });
+    expect(report.prune).toEqual({
+      available: true,
+      candidates: 2,
+      erased: 0,
+      keptInPool: 0,
+      alreadyErased: 0,
+      complete: true,
+      subs: [sub(3), sub(4)],
+    });
     expect(pool.getRequests).toEqual([]);
     expect(await rows()).toHaveLength(3);
     // The invocation's own input overrides the function's default.
@@ -202,9 +247,20 @@ describe('reconcile function', () => {
     expect(first).toMatchObject({ status: 'incomplete', runId: '1', pages: 2, scanned: 6, runPages: 2, prune: null });
     expect(await rows()).toHaveLength(7);
     // A row created while the run is under way, whose user the pool does not list: not the run's to erase.
-    await admin.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2)', [sub(30), 'new@example.com']);
+    await admin.query('INSERT INTO public.users (cognito_user_id, email) VALUES ($1, $2)', [
+      sub(30),
+      'new@example.com',
+    ]);
     const second = await handler({ mode: 'continue' }, context());
-    expect(second).toMatchObject({ status: 'complete', runId: '1', resumed: true, pages: 1, scanned: 2, runPages: 3, runScanned: 8 });
+    expect(second).toMatchObject({
+      status: 'complete',
+      runId: '1',
+      resumed: true,
+      pages: 1,
+      scanned: 2,
+      runPages: 3,
+      runScanned: 8,
+    });
     expect(pool.listTokens).toEqual([undefined, `after:${sub(3)}`, `after:${sub(6)}`]);
     expect(second.prune).toMatchObject({ candidates: 1, erased: 1 });
     expect((await rows()).map((row) => row.cognito_user_id)).toEqual([...[1, 2, 3, 4, 5, 6, 7, 8].map(sub), sub(30)]);
@@ -217,7 +273,13 @@ describe('reconcile function', () => {
     const dry = await handlerFor()({ mode: 'start', dryRun: true }, context());
     expect(dry).toMatchObject({ status: 'complete', pages: 1, scanned: 130, inserted: 130 });
     const report = await handlerFor()({ mode: 'start' }, context());
-    expect(report).toMatchObject({ status: 'complete', pages: 1, scanned: 130, inserted: 130, prune: { candidates: 1, erased: 1 } });
+    expect(report).toMatchObject({
+      status: 'complete',
+      pages: 1,
+      scanned: 130,
+      inserted: 130,
+      prune: { candidates: 1, erased: 1 },
+    });
     expect(await rows()).toHaveLength(130);
   });
 
@@ -244,7 +306,9 @@ describe('reconcile function', () => {
 
   it('counts a user the database refuses by SQLSTATE, logs it by sub, and writes everyone else', async () => {
     // Stands in for any value a constraint refuses (the handle CHECK of the least-privilege migration, say).
-    await admin.query("ALTER TABLE public.users ADD CONSTRAINT test_refuse CHECK (email IS DISTINCT FROM 'person2@example.com')");
+    await admin.query(
+      "ALTER TABLE public.users ADD CONSTRAINT test_refuse CHECK (email IS DISTINCT FROM 'person2@example.com')",
+    );
     try {
       for (const n of [1, 2, 3, 4]) pool.add(sub(n), person(n));
       const report = await handlerFor()({ mode: 'start' }, context());
@@ -260,7 +324,7 @@ describe('reconcile function', () => {
 
   it('never writes back a user erased earlier, and counts it', async () => {
     pool.add(sub(1), person(1));
-    await admin.query("INSERT INTO sync.erased_users (cognito_user_id) VALUES ($1)", [sub(1)]);
+    await admin.query('INSERT INTO sync.erased_users (cognito_user_id) VALUES ($1)', [sub(1)]);
     const report = await handlerFor()({ mode: 'start' }, context());
     expect(report).toMatchObject({ erasedTombstoned: 1, inserted: 0 });
     expect(await rows()).toEqual([]);
@@ -272,7 +336,14 @@ describe('reconcile function', () => {
     await insertRow(3);
     const before = await rows();
     const report = await handlerFor()({ mode: 'start', dryRun: true }, context());
-    expect(report).toMatchObject({ status: 'complete', dryRun: true, runId: null, inserted: 1, updated: 1, prune: { available: false } });
+    expect(report).toMatchObject({
+      status: 'complete',
+      dryRun: true,
+      runId: null,
+      inserted: 1,
+      updated: 1,
+      prune: { available: false },
+    });
     expect(await rows()).toEqual(before);
     expect((await admin.query('SELECT count(*)::int AS n FROM sync.reconcile_runs')).rows).toEqual([{ n: 0 }]);
     expect(pool.getRequests).toEqual([]);
@@ -297,8 +368,19 @@ describe('reconcile function', () => {
         },
       };
       const handler = createHandler(
-        { database: { connectionUrl: reconcilerUrl }, userPoolId: POOL_ID, erasurePolicy: 'delete', listRate: 5, prune: true },
-        { pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }), clock, store: racing, logger: createLogger({}, (line) => logLines.push(line)) },
+        {
+          database: { connectionUrl: reconcilerUrl },
+          userPoolId: POOL_ID,
+          erasurePolicy: 'delete',
+          listRate: 5,
+          prune: true,
+        },
+        {
+          pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }),
+          clock,
+          store: racing,
+          logger: createLogger({}, (line) => logLines.push(line)),
+        },
       );
       const report = await handler({ mode: 'start' }, context());
       expect(report).toMatchObject({ status: 'superseded', runId: '1', pages: 0, scanned: 0, inserted: 0 });
@@ -311,7 +393,9 @@ describe('reconcile function', () => {
 
   it('refuses input that is not a reconcile request, naming the field', async () => {
     const handler = handlerFor();
-    await expect(handler({ mode: 'everything' }, context())).rejects.toThrow(new InvalidReconcileInputError('mode', 'must be "start" or "continue"'));
+    await expect(handler({ mode: 'everything' }, context())).rejects.toThrow(
+      new InvalidReconcileInputError('mode', 'must be "start" or "continue"'),
+    );
     await expect(handler({ mode: 'start', prune: 'yes' }, context())).rejects.toThrow(/prune must be true or false/);
     await expect(handler({ mode: 'start', extra: 1 }, context())).rejects.toThrow(/"extra" is not a field/);
     await expect(handler('start', context())).rejects.toThrow(/input must be a JSON object/);
@@ -321,10 +405,22 @@ describe('reconcile function', () => {
   it('reports a database failure by name and code, never by its message', async () => {
     pool.add(sub(1), person(1));
     const handler = createHandler(
-      { database: { connectionUrl: reconcilerUrl.replace(RECONCILER_PASSWORD, 'wrong-password') }, userPoolId: POOL_ID, erasurePolicy: 'delete', listRate: 5, prune: true },
-      { pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }), clock, logger: createLogger({}, (line) => logLines.push(line)) },
+      {
+        database: { connectionUrl: reconcilerUrl.replace(RECONCILER_PASSWORD, 'wrong-password') },
+        userPoolId: POOL_ID,
+        erasurePolicy: 'delete',
+        listRate: 5,
+        prune: true,
+      },
+      {
+        pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }),
+        clock,
+        logger: createLogger({}, (line) => logLines.push(line)),
+      },
     );
     handlers.push(handler);
-    await expect(handler({ mode: 'start' }, context())).rejects.toThrow(/^reconcile failed: DatabaseUnavailableError \(28P01\); see the log of request req-1$/);
+    await expect(handler({ mode: 'start' }, context())).rejects.toThrow(
+      /^reconcile failed: DatabaseUnavailableError \(28P01\); see the log of request req-1$/,
+    );
   });
 });

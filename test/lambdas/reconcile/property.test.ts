@@ -56,7 +56,11 @@ const stepArbitrary = fc.record({
 });
 
 /** What the user-events function would queue: the user as re-read at `readAt`, or an erase when it is gone. */
-type Event = { readonly sub: string; readonly readAt: number; readonly state: ReturnType<typeof stateOf>['state'] | 'erase' };
+type Event = {
+  readonly sub: string;
+  readonly readAt: number;
+  readonly state: ReturnType<typeof stateOf>['state'] | 'erase';
+};
 
 interface Person {
   sub: string;
@@ -80,7 +84,11 @@ async function scenario(steps: readonly Step[], policy: ErasurePolicy): Promise<
       generation += 1;
       person = { sub: sub(step.person * 1000 + generation), version: 0 };
       people[step.person] = person;
-      pool.add(person.sub, { email: `p${step.person}v0@example.com`, name: `Name ${step.person} v0`, handle: `h${step.person}g${generation}` });
+      pool.add(person.sub, {
+        email: `p${step.person}v0@example.com`,
+        name: `Name ${step.person} v0`,
+        handle: `h${step.person}g${generation}`,
+      });
     } else if (person === undefined) {
       return;
     } else if (step.change === 'delete') {
@@ -112,23 +120,50 @@ async function scenario(steps: readonly Step[], policy: ErasurePolicy): Promise<
 
   clock.advance(60_000);
   const handler = createHandler(
-    { database: { connectionUrl: `postgres://user_reconciler:${PASSWORD}@127.0.0.1:${server.port}/postgres` }, userPoolId: POOL_ID, erasurePolicy: policy, listRate: 5, prune: true },
-    { pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }), clock, logger: createLogger({}, () => undefined) },
+    {
+      database: { connectionUrl: `postgres://user_reconciler:${PASSWORD}@127.0.0.1:${server.port}/postgres` },
+      userPoolId: POOL_ID,
+      erasurePolicy: policy,
+      listRate: 5,
+      prune: true,
+    },
+    {
+      pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }),
+      clock,
+      logger: createLogger({}, () => undefined),
+    },
   );
   try {
-    const report = await handler({ mode: 'start', prune: true }, { awsRequestId: 'property', getRemainingTimeInMillis: () => 15 * 60_000 });
+    const report = await handler(
+      { mode: 'start', prune: true },
+      { awsRequestId: 'property', getRemainingTimeInMillis: () => 15 * 60_000 },
+    );
     expect(report.status).toBe('complete');
   } finally {
     await handler.close();
   }
 
-  const { rows } = await admin.query<{ cognito_user_id: string; email: string | null; display_name: string | null; handle: string | null; enabled: boolean; deleted_at: Date | null }>(
+  const { rows } = await admin.query<{
+    cognito_user_id: string;
+    email: string | null;
+    display_name: string | null;
+    handle: string | null;
+    enabled: boolean;
+    deleted_at: Date | null;
+  }>(
     'SELECT cognito_user_id, email, display_name, handle, enabled, deleted_at FROM public.users ORDER BY cognito_user_id',
   );
   const live = rows.filter((row) => row.deleted_at === null);
   const expected = [...pool.users.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([s, user]) => ({ cognito_user_id: s, email: user.email ?? null, display_name: user.name ?? null, handle: user.handle ?? null, enabled: user.enabled, deleted_at: null }));
+    .map(([s, user]) => ({
+      cognito_user_id: s,
+      email: user.email ?? null,
+      display_name: user.name ?? null,
+      handle: user.handle ?? null,
+      enabled: user.enabled,
+      deleted_at: null,
+    }));
   expect(live).toEqual(expected);
   // Whoever was erased keeps no personal data: no row (delete) or an empty one (anonymize).
   for (const row of rows.filter((r) => r.deleted_at !== null)) {
@@ -141,7 +176,11 @@ async function scenario(steps: readonly Step[], policy: ErasurePolicy): Promise<
 describe('reconcile with prune, after lost, duplicated and reordered events', () => {
   it('leaves public.users equal to the pool', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: 24 }), fc.constantFrom<ErasurePolicy>('delete', 'anonymize'), scenario),
+      fc.asyncProperty(
+        fc.array(stepArbitrary, { minLength: 1, maxLength: 24 }),
+        fc.constantFrom<ErasurePolicy>('delete', 'anonymize'),
+        scenario,
+      ),
       // Modest: each run is a few dozen statements against a real server. fast-check prints the seed and the
       // path of a failing run; rerun it with { seed, path } here.
       { numRuns: 30 },

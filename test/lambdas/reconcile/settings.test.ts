@@ -15,7 +15,9 @@ describe('reconcile settings', () => {
   });
 
   it('reads the rate, the policy and the prune default', () => {
-    expect(settingsFromEnv({ ...BASE, RECONCILE_RATE: '2.5', ERASURE_POLICY: 'anonymize', RECONCILE_PRUNE: 'false' })).toMatchObject({
+    expect(
+      settingsFromEnv({ ...BASE, RECONCILE_RATE: '2.5', ERASURE_POLICY: 'anonymize', RECONCILE_PRUNE: 'false' }),
+    ).toMatchObject({
       listRate: 2.5,
       erasurePolicy: 'anonymize',
       prune: false,
@@ -23,12 +25,18 @@ describe('reconcile settings', () => {
   });
 
   it('names the variable that is wrong', () => {
-    expect(() => settingsFromEnv({ CONNECTION_URL: BASE.CONNECTION_URL })).toThrow('Configuration error: USER_POOL_ID is not set');
+    expect(() => settingsFromEnv({ CONNECTION_URL: BASE.CONNECTION_URL })).toThrow(
+      'Configuration error: USER_POOL_ID is not set',
+    );
     expect(() => settingsFromEnv({ ...BASE, USER_POOL_ID: 'pool; rm' })).toThrow(/USER_POOL_ID is not a user pool id/);
     expect(() => settingsFromEnv({ ...BASE, RECONCILE_RATE: '31' })).toThrow(/RECONCILE_RATE must be .* at most 30/);
     expect(() => settingsFromEnv({ ...BASE, RECONCILE_RATE: '0' })).toThrow(/RECONCILE_RATE/);
     expect(() => settingsFromEnv({ ...BASE, RECONCILE_RATE: 'fast' })).toThrow(/RECONCILE_RATE/);
-    expect(() => settingsFromEnv({ ...BASE, ERASURE_POLICY: 'shred' })).toThrow('Configuration error: ERASURE_POLICY must be delete or anonymize');
-    expect(() => settingsFromEnv({ ...BASE, RECONCILE_PRUNE: 'yes' })).toThrow('Configuration error: RECONCILE_PRUNE must be true or false');
+    expect(() => settingsFromEnv({ ...BASE, ERASURE_POLICY: 'shred' })).toThrow(
+      'Configuration error: ERASURE_POLICY must be delete or anonymize',
+    );
+    expect(() => settingsFromEnv({ ...BASE, RECONCILE_PRUNE: 'yes' })).toThrow(
+      'Configuration error: RECONCILE_PRUNE must be true or false',
+    );
   });
 });

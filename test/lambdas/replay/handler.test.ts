@@ -23,12 +23,21 @@ function body(n: number, attributes: Record<string, unknown> = {}): string {
     version: 1,
     triggerSource: 'PostConfirmation_ConfirmSignUp',
     userPoolId: 'us-east-1_EXAMPLE1',
-    userAttributes: { sub: sub(n), email: `replay${n}@example.com`, name: 'Jane Doe', preferred_username: `replayed${n}`, ...attributes },
+    userAttributes: {
+      sub: sub(n),
+      email: `replay${n}@example.com`,
+      name: 'Jane Doe',
+      preferred_username: `replayed${n}`,
+      ...attributes,
+    },
   });
 }
 
 function record(messageId: string, messageBody: unknown, receiveCount = '1', sentAt?: number) {
-  const attributes = { ApproximateReceiveCount: receiveCount, ...(sentAt === undefined ? {} : { SentTimestamp: String(sentAt) }) };
+  const attributes = {
+    ApproximateReceiveCount: receiveCount,
+    ...(sentAt === undefined ? {} : { SentTimestamp: String(sentAt) }),
+  };
   return { messageId, body: messageBody, attributes, eventSource: 'aws:sqs' };
 }
 
@@ -63,7 +72,16 @@ async function stored(n: number) {
     'SELECT email, display_name, handle, enabled, synced_at, deleted_at FROM public.users WHERE cognito_user_id = $1',
     [sub(n)],
   );
-  return result.rows[0] as { email: string | null; display_name: string | null; handle: string | null; enabled: boolean; synced_at: Date; deleted_at: Date | null } | undefined;
+  return result.rows[0] as
+    | {
+        email: string | null;
+        display_name: string | null;
+        handle: string | null;
+        enabled: boolean;
+        synced_at: Date;
+        deleted_at: Date | null;
+      }
+    | undefined;
 }
 
 function logged(): Record<string, unknown>[] {
@@ -113,7 +131,9 @@ describe('replay handler', () => {
       { cognito_user_id: sub(2), email: 'replay2@example.com', handle: 'replayed2' },
     ]);
     const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(logged).toContainEqual(expect.objectContaining({ messageId: 'a', sub: sub(1), outcome: 'inserted', receiveCount: 1, requestId: 'r-1' }));
+    expect(logged).toContainEqual(
+      expect.objectContaining({ messageId: 'a', sub: sub(1), outcome: 'inserted', receiveCount: 1, requestId: 'r-1' }),
+    );
   });
 
   it('writes one row when the same message arrives twice in a batch and again later', async () => {
@@ -123,7 +143,9 @@ describe('replay handler', () => {
   });
 
   it('writes one row when twenty deliveries of one message run at once', async () => {
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => handler({ Records: [record(`m-${i}`, body(4))] })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => handler({ Records: [record(`m-${i}`, body(4))] })),
+    );
     expect(results.every((result) => result.batchItemFailures.length === 0)).toBe(true);
     expect(await rows()).toHaveLength(1);
   });
@@ -138,9 +160,16 @@ describe('replay handler', () => {
       record('good-too', body(8)),
     ];
     const result = await handler({ Records: records });
-    expect(result.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(['not-json', 'bad-sub', 'bad-version', 'not-a-string']);
+    expect(result.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual([
+      'not-json',
+      'bad-sub',
+      'bad-version',
+      'not-a-string',
+    ]);
     expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(5), sub(8)]);
-    const rejected = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.outcome === 'rejected');
+    const rejected = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.outcome === 'rejected');
     expect(rejected.map((entry) => [entry.messageId, entry.field])).toEqual([
       ['not-json', 'body'],
       ['bad-sub', 'body.userAttributes.sub'],
@@ -161,7 +190,9 @@ describe('replay handler', () => {
     await server.stop();
     const result = await handler({ Records: [record('a', body(12)), record('b', body(13)), record('c', body(14))] });
     expect(result.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(['a', 'b', 'c']);
-    const retried = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.outcome === 'retry');
+    const retried = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.outcome === 'retry');
     // The first record found the database down; the rest were not tried against it again.
     expect(retried).toHaveLength(1);
     expect(retried[0]).toMatchObject({ errorName: 'DatabaseUnavailableError', messageId: 'a' });
@@ -170,7 +201,9 @@ describe('replay handler', () => {
     db = new Client({ connectionString: server.url() });
     db.on('error', () => undefined);
     await db.connect();
-    await expect(handler({ Records: [record('a', body(12), '2'), record('b', body(13), '2'), record('c', body(14), '2')] })).resolves.toEqual({
+    await expect(
+      handler({ Records: [record('a', body(12), '2'), record('b', body(13), '2'), record('c', body(14), '2')] }),
+    ).resolves.toEqual({
       batchItemFailures: [],
     });
     expect(await rows()).toHaveLength(4);
@@ -218,7 +251,9 @@ describe('version-1 sign-ups', () => {
   it('stores a queued sign-up whose handle is outside the rule with no handle', async () => {
     await handler({ Records: [record('a', body(24, { preferred_username: 'not a handle' }))] });
     expect((await stored(24))?.handle).toBeNull();
-    expect(logged()).toContainEqual(expect.objectContaining({ sub: sub(24), outcome: 'inserted', handleRefused: true }));
+    expect(logged()).toContainEqual(
+      expect.objectContaining({ sub: sub(24), outcome: 'inserted', handleRefused: true }),
+    );
   });
 });
 
@@ -226,24 +261,40 @@ describe('version-2 sync messages', () => {
   it('inserts a user the pool holds and the table does not (an admin-created user)', async () => {
     const result = await handler({ Records: [record('a', upsert(30, 1, { status: 'FORCE_CHANGE_PASSWORD' }))] });
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(await stored(30)).toMatchObject({ email: 'user30@example.com', handle: 'pooled30', enabled: true, synced_at: at(1) });
+    expect(await stored(30)).toMatchObject({
+      email: 'user30@example.com',
+      handle: 'pooled30',
+      enabled: true,
+      synced_at: at(1),
+    });
   });
 
   it('follows the pool: a new email and name, a disable, an enable', async () => {
     await handler({ Records: [record('a', upsert(31, 1))] });
     await handler({ Records: [record('b', upsert(31, 2, { email: 'changed@example.com', displayName: 'Jane Q' }))] });
     expect(await stored(31)).toMatchObject({ email: 'changed@example.com', display_name: 'Jane Q', enabled: true });
-    await handler({ Records: [record('c', upsert(31, 3, { email: 'changed@example.com', displayName: 'Jane Q', enabled: false }))] });
+    await handler({
+      Records: [record('c', upsert(31, 3, { email: 'changed@example.com', displayName: 'Jane Q', enabled: false }))],
+    });
     expect((await stored(31))?.enabled).toBe(false);
-    await handler({ Records: [record('d', upsert(31, 4, { email: 'changed@example.com', displayName: 'Jane Q', enabled: true }))] });
+    await handler({
+      Records: [record('d', upsert(31, 4, { email: 'changed@example.com', displayName: 'Jane Q', enabled: true }))],
+    });
     expect((await stored(31))?.enabled).toBe(true);
   });
 
   it('never lets a stale upsert roll back a newer email, in one batch or across batches', async () => {
-    await handler({ Records: [record('new', upsert(32, 5, { email: 'newer@example.com' })), record('old', upsert(32, 2, { email: 'older@example.com' }))] });
+    await handler({
+      Records: [
+        record('new', upsert(32, 5, { email: 'newer@example.com' })),
+        record('old', upsert(32, 2, { email: 'older@example.com' })),
+      ],
+    });
     await handler({ Records: [record('older', upsert(32, 1, { email: 'oldest@example.com' }))] });
     expect(await stored(32)).toMatchObject({ email: 'newer@example.com', synced_at: at(5) });
-    const outcomes = logged().filter((entry) => entry.sub === sub(32)).map((entry) => [entry.messageId, entry.outcome]);
+    const outcomes = logged()
+      .filter((entry) => entry.sub === sub(32))
+      .map((entry) => [entry.messageId, entry.outcome]);
     expect(outcomes).toEqual([
       ['new', 'inserted'],
       ['old', 'stale'],
@@ -255,24 +306,48 @@ describe('version-2 sync messages', () => {
     const message = upsert(33, 1);
     await handler({ Records: [record('a', message), record('b', message)] });
     await handler({ Records: [record('c', message, '2')] });
-    const { rows } = await db.query('SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id = $1', [sub(33)]);
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM public.users WHERE cognito_user_id = $1', [
+      sub(33),
+    ]);
     expect(rows).toEqual([{ n: 1 }]);
-    expect(logged().filter((entry) => entry.sub === sub(33)).map((entry) => entry.outcome)).toEqual(['inserted', 'unchanged', 'unchanged']);
+    expect(
+      logged()
+        .filter((entry) => entry.sub === sub(33))
+        .map((entry) => entry.outcome),
+    ).toEqual(['inserted', 'unchanged', 'unchanged']);
   });
 
   it('never resurrects an erased user with an upsert read before or after the erasure', async () => {
-    await handler({ Records: [record('a', upsert(34, 1)), record('b', erase(34, 2)), record('c', upsert(34, 1)), record('d', upsert(34, 9))] });
+    await handler({
+      Records: [
+        record('a', upsert(34, 1)),
+        record('b', erase(34, 2)),
+        record('c', upsert(34, 1)),
+        record('d', upsert(34, 9)),
+      ],
+    });
     expect(await stored(34)).toBeUndefined();
-    expect(logged().filter((entry) => entry.sub === sub(34)).map((entry) => entry.outcome)).toEqual(['inserted', 'erased', 'erased', 'erased']);
+    expect(
+      logged()
+        .filter((entry) => entry.sub === sub(34))
+        .map((entry) => entry.outcome),
+    ).toEqual(['inserted', 'erased', 'erased', 'erased']);
   });
 
   it('erases a user, with their activities, by the delete policy; a second erase changes nothing', async () => {
     await handler({ Records: [record('a', upsert(35, 1))] });
-    await db.query("INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = $1", [sub(35)]);
+    await db.query(
+      "INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = $1",
+      [sub(35)],
+    );
     await handler({ Records: [record('b', erase(35, 2)), record('c', erase(35, 3))] });
     expect(await stored(35)).toBeUndefined();
     expect((await db.query('SELECT count(*)::int AS n FROM public.activities')).rows).toEqual([{ n: 0 }]);
-    expect(logged().filter((entry) => entry.sub === sub(35)).map((entry) => [entry.outcome, entry.policy])).toEqual([
+    expect(
+      logged()
+        .filter((entry) => entry.sub === sub(35))
+        .map((entry) => [entry.outcome, entry.policy]),
+    ).toEqual([
       ['inserted', undefined],
       ['erased', 'delete'],
       ['already_erased', 'delete'],
@@ -286,33 +361,49 @@ describe('version-2 sync messages', () => {
     } finally {
       await anonymizing.close();
     }
-    expect(await stored(36)).toMatchObject({ email: null, display_name: null, handle: null, enabled: false, deleted_at: expect.any(Date) as unknown });
+    expect(await stored(36)).toMatchObject({
+      email: null,
+      display_name: null,
+      handle: null,
+      enabled: false,
+      deleted_at: expect.any(Date) as unknown,
+    });
   });
 
   it('writes nothing for a user who is not confirmed yet, and acknowledges the record', async () => {
     const result = await handler({ Records: [record('a', upsert(37, 1, { status: 'UNCONFIRMED' }))] });
     expect(result).toEqual({ batchItemFailures: [] });
     expect(await stored(37)).toBeUndefined();
-    expect(logged()).toContainEqual(expect.objectContaining({ sub: sub(37), outcome: 'skipped', status: 'UNCONFIRMED' }));
+    expect(logged()).toContainEqual(
+      expect.objectContaining({ sub: sub(37), outcome: 'skipped', status: 'UNCONFIRMED' }),
+    );
   });
 
   it('keeps the old handle when the pool asks for one another user holds', async () => {
-    await handler({ Records: [record('a', upsert(38, 1, { handle: 'taken_one' })), record('b', upsert(39, 1, { handle: 'mine' }))] });
+    await handler({
+      Records: [record('a', upsert(38, 1, { handle: 'taken_one' })), record('b', upsert(39, 1, { handle: 'mine' }))],
+    });
     await handler({ Records: [record('c', upsert(39, 2, { handle: 'TAKEN_ONE' }))] });
     expect((await stored(39))?.handle).toBe('mine');
-    expect(logged()).toContainEqual(expect.objectContaining({ messageId: 'c', sub: sub(39), outcome: 'updated_handle_conflict' }));
+    expect(logged()).toContainEqual(
+      expect.objectContaining({ messageId: 'c', sub: sub(39), outcome: 'updated_handle_conflict' }),
+    );
   });
 
   it('refuses a message that is neither version, naming the field', async () => {
     const result = await handler({ Records: [record('a', JSON.stringify({ version: 3, sub: sub(40) }))] });
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'a' }]);
-    expect(logged()).toContainEqual(expect.objectContaining({ messageId: 'a', outcome: 'rejected', field: 'body.version' }));
+    expect(logged()).toContainEqual(
+      expect.objectContaining({ messageId: 'a', outcome: 'rejected', field: 'body.version' }),
+    );
   });
 });
 
 describe('a user the database refuses', () => {
   beforeEach(async () => {
-    await db.query("ALTER TABLE public.users ADD CONSTRAINT refuse_one CHECK (email IS DISTINCT FROM 'refused@example.com')");
+    await db.query(
+      "ALTER TABLE public.users ADD CONSTRAINT refuse_one CHECK (email IS DISTINCT FROM 'refused@example.com')",
+    );
   });
 
   afterEach(async () => {
@@ -334,10 +425,23 @@ describe('a user the database refuses', () => {
     const refused = logged().filter((entry) => entry.outcome === 'refused');
     expect(refused).toEqual([
       expect.objectContaining({ level: 'ERROR', messageId: 'v2', sub: sub(50), errorCode: '23514' }),
-      expect.objectContaining({ level: 'ERROR', messageId: 'v1', sub: sub(51), errorCode: '23514', constraint: 'refuse_one' }),
+      expect.objectContaining({
+        level: 'ERROR',
+        messageId: 'v1',
+        sub: sub(51),
+        errorCode: '23514',
+        constraint: 'refuse_one',
+      }),
     ]);
     expect(logged()).toContainEqual(
-      expect.objectContaining({ message: 'batch replayed', records: 3, applied: 1, refused: 2, rejected: 0, retried: 0 }),
+      expect.objectContaining({
+        message: 'batch replayed',
+        records: 3,
+        applied: 1,
+        refused: 2,
+        rejected: 0,
+        retried: 0,
+      }),
     );
   });
 });
@@ -345,10 +449,18 @@ describe('a user the database refuses', () => {
 describe('the one writer when the database cannot take the batch', () => {
   async function replayWith(connectionUrl: string): Promise<{ failed: string[]; entries: Record<string, unknown>[] }> {
     const logs: string[] = [];
-    const writer = createHandler({ database: { connectionUrl } }, { logger: createLogger({}, (line) => logs.push(line)) });
+    const writer = createHandler(
+      { database: { connectionUrl } },
+      { logger: createLogger({}, (line) => logs.push(line)) },
+    );
     try {
-      const result = await writer({ Records: [record('a', upsert(60, 1)), record('b', erase(61, 1)), record('c', body(62))] } as SQSEvent);
-      return { failed: result.batchItemFailures.map((failure) => failure.itemIdentifier), entries: logs.map((line) => JSON.parse(line) as Record<string, unknown>) };
+      const result = await writer({
+        Records: [record('a', upsert(60, 1)), record('b', erase(61, 1)), record('c', body(62))],
+      } as SQSEvent);
+      return {
+        failed: result.batchItemFailures.map((failure) => failure.itemIdentifier),
+        entries: logs.map((line) => JSON.parse(line) as Record<string, unknown>),
+      };
     } finally {
       await writer.close();
     }
@@ -358,7 +470,12 @@ describe('the one writer when the database cannot take the batch', () => {
     const { failed, entries } = await replayWith('postgres://nobody:nothing@127.0.0.1:9/none');
     expect(failed).toEqual(['a', 'b', 'c']);
     expect(entries.filter((entry) => entry.outcome === 'retry')).toEqual([
-      expect.objectContaining({ level: 'WARN', messageId: 'a', errorName: 'DatabaseUnavailableError', failureClass: 'transient' }),
+      expect.objectContaining({
+        level: 'WARN',
+        messageId: 'a',
+        errorName: 'DatabaseUnavailableError',
+        failureClass: 'transient',
+      }),
     ]);
   });
 
@@ -366,7 +483,13 @@ describe('the one writer when the database cannot take the batch', () => {
     const { failed, entries } = await replayWith(`postgres://not_a_role:wrong@127.0.0.1:${server.port}/postgres`);
     expect(failed).toEqual(['a', 'b', 'c']);
     expect(entries.filter((entry) => entry.outcome === 'retry')).toEqual([
-      expect.objectContaining({ level: 'ERROR', messageId: 'a', errorName: 'DatabaseUnavailableError', failureClass: 'permanent', errorClass: 'login-refused' }),
+      expect.objectContaining({
+        level: 'ERROR',
+        messageId: 'a',
+        errorName: 'DatabaseUnavailableError',
+        failureClass: 'permanent',
+        errorClass: 'login-refused',
+      }),
     ]);
   });
 });

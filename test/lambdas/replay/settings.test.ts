@@ -16,7 +16,10 @@ function thrown(run: () => unknown): unknown {
 
 describe('settingsFromEnv', () => {
   it('reads the database URL locally', () => {
-    expect(settingsFromEnv(URL_ENV)).toEqual({ database: { connectionUrl: URL_ENV.CONNECTION_URL }, erasurePolicy: 'delete' });
+    expect(settingsFromEnv(URL_ENV)).toEqual({
+      database: { connectionUrl: URL_ENV.CONNECTION_URL },
+      erasurePolicy: 'delete',
+    });
   });
 
   it.each([
@@ -29,7 +32,9 @@ describe('settingsFromEnv', () => {
 
   it('reads the IAM database settings as deployed', () => {
     expect(settingsFromEnv({ ...IAM_ENV, CONNECTION_URL: '' })).toMatchObject({
-      database: { iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'replay', region: 'us-east-1' } },
+      database: {
+        iam: { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'replay', region: 'us-east-1' },
+      },
       erasurePolicy: 'delete',
     });
   });

@@ -44,10 +44,13 @@ describe('optionalUrl', () => {
     expect(optionalUrl({ U: QUEUE_URL }, 'U', ['https:', 'http:'])).toBe(QUEUE_URL);
   });
 
-  it.each(['not a url', 'ftp://sqs.example/queue'])('refuses %s with a ConfigurationError naming the variable', (value) => {
-    const error = thrown(() => optionalUrl({ U: value }, 'U', ['https:', 'http:']));
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect(error).toMatchObject({ variable: 'U' });
-    expect((error as Error).message).not.toContain(value);
-  });
+  it.each(['not a url', 'ftp://sqs.example/queue'])(
+    'refuses %s with a ConfigurationError naming the variable',
+    (value) => {
+      const error = thrown(() => optionalUrl({ U: value }, 'U', ['https:', 'http:']));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error).toMatchObject({ variable: 'U' });
+      expect((error as Error).message).not.toContain(value);
+    },
+  );
 });

@@ -32,7 +32,16 @@ function event(sub: string, attributes: Record<string, unknown> = {}) {
     userName: sub,
     callerContext: { awsSdkVersion: 'aws-sdk-unknown-unknown', clientId: '3n4b5urk1ft4fl3mg5e62d9ado' },
     triggerSource: 'PostConfirmation_ConfirmSignUp',
-    request: { userAttributes: { sub, email: EMAIL, name: NAME, preferred_username: HANDLE, email_verified: 'true', ...attributes } },
+    request: {
+      userAttributes: {
+        sub,
+        email: EMAIL,
+        name: NAME,
+        preferred_username: HANDLE,
+        email_verified: 'true',
+        ...attributes,
+      },
+    },
     response: {},
   };
 }
@@ -45,7 +54,10 @@ function sub(): string {
 }
 
 async function signUp(database: string, e: unknown, fallback?: FallbackQueue): Promise<void> {
-  const handler = createPostConfirmation({ database: { connectionUrl: database } }, { logger: logger(), ...(fallback ? { fallback } : {}) });
+  const handler = createPostConfirmation(
+    { database: { connectionUrl: database } },
+    { logger: logger(), ...(fallback ? { fallback } : {}) },
+  );
   closers.push(handler.close);
   await handler(e, { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 5000 }).catch((error: unknown) => {
     thrown.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
@@ -55,7 +67,11 @@ async function signUp(database: string, e: unknown, fallback?: FallbackQueue): P
 async function replay(bodies: string[]): Promise<void> {
   const handler = createReplay({ database: { connectionUrl: url } }, { logger: logger() });
   closers.push(handler.close);
-  const records = bodies.map((body, index) => ({ messageId: `m-${index}`, body, attributes: { ApproximateReceiveCount: '1' } }));
+  const records = bodies.map((body, index) => ({
+    messageId: `m-${index}`,
+    body,
+    attributes: { ApproximateReceiveCount: '1' },
+  }));
   await handler({ Records: records } as unknown as SQSEvent, { awsRequestId: 'req-2' }).catch((error: unknown) => {
     thrown.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   });
@@ -66,9 +82,15 @@ beforeAll(async () => {
   unreachable = `postgres://postgres:postgres@127.0.0.1:${await freePort()}/postgres`;
   // Refusals whose server text quotes the value: a CHECK (DETAIL: Failing row contains (... zelda ...)) and a
   // unique index (DETAIL: Key (display_name)=(Zelda Quuxington) already exists).
-  await adminQuery(url, "ALTER TABLE public.users ADD CONSTRAINT test_refuses_value CHECK (email <> 'zelda.quux@nowhere.example' OR display_name <> 'Zelda Quuxington')");
+  await adminQuery(
+    url,
+    "ALTER TABLE public.users ADD CONSTRAINT test_refuses_value CHECK (email <> 'zelda.quux@nowhere.example' OR display_name <> 'Zelda Quuxington')",
+  );
   await adminQuery(url, 'CREATE UNIQUE INDEX test_unique_display_name ON public.users (display_name)');
-  await adminQuery(url, "INSERT INTO public.users (cognito_user_id, email, display_name) VALUES ('00000000-0000-4000-8000-000000000001', 'other@example.com', 'Zelda Q')");
+  await adminQuery(
+    url,
+    "INSERT INTO public.users (cognito_user_id, email, display_name) VALUES ('00000000-0000-4000-8000-000000000001', 'other@example.com', 'Zelda Q')",
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -94,10 +116,19 @@ describe('no values in logs', () => {
     });
     // Replay refusals: not JSON, a malformed message, and a well-formed one the database refuses.
     const refused = sub();
-    const good = replayMessageFor('PostConfirmation_ConfirmSignUp', event(refused), { cognitoUserId: refused, email: EMAIL, displayName: NAME, handle: HANDLE });
+    const good = replayMessageFor('PostConfirmation_ConfirmSignUp', event(refused), {
+      cognitoUserId: refused,
+      email: EMAIL,
+      displayName: NAME,
+      handle: HANDLE,
+    });
     await replay([
       `{"email": "${EMAIL}", "name": "${NAME}"`,
-      JSON.stringify({ version: 1, triggerSource: 'PostConfirmation_ConfirmSignUp', userAttributes: { sub: 'not-a-sub', email: EMAIL, name: NAME } }),
+      JSON.stringify({
+        version: 1,
+        triggerSource: 'PostConfirmation_ConfirmSignUp',
+        userAttributes: { sub: 'not-a-sub', email: EMAIL, name: NAME },
+      }),
       JSON.stringify(good),
     ]);
 

@@ -42,7 +42,9 @@ describe('replayMessageFor', () => {
 describe('parseReplayMessage', () => {
   it('reads back the user a message was made from', () => {
     const message = messageFromFixture();
-    expect(parseReplayMessage(JSON.stringify(message), TRIGGER)).toEqual(userFromAttributes(loadEvent('confirm-sign-up').request.userAttributes));
+    expect(parseReplayMessage(JSON.stringify(message), TRIGGER)).toEqual(
+      userFromAttributes(loadEvent('confirm-sign-up').request.userAttributes),
+    );
   });
 
   const good = messageFromFixture();
@@ -52,10 +54,26 @@ describe('parseReplayMessage', () => {
     { name: 'a JSON array', body: '[]', field: 'body' },
     { name: 'JSON null', body: 'null', field: 'body' },
     { name: 'another version', body: JSON.stringify({ ...good, version: 2 }), field: 'body.version' },
-    { name: 'another trigger source', body: JSON.stringify({ ...good, triggerSource: 'PostConfirmation_ConfirmForgotPassword' }), field: 'body.triggerSource' },
-    { name: 'no attributes', body: JSON.stringify({ ...good, userAttributes: undefined }), field: 'body.userAttributes' },
-    { name: 'a forged sub', body: JSON.stringify({ ...good, userAttributes: { sub: 'a\nb' } }), field: 'body.userAttributes.sub' },
-    { name: 'a numeric email', body: JSON.stringify({ ...good, userAttributes: { ...good.userAttributes, email: 1 } }), field: 'body.userAttributes.email' },
+    {
+      name: 'another trigger source',
+      body: JSON.stringify({ ...good, triggerSource: 'PostConfirmation_ConfirmForgotPassword' }),
+      field: 'body.triggerSource',
+    },
+    {
+      name: 'no attributes',
+      body: JSON.stringify({ ...good, userAttributes: undefined }),
+      field: 'body.userAttributes',
+    },
+    {
+      name: 'a forged sub',
+      body: JSON.stringify({ ...good, userAttributes: { sub: 'a\nb' } }),
+      field: 'body.userAttributes.sub',
+    },
+    {
+      name: 'a numeric email',
+      body: JSON.stringify({ ...good, userAttributes: { ...good.userAttributes, email: 1 } }),
+      field: 'body.userAttributes.email',
+    },
   ])('refuses $name with an InvalidEventError naming $field', ({ body, field }) => {
     const error = (() => {
       try {

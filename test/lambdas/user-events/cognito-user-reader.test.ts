@@ -1,5 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { AdminGetUserCommand, CognitoIdentityProviderClient, UserNotFoundException } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  AdminGetUserCommand,
+  CognitoIdentityProviderClient,
+  UserNotFoundException,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cognitoUserReader, createCognitoClient } from '../../../lambdas/user-events/cognito-user-reader';
@@ -16,19 +20,30 @@ describe('cognitoUserReader', () => {
 
   it('asks AdminGetUser for the sub in the configured pool and returns the answer', async () => {
     cognito.on(AdminGetUserCommand).resolves({ Username: FIXTURE_SUB, Enabled: true });
-    const user = await cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(FIXTURE_SUB);
+    const user = await cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(
+      FIXTURE_SUB,
+    );
     expect(user).toMatchObject({ Username: FIXTURE_SUB, Enabled: true });
-    expect(cognito.commandCalls(AdminGetUserCommand)[0]?.args[0].input).toEqual({ UserPoolId: FIXTURE_POOL_ID, Username: FIXTURE_SUB });
+    expect(cognito.commandCalls(AdminGetUserCommand)[0]?.args[0].input).toEqual({
+      UserPoolId: FIXTURE_POOL_ID,
+      Username: FIXTURE_SUB,
+    });
   });
 
   it('answers undefined when the pool has no such user', async () => {
-    cognito.on(AdminGetUserCommand).rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
-    await expect(cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(FIXTURE_SUB)).resolves.toBeUndefined();
+    cognito
+      .on(AdminGetUserCommand)
+      .rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
+    await expect(
+      cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(FIXTURE_SUB),
+    ).resolves.toBeUndefined();
   });
 
   it('throws every other error', async () => {
     cognito.on(AdminGetUserCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
-    await expect(cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(FIXTURE_SUB)).rejects.toMatchObject({
+    await expect(
+      cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(FIXTURE_SUB),
+    ).rejects.toMatchObject({
       name: 'AccessDeniedException',
     });
   });

@@ -82,15 +82,26 @@ describe('user-events handler with the default clients', () => {
   it('reads the user from the Cognito at AWS_ENDPOINT_URL and queues the upsert at the queue URL', async () => {
     vi.stubEnv('AWS_ENDPOINT_URL', url);
     const handler = createHandler(settings(), { logger: quiet });
-    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toEqual({ outcome: 'queued_upsert', sub: FIXTURE_SUB });
-    expect(seen.map((s) => s.target)).toEqual(['AWSCognitoIdentityProviderService.AdminGetUser', 'AmazonSQS.SendMessage']);
+    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toEqual({
+      outcome: 'queued_upsert',
+      sub: FIXTURE_SUB,
+    });
+    expect(seen.map((s) => s.target)).toEqual([
+      'AWSCognitoIdentityProviderService.AdminGetUser',
+      'AmazonSQS.SendMessage',
+    ]);
     expect(seen[0]?.body).toEqual({ UserPoolId: FIXTURE_POOL_ID, Username: FIXTURE_SUB });
     expect(seen[1]?.body).toMatchObject({ QueueUrl: settings().syncQueueUrl });
     expect(JSON.parse(String(seen[1]?.body.MessageBody))).toMatchObject({
       version: 2,
       kind: 'upsert',
       sub: FIXTURE_SUB,
-      user: { email: 'jane.doe@example.com', enabled: true, status: 'CONFIRMED', lastModified: new Date(1764493200 * 1000).toISOString() },
+      user: {
+        email: 'jane.doe@example.com',
+        enabled: true,
+        status: 'CONFIRMED',
+        lastModified: new Date(1764493200 * 1000).toISOString(),
+      },
     });
   });
 
@@ -99,14 +110,18 @@ describe('user-events handler with the default clients', () => {
     vi.stubEnv('AWS_ENDPOINT_URL', 'http://127.0.0.1:9');
     vi.stubEnv('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER', url);
     const handler = createHandler(settings(), { logger: quiet });
-    await expect(handler(loadCloudTrailEvent('admin-enable-user'))).resolves.toMatchObject({ outcome: 'queued_upsert' });
+    await expect(handler(loadCloudTrailEvent('admin-enable-user'))).resolves.toMatchObject({
+      outcome: 'queued_upsert',
+    });
     expect(seen.map((s) => s.target)).toContain('AWSCognitoIdentityProviderService.AdminGetUser');
   });
 
   it('fails, to be retried, when AWS_ENDPOINT_URL names a Cognito that is not there', async () => {
     vi.stubEnv('AWS_ENDPOINT_URL', 'http://127.0.0.1:9');
     const handler = createHandler(settings(), { logger: quiet });
-    await expect(handler(loadCloudTrailEvent('admin-enable-user'))).rejects.toMatchObject({ name: 'UserEventNotSyncedError' });
+    await expect(handler(loadCloudTrailEvent('admin-enable-user'))).rejects.toMatchObject({
+      name: 'UserEventNotSyncedError',
+    });
     expect(seen).toHaveLength(0);
   });
 });

@@ -30,8 +30,18 @@ const STARTED = Date.parse('2026-12-01T10:00:00.000Z');
 const ANSWERED = STARTED + 40;
 const LAST_MODIFIED = new Date('2026-11-30T09:00:00.000Z');
 
-function poolUser(overrides: Partial<AdminGetUserCommandOutput> = {}, attributes: Record<string, string> = {}): AdminGetUserCommandOutput {
-  const all = { sub: FIXTURE_SUB, email: EMAIL, email_verified: 'true', name: NAME, preferred_username: HANDLE, ...attributes };
+function poolUser(
+  overrides: Partial<AdminGetUserCommandOutput> = {},
+  attributes: Record<string, string> = {},
+): AdminGetUserCommandOutput {
+  const all = {
+    sub: FIXTURE_SUB,
+    email: EMAIL,
+    email_verified: 'true',
+    name: NAME,
+    preferred_username: HANDLE,
+    ...attributes,
+  };
   return {
     $metadata: {},
     Username: FIXTURE_SUB,
@@ -44,7 +54,9 @@ function poolUser(overrides: Partial<AdminGetUserCommandOutput> = {}, attributes
   };
 }
 
-const ONE_PER_EVENT_NAME = USER_EVENT_NAMES.map((name) => [name, name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase()] as const);
+const ONE_PER_EVENT_NAME = USER_EVENT_NAMES.map(
+  (name) => [name, name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase()] as const,
+);
 
 describe('user-events handler (Cognito and SQS mocked)', () => {
   let cognito: AwsClientStub<CognitoIdentityProviderClient>;
@@ -81,7 +93,9 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
   }
 
   function sentBodies(): Record<string, unknown>[] {
-    return sqs.commandCalls(SendMessageCommand).map((call) => JSON.parse(call.args[0].input.MessageBody ?? '') as Record<string, unknown>);
+    return sqs
+      .commandCalls(SendMessageCommand)
+      .map((call) => JSON.parse(call.args[0].input.MessageBody ?? '') as Record<string, unknown>);
   }
 
   function logLines(): Record<string, unknown>[] {
@@ -94,36 +108,55 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
 
   const notFound = () => new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
 
-  it.each(ONE_PER_EVENT_NAME)('re-reads the user of a %s event and queues one upsert of the state the pool holds', async (eventName, fixture) => {
-    poolAnswers(poolUser());
-    const result = await handler(loadCloudTrailEvent(fixture), fakeContext());
-    expect(result).toEqual({ outcome: 'queued_upsert', sub: FIXTURE_SUB });
-    expect(cognito.commandCalls(AdminGetUserCommand).map((call) => call.args[0].input)).toEqual([{ UserPoolId: FIXTURE_POOL_ID, Username: FIXTURE_SUB }]);
-    const sent = sqs.commandCalls(SendMessageCommand);
-    expect(sent).toHaveLength(1);
-    expect(sent[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
-    expect(sentBodies()).toEqual([
-      {
-        version: 2,
-        kind: 'upsert',
-        sub: FIXTURE_SUB,
-        readAt: new Date(ANSWERED).toISOString(),
-        source: eventName,
-        user: { email: EMAIL, name: NAME, preferred_username: HANDLE, enabled: true, status: 'CONFIRMED', lastModified: LAST_MODIFIED.toISOString() },
-      },
-    ]);
-  });
+  it.each(ONE_PER_EVENT_NAME)(
+    're-reads the user of a %s event and queues one upsert of the state the pool holds',
+    async (eventName, fixture) => {
+      poolAnswers(poolUser());
+      const result = await handler(loadCloudTrailEvent(fixture), fakeContext());
+      expect(result).toEqual({ outcome: 'queued_upsert', sub: FIXTURE_SUB });
+      expect(cognito.commandCalls(AdminGetUserCommand).map((call) => call.args[0].input)).toEqual([
+        { UserPoolId: FIXTURE_POOL_ID, Username: FIXTURE_SUB },
+      ]);
+      const sent = sqs.commandCalls(SendMessageCommand);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
+      expect(sentBodies()).toEqual([
+        {
+          version: 2,
+          kind: 'upsert',
+          sub: FIXTURE_SUB,
+          readAt: new Date(ANSWERED).toISOString(),
+          source: eventName,
+          user: {
+            email: EMAIL,
+            name: NAME,
+            preferred_username: HANDLE,
+            enabled: true,
+            status: 'CONFIRMED',
+            lastModified: LAST_MODIFIED.toISOString(),
+          },
+        },
+      ]);
+    },
+  );
 
-  it.each(ONE_PER_EVENT_NAME)('queues one erase when the user of a %s event is no longer in the pool', async (eventName, fixture) => {
-    poolAnswers(notFound());
-    const result = await handler(loadCloudTrailEvent(fixture));
-    expect(result).toEqual({ outcome: 'queued_erase', sub: FIXTURE_SUB });
-    expect(sentBodies()).toEqual([{ version: 2, kind: 'erase', sub: FIXTURE_SUB, readAt: new Date(ANSWERED).toISOString(), source: eventName }]);
-  });
+  it.each(ONE_PER_EVENT_NAME)(
+    'queues one erase when the user of a %s event is no longer in the pool',
+    async (eventName, fixture) => {
+      poolAnswers(notFound());
+      const result = await handler(loadCloudTrailEvent(fixture));
+      expect(result).toEqual({ outcome: 'queued_erase', sub: FIXTURE_SUB });
+      expect(sentBodies()).toEqual([
+        { version: 2, kind: 'erase', sub: FIXTURE_SUB, readAt: new Date(ANSWERED).toISOString(), source: eventName },
+      ]);
+    },
+  );
 
   it('queues an erase for an update event whose user was deleted before the event arrived', async () => {
     poolAnswers(notFound());
-    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toMatchObject({ outcome: 'queued_erase' });
+    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toMatchObject({
+      outcome: 'queued_erase',
+    });
     expect(sentBodies()).toMatchObject([{ kind: 'erase', sub: FIXTURE_SUB, source: 'AdminUpdateUserAttributes' }]);
   });
 
@@ -135,7 +168,15 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
       kind: 'upsert',
       readAt: new Date(ANSWERED),
       source: 'AdminDisableUser',
-      user: { cognitoUserId: FIXTURE_SUB, email: EMAIL, displayName: NAME, handle: HANDLE, enabled: false, status: 'FORCE_CHANGE_PASSWORD', lastModified: LAST_MODIFIED.toISOString() },
+      user: {
+        cognitoUserId: FIXTURE_SUB,
+        email: EMAIL,
+        displayName: NAME,
+        handle: HANDLE,
+        enabled: false,
+        status: 'FORCE_CHANGE_PASSWORD',
+        lastModified: LAST_MODIFIED.toISOString(),
+      },
     });
   });
 
@@ -148,7 +189,10 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
   it('writes the sub the pool returns when the event named the user by another id', async () => {
     const other = '00000000-0000-4000-8000-00000000abcd';
     poolAnswers(poolUser({ Username: other }, { sub: other }));
-    await expect(handler(loadCloudTrailEvent('admin-enable-user'))).resolves.toEqual({ outcome: 'queued_upsert', sub: other });
+    await expect(handler(loadCloudTrailEvent('admin-enable-user'))).resolves.toEqual({
+      outcome: 'queued_upsert',
+      sub: other,
+    });
     expect(sentBodies()[0]).toMatchObject({ sub: other });
     expect(logLines()[0]).toMatchObject({ sub: other, eventSub: FIXTURE_SUB });
   });
@@ -173,7 +217,10 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
     ['admin-create-user-sub-only-in-response', 'responseElements.user.attributes.sub'],
   ])('syncs %s from the sub found in %s', async (fixture, subSource) => {
     poolAnswers(poolUser());
-    await expect(handler(loadCloudTrailEvent(fixture))).resolves.toEqual({ outcome: 'queued_upsert', sub: FIXTURE_SUB });
+    await expect(handler(loadCloudTrailEvent(fixture))).resolves.toEqual({
+      outcome: 'queued_upsert',
+      sub: FIXTURE_SUB,
+    });
     expect(logLines()[0]).toMatchObject({ subSource });
   });
 
@@ -182,35 +229,56 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
     ['a lone surrogate in the email', { email: 'jane\uD800@example.com' }, 'user.Attributes.email'],
   ])('logs a user with %s by sub and field, sends nothing and does not throw', async (_name, attributes, field) => {
     poolAnswers(poolUser({}, attributes));
-    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toEqual({ outcome: 'ignored_invalid_user', sub: FIXTURE_SUB });
+    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toEqual({
+      outcome: 'ignored_invalid_user',
+      sub: FIXTURE_SUB,
+    });
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
-    expect(logLines()).toEqual([expect.objectContaining({ level: 'WARN', sub: FIXTURE_SUB, field, outcome: 'ignored_invalid_user' }) as unknown]);
+    expect(logLines()).toEqual([
+      expect.objectContaining({ level: 'WARN', sub: FIXTURE_SUB, field, outcome: 'ignored_invalid_user' }) as unknown,
+    ]);
     expect(lines.join('\n')).not.toContain('Jane');
   });
 
   it.each([
-    ['Cognito throttles', () => poolAnswers(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} })), 'TooManyRequestsException'],
+    [
+      'Cognito throttles',
+      () => poolAnswers(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} })),
+      'TooManyRequestsException',
+    ],
     [
       'Cognito denies access',
-      () => poolAnswers(Object.assign(new Error(`User: arn:aws:sts::123456789012:assumed-role/x is not authorized for ${EMAIL}`), { name: 'AccessDeniedException' })),
+      () =>
+        poolAnswers(
+          Object.assign(new Error(`User: arn:aws:sts::123456789012:assumed-role/x is not authorized for ${EMAIL}`), {
+            name: 'AccessDeniedException',
+          }),
+        ),
       'AccessDeniedException',
     ],
     [
       'SQS refuses the message',
       () => {
         poolAnswers(poolUser());
-        sqs.on(SendMessageCommand).rejects(Object.assign(new Error(`KMS key disabled for ${NAME}`), { name: 'KmsDisabled' }));
+        sqs
+          .on(SendMessageCommand)
+          .rejects(Object.assign(new Error(`KMS key disabled for ${NAME}`), { name: 'KmsDisabled' }));
       },
       'KmsDisabled',
     ],
-  ])('throws when %s, so that Lambda retries, naming the error but quoting no message', async (_name, arrange, errorName) => {
-    arrange();
-    const error = await handler(loadCloudTrailEvent('admin-update-user-attributes')).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UserEventNotSyncedError);
-    expect((error as Error).message).toBe(`AdminUpdateUserAttributes event not synced: ${errorName}`);
-    expect(logLines()).toEqual([expect.objectContaining({ level: 'ERROR', sub: FIXTURE_SUB, outcome: 'retry', errorName }) as unknown]);
-    expectNoPersonalData();
-  });
+  ])(
+    'throws when %s, so that Lambda retries, naming the error but quoting no message',
+    async (_name, arrange, errorName) => {
+      arrange();
+      const error = await handler(loadCloudTrailEvent('admin-update-user-attributes')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UserEventNotSyncedError);
+      expect((error as Error).message).toBe(`AdminUpdateUserAttributes event not synced: ${errorName}`);
+      expect(logLines()).toEqual([
+        expect.objectContaining({ level: 'ERROR', sub: FIXTURE_SUB, outcome: 'retry', errorName }) as unknown,
+      ]);
+      expectNoPersonalData();
+    },
+  );
 
   it('sends nothing when Cognito throttles', async () => {
     poolAnswers(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
@@ -245,7 +313,11 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain('forged');
     expect(lines[0]).not.toContain(FIXTURE_SUB);
-    expect(logLines()[0]).toMatchObject({ level: 'WARN', outcome: 'ignored_no_sub', eventName: 'UpdateUserAttributes' });
+    expect(logLines()[0]).toMatchObject({
+      level: 'WARN',
+      outcome: 'ignored_no_sub',
+      eventName: 'UpdateUserAttributes',
+    });
   });
 
   it('never writes a user name that is not a sub into a log line', async () => {
@@ -259,7 +331,10 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
     try {
       poolAnswers(poolUser());
-      const own = createHandler(SETTINGS, { logger: createLogger({}, () => undefined), queue: sqsSyncQueue({ queueUrl: QUEUE_URL, createClient: (sdk) => new sdk.SQSClient(CLIENT_CONFIG) }) });
+      const own = createHandler(SETTINGS, {
+        logger: createLogger({}, () => undefined),
+        queue: sqsSyncQueue({ queueUrl: QUEUE_URL, createClient: (sdk) => new sdk.SQSClient(CLIENT_CONFIG) }),
+      });
       for (let i = 0; i < 3; i += 1) await own(loadCloudTrailEvent('admin-enable-user'));
       const clients = new Set(cognito.commandCalls(AdminGetUserCommand).map((call) => call.thisValue as unknown));
       expect(clients.size).toBe(1);

@@ -2,7 +2,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { ConfigurationError } from '../../../lambdas/runtime/errors';
 import { settingsFromEnv } from '../../../lambdas/user-events/settings';
 
-const ENV = { USER_POOL_ID: 'us-east-1_EXAMPLE1', SYNC_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/user-sync' };
+const ENV = {
+  USER_POOL_ID: 'us-east-1_EXAMPLE1',
+  SYNC_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/user-sync',
+};
 
 function thrown(run: () => unknown): unknown {
   try {
@@ -19,7 +22,9 @@ describe('settingsFromEnv', () => {
   });
 
   it('accepts a local http queue URL', () => {
-    expect(settingsFromEnv({ ...ENV, SYNC_QUEUE_URL: 'http://127.0.0.1:9324/000000000000/user-sync' })).toMatchObject({ syncQueueUrl: 'http://127.0.0.1:9324/000000000000/user-sync' });
+    expect(settingsFromEnv({ ...ENV, SYNC_QUEUE_URL: 'http://127.0.0.1:9324/000000000000/user-sync' })).toMatchObject({
+      syncQueueUrl: 'http://127.0.0.1:9324/000000000000/user-sync',
+    });
   });
 
   it.each([

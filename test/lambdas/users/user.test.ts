@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../../lambdas/runtime/errors';
-import { HANDLE_PATTERN, handleCandidates, MAX_ATTRIBUTE_LENGTH, userFromAttributes } from '../../../lambdas/users/user';
+import {
+  HANDLE_PATTERN,
+  handleCandidates,
+  MAX_ATTRIBUTE_LENGTH,
+  userFromAttributes,
+} from '../../../lambdas/users/user';
 
 const SUB = '5f0c9a3e-8d1b-4f3a-9c2e-7b6d5a4c3b21';
 
 describe('userFromAttributes', () => {
   it('maps sub, email, name and preferred_username to the row', () => {
-    expect(userFromAttributes({ sub: SUB, email: 'a@example.com', name: 'A', preferred_username: 'abc', 'custom:x': 1 })).toStrictEqual({
+    expect(
+      userFromAttributes({ sub: SUB, email: 'a@example.com', name: 'A', preferred_username: 'abc', 'custom:x': 1 }),
+    ).toStrictEqual({
       cognitoUserId: SUB,
       email: 'a@example.com',
       displayName: 'A',
@@ -24,7 +31,9 @@ describe('userFromAttributes', () => {
   });
 
   it('accepts a value of exactly the maximum length and refuses one more', () => {
-    expect(userFromAttributes({ sub: SUB, name: 'x'.repeat(MAX_ATTRIBUTE_LENGTH) }).displayName).toHaveLength(MAX_ATTRIBUTE_LENGTH);
+    expect(userFromAttributes({ sub: SUB, name: 'x'.repeat(MAX_ATTRIBUTE_LENGTH) }).displayName).toHaveLength(
+      MAX_ATTRIBUTE_LENGTH,
+    );
     expect(() => userFromAttributes({ sub: SUB, name: 'x'.repeat(MAX_ATTRIBUTE_LENGTH + 1) })).toThrow(
       new InvalidEventError('request.userAttributes.name', `is longer than ${MAX_ATTRIBUTE_LENGTH} characters`),
     );
@@ -68,7 +77,13 @@ describe('the handle rule in the mapping', () => {
     ['a lone surrogate', 'jane\ud800doe'],
   ])('stores no handle, flagged as refused, for a handle with %s', (_what, handle) => {
     const user = userFromAttributes({ sub: SUB, email: 'a@example.com', preferred_username: handle });
-    expect(user).toStrictEqual({ cognitoUserId: SUB, email: 'a@example.com', displayName: null, handle: null, handleRefused: true });
+    expect(user).toStrictEqual({
+      cognitoUserId: SUB,
+      email: 'a@example.com',
+      displayName: null,
+      handle: null,
+      handleRefused: true,
+    });
   });
 
   it('refuses a preferred_username that is not a string, naming the field', () => {
@@ -85,7 +100,11 @@ describe('handleCandidates', () => {
 
   it('cuts a long handle so that the suffixed candidate fits 32 characters', () => {
     const handle = 'h'.repeat(32);
-    expect(handleCandidates(handle, SUB)).toEqual([handle, `${'h'.repeat(23)}_5f0c9a3e`, 'u_5f0c9a3e8d1b4f3a9c2e7b6d5a4c3b']);
+    expect(handleCandidates(handle, SUB)).toEqual([
+      handle,
+      `${'h'.repeat(23)}_5f0c9a3e`,
+      'u_5f0c9a3e8d1b4f3a9c2e7b6d5a4c3b',
+    ]);
   });
 
   it('gives only candidates inside the pattern, the same ones every time', () => {

@@ -36,7 +36,9 @@ describe('projectAlarm', () => {
   });
 
   it('keeps the comparison it is given', () => {
-    expect(alarmOf({ threshold: 0, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD })).toMatchObject({
+    expect(
+      alarmOf({ threshold: 0, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD }),
+    ).toMatchObject({
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
     });
@@ -62,7 +64,11 @@ describe('permanentFailureAlarm', () => {
       FilterPattern: '{ $.failureClass = "permanent" }',
       LogGroupName: { Ref: Match.stringLikeRegexp('^FunctionLogGroup') },
       MetricTransformations: [
-        { MetricNamespace: PERMANENT_FAILURE_NAMESPACE, MetricName: 'Cruddur-dev-Auth-ReplayPermanentFailures', MetricValue: '1' },
+        {
+          MetricNamespace: PERMANENT_FAILURE_NAMESPACE,
+          MetricName: 'Cruddur-dev-Auth-ReplayPermanentFailures',
+          MetricValue: '1',
+        },
       ],
     });
   });
@@ -96,7 +102,10 @@ describe('permanentFailureAlarm', () => {
         return true;
       });
       const viaConsole = vi.spyOn(console, 'log');
-      createLogger({ sub: 'sub-1' }).error('database refused the connection', { failureClass: 'permanent', errorClass: 'tls' });
+      createLogger({ sub: 'sub-1' }).error('database refused the connection', {
+        failureClass: 'permanent',
+        errorClass: 'tls',
+      });
       expect(viaConsole).not.toHaveBeenCalled();
       expect(written).toHaveLength(1);
       expect(written[0]).toMatch(/^\{.*\}\n$/);
@@ -109,9 +118,12 @@ describe('permanentFailureAlarm', () => {
 function alarmsOf(synth: SynthesizedStage): { stack: string; id: string; properties: Record<string, unknown> }[] {
   const found = [];
   for (const file of readdirSync(synth.assemblyDir).filter((name) => name.endsWith('.template.json'))) {
-    const template = JSON.parse(readFileSync(join(synth.assemblyDir, file), 'utf8')) as { Resources?: Record<string, Resource> };
+    const template = JSON.parse(readFileSync(join(synth.assemblyDir, file), 'utf8')) as {
+      Resources?: Record<string, Resource>;
+    };
     for (const [id, resource] of Object.entries(template.Resources ?? {})) {
-      if (resource.Type === 'AWS::CloudWatch::Alarm') found.push({ stack: file.replace('.template.json', ''), id, properties: resource.Properties });
+      if (resource.Type === 'AWS::CloudWatch::Alarm')
+        found.push({ stack: file.replace('.template.json', ''), id, properties: resource.Properties });
     }
   }
   return found;
@@ -151,12 +163,20 @@ describe('every alarm of the app', { timeout: 180_000 }, () => {
     it(`notifies the stage’s topic on ALARM and on OK for ${JSON.stringify(context)}`, () => {
       const synth = synthApp({ ...NO_BUNDLING, ...context });
       const alarms = alarmsOf(synth);
-      for (const known of KNOWN_ALARMS) expect(alarms.map(({ id }) => id), String(known)).toContainEqual(expect.stringMatching(known));
+      for (const known of KNOWN_ALARMS)
+        expect(
+          alarms.map(({ id }) => id),
+          String(known),
+        ).toContainEqual(expect.stringMatching(known));
       expect(silentAlarms(synth)).toEqual([]);
       // ...and it is the stage's topic, not any action: the Alerts stack's export.
-      const topicExport = { 'Fn::ImportValue': expect.stringMatching(/^Cruddur-\w+-Alerts:ExportsOutputRefAlertsTopic/) as unknown };
+      const topicExport = {
+        'Fn::ImportValue': expect.stringMatching(/^Cruddur-\w+-Alerts:ExportsOutputRefAlertsTopic/) as unknown,
+      };
       for (const { stack, properties } of alarms) {
-        const topic = stack.endsWith('-Alerts') ? { Ref: expect.stringMatching(/^AlertsTopic/) as unknown } : topicExport;
+        const topic = stack.endsWith('-Alerts')
+          ? { Ref: expect.stringMatching(/^AlertsTopic/) as unknown }
+          : topicExport;
         expect(properties.AlarmActions).toEqual([topic]);
         expect(properties.OKActions).toEqual([topic]);
       }
@@ -166,7 +186,11 @@ describe('every alarm of the app', { timeout: 180_000 }, () => {
   it('names an alarm made without the helper, so an empty list means something', () => {
     const synth = synthApp({ ...NO_BUNDLING, stage: 'dev' }, ({ auth }) => {
       new cloudwatch.Alarm(auth, 'ControlAlarm', { metric, threshold: 1, evaluationPeriods: 1 });
-      const heardOnlyWhenFiring = new cloudwatch.Alarm(auth, 'ControlWithoutOk', { metric, threshold: 1, evaluationPeriods: 1 });
+      const heardOnlyWhenFiring = new cloudwatch.Alarm(auth, 'ControlWithoutOk', {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+      });
       heardOnlyWhenFiring.addAlarmAction(action);
     });
     expect(silentAlarms(synth).sort()).toEqual([

@@ -7,7 +7,13 @@ import { Alerts } from '../../../lib/constructs/alerts';
 import { stageSettings } from '../../../lib/stage';
 import type { Resource } from '../../support/cdk';
 
-type Statement = { Sid?: string; Effect: string; Principal?: unknown; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> };
+type Statement = {
+  Sid?: string;
+  Effect: string;
+  Principal?: unknown;
+  Action: string | string[];
+  Condition?: Record<string, Record<string, unknown>>;
+};
 
 function synth(alarmEmail?: string): { stack: Stack; alerts: Alerts; template: Template } {
   const stack = new Stack(undefined, 'Cruddur-dev-Alerts');
@@ -40,7 +46,11 @@ describe('Alerts', () => {
     const statements = (only(template, 'AWS::KMS::Key').Properties.KeyPolicy as { Statement: Statement[] }).Statement;
     const forServices = statements.filter((statement) => JSON.stringify(statement.Principal).includes('Service'));
     expect(forServices).toEqual([
-      expect.objectContaining({ Effect: 'Allow', Principal: { Service: SERVICES }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: SERVICES },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      }),
     ]);
   });
 
@@ -54,10 +64,16 @@ describe('Alerts', () => {
     ['cloudwatch.amazonaws.com', ':cloudwatch:', ':alarm:*'],
     ['events.amazonaws.com', ':events:', ':rule/*'],
   ])('lets %s publish only for this account’s own alarms or rules', (service, arnService, arnResource) => {
-    const statements = topicStatements(synth().template).filter((statement) => JSON.stringify(statement.Principal).includes(service));
+    const statements = topicStatements(synth().template).filter((statement) =>
+      JSON.stringify(statement.Principal).includes(service),
+    );
     expect(statements).toHaveLength(1);
     const [statement] = statements;
-    expect(statement).toMatchObject({ Effect: 'Allow', Action: 'sns:Publish', Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } });
+    expect(statement).toMatchObject({
+      Effect: 'Allow',
+      Action: 'sns:Publish',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
     const sourceArn = JSON.stringify(statement!.Condition!.ArnLike!['aws:SourceArn']);
     expect(sourceArn).toContain(arnService);
     expect(sourceArn).toContain(arnResource);
@@ -88,7 +104,9 @@ describe('Alerts', () => {
       Targets: [{ Arn: { Ref: Match.stringLikeRegexp('^AlertsTopic') }, Id: Match.anyValue(), Input: '{"alert":"x"}' }],
     });
     // Still the one, conditioned, EventBridge statement: aws-events-targets' SnsTopic would add another, open one.
-    const forEvents = topicStatements(Template.fromStack(stack)).filter((statement) => JSON.stringify(statement.Principal).includes('events.amazonaws.com'));
+    const forEvents = topicStatements(Template.fromStack(stack)).filter((statement) =>
+      JSON.stringify(statement.Principal).includes('events.amazonaws.com'),
+    );
     expect(forEvents).toEqual([expect.objectContaining({ Sid: 'RulesOfThisAccountPublish' })]);
   });
 });

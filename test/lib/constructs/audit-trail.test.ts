@@ -4,12 +4,21 @@ import { stageSettings } from '../../../lib/stage';
 import { NO_BUNDLING, synthApp, type Resource } from '../../support/cdk';
 
 function only(template: Template, type: string, idPart: string): [string, Resource] {
-  const found = Object.entries(template.findResources(type)).filter(([id]) => id.includes(idPart)) as [string, Resource][];
+  const found = Object.entries(template.findResources(type)).filter(([id]) => id.includes(idPart)) as [
+    string,
+    Resource,
+  ][];
   expect(found, `${type} ${idPart}`).toHaveLength(1);
   return found[0]!;
 }
 
-type Statement = { Sid?: string; Effect: string; Action: string | string[]; Principal?: unknown; Condition?: Record<string, Record<string, unknown>> };
+type Statement = {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Principal?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+};
 
 describe.each(['dev', 'prod'] as const)('the audit trail (%s)', (stage) => {
   let auth: Template;
@@ -39,7 +48,9 @@ describe.each(['dev', 'prod'] as const)('the audit trail (%s)', (stage) => {
     const trail = statements.filter((s) => JSON.stringify(s.Principal).includes('cloudtrail.amazonaws.com'));
     expect(trail.map((s) => s.Action)).toEqual(['kms:GenerateDataKey*', 'kms:DescribeKey']);
     for (const s of trail) {
-      expect(JSON.stringify(s.Condition?.StringEquals?.['aws:SourceArn'])).toContain(`:trail/Cruddur-${stage}-Auth-audit`);
+      expect(JSON.stringify(s.Condition?.StringEquals?.['aws:SourceArn'])).toContain(
+        `:trail/Cruddur-${stage}-Auth-audit`,
+      );
     }
     expect(trail[0]!.Condition?.StringLike).toHaveProperty(['kms:EncryptionContext:aws:cloudtrail:arn']);
   });
@@ -50,17 +61,30 @@ describe.each(['dev', 'prod'] as const)('the audit trail (%s)', (stage) => {
       const [id, bucket] = only(auth, 'AWS::S3::Bucket', part);
       expect(bucket.DeletionPolicy).toBe('Retain');
       expect(bucket.Properties).toMatchObject({
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
         LifecycleConfiguration: { Rules: [{ ExpirationInDays: days, Status: 'Enabled' }] },
       });
       auth.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: id },
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
       });
     }
     const [accessLogsId] = only(auth, 'AWS::S3::Bucket', 'AuditTrailAccessLogs');
-    auth.hasResourceProperties('AWS::S3::Bucket', { LoggingConfiguration: { DestinationBucketName: { Ref: accessLogsId } } });
+    auth.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: { Ref: accessLogsId } },
+    });
   });
 });
 
@@ -70,6 +94,8 @@ describe('the audit trail with -c existingTrail=true', () => {
     auth.resourceCountIs('AWS::CloudTrail::Trail', 0);
     auth.resourceCountIs('AWS::S3::Bucket', 0);
     expect(Object.keys(auth.findResources('AWS::KMS::Key')).filter((id) => id.startsWith('AuditTrail'))).toEqual([]);
-    expect(Object.keys(auth.findResources('AWS::Events::Rule')).filter((id) => id.startsWith('UserEventsRule'))).toHaveLength(1);
+    expect(
+      Object.keys(auth.findResources('AWS::Events::Rule')).filter((id) => id.startsWith('UserEventsRule')),
+    ).toHaveLength(1);
   });
 });

@@ -1,7 +1,14 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ProjectFunction } from '../../../lib/constructs/project-function';
-import { databaseGroupId, ingressRulesOf, NO_BUNDLING, synthApp, type Resource, type SynthesizedStage } from '../../support/cdk';
+import {
+  databaseGroupId,
+  ingressRulesOf,
+  NO_BUNDLING,
+  synthApp,
+  type Resource,
+  type SynthesizedStage,
+} from '../../support/cdk';
 
 const USER = 'report_reader';
 
@@ -19,7 +26,9 @@ function withBoundClient(context: Record<string, string>): SynthesizedStage {
 }
 
 function variablesOf(synth: SynthesizedStage): Record<string, unknown> {
-  const found = synth.auth.findResources('AWS::Lambda::Function', { Properties: { Description: 'A client bound by the test' } });
+  const found = synth.auth.findResources('AWS::Lambda::Function', {
+    Properties: { Description: 'A client bound by the test' },
+  });
   const fn = Object.values(found)[0] as Resource;
   return (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 }
@@ -28,7 +37,10 @@ function connectStatementsOf(synth: SynthesizedStage, template: 'auth' | 'databa
   const policies = Object.values(synth[template].findResources('AWS::IAM::Policy')) as Resource[];
   return policies
     .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(rolePrefix))
-    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement)
+    .flatMap(
+      (policy) =>
+        (policy.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement,
+    )
     .filter((statement) => statement.Action === 'rds-db:connect')
     .map((statement) => statement.Resource);
 }
@@ -65,7 +77,9 @@ describe('DatabaseStack.bindClient', { timeout: 60_000 }, () => {
       expect.objectContaining({
         Description: 'report reader to PostgreSQL',
         FromPort: 5432,
-        SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^ReportReaderSecurityGroup/) as unknown, 'GroupId'] },
+        SourceSecurityGroupId: {
+          'Fn::GetAtt': [expect.stringMatching(/^ReportReaderSecurityGroup/) as unknown, 'GroupId'],
+        },
       }),
     );
   });
@@ -73,7 +87,12 @@ describe('DatabaseStack.bindClient', { timeout: 60_000 }, () => {
   it('connects through the proxy when there is one, and lets the proxy log in to the instance as that user too', () => {
     const synth = withBoundClient({ proxy: 'true' });
     expect(synth.findings).toEqual([]);
-    expect(variablesOf(synth)).toMatchObject({ DB_HOST: { 'Fn::ImportValue': expect.stringMatching(/Proxy/) as unknown }, DB_PORT: '5432', DB_USER: USER, DB_ENDPOINT_KIND: 'proxy' });
+    expect(variablesOf(synth)).toMatchObject({
+      DB_HOST: { 'Fn::ImportValue': expect.stringMatching(/Proxy/) as unknown },
+      DB_PORT: '5432',
+      DB_USER: USER,
+      DB_ENDPOINT_KIND: 'proxy',
+    });
 
     const grants = connectStatementsOf(synth, 'auth', 'ReportReaderRole');
     expect(grants).toHaveLength(1);
@@ -88,6 +107,8 @@ describe('DatabaseStack.bindClient', { timeout: 60_000 }, () => {
     const proxyGrants = connectStatementsOf(synth, 'database', 'ProxyRole').map((resource) => JSON.stringify(resource));
     const users = ['signup_writer', 'handle_checker', 'sync_writer', 'user_reconciler', USER];
     expect(proxyGrants).toHaveLength(users.length);
-    expect(proxyGrants).toEqual(expect.arrayContaining(users.map((user) => expect.stringMatching(new RegExp(`"/${user}"`)) as unknown)));
+    expect(proxyGrants).toEqual(
+      expect.arrayContaining(users.map((user) => expect.stringMatching(new RegExp(`"/${user}"`)) as unknown)),
+    );
   });
 });

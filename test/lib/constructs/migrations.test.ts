@@ -27,15 +27,23 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
     expect(egress).toHaveLength(2);
     expect(egress).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::GetAtt': [databaseGroupId(synth), 'GroupId'] } }),
+        expect.objectContaining({
+          FromPort: 5432,
+          ToPort: 5432,
+          DestinationSecurityGroupId: { 'Fn::GetAtt': [databaseGroupId(synth), 'GroupId'] },
+        }),
         expect.objectContaining({
           FromPort: 443,
           ToPort: 443,
-          DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SecretsManagerEndpointSecurityGroup/) as unknown },
+          DestinationSecurityGroupId: {
+            'Fn::ImportValue': expect.stringMatching(/SecretsManagerEndpointSecurityGroup/) as unknown,
+          },
         }),
       ]),
     );
-    const group = synth.database.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^MigrateFunction') } });
+    const group = synth.database.findResources('AWS::EC2::SecurityGroup', {
+      Properties: { GroupDescription: Match.stringLikeRegexp('^MigrateFunction') },
+    });
     expect(JSON.stringify(Object.values(group))).not.toContain('0.0.0.0/0');
   });
 
@@ -66,7 +74,11 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
   });
 
   function migrationAssetDir(): string {
-    const fn = Object.values(synth.database.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('migrations') } }))[0] as Resource;
+    const fn = Object.values(
+      synth.database.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('migrations') },
+      }),
+    )[0] as Resource;
     // The asset's directory in the cloud assembly is named after the hash that is also its S3 key.
     const key = (fn.Properties.Code as { S3Key: string }).S3Key;
     return join(synth.assemblyDir, `asset.${key.replace(/\.zip$/, '')}`);
@@ -98,7 +110,9 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
           AWS_SECRET_ACCESS_KEY: 'test',
         };
         // The bundle trusts the RDS CAs it ships and nothing the environment adds: the old NODE_EXTRA_CA_CERTS way is refused.
-        await expect(invokeBundle(join(assetDir, 'index.js'), { ...env, NODE_EXTRA_CA_CERTS: tls.caFile })).rejects.toThrow();
+        await expect(
+          invokeBundle(join(assetDir, 'index.js'), { ...env, NODE_EXTRA_CA_CERTS: tls.caFile }),
+        ).rejects.toThrow();
         // Standing in for "an RDS CA signed this server": the front's CA added to the bundle's own list.
         const result = await invokeBundle(join(assetDir, 'index.js'), env, tls.caFile);
         expect(result).toEqual({ applied: readdirSync(join(assetDir, 'sql', 'migrations')).sort() });
@@ -114,7 +128,10 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
     synth.database.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: { Ref: Match.stringLikeRegexp('Secret') } }),
+          Match.objectLike({
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Resource: { Ref: Match.stringLikeRegexp('Secret') },
+          }),
         ]),
       },
       Roles: [{ Ref: Match.stringLikeRegexp('^MigrateFunctionRole') }],
@@ -161,7 +178,23 @@ async function invokeBundle(bundle: string, env: Record<string, string>, trustCa
 async function startTlsFront(upstreamPort: number): Promise<{ port: number; caFile: string; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'migrate-tls-'));
   const [keyFile, caFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', keyFile, '-out', caFile]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost',
+    '-keyout',
+    keyFile,
+    '-out',
+    caFile,
+  ]);
   const [key, cert] = [readFileSync(keyFile), readFileSync(caFile)];
   const sockets = new Set<Socket>();
   const server = createTcpServer((socket) => {
@@ -192,13 +225,22 @@ async function startTlsFront(upstreamPort: number): Promise<{ port: number; caFi
 }
 
 /** Answers GetSecretValue with the given credentials, as Secrets Manager's JSON protocol does; records each call. */
-async function startSecretsManager(credentials: { username: string; password: string }): Promise<{ url: string; targets: string[]; close(): Promise<void> }> {
+async function startSecretsManager(credentials: {
+  username: string;
+  password: string;
+}): Promise<{ url: string; targets: string[]; close(): Promise<void> }> {
   const targets: string[] = [];
   const server: Server = createHttpServer((request, response) => {
     targets.push(String(request.headers['x-amz-target']));
     request.resume().on('end', () => {
       response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-      response.end(JSON.stringify({ ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:master', Name: 'master', SecretString: JSON.stringify(credentials) }));
+      response.end(
+        JSON.stringify({
+          ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:master',
+          Name: 'master',
+          SecretString: JSON.stringify(credentials),
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

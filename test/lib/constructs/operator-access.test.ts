@@ -19,7 +19,11 @@ describe.each(['dev', 'prod'])('OperatorAccess (%s, -c operatorAccess=true)', (s
   let hostGroupId: string;
   beforeAll(() => {
     synth = synthApp({ stage, operatorAccess: 'true', ...NO_BUNDLING });
-    [hostGroupId] = only(synth.database.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^Operator host') } }));
+    [hostGroupId] = only(
+      synth.database.findResources('AWS::EC2::SecurityGroup', {
+        Properties: { GroupDescription: Match.stringLikeRegexp('^Operator host') },
+      }),
+    );
   });
 
   it('runs a t4g.nano on ARM64 Amazon Linux 2023 with IMDSv2, an encrypted volume, no key pair and no public address', () => {
@@ -28,7 +32,9 @@ describe.each(['dev', 'prod'])('OperatorAccess (%s, -c operatorAccess=true)', (s
     expect(props.InstanceType).toBe('t4g.nano');
     expect(props.KeyName).toBeUndefined();
     expect(JSON.stringify(props.ImageId)).toMatch(/al2023amikernel.*arm64/);
-    expect(props.BlockDeviceMappings).toEqual([expect.objectContaining({ Ebs: expect.objectContaining({ Encrypted: true }) as unknown })]);
+    expect(props.BlockDeviceMappings).toEqual([
+      expect.objectContaining({ Ebs: expect.objectContaining({ Encrypted: true }) as unknown }),
+    ]);
     // One network interface, in an isolated subnet, with no public address and the host's group only.
     expect(props.NetworkInterfaces).toEqual([
       expect.objectContaining({
@@ -45,20 +51,28 @@ describe.each(['dev', 'prod'])('OperatorAccess (%s, -c operatorAccess=true)', (s
 
   it('gives the host a role with AmazonSSMManagedInstanceCore and nothing else', () => {
     const roles = Object.values(synth.database.findResources('AWS::IAM::Role')) as Resource[];
-    const hostRole = roles.find((role) => JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('ec2.amazonaws.com'))!;
+    const hostRole = roles.find((role) =>
+      JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('ec2.amazonaws.com'),
+    )!;
     expect(JSON.stringify(hostRole.Properties.ManagedPolicyArns)).toMatch(/AmazonSSMManagedInstanceCore/);
     expect(hostRole.Properties.ManagedPolicyArns).toHaveLength(1);
     expect(hostRole.Properties.Policies).toBeUndefined();
-    const [roleId] = Object.entries(synth.database.findResources('AWS::IAM::Role')).find(([, role]) => role === hostRole)!;
+    const [roleId] = Object.entries(synth.database.findResources('AWS::IAM::Role')).find(
+      ([, role]) => role === hostRole,
+    )!;
     expect(JSON.stringify(synth.database.findResources('AWS::IAM::Policy'))).not.toContain(`"${roleId}"`);
   });
 
   it('admits nothing in to the host, and lets it out only to the endpoints on 443 and the database', () => {
-    const [, group] = only(synth.database.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^Operator host') } }));
-    expect(group.Properties.SecurityGroupIngress).toBeUndefined();
-    const ingressToHost = (Object.values(synth.database.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]).filter(
-      (rule) => JSON.stringify(rule.Properties.GroupId).includes(hostGroupId),
+    const [, group] = only(
+      synth.database.findResources('AWS::EC2::SecurityGroup', {
+        Properties: { GroupDescription: Match.stringLikeRegexp('^Operator host') },
+      }),
     );
+    expect(group.Properties.SecurityGroupIngress).toBeUndefined();
+    const ingressToHost = (
+      Object.values(synth.database.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]
+    ).filter((rule) => JSON.stringify(rule.Properties.GroupId).includes(hostGroupId));
     expect(ingressToHost).toEqual([]);
     const egress = [
       ...((group.Properties.SecurityGroupEgress as Record<string, unknown>[] | undefined) ?? []),
@@ -70,17 +84,25 @@ describe.each(['dev', 'prod'])('OperatorAccess (%s, -c operatorAccess=true)', (s
     const destinations = egress.map((rule) => JSON.stringify(rule.DestinationSecurityGroupId));
     expect(destinations).toHaveLength(2);
     expect(destinations).toEqual(
-      expect.arrayContaining([expect.stringContaining('OperatorAccessEndpointSecurityGroup'), expect.stringContaining('DatabaseSecurityGroup')]),
+      expect.arrayContaining([
+        expect.stringContaining('OperatorAccessEndpointSecurityGroup'),
+        expect.stringContaining('DatabaseSecurityGroup'),
+      ]),
     );
   });
 
-  it('opens 5432 on the database to the host\'s security group only, never to an address range', () => {
-    const fromHost = (Object.values(synth.database.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]).filter((rule) =>
-      JSON.stringify(rule.Properties.SourceSecurityGroupId).includes(hostGroupId),
+  it("opens 5432 on the database to the host's security group only, never to an address range", () => {
+    const fromHost = (
+      Object.values(synth.database.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]
+    ).filter((rule) => JSON.stringify(rule.Properties.SourceSecurityGroupId).includes(hostGroupId));
+    const toDatabase = fromHost.filter((rule) =>
+      JSON.stringify(rule.Properties.GroupId).includes('DatabaseSecurityGroup'),
     );
-    const toDatabase = fromHost.filter((rule) => JSON.stringify(rule.Properties.GroupId).includes('DatabaseSecurityGroup'));
     expect(toDatabase).toHaveLength(1);
-    expect(toDatabase[0]!.Properties).toMatchObject({ IpProtocol: 'tcp', FromPort: { 'Fn::GetAtt': [expect.stringMatching(/^Database/), 'Endpoint.Port'] } });
+    expect(toDatabase[0]!.Properties).toMatchObject({
+      IpProtocol: 'tcp',
+      FromPort: { 'Fn::GetAtt': [expect.stringMatching(/^Database/), 'Endpoint.Port'] },
+    });
     expect(toDatabase[0]!.Properties.CidrIp).toBeUndefined();
   });
 
@@ -88,7 +110,9 @@ describe.each(['dev', 'prod'])('OperatorAccess (%s, -c operatorAccess=true)', (s
     const endpoints = Object.values(synth.database.findResources('AWS::EC2::VPCEndpoint')) as Resource[];
     expect(endpoints.map(serviceOf).sort()).toEqual([...SESSION_MANAGER].sort());
     const [endpointGroupId, endpointGroup] = only(
-      synth.database.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^Session Manager endpoints') } }),
+      synth.database.findResources('AWS::EC2::SecurityGroup', {
+        Properties: { GroupDescription: Match.stringLikeRegexp('^Session Manager endpoints') },
+      }),
     );
     for (const endpoint of endpoints) {
       expect(endpoint.Properties).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
@@ -96,11 +120,15 @@ describe.each(['dev', 'prod'])('OperatorAccess (%s, -c operatorAccess=true)', (s
       expect(endpoint.Properties.SubnetIds).toHaveLength(2);
     }
     expect(endpointGroup.Properties.SecurityGroupIngress).toBeUndefined();
-    const ingress = (Object.values(synth.database.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]).filter((rule) =>
-      JSON.stringify(rule.Properties.GroupId).includes(endpointGroupId),
-    );
+    const ingress = (
+      Object.values(synth.database.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]
+    ).filter((rule) => JSON.stringify(rule.Properties.GroupId).includes(endpointGroupId));
     expect(ingress.map((rule) => rule.Properties)).toEqual([
-      expect.objectContaining({ FromPort: 443, ToPort: 443, SourceSecurityGroupId: { 'Fn::GetAtt': [hostGroupId, 'GroupId'] } }),
+      expect.objectContaining({
+        FromPort: 443,
+        ToPort: 443,
+        SourceSecurityGroupId: { 'Fn::GetAtt': [hostGroupId, 'GroupId'] },
+      }),
     ]);
   });
 
@@ -127,8 +155,17 @@ describe.each(['dev', 'prod'])('without operatorAccess (%s)', (stage) => {
 describe('-c endpointAzs=1 (dev)', () => {
   it('puts every interface endpoint of the app, Session Manager and Cognito included, in one isolated subnet', () => {
     const synth = synthApp({ stage: 'dev', operatorAccess: 'true', endpointAzs: '1', ...NO_BUNDLING });
-    const endpoints = [synth.network, synth.database, synth.auth].flatMap((template) => Object.values(template.findResources('AWS::EC2::VPCEndpoint')) as Resource[]);
-    expect(endpoints.map(serviceOf).sort()).toEqual(['cognito-idp', 'ec2messages', 'secretsmanager', 'sqs', 'ssm', 'ssmmessages']);
+    const endpoints = [synth.network, synth.database, synth.auth].flatMap(
+      (template) => Object.values(template.findResources('AWS::EC2::VPCEndpoint')) as Resource[],
+    );
+    expect(endpoints.map(serviceOf).sort()).toEqual([
+      'cognito-idp',
+      'ec2messages',
+      'secretsmanager',
+      'sqs',
+      'ssm',
+      'ssmmessages',
+    ]);
     const subnets = new Set<string>();
     for (const endpoint of endpoints) {
       const ids = endpoint.Properties.SubnetIds as unknown[];

@@ -1,6 +1,13 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { databaseGroupId, ingressRulesOf, NO_BUNDLING, synthApp, type Resource, type SynthesizedStage } from '../../support/cdk';
+import {
+  databaseGroupId,
+  ingressRulesOf,
+  NO_BUNDLING,
+  synthApp,
+  type Resource,
+  type SynthesizedStage,
+} from '../../support/cdk';
 
 // These look at the instance's resources, not at any bundle.
 describe.each(['dev', 'prod'] as const)('PostgresInstance in DatabaseStack (%s)', (stage) => {
@@ -33,14 +40,21 @@ describe.each(['dev', 'prod'] as const)('PostgresInstance in DatabaseStack (%s)'
 
   it('keeps values out of the exported Postgres logs (no bind parameters, no DETAIL lines)', () => {
     synth.database.hasResourceProperties('AWS::RDS::DBParameterGroup', {
-      Parameters: Match.objectLike({ log_parameter_max_length: '0', log_parameter_max_length_on_error: '0', log_error_verbosity: 'terse' }),
+      Parameters: Match.objectLike({
+        log_parameter_max_length: '0',
+        log_parameter_max_length_on_error: '0',
+        log_error_verbosity: 'terse',
+      }),
     });
   });
 
   it('generates the master credentials into Secrets Manager and rotates them', () => {
     const { database } = synth;
     database.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', SecretStringTemplate: Match.stringLikeRegexp('cruddur_admin') }),
+      GenerateSecretString: Match.objectLike({
+        GenerateStringKey: 'password',
+        SecretStringTemplate: Match.stringLikeRegexp('cruddur_admin'),
+      }),
     });
     database.hasResourceProperties('AWS::RDS::DBInstance', {
       MasterUserPassword: { 'Fn::Join': ['', Match.arrayWith([':SecretString:password::}}'])] },
@@ -105,7 +119,10 @@ describe('PostgresInstance options', { timeout: 60_000 }, () => {
     synth.database.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 'rds-db:connect', Resource: { 'Fn::Join': ['', Match.arrayWith(['/signup_writer'])] } }),
+          Match.objectLike({
+            Action: 'rds-db:connect',
+            Resource: { 'Fn::Join': ['', Match.arrayWith(['/signup_writer'])] },
+          }),
         ]),
       },
       Roles: [{ Ref: Match.stringLikeRegexp('^ProxyRole') }],

@@ -54,7 +54,8 @@ describe('the app with allowedRegions', { timeout: 120_000 }, () => {
     const synth = synthApp({ ...NO_BUNDLING, stage: 'prod', allowedRegions: 'eu-west-1, eu-central-1' });
     const templates = templatesOf(synth.assemblyDir);
     expect(Object.keys(templates).length).toBeGreaterThanOrEqual(4);
-    for (const [file, template] of Object.entries(templates)) expect(template.Rules?.[ALLOWED_REGIONS_RULE], file).toEqual(regionRule(EU));
+    for (const [file, template] of Object.entries(templates))
+      expect(template.Rules?.[ALLOWED_REGIONS_RULE], file).toEqual(regionRule(EU));
     for (const stack of [synth.stacks.alerts, synth.stacks.network, synth.stacks.database, synth.stacks.auth]) {
       expect(Token.isUnresolved(stack.region), stack.stackName).toBe(true);
       expect(Token.isUnresolved(stack.account), stack.stackName).toBe(true);

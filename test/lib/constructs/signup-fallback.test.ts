@@ -14,8 +14,11 @@ function logicalId(template: Template, type: string, pathPart: string): string {
 }
 
 function statementsOf(template: Template, policyIdPart: string): { Action: string | string[]; Resource: unknown }[] {
-  const policy = template.findResources('AWS::IAM::Policy')[logicalId(template, 'AWS::IAM::Policy', policyIdPart)] as Resource;
-  return (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement;
+  const policy = template.findResources('AWS::IAM::Policy')[
+    logicalId(template, 'AWS::IAM::Policy', policyIdPart)
+  ] as Resource;
+  return (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] })
+    .Statement;
 }
 
 describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeout: 120_000 }, (stage) => {
@@ -50,7 +53,11 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
         Queues: [{ Ref: id }],
         PolicyDocument: {
           Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
           ]),
         },
       });
@@ -99,12 +106,21 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
   });
 
   it('runs the replay function in the VPC as sync_writer with the erasure policy, and no queue URL of its own', () => {
-    const replay = resourceOf(auth, replayId).Properties as Record<string, { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }>;
+    const replay = resourceOf(auth, replayId).Properties as Record<
+      string,
+      { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }
+    >;
     expect(replay.VpcConfig?.SubnetIds).toHaveLength(2);
-    expect(replay.Environment?.Variables).toMatchObject({ DB_USER: 'sync_writer', CONNECTION_URL: '', ERASURE_POLICY: 'delete' });
+    expect(replay.Environment?.Variables).toMatchObject({
+      DB_USER: 'sync_writer',
+      CONNECTION_URL: '',
+      ERASURE_POLICY: 'delete',
+    });
     expect(replay.Environment?.Variables).not.toHaveProperty('FALLBACK_QUEUE_URL');
     const actions = statementsOf(auth, 'SignupFallbackReplayFunctionRoleDefaultPolicy').flatMap((s) => s.Action);
-    expect(actions).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'kms:Decrypt', 'rds-db:connect']));
+    expect(actions).toEqual(
+      expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'kms:Decrypt', 'rds-db:connect']),
+    );
     expect(actions).not.toContain('sqs:SendMessage');
   });
 
@@ -113,13 +129,17 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
     const fn = resourceOf(auth, fnId).Properties as { Environment: { Variables: Record<string, unknown> } };
     expect(fn.Environment.Variables.FALLBACK_QUEUE_URL).toEqual({ Ref: queueId });
     const statements = statementsOf(auth, 'PostConfirmationFunctionRoleDefaultPolicy');
-    expect(statements).toContainEqual(expect.objectContaining({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }));
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }),
+    );
     expect(statements).toContainEqual(
       expect.objectContaining({
         Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
         Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
         // Only through SQS: the key cannot be used directly with these rights.
-        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+        Condition: {
+          StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+        },
       }),
     );
     const actions = statements.flatMap((s) => s.Action);
@@ -139,7 +159,11 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
             Principal: { AWS: '*' },
             Action: 'sqs:SendMessage',
             Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
-            Condition: { ArnNotEquals: { 'aws:PrincipalArn': [producer('PostConfirmationFunctionRole'), producer('UserEventsFunctionRole')] } },
+            Condition: {
+              ArnNotEquals: {
+                'aws:PrincipalArn': [producer('PostConfirmationFunctionRole'), producer('UserEventsFunctionRole')],
+              },
+            },
           },
         ]),
       },
@@ -171,7 +195,10 @@ describe.each(['dev', 'prod'])('the sign-up fallback in AuthStack (%s)', { timeo
       FunctionName: { 'Fn::GetAtt': [preSignUpId, 'Arn'] },
       Principal: 'cognito-idp.amazonaws.com',
     });
-    const fn = resourceOf(auth, preSignUpId).Properties as Record<string, { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }>;
+    const fn = resourceOf(auth, preSignUpId).Properties as Record<
+      string,
+      { Variables?: Record<string, unknown>; SubnetIds?: unknown[] }
+    >;
     expect(fn.VpcConfig?.SubnetIds).toHaveLength(2);
     expect(fn.Environment?.Variables).toMatchObject({ DB_USER: 'handle_checker' });
   });

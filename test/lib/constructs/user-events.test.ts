@@ -5,12 +5,21 @@ import { CALLS_WITHOUT_POOL_ID } from '../../../lib/constructs/user-events';
 import { NO_BUNDLING, synthApp, type Resource } from '../../support/cdk';
 
 function only(template: Template, type: string, idPart: string): [string, Resource] {
-  const found = Object.entries(template.findResources(type)).filter(([id]) => id.includes(idPart)) as [string, Resource][];
+  const found = Object.entries(template.findResources(type)).filter(([id]) => id.includes(idPart)) as [
+    string,
+    Resource,
+  ][];
   expect(found, `${type} ${idPart}`).toHaveLength(1);
   return found[0]!;
 }
 
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Principal?: unknown };
+type Statement = {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+  Principal?: unknown;
+};
 
 describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
   let auth: Template;
@@ -29,22 +38,34 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
     const [, rule] = only(auth, 'AWS::Events::Rule', 'UserEventsRule');
     expect(rule.Properties.EventBusName).toBeUndefined();
     expect(rule.Properties.EventPattern).toEqual({
-      'source': ['aws.cognito-idp'],
+      source: ['aws.cognito-idp'],
       'detail-type': ['AWS API Call via CloudTrail'],
-      'detail': {
-        'eventSource': ['cognito-idp.amazonaws.com'],
-        'eventName': [...USER_EVENT_NAMES],
-        'errorCode': [{ exists: false }],
-        '$or': [{ requestParameters: { userPoolId: [{ Ref: poolId }] } }, { eventName: [...CALLS_WITHOUT_POOL_ID] }],
+      detail: {
+        eventSource: ['cognito-idp.amazonaws.com'],
+        eventName: [...USER_EVENT_NAMES],
+        errorCode: [{ exists: false }],
+        $or: [{ requestParameters: { userPoolId: [{ Ref: poolId }] } }, { eventName: [...CALLS_WITHOUT_POOL_ID] }],
       },
     });
-    for (const name of ['AdminCreateUser', 'AdminUpdateUserAttributes', 'UpdateUserAttributes', 'VerifyUserAttribute', 'AdminDeleteUser', 'DeleteUser', 'AdminDisableUser', 'AdminEnableUser', 'AdminLinkProviderForUser']) {
+    for (const name of [
+      'AdminCreateUser',
+      'AdminUpdateUserAttributes',
+      'UpdateUserAttributes',
+      'VerifyUserAttribute',
+      'AdminDeleteUser',
+      'DeleteUser',
+      'AdminDisableUser',
+      'AdminEnableUser',
+      'AdminLinkProviderForUser',
+    ]) {
       expect(USER_EVENT_NAMES).toContain(name);
     }
   });
 
   it('lets only the calls made with an access token or a client id (no pool id in the request) through without the pool filter', () => {
-    expect(CALLS_WITHOUT_POOL_ID).toEqual(expect.arrayContaining(['DeleteUser', 'UpdateUserAttributes', 'VerifyUserAttribute']));
+    expect(CALLS_WITHOUT_POOL_ID).toEqual(
+      expect.arrayContaining(['DeleteUser', 'UpdateUserAttributes', 'VerifyUserAttribute']),
+    );
     expect(CALLS_WITHOUT_POOL_ID.filter((name) => name.startsWith('Admin'))).toEqual([]);
   });
 
@@ -73,9 +94,19 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
     const [, policy] = only(auth, 'AWS::SQS::QueuePolicy', 'UserEventsDeadLetterQueue');
     const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
     const [ruleId] = only(auth, 'AWS::Events::Rule', 'UserEventsRule');
-    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
     expect(statements).toContainEqual(
-      expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } } }),
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'sqs:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+      }),
     );
     expect(statements).toContainEqual(
       expect.objectContaining({
@@ -110,7 +141,9 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
       SYNC_QUEUE_URL: { Ref: queueId },
     });
     // No ENI permissions for a function with no ENIs.
-    expect(Object.keys(auth.findResources('AWS::IAM::Policy')).filter((id) => id.startsWith('UserEventsFunctionVpcAccess'))).toEqual([]);
+    expect(
+      Object.keys(auth.findResources('AWS::IAM::Policy')).filter((id) => id.startsWith('UserEventsFunctionVpcAccess')),
+    ).toEqual([]);
   });
 
   it('may read users of this pool only, and send to the sync queue only, through SQS only', () => {
@@ -118,13 +151,19 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
     const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
     const [queueId] = only(auth, 'AWS::SQS::Queue', 'SignupFallbackQueue');
     const [keyId] = only(auth, 'AWS::KMS::Key', 'SignupFallbackKey');
-    expect(statements).toContainEqual(expect.objectContaining({ Action: 'cognito-idp:AdminGetUser', Resource: { 'Fn::GetAtt': [poolId, 'Arn'] } }));
-    expect(statements).toContainEqual(expect.objectContaining({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }));
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: 'cognito-idp:AdminGetUser', Resource: { 'Fn::GetAtt': [poolId, 'Arn'] } }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }),
+    );
     expect(statements).toContainEqual(
       expect.objectContaining({
         Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
         Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
-        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+        Condition: {
+          StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+        },
       }),
     );
     const cognito = statements.filter((s) => JSON.stringify(s.Action).includes('cognito-idp'));

@@ -4,7 +4,10 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, startMigratedServer, setRolePasswords, type TestServer } from '../../support/postgres';
 
-const MIGRATION = readFileSync(join(__dirname, '..', '..', '..', 'sql', 'migrations', '0002_signup_writer_role.sql'), 'utf8');
+const MIGRATION = readFileSync(
+  join(__dirname, '..', '..', '..', 'sql', 'migrations', '0002_signup_writer_role.sql'),
+  'utf8',
+);
 // On RDS the role logs in with IAM tokens; this loopback-only test server gives it a throwaway password.
 const TEST_PASSWORD = 'signup-writer-local-test';
 
@@ -33,7 +36,10 @@ beforeAll(async () => {
     adminUrl,
     "INSERT INTO public.users (cognito_user_id, email, display_name, handle) VALUES ('seed-user', 'seed@example.com', 'Seed', 'seed')",
   );
-  await adminQuery(adminUrl, "INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = 'seed-user'");
+  await adminQuery(
+    adminUrl,
+    "INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = 'seed-user'",
+  );
   writer = new Client({ connectionString: writerUrl() });
   await writer.connect();
 });
@@ -69,12 +75,17 @@ describe('signup_writer', () => {
 
 describe('0002_signup_writer_role.sql', () => {
   it('runs again without error and grants rds_iam when that role exists, as it does on RDS', async () => {
-    await adminQuery(adminUrl, "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam; END IF; END $$");
+    await adminQuery(
+      adminUrl,
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam; END IF; END $$",
+    );
     await adminQuery(adminUrl, MIGRATION);
     const admin = new Client({ connectionString: adminUrl });
     await admin.connect();
     try {
-      const { rows } = await admin.query<{ member: boolean }>("SELECT pg_has_role('signup_writer', 'rds_iam', 'MEMBER') AS member");
+      const { rows } = await admin.query<{ member: boolean }>(
+        "SELECT pg_has_role('signup_writer', 'rds_iam', 'MEMBER') AS member",
+      );
       expect(rows).toEqual([{ member: true }]);
       const grants = await admin.query<{ privilege_type: string; column_name: string }>(
         "SELECT privilege_type, column_name FROM information_schema.column_privileges WHERE grantee = 'signup_writer' AND table_name = 'users' AND privilege_type = 'UPDATE' ORDER BY column_name",

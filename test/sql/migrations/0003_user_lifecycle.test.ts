@@ -77,15 +77,35 @@ interface UserRow {
 }
 
 function state(sub: string, minute: number, fields: Partial<UserState> = {}): UserState {
-  return { sub, email: `${sub}@example.com`, name: `Name ${sub}`, handle: sub, enabled: true, modified_at: at(minute), read_at: at(minute), ...fields };
+  return {
+    sub,
+    email: `${sub}@example.com`,
+    name: `Name ${sub}`,
+    handle: sub,
+    enabled: true,
+    modified_at: at(minute),
+    read_at: at(minute),
+    ...fields,
+  };
 }
 
-async function applyUsers(users: readonly UserState[], runId: string | null = null, client: Client = as.sync_writer): Promise<Applied[]> {
-  const { rows } = await client.query<Applied>('SELECT * FROM sync.apply_users($1::jsonb, $2)', [JSON.stringify(users), runId]);
+async function applyUsers(
+  users: readonly UserState[],
+  runId: string | null = null,
+  client: Client = as.sync_writer,
+): Promise<Applied[]> {
+  const { rows } = await client.query<Applied>('SELECT * FROM sync.apply_users($1::jsonb, $2)', [
+    JSON.stringify(users),
+    runId,
+  ]);
   return rows;
 }
 
-async function outcomes(users: readonly UserState[], runId: string | null = null, client: Client = as.sync_writer): Promise<Record<string, string>> {
+async function outcomes(
+  users: readonly UserState[],
+  runId: string | null = null,
+  client: Client = as.sync_writer,
+): Promise<Record<string, string>> {
   const rows = await applyUsers(users, runId, client);
   return Object.fromEntries(rows.map((row) => [row.cognito_user_id, row.outcome]));
 }
@@ -161,11 +181,10 @@ async function completedRun(): Promise<string> {
 }
 
 async function pruneCandidates(runId: string, afterSub: string | null = null, max = 100): Promise<string[]> {
-  const { rows } = await as.user_reconciler.query<{ sub: string }>('SELECT sub FROM sync.prune_candidates($1, $2, $3) AS sub', [
-    runId,
-    afterSub,
-    max,
-  ]);
+  const { rows } = await as.user_reconciler.query<{ sub: string }>(
+    'SELECT sub FROM sync.prune_candidates($1, $2, $3) AS sub',
+    [runId, afterSub, max],
+  );
   return rows.map((candidate) => candidate.sub);
 }
 
@@ -174,7 +193,9 @@ async function reset(): Promise<void> {
 }
 
 /** A handle of 2048 distinct CJK characters: valid text within Cognito's limit, too large for the btree index. */
-const OVERSIZED_HANDLE = Array.from({ length: 2048 }, (_, i) => String.fromCodePoint(0x4e00 + ((i * 7919) % 20000))).join('');
+const OVERSIZED_HANDLE = Array.from({ length: 2048 }, (_, i) =>
+  String.fromCodePoint(0x4e00 + ((i * 7919) % 20000)),
+).join('');
 
 /**
  * Applies the migrations up to and including 0003, as `url`'s user: the schema this file tests, whatever later
@@ -213,17 +234,25 @@ afterAll(async () => {
 
 // Each function with arguments it accepts, preparing as the superuser whatever run it needs.
 const CALLS: Record<string, (client: Client) => Promise<unknown>> = {
-  sign_up: (client) => client.query("SELECT * FROM sync.sign_up('call-' || gen_random_uuid(), NULL, NULL, ARRAY['h'], now())"),
+  sign_up: (client) =>
+    client.query("SELECT * FROM sync.sign_up('call-' || gen_random_uuid(), NULL, NULL, ARRAY['h'], now())"),
   apply_users: (client) =>
-    client.query("SELECT * FROM sync.apply_users(jsonb_build_array(jsonb_build_object('sub', 'call-' || gen_random_uuid(), 'enabled', true, 'read_at', now())))"),
+    client.query(
+      "SELECT * FROM sync.apply_users(jsonb_build_array(jsonb_build_object('sub', 'call-' || gen_random_uuid(), 'enabled', true, 'read_at', now())))",
+    ),
   erase_user: (client) => client.query("SELECT sync.erase_user('call-' || gen_random_uuid(), 'delete')"),
   begin_reconcile: (client) => client.query('SELECT * FROM sync.begin_reconcile()'),
   apply_reconcile_page: async (client) => {
     const run = await beginReconcile(admin);
-    return client.query("SELECT * FROM sync.apply_reconcile_page($1, $2, '[]', 'next')", [run.run_id, run.pagination_token]);
+    return client.query("SELECT * FROM sync.apply_reconcile_page($1, $2, '[]', 'next')", [
+      run.run_id,
+      run.pagination_token,
+    ]);
   },
-  rewind_reconcile: async (client) => client.query('SELECT sync.rewind_reconcile($1)', [(await beginReconcile(admin)).run_id]),
-  prune_candidates: async (client) => client.query('SELECT * FROM sync.prune_candidates($1, NULL, 10)', [await completedRun()]),
+  rewind_reconcile: async (client) =>
+    client.query('SELECT sync.rewind_reconcile($1)', [(await beginReconcile(admin)).run_id]),
+  prune_candidates: async (client) =>
+    client.query('SELECT * FROM sync.prune_candidates($1, NULL, 10)', [await completedRun()]),
   record_prune: async (client) => client.query('SELECT sync.record_prune($1, 0)', [await completedRun()]),
   handle_taken: (client) => client.query("SELECT sync.handle_taken('h')"),
   // Internal helpers: callable by nobody but the other functions.
@@ -234,7 +263,15 @@ const CALLS: Record<string, (client: Client) => Promise<unknown>> = {
 const MAY_CALL: Record<Role, readonly string[]> = {
   signup_writer: ['sign_up'],
   sync_writer: ['sign_up', 'apply_users', 'erase_user'],
-  user_reconciler: ['apply_users', 'erase_user', 'begin_reconcile', 'apply_reconcile_page', 'rewind_reconcile', 'prune_candidates', 'record_prune'],
+  user_reconciler: [
+    'apply_users',
+    'erase_user',
+    'begin_reconcile',
+    'apply_reconcile_page',
+    'rewind_reconcile',
+    'prune_candidates',
+    'record_prune',
+  ],
   handle_checker: ['handle_taken'],
 };
 
@@ -299,7 +336,12 @@ describe('privileges', () => {
   );
   // signup_writer keeps its 0002 grants on public.users for now; it gets nothing on the new tables.
   const signupWriterCases = ['sync.erased_users', 'sync.reconcile_runs'].flatMap((table) =>
-    Object.entries(TABLE_STATEMENTS[table]!).map(([verb, sql]) => ({ role: 'signup_writer' as const, table, verb, sql })),
+    Object.entries(TABLE_STATEMENTS[table]!).map(([verb, sql]) => ({
+      role: 'signup_writer' as const,
+      table,
+      verb,
+      sql,
+    })),
   );
   for (const { role, table, verb, sql } of [...tableCases, ...signupWriterCases]) {
     it(`refuses ${role} ${verb} on ${table}`, async () => {
@@ -315,7 +357,13 @@ describe('privileges', () => {
   }
 
   it('makes every sync function a SECURITY DEFINER of users_sync_owner with a fixed search_path and no EXECUTE for PUBLIC', async () => {
-    const { rows } = await admin.query<{ proname: string; definer: boolean; owner: string; config: string[] | null; public_execute: boolean }>(
+    const { rows } = await admin.query<{
+      proname: string;
+      definer: boolean;
+      owner: string;
+      config: string[] | null;
+      public_execute: boolean;
+    }>(
       `SELECT p.proname, p.prosecdef AS definer, pg_get_userbyid(p.proowner) AS owner, p.proconfig AS config,
               EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a WHERE a.grantee = 0) AS public_execute
          FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
@@ -340,7 +388,15 @@ describe('privileges', () => {
          FROM pg_roles AS r WHERE r.rolname = 'users_sync_owner'`,
     );
     expect(rows).toEqual([
-      { rolcanlogin: false, rolsuper: false, rolcreaterole: false, activities: false, create_sync: false, create_public: false, temporary: false },
+      {
+        rolcanlogin: false,
+        rolsuper: false,
+        rolcreaterole: false,
+        activities: false,
+        create_sync: false,
+        create_public: false,
+        temporary: false,
+      },
     ]);
   });
 
@@ -368,27 +424,45 @@ describe('sync.sign_up', () => {
   beforeEach(reset);
 
   it('inserts a new user with the first candidate and the time its state was read', async () => {
-    expect(await signUp('s-1', 'a@example.com', ['alice', 'alice_s1'], at(1))).toEqual({ outcome: 'inserted', handle_adjusted: false });
-    expect(await row('s-1')).toMatchObject({ email: 'a@example.com', display_name: 'Name s-1', handle: 'alice', enabled: true, synced_at: new Date(at(1)) });
+    expect(await signUp('s-1', 'a@example.com', ['alice', 'alice_s1'], at(1))).toEqual({
+      outcome: 'inserted',
+      handle_adjusted: false,
+    });
+    expect(await row('s-1')).toMatchObject({
+      email: 'a@example.com',
+      display_name: 'Name s-1',
+      handle: 'alice',
+      enabled: true,
+      synced_at: new Date(at(1)),
+    });
   });
 
   it('changes nothing when the same sign-up is retried', async () => {
     await signUp('s-1', 'a@example.com', ['alice'], at(1));
     const before = await row('s-1');
-    expect(await signUp('s-1', 'a@example.com', ['alice'], at(1))).toEqual({ outcome: 'unchanged', handle_adjusted: false });
+    expect(await signUp('s-1', 'a@example.com', ['alice'], at(1))).toEqual({
+      outcome: 'unchanged',
+      handle_adjusted: false,
+    });
     expect(await row('s-1')).toEqual(before);
   });
 
   it('refreshes email and name from a newer state but never the handle', async () => {
     await signUp('s-1', 'a@example.com', ['alice'], at(1));
-    expect(await signUp('s-1', 'b@example.com', ['bob'], at(2))).toEqual({ outcome: 'updated', handle_adjusted: false });
+    expect(await signUp('s-1', 'b@example.com', ['bob'], at(2))).toEqual({
+      outcome: 'updated',
+      handle_adjusted: false,
+    });
     expect(await row('s-1')).toMatchObject({ email: 'b@example.com', handle: 'alice', synced_at: new Date(at(2)) });
   });
 
   it('writes nothing for an older state', async () => {
     await signUp('s-1', 'b@example.com', ['alice'], at(2));
     const before = await row('s-1');
-    expect(await signUp('s-1', 'a@example.com', ['alice'], at(1))).toEqual({ outcome: 'stale', handle_adjusted: false });
+    expect(await signUp('s-1', 'a@example.com', ['alice'], at(1))).toEqual({
+      outcome: 'stale',
+      handle_adjusted: false,
+    });
     expect(await row('s-1')).toEqual(before);
   });
 
@@ -400,14 +474,19 @@ describe('sync.sign_up', () => {
   });
 
   it('overrides a row written before synced_at existed', async () => {
-    await admin.query("INSERT INTO public.users (cognito_user_id, email, handle) VALUES ('s-old', 'old@example.com', 'old')");
+    await admin.query(
+      "INSERT INTO public.users (cognito_user_id, email, handle) VALUES ('s-old', 'old@example.com', 'old')",
+    );
     expect((await signUp('s-old', 'new@example.com', ['old'], at(1))).outcome).toBe('updated');
     expect(await row('s-old')).toMatchObject({ email: 'new@example.com', synced_at: new Date(at(1)) });
   });
 
   it('refuses a tombstoned user and writes nothing', async () => {
     await erase('s-gone', 'delete');
-    expect(await signUp('s-gone', 'a@example.com', ['alice'], at(1))).toEqual({ outcome: 'erased', handle_adjusted: false });
+    expect(await signUp('s-gone', 'a@example.com', ['alice'], at(1))).toEqual({
+      outcome: 'erased',
+      handle_adjusted: false,
+    });
     expect(await row('s-gone')).toBeUndefined();
   });
 
@@ -452,8 +531,16 @@ describe('sync.sign_up', () => {
 
   it('inserts once when the same sign-up arrives on 5 connections at once', async () => {
     const writers = await Promise.all(Array.from({ length: 5 }, () => connectAs('signup_writer')));
-    const results = await Promise.all(writers.map((writer) => signUp('s-same', 'a@example.com', ['same'], at(1), writer)));
-    expect(results.map((result) => result.outcome).sort()).toEqual(['inserted', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    const results = await Promise.all(
+      writers.map((writer) => signUp('s-same', 'a@example.com', ['same'], at(1), writer)),
+    );
+    expect(results.map((result) => result.outcome).sort()).toEqual([
+      'inserted',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
     const { rows } = await admin.query("SELECT 1 FROM public.users WHERE cognito_user_id = 's-same'");
     expect(rows).toHaveLength(1);
   });
@@ -463,7 +550,9 @@ describe('sync.apply_users', () => {
   beforeEach(reset);
 
   it('inserts an absent user with every field of its state', async () => {
-    expect(await outcomes([state('u-1', 1, { handle_candidates: ['first', 'second'], enabled: false })])).toEqual({ 'u-1': 'inserted' });
+    expect(await outcomes([state('u-1', 1, { handle_candidates: ['first', 'second'], enabled: false })])).toEqual({
+      'u-1': 'inserted',
+    });
     expect(await row('u-1')).toMatchObject({
       email: 'u-1@example.com',
       display_name: 'Name u-1',
@@ -482,7 +571,11 @@ describe('sync.apply_users', () => {
   ])('updates the %s from a newer state', async (_field, change, expected) => {
     await applyUsers([state('u-1', 1)]);
     expect(await outcomes([state('u-1', 2, change)])).toEqual({ 'u-1': 'updated' });
-    expect(await row('u-1')).toMatchObject({ ...expected, synced_at: new Date(at(2)), pool_modified_at: new Date(at(2)) });
+    expect(await row('u-1')).toMatchObject({
+      ...expected,
+      synced_at: new Date(at(2)),
+      pool_modified_at: new Date(at(2)),
+    });
   });
 
   it('disables and enables a user again', async () => {
@@ -496,7 +589,9 @@ describe('sync.apply_users', () => {
   it('never rolls a newer state back with an older one', async () => {
     await applyUsers([state('u-1', 5, { enabled: false, email: 'newer@example.com' })]);
     const before = await row('u-1');
-    expect(await outcomes([state('u-1', 4, { enabled: true, email: 'older@example.com', handle: 'older' })])).toEqual({ 'u-1': 'stale' });
+    expect(await outcomes([state('u-1', 4, { enabled: true, email: 'older@example.com', handle: 'older' })])).toEqual({
+      'u-1': 'stale',
+    });
     expect(await row('u-1')).toEqual(before);
   });
 
@@ -576,11 +671,21 @@ describe('sync.apply_users', () => {
   });
 
   it('applies two states of one sub in one batch in their order', async () => {
-    expect(await applyUsers([state('u-1', 1, { email: 'first@example.com' }), state('u-1', 2, { email: 'second@example.com' })])).toEqual([
+    expect(
+      await applyUsers([
+        state('u-1', 1, { email: 'first@example.com' }),
+        state('u-1', 2, { email: 'second@example.com' }),
+      ]),
+    ).toEqual([
       { cognito_user_id: 'u-1', outcome: 'inserted', error_code: null },
       { cognito_user_id: 'u-1', outcome: 'updated', error_code: null },
     ]);
-    expect(await applyUsers([state('u-1', 4, { email: 'fourth@example.com' }), state('u-1', 3, { email: 'third@example.com' })])).toEqual([
+    expect(
+      await applyUsers([
+        state('u-1', 4, { email: 'fourth@example.com' }),
+        state('u-1', 3, { email: 'third@example.com' }),
+      ]),
+    ).toEqual([
       { cognito_user_id: 'u-1', outcome: 'updated', error_code: null },
       { cognito_user_id: 'u-1', outcome: 'stale', error_code: null },
     ]);
@@ -638,7 +743,10 @@ describe('sync.erase_user', () => {
 
   async function userWithActivity(sub: string): Promise<void> {
     await applyUsers([state(sub, 1)]);
-    await admin.query("INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = $1", [sub]);
+    await admin.query(
+      "INSERT INTO public.activities (user_uuid, message) SELECT uuid, 'hello' FROM public.users WHERE cognito_user_id = $1",
+      [sub],
+    );
   }
 
   async function activities(): Promise<number> {
@@ -695,14 +803,19 @@ describe('sync.erase_user', () => {
     const anonymized = await row('e-anon');
     expect((await as.signup_writer.query(upsert, ['e-del', 'a@example.com', 'A', 'a'])).rows).toEqual([]);
     expect((await as.signup_writer.query(upsert, ['e-anon', 'b@example.com', 'B', 'b'])).rows).toEqual([]);
-    const update = await as.signup_writer.query("UPDATE public.users SET email = 'c@example.com' WHERE cognito_user_id = 'e-anon'");
+    const update = await as.signup_writer.query(
+      "UPDATE public.users SET email = 'c@example.com' WHERE cognito_user_id = 'e-anon'",
+    );
     expect(update.rowCount).toBe(0);
     expect(await row('e-del')).toBeUndefined();
     expect(await row('e-anon')).toEqual(anonymized);
   });
 
   async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-    return Promise.race([work.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
+    return Promise.race([
+      work.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms)),
+    ]);
   }
 
   it('makes a sign-up wait for an erasure in progress, which it then obeys', async () => {
@@ -749,13 +862,28 @@ describe('reconcile runs', () => {
   it('resumes with the token saved with the last page and counts what the pages did', async () => {
     const run = await beginReconcile();
     await applyUsers([state('r-old', 1, { email: 'old@example.com' })]);
-    expect(await applyPage(run.run_id, null, [state('r-new', 1), state('r-old', 2), { sub: 'r-unconfirmed', seen_only: true }], 'token-2')).toEqual({
+    expect(
+      await applyPage(
+        run.run_id,
+        null,
+        [state('r-new', 1), state('r-old', 2), { sub: 'r-unconfirmed', seen_only: true }],
+        'token-2',
+      ),
+    ).toEqual({
       'r-new': 'inserted',
       'r-old': 'updated',
       'r-unconfirmed': 'seen',
     });
-    expect(await beginReconcile()).toMatchObject({ run_id: run.run_id, pagination_token: 'token-2', pages: 1, scanned: '3', resumed: true });
-    const { rows } = await admin.query('SELECT inserted, updated, seen, stale, refused, completed_at FROM sync.reconcile_runs');
+    expect(await beginReconcile()).toMatchObject({
+      run_id: run.run_id,
+      pagination_token: 'token-2',
+      pages: 1,
+      scanned: '3',
+      resumed: true,
+    });
+    const { rows } = await admin.query(
+      'SELECT inserted, updated, seen, stale, refused, completed_at FROM sync.reconcile_runs',
+    );
     expect(rows).toEqual([{ inserted: '1', updated: '1', seen: '1', stale: '0', refused: '0', completed_at: null }]);
   });
 
@@ -770,7 +898,10 @@ describe('reconcile runs', () => {
     const run = await beginReconcile();
     await applyPage(run.run_id, null, [state('r-1', 1)], 'token-2');
     await applyPage(run.run_id, 'token-2', [state('r-2', 1)], null);
-    const { rows } = await admin.query<{ completed_at: Date | null }>('SELECT completed_at FROM sync.reconcile_runs WHERE id = $1', [run.run_id]);
+    const { rows } = await admin.query<{ completed_at: Date | null }>(
+      'SELECT completed_at FROM sync.reconcile_runs WHERE id = $1',
+      [run.run_id],
+    );
     expect(rows[0]?.completed_at).toBeInstanceOf(Date);
     expect(await failureOf(applyPage(run.run_id, null, [state('r-3', 1)], null))).toBe('55000');
     expect(await beginReconcile()).toMatchObject({ resumed: false, pages: 0 });
@@ -834,7 +965,9 @@ describe('reconcile runs', () => {
     expect(await failureOf(as.user_reconciler.query('SELECT sync.record_prune($1, 1)', [open.run_id]))).toBe('55000');
     await applyPage(open.run_id, null, [], null);
     await as.user_reconciler.query('SELECT sync.record_prune($1, 2)', [open.run_id]);
-    const { rows } = await admin.query<{ pruned: string; pruned_at: Date | null }>('SELECT pruned, pruned_at FROM sync.reconcile_runs');
+    const { rows } = await admin.query<{ pruned: string; pruned_at: Date | null }>(
+      'SELECT pruned, pruned_at FROM sync.reconcile_runs',
+    );
     expect(rows.map((run) => run.pruned)).toEqual(['2']);
     expect(rows[0]?.pruned_at).toBeInstanceOf(Date);
   });
@@ -860,7 +993,9 @@ describe('sync.handle_taken', () => {
     ['TAKEN', true],
     ['free', false],
   ])('answers %s with %s, ignoring case', async (handle, expected) => {
-    const { rows } = await as.handle_checker.query<{ taken: boolean }>('SELECT sync.handle_taken($1) AS taken', [handle]);
+    const { rows } = await as.handle_checker.query<{ taken: boolean }>('SELECT sync.handle_taken($1) AS taken', [
+      handle,
+    ]);
     expect(rows).toEqual([{ taken: expected }]);
   });
 });
@@ -906,7 +1041,9 @@ describe('0003_user_lifecycle.sql on RDS', () => {
         [[...ROLES]],
       );
       expect(rows.every((role) => role.iam)).toBe(true);
-      const { rows: temp } = await client.query("SELECT has_database_privilege('sync_writer', 'app', 'TEMPORARY') AS temp");
+      const { rows: temp } = await client.query(
+        "SELECT has_database_privilege('sync_writer', 'app', 'TEMPORARY') AS temp",
+      );
       expect(temp).toEqual([{ temp: false }]);
     } finally {
       await client.end();

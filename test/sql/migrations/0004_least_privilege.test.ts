@@ -20,7 +20,9 @@ let admin: Client;
 const clients: Client[] = [];
 
 async function connectAs(role: Role, onError?: (error: Error) => void): Promise<Client> {
-  const client = new Client({ connectionString: `postgres://${role}:${TEST_PASSWORD}@127.0.0.1:${server.port}/postgres` });
+  const client = new Client({
+    connectionString: `postgres://${role}:${TEST_PASSWORD}@127.0.0.1:${server.port}/postgres`,
+  });
   client.on('error', onError ?? (() => undefined));
   await client.connect();
   clients.push(client);
@@ -66,7 +68,11 @@ beforeAll(async () => {
   await admin.connect();
   await migrateBefore0004(admin);
   for (const [sub, handle] of Object.entries(OLD_HANDLES)) {
-    await admin.query('INSERT INTO public.users (cognito_user_id, email, handle) VALUES ($1, $2, $3)', [sub, `${sub}@example.com`, handle]);
+    await admin.query('INSERT INTO public.users (cognito_user_id, email, handle) VALUES ($1, $2, $3)', [
+      sub,
+      `${sub}@example.com`,
+      handle,
+    ]);
   }
   await applyMigrations(admin);
   await setRolePasswords(admin, ROLES, TEST_PASSWORD);
@@ -86,7 +92,11 @@ describe('0004 on a database that holds handles from before the rule', () => {
     expect(rows).toEqual(
       Object.keys(OLD_HANDLES)
         .sort()
-        .map((sub) => ({ cognito_user_id: sub, email: `${sub}@example.com`, handle: sub === 'old-valid' ? OLD_HANDLES[sub] : null })),
+        .map((sub) => ({
+          cognito_user_id: sub,
+          email: `${sub}@example.com`,
+          handle: sub === 'old-valid' ? OLD_HANDLES[sub] : null,
+        })),
     );
   });
 });
@@ -97,7 +107,11 @@ describe('the handle CHECK', () => {
   });
 
   it.each([['abc'], ['A'.repeat(32)], ['under_score_09']])('admits %s', async (handle) => {
-    expect(await failureOf(admin.query("INSERT INTO public.users (cognito_user_id, handle) VALUES ('check-1', $1)", [handle]))).toBeUndefined();
+    expect(
+      await failureOf(
+        admin.query("INSERT INTO public.users (cognito_user_id, handle) VALUES ('check-1', $1)", [handle]),
+      ),
+    ).toBeUndefined();
   });
 
   it.each([
@@ -110,7 +124,11 @@ describe('the handle CHECK', () => {
     ['a hyphen', 'a-b-c'],
     ['2048 CJK characters', '山'.repeat(2048)],
   ])('refuses a handle with %s (23514), even from the owner', async (_what, handle) => {
-    expect(await failureOf(admin.query("INSERT INTO public.users (cognito_user_id, handle) VALUES ('check-1', $1)", [handle]))).toBe('23514');
+    expect(
+      await failureOf(
+        admin.query("INSERT INTO public.users (cognito_user_id, handle) VALUES ('check-1', $1)", [handle]),
+      ),
+    ).toBe('23514');
   });
 
   it('refuses one user of an apply_users batch for a handle outside the rule and writes the others', async () => {
@@ -139,8 +157,14 @@ describe('signup_writer', () => {
     ['reading a handle', 'SELECT handle FROM public.users LIMIT 1'],
     ['counting users', 'SELECT count(*) FROM public.users'],
     ['inserting a user', "INSERT INTO public.users (cognito_user_id) VALUES ('intruder')"],
-    ['inserting with its own uuid', "INSERT INTO public.users (uuid, cognito_user_id) VALUES ('00000000-0000-4000-8000-000000000000', 'intruder')"],
-    ['inserting a row dated 1970', "INSERT INTO public.users (cognito_user_id, created_at) VALUES ('intruder', '1970-01-01')"],
+    [
+      'inserting with its own uuid',
+      "INSERT INTO public.users (uuid, cognito_user_id) VALUES ('00000000-0000-4000-8000-000000000000', 'intruder')",
+    ],
+    [
+      'inserting a row dated 1970',
+      "INSERT INTO public.users (cognito_user_id, created_at) VALUES ('intruder', '1970-01-01')",
+    ],
     ['updating an email', "UPDATE public.users SET email = 'x@example.com'"],
     ['deleting users', 'DELETE FROM public.users'],
     ['reading activities', 'SELECT message FROM public.activities'],
@@ -166,9 +190,17 @@ describe('signup_writer', () => {
   });
 
   it('signs a user up through sync.sign_up, and only through it', async () => {
-    const { rows } = await writer.query('SELECT * FROM sync.sign_up($1, $2, $3, $4, $5)', ['signup-1', 'new@example.com', 'New', ['newhandle'], READ_AT]);
+    const { rows } = await writer.query('SELECT * FROM sync.sign_up($1, $2, $3, $4, $5)', [
+      'signup-1',
+      'new@example.com',
+      'New',
+      ['newhandle'],
+      READ_AT,
+    ]);
     expect(rows).toEqual([{ outcome: 'inserted', handle_adjusted: false }]);
-    const stored = await admin.query("SELECT email, display_name, handle FROM public.users WHERE cognito_user_id = 'signup-1'");
+    const stored = await admin.query(
+      "SELECT email, display_name, handle FROM public.users WHERE cognito_user_id = 'signup-1'",
+    );
     expect(stored.rows).toEqual([{ email: 'new@example.com', display_name: 'New', handle: 'newhandle' }]);
   });
 });
@@ -181,7 +213,10 @@ describe('handle_checker', () => {
   });
 
   it('learns whether a handle is taken, ignoring case', async () => {
-    const { rows } = await checker.query('SELECT sync.handle_taken($1) AS taken, sync.handle_taken($2) AS free', ['valid_handle_9', 'nobody_has_it']);
+    const { rows } = await checker.query('SELECT sync.handle_taken($1) AS taken, sync.handle_taken($2) AS free', [
+      'valid_handle_9',
+      'nobody_has_it',
+    ]);
     expect(rows).toEqual([{ taken: true, free: false }]);
   });
 
@@ -245,11 +280,15 @@ describe('deploy.set_connection_limits', () => {
   }
 
   afterAll(async () => {
-    await admin.query(`SELECT * FROM deploy.set_connection_limits('{"signup_writer": -1, "sync_writer": -1, "user_reconciler": -1, "handle_checker": -1}')`);
+    await admin.query(
+      `SELECT * FROM deploy.set_connection_limits('{"signup_writer": -1, "sync_writer": -1, "user_reconciler": -1, "handle_checker": -1}')`,
+    );
   });
 
   it('sets the limit of each role it is given, leaves the others, and answers with all four', async () => {
-    const { rows } = await admin.query('SELECT * FROM deploy.set_connection_limits($1::jsonb)', [JSON.stringify({ signup_writer: 20, sync_writer: 4 })]);
+    const { rows } = await admin.query('SELECT * FROM deploy.set_connection_limits($1::jsonb)', [
+      JSON.stringify({ signup_writer: 20, sync_writer: 4 }),
+    ]);
     expect(rows).toEqual([
       { role_name: 'handle_checker', connection_limit: -1 },
       { role_name: 'signup_writer', connection_limit: 20 },
@@ -259,7 +298,11 @@ describe('deploy.set_connection_limits', () => {
   });
 
   it('refuses the connection one past the limit with 53300', async () => {
-    await Promise.all(clients.filter((client) => (client as unknown as { user: string }).user === 'user_reconciler').map((client) => client.end()));
+    await Promise.all(
+      clients
+        .filter((client) => (client as unknown as { user: string }).user === 'user_reconciler')
+        .map((client) => client.end()),
+    );
     await admin.query(`SELECT * FROM deploy.set_connection_limits('{"user_reconciler": 2}')`);
     await connectAs('user_reconciler');
     await connectAs('user_reconciler');
@@ -281,7 +324,9 @@ describe('deploy.set_connection_limits', () => {
   ])('refuses %s with 22023 and changes nothing, even for the valid roles beside it', async (_what, map) => {
     const before = await limits();
     const mixed = Array.isArray(map) || typeof map !== 'object' ? map : { sync_writer: 7, ...map };
-    expect(await failureOf(admin.query('SELECT * FROM deploy.set_connection_limits($1::jsonb)', [JSON.stringify(mixed)]))).toBe('22023');
+    expect(
+      await failureOf(admin.query('SELECT * FROM deploy.set_connection_limits($1::jsonb)', [JSON.stringify(mixed)])),
+    ).toBe('22023');
     expect(await limits()).toEqual(before);
   });
 

@@ -24,7 +24,10 @@ describe('sqsFallbackQueue with a mocked SQS', () => {
   it('sends the message as JSON to the configured queue', async () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
     const message = messageFromFixture();
-    await sqsFallbackQueue({ queueUrl: QUEUE_URL, createClient: (sdk) => new sdk.SQSClient({ region: 'us-east-1' }) }).enqueue(message);
+    await sqsFallbackQueue({
+      queueUrl: QUEUE_URL,
+      createClient: (sdk) => new sdk.SQSClient({ region: 'us-east-1' }),
+    }).enqueue(message);
     const calls = sqs.commandCalls(SendMessageCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
@@ -33,7 +36,9 @@ describe('sqsFallbackQueue with a mocked SQS', () => {
 
   it('creates its client on the first send and reuses it afterwards', async () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
-    const createClient = vi.fn((sdk: typeof import('@aws-sdk/client-sqs')) => new sdk.SQSClient({ region: 'us-east-1' }));
+    const createClient = vi.fn(
+      (sdk: typeof import('@aws-sdk/client-sqs')) => new sdk.SQSClient({ region: 'us-east-1' }),
+    );
     const queue = sqsFallbackQueue({ queueUrl: QUEUE_URL, createClient });
     expect(createClient).not.toHaveBeenCalled();
     for (let i = 0; i < 3; i += 1) await queue.enqueue(messageFromFixture());
@@ -43,12 +48,17 @@ describe('sqsFallbackQueue with a mocked SQS', () => {
 
   it('rejects with the SDK error when SQS refuses the message', async () => {
     sqs.on(SendMessageCommand).rejects(Object.assign(new Error('KMS key disabled'), { name: 'KmsDisabled' }));
-    const queue = sqsFallbackQueue({ queueUrl: QUEUE_URL, createClient: (sdk) => new sdk.SQSClient({ region: 'us-east-1' }) });
+    const queue = sqsFallbackQueue({
+      queueUrl: QUEUE_URL,
+      createClient: (sdk) => new sdk.SQSClient({ region: 'us-east-1' }),
+    });
     await expect(queue.enqueue(messageFromFixture())).rejects.toMatchObject({ name: 'KmsDisabled' });
   });
 
   it('refuses to send when too little of the budget is left, without creating a client', async () => {
-    const createClient = vi.fn((sdk: typeof import('@aws-sdk/client-sqs')) => new sdk.SQSClient({ region: 'us-east-1' }));
+    const createClient = vi.fn(
+      (sdk: typeof import('@aws-sdk/client-sqs')) => new sdk.SQSClient({ region: 'us-east-1' }),
+    );
     const queue = sqsFallbackQueue({ queueUrl: QUEUE_URL, createClient });
     await expect(queue.enqueue(messageFromFixture(), { timeoutMs: 20 })).rejects.toBeInstanceOf(FallbackTimeoutError);
     expect(createClient).not.toHaveBeenCalled();

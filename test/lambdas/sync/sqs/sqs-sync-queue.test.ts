@@ -23,7 +23,8 @@ const poolUser: PoolUser = {
   lastModified: '2026-11-30T09:00:00.000Z',
 };
 
-const regional = (sdk: SqsModule) => new sdk.SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+const regional = (sdk: SqsModule) =>
+  new sdk.SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 
 describe('sqsSyncQueue with a mocked SQS', () => {
   let sqs: AwsClientStub<SQSClient>;
@@ -38,7 +39,11 @@ describe('sqsSyncQueue with a mocked SQS', () => {
     ['a version-2 erase', eraseMessageFor(SUB, READ_AT, 'AdminDeleteUser')],
     [
       'a version-1 queued sign-up',
-      replayMessageFor('PostConfirmation_ConfirmSignUp', loadEvent('confirm-sign-up'), userFromAttributes(loadEvent('confirm-sign-up').request.userAttributes)),
+      replayMessageFor(
+        'PostConfirmation_ConfirmSignUp',
+        loadEvent('confirm-sign-up'),
+        userFromAttributes(loadEvent('confirm-sign-up').request.userAttributes),
+      ),
     ],
   ])('sends %s as the JSON body of one message to the configured queue', async (_name, message) => {
     await sqsSyncQueue({ queueUrl: QUEUE_URL, createClient: regional }).send(message);
@@ -60,7 +65,9 @@ describe('sqsSyncQueue with a mocked SQS', () => {
   it('rejects with the SDK error when SQS refuses the message', async () => {
     sqs.on(SendMessageCommand).rejects(Object.assign(new Error('KMS key disabled'), { name: 'KmsDisabled' }));
     const queue = sqsSyncQueue({ queueUrl: QUEUE_URL, createClient: regional });
-    await expect(queue.send(eraseMessageFor(SUB, READ_AT, 'DeleteUser'))).rejects.toMatchObject({ name: 'KmsDisabled' });
+    await expect(queue.send(eraseMessageFor(SUB, READ_AT, 'DeleteUser'))).rejects.toMatchObject({
+      name: 'KmsDisabled',
+    });
   });
 });
 
@@ -68,23 +75,28 @@ describe('sqsSyncQueue defaults', () => {
   it.each([
     [undefined, 3],
     [5, 5],
-  ])('builds its own client when none is given, with maxAttempts %s giving %i attempts', async (maxAttempts, attempts) => {
-    vi.stubEnv('AWS_REGION', 'us-east-1');
-    let built: SQSClient | undefined;
-    const sqs = mockClient(SQSClient);
-    sqs.on(SendMessageCommand).callsFake((_input, getClient: () => SQSClient) => {
-      built = getClient();
-      return { MessageId: 'm-1' };
-    });
-    try {
-      await sqsSyncQueue({ queueUrl: QUEUE_URL, ...(maxAttempts ? { maxAttempts } : {}) }).send(eraseMessageFor(SUB, READ_AT, 'DeleteUser'));
-      expect(built).toBeInstanceOf(SQSClient);
-      expect(await built?.config.maxAttempts()).toBe(attempts);
-    } finally {
-      sqs.restore();
-      vi.unstubAllEnvs();
-    }
-  });
+  ])(
+    'builds its own client when none is given, with maxAttempts %s giving %i attempts',
+    async (maxAttempts, attempts) => {
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+      let built: SQSClient | undefined;
+      const sqs = mockClient(SQSClient);
+      sqs.on(SendMessageCommand).callsFake((_input, getClient: () => SQSClient) => {
+        built = getClient();
+        return { MessageId: 'm-1' };
+      });
+      try {
+        await sqsSyncQueue({ queueUrl: QUEUE_URL, ...(maxAttempts ? { maxAttempts } : {}) }).send(
+          eraseMessageFor(SUB, READ_AT, 'DeleteUser'),
+        );
+        expect(built).toBeInstanceOf(SQSClient);
+        expect(await built?.config.maxAttempts()).toBe(attempts);
+      } finally {
+        sqs.restore();
+        vi.unstubAllEnvs();
+      }
+    },
+  );
 });
 
 describe('sqsSyncQueue against an endpoint that never answers', () => {
@@ -112,7 +124,9 @@ describe('sqsSyncQueue against an endpoint that never answers', () => {
         }),
     });
     const started = Date.now();
-    const error = await queue.send(eraseMessageFor(SUB, READ_AT, 'DeleteUser'), { timeoutMs: 300 }).catch((e: unknown) => e);
+    const error = await queue
+      .send(eraseMessageFor(SUB, READ_AT, 'DeleteUser'), { timeoutMs: 300 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).toMatch(/Abort|Timeout/);
     // Sanity bound only: without the abort signal the SDK would wait for minutes.

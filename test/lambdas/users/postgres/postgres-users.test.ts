@@ -3,7 +3,11 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolUser } from '../../../../lambdas/cognito/pool-user';
-import { createHandleDirectory, createSignUpWriter, createSyncWriter } from '../../../../lambdas/users/postgres/postgres-users';
+import {
+  createHandleDirectory,
+  createSignUpWriter,
+  createSyncWriter,
+} from '../../../../lambdas/users/postgres/postgres-users';
 import { UserRefusedError } from '../../../../lambdas/users/users-repository';
 import { startMigratedServer, setRolePasswords, type TestServer } from '../../../support/postgres';
 
@@ -13,20 +17,34 @@ let admin: Client;
 const clients: Client[] = [];
 
 async function connectAs(role: string): Promise<Client> {
-  const client = new Client({ connectionString: `postgres://${role}:${TEST_PASSWORD}@127.0.0.1:${server.port}/postgres` });
+  const client = new Client({
+    connectionString: `postgres://${role}:${TEST_PASSWORD}@127.0.0.1:${server.port}/postgres`,
+  });
   await client.connect();
   clients.push(client);
   return client;
 }
 
 function poolUser(sub: string, fields: Partial<PoolUser> = {}): PoolUser {
-  return { cognitoUserId: sub, email: `${sub}@example.com`, displayName: 'Name', handle: sub.replace(/-/g, '_'), enabled: true, status: 'CONFIRMED', lastModified: null, ...fields };
+  return {
+    cognitoUserId: sub,
+    email: `${sub}@example.com`,
+    displayName: 'Name',
+    handle: sub.replace(/-/g, '_'),
+    enabled: true,
+    status: 'CONFIRMED',
+    lastModified: null,
+    ...fields,
+  };
 }
 
 const at = (minute: number) => new Date(Date.UTC(2026, 11, 1, 10, minute));
 
 async function row(sub: string) {
-  const { rows } = await admin.query('SELECT email, handle, enabled, synced_at FROM public.users WHERE cognito_user_id = $1', [sub]);
+  const { rows } = await admin.query(
+    'SELECT email, handle, enabled, synced_at FROM public.users WHERE cognito_user_id = $1',
+    [sub],
+  );
   return rows[0] as { email: string | null; handle: string | null; enabled: boolean; synced_at: Date } | undefined;
 }
 
@@ -50,16 +68,26 @@ describe('the sign-up writer as signup_writer', () => {
     const user = { cognitoUserId: 'su-1', email: 'a@example.com', displayName: 'A', handle: 'shared' };
     expect(await writer.signUp(user, at(1))).toEqual({ outcome: 'inserted', handleAdjusted: false });
     expect(await writer.signUp(user, at(2))).toEqual({ outcome: 'unchanged', handleAdjusted: false });
-    expect(await writer.signUp({ ...user, email: 'old@example.com' }, at(0))).toEqual({ outcome: 'stale', handleAdjusted: false });
-    expect(await writer.signUp({ ...user, cognitoUserId: 'su-2', handle: 'SHARED' }, at(1))).toEqual({ outcome: 'inserted', handleAdjusted: true });
+    expect(await writer.signUp({ ...user, email: 'old@example.com' }, at(0))).toEqual({
+      outcome: 'stale',
+      handleAdjusted: false,
+    });
+    expect(await writer.signUp({ ...user, cognitoUserId: 'su-2', handle: 'SHARED' }, at(1))).toEqual({
+      outcome: 'inserted',
+      handleAdjusted: true,
+    });
     expect((await row('su-2'))?.handle).toBe('SHARED_su2');
   });
 
   it('turns a refusal by the database into a UserRefusedError naming the sub and the SQLSTATE, never a value', async () => {
     const writer = createSignUpWriter(await connectAs('signup_writer'));
-    await admin.query("ALTER TABLE public.users ADD CONSTRAINT refuse_one CHECK (email IS DISTINCT FROM 'no@example.com')");
+    await admin.query(
+      "ALTER TABLE public.users ADD CONSTRAINT refuse_one CHECK (email IS DISTINCT FROM 'no@example.com')",
+    );
     try {
-      const error = await writer.signUp({ cognitoUserId: 'su-3', email: 'no@example.com', displayName: null, handle: null }, at(1)).catch((e: unknown) => e);
+      const error = await writer
+        .signUp({ cognitoUserId: 'su-3', email: 'no@example.com', displayName: null, handle: null }, at(1))
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UserRefusedError);
       expect(error).toMatchObject({ sub: 'su-3', code: '23514', constraint: 'refuse_one' });
       expect((error as Error).message).not.toContain('no@example.com');
@@ -78,7 +106,9 @@ describe('the sync writer as sync_writer', () => {
     expect(await writer.erase('sw-1', 'delete')).toBe('erased');
     expect(await writer.erase('sw-1', 'delete')).toBe('already_erased');
     expect(await writer.apply(poolUser('sw-1'), at(3))).toEqual({ outcome: 'erased' });
-    expect(await writer.signUp({ cognitoUserId: 'sw-1', email: null, displayName: null, handle: null }, at(4))).toEqual({ outcome: 'erased', handleAdjusted: false });
+    expect(await writer.signUp({ cognitoUserId: 'sw-1', email: null, displayName: null, handle: null }, at(4))).toEqual(
+      { outcome: 'erased', handleAdjusted: false },
+    );
     expect(await row('sw-1')).toBeUndefined();
 
     await writer.apply(poolUser('sw-2'), at(1));
@@ -89,15 +119,22 @@ describe('the sync writer as sync_writer', () => {
   it('keeps the row’s handle when the pool’s was outside the rule (mapped to none)', async () => {
     const writer = createSyncWriter(await connectAs('sync_writer'));
     await writer.apply(poolUser('sw-3', { handle: 'kept_handle' }), at(1));
-    expect(await writer.apply(poolUser('sw-3', { handle: null, handleRefused: true, email: 'new@example.com' }), at(2))).toEqual({ outcome: 'updated' });
+    expect(
+      await writer.apply(poolUser('sw-3', { handle: null, handleRefused: true, email: 'new@example.com' }), at(2)),
+    ).toEqual({ outcome: 'updated' });
     expect(await row('sw-3')).toMatchObject({ email: 'new@example.com', handle: 'kept_handle' });
   });
 
   it('reports a user the database refuses with the SQLSTATE instead of throwing', async () => {
     const writer = createSyncWriter(await connectAs('sync_writer'));
-    await admin.query("ALTER TABLE public.users ADD CONSTRAINT refuse_one CHECK (email IS DISTINCT FROM 'no@example.com')");
+    await admin.query(
+      "ALTER TABLE public.users ADD CONSTRAINT refuse_one CHECK (email IS DISTINCT FROM 'no@example.com')",
+    );
     try {
-      expect(await writer.apply(poolUser('sw-4', { email: 'no@example.com' }), at(1))).toEqual({ outcome: 'refused', errorCode: '23514' });
+      expect(await writer.apply(poolUser('sw-4', { email: 'no@example.com' }), at(1))).toEqual({
+        outcome: 'refused',
+        errorCode: '23514',
+      });
     } finally {
       await admin.query('ALTER TABLE public.users DROP CONSTRAINT refuse_one');
     }
