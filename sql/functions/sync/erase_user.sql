@@ -1,0 +1,45 @@
+-- Erasure (GDPR art. 17), in one transaction: the tombstone, then the row deleted (with its activities, by
+-- their ON DELETE CASCADE) or anonymized (email, name and handle gone, disabled, deleted_at set; its
+-- activities stay, which is what that policy is for). Works when the row does not exist: the tombstone alone
+-- keeps a late sign-up out. A row still holding personal data is erased even when the tombstone exists, so a
+-- retried erasure converges whatever stopped the first. outcome: 'erased'; 'already_erased' (tombstone and
+-- row were already so: nothing written); 'absent_tombstoned' (no row; the tombstone is written).
+
+CREATE OR REPLACE FUNCTION sync.erase_user(p_sub text, p_policy text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_tombstoned boolean;
+BEGIN
+  IF p_sub IS NULL THEN
+    RAISE EXCEPTION 'sync.erase_user needs a sub' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF p_policy IS NULL OR p_policy NOT IN ('delete', 'anonymize') THEN
+    RAISE EXCEPTION 'erasure policy must be delete or anonymize' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Exclusive against the insert trigger's shared lock: see sync.refuse_erased_insert.
+  PERFORM pg_catalog.pg_advisory_xact_lock(3, pg_catalog.hashtext(p_sub) & 15);
+  INSERT INTO sync.erased_users (cognito_user_id) VALUES (p_sub) ON CONFLICT DO NOTHING;
+  v_tombstoned := FOUND;
+  IF p_policy = 'delete' THEN
+    DELETE FROM public.users AS u WHERE u.cognito_user_id = p_sub;
+  ELSE
+    UPDATE public.users AS u
+       SET email = NULL, display_name = NULL, handle = NULL, enabled = false, deleted_at = pg_catalog.now()
+     WHERE u.cognito_user_id = p_sub AND u.deleted_at IS NULL;
+  END IF;
+  RETURN CASE WHEN FOUND THEN 'erased' WHEN v_tombstoned THEN 'absent_tombstoned' ELSE 'already_erased' END;
+END
+$fn$;
+
+-- Runs with the privileges of users_sync_owner, which holds exactly the table privileges the functions need. A
+-- new function belongs to whoever created it, so it is handed over; the new owner needs CREATE on the schema for
+-- that (superusers skip the check, RDS's master user does not) and holds it just for the statement. On a
+-- function that already stands so, these are no-ops.
+GRANT CREATE ON SCHEMA sync TO users_sync_owner;
+ALTER FUNCTION sync.erase_user(text, text) OWNER TO users_sync_owner;
+REVOKE CREATE ON SCHEMA sync FROM users_sync_owner;
+-- Creating a function grants EXECUTE to PUBLIC: only the roles that call it keep it.
+REVOKE EXECUTE ON FUNCTION sync.erase_user(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sync.erase_user(text, text) TO sync_writer;
+GRANT EXECUTE ON FUNCTION sync.erase_user(text, text) TO user_reconciler;
