@@ -9,7 +9,7 @@ import type { Client } from 'pg';
 import { wrapArray } from './cli/json-query';
 import { parseSecret } from '../lambdas/migrate/core';
 import { errorCode, SQLSTATE } from '../lambdas/postgres/error-codes';
-import { applyMigrations } from '../lambdas/postgres/migrate';
+import { migrateDatabase } from '../lambdas/postgres/migrate';
 import { authTokenGenerator } from '../lambdas/postgres/rds-token';
 import { POSTGRES_PORT } from '../lib/constants';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
@@ -175,8 +175,10 @@ async function drop(context: Context, force: boolean): Promise<void> {
 
 async function migrate(context: Context): Promise<void> {
   await onTarget(context, async (client) => {
-    const applied = await applyMigrations(client);
-    context.output.out(applied.length === 0 ? 'migrate: already up to date' : `migrate: applied ${applied.join(', ')}`);
+    const { migrations, functions } = await migrateDatabase(client);
+    if (migrations.length === 0 && functions.length === 0) context.output.out('migrate: already up to date');
+    if (migrations.length > 0) context.output.out(`migrate: applied ${migrations.join(', ')}`);
+    if (functions.length > 0) context.output.out(`migrate: applied function files ${functions.join(', ')}`);
   });
 }
 
@@ -354,7 +356,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
   migrate: {
     needsOwner: true,
-    summary: 'apply pending sql/migrations (never destructive)',
+    summary: 'apply pending sql/migrations, then new or changed sql/functions (never destructive)',
     run: succeeds(({ context }) => migrate(context)),
   },
   seed: {

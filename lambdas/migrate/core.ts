@@ -1,10 +1,10 @@
-// Applies sql/migrations to the RDS database as the master user, whose credentials it reads from Secrets
-// Manager on every attempt (the secret is rotated), over TLS verified against the RDS CAs. The same
-// applyMigrations as `npm run db -- migrate`.
+// Applies sql/migrations and then the changed function files of sql/functions to the RDS database as the master
+// user, whose credentials it reads from Secrets Manager on every attempt (the secret is rotated), over TLS
+// verified against the RDS CAs. The same migrateDatabase as `npm run db -- migrate`.
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Client, type ClientConfig } from 'pg';
 import { errorCode, SQLSTATE } from '../postgres/error-codes';
-import { applyMigrations } from '../postgres/migrate';
+import { migrateDatabase } from '../postgres/migrate';
 import { verifiedTls } from '../postgres/tls';
 import type { Logger } from '../runtime/logger';
 import { isRecord } from '../runtime/records';
@@ -49,7 +49,10 @@ export interface MigrateDependencies {
 }
 
 export interface MigrateResult {
+  /** Numbered migration files applied by this run. */
   readonly applied: string[];
+  /** Function files (new or changed) applied by this run, relative to the functions directory. */
+  readonly functions: string[];
   /** Every function role's connection limit after the run (-1: none), when settings.connectionLimits was set. */
   readonly connectionLimits?: Record<string, number>;
 }
@@ -97,17 +100,25 @@ export async function runMigrations(deps: MigrateDependencies): Promise<MigrateR
   const { settings, logger } = deps;
   const client = await connect(deps);
   try {
-    const applied = await applyMigrations(client, settings.migrationsDir);
-    logger.info('migrations applied', { appliedCount: applied.length, applied: applied.join(',') });
-    if (settings.connectionLimits === undefined) return { applied };
-    // After the migrations, in the same session: 0004 creates the function, and a refused map fails the deploy.
+    const { migrations: applied, functions } = await migrateDatabase(client, {
+      migrationsDir: settings.migrationsDir,
+      functionsDir: settings.functionsDir,
+    });
+    logger.info('migrations applied', {
+      appliedCount: applied.length,
+      applied: applied.join(','),
+      functionsCount: functions.length,
+      functions: functions.join(','),
+    });
+    if (settings.connectionLimits === undefined) return { applied, functions };
+    // After the migrations and function files, in the same session: a refused map fails the deploy.
     const { rows } = await client.query<{ role_name: string; connection_limit: number }>(
       'SELECT role_name, connection_limit FROM deploy.set_connection_limits($1::jsonb)',
       [JSON.stringify(settings.connectionLimits)],
     );
     const connectionLimits = Object.fromEntries(rows.map((row) => [row.role_name, row.connection_limit]));
     logger.info('connection limits set', connectionLimits);
-    return { applied, connectionLimits };
+    return { applied, functions, connectionLimits };
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -1,4 +1,4 @@
-import { MIGRATIONS_DIR } from '../postgres/migrate';
+import { FUNCTIONS_DIR, MIGRATIONS_DIR } from '../postgres/migrate';
 import { type Env, optional, required, tcpPort } from '../runtime/env';
 import { ConfigurationError } from '../runtime/errors';
 import { isRecord } from '../runtime/records';
@@ -18,6 +18,8 @@ export interface MigrateSettings {
   readonly port: number;
   readonly database: string;
   readonly migrationsDir: string;
+  /** The function files applied after the migrations (FUNCTIONS_DIR). */
+  readonly functionsDir: string;
   /** The region the instance is in (AWS_REGION, which Lambda sets): only its RDS roots are trusted. @default every region's */
   readonly region?: string;
   /**
@@ -63,8 +65,8 @@ export function parseConnectionLimits(text: string): ConnectionLimits {
 }
 
 /**
- * Reads `DB_SECRET_ARN`, `DB_HOST`, `DB_PORT`, `DB_NAME`, `MIGRATIONS_DIR` and `CONNECTION_LIMITS`; throws a
- * ConfigurationError naming what is wrong.
+ * Reads `DB_SECRET_ARN`, `DB_HOST`, `DB_PORT`, `DB_NAME`, `MIGRATIONS_DIR`, `FUNCTIONS_DIR` and
+ * `CONNECTION_LIMITS`; throws a ConfigurationError naming what is wrong.
  */
 export function settingsFromEnv(env: Env): MigrateSettings {
   const port = tcpPort(env, 'DB_PORT', 5432);
@@ -75,8 +77,10 @@ export function settingsFromEnv(env: Env): MigrateSettings {
     host: required(env, 'DB_HOST'),
     port,
     database: required(env, 'DB_NAME'),
-    // In the bundle the migrations sit beside index.js (copied by the bundling hook); from source, in sql/.
+    // In the bundle the migrations and function files sit beside index.js (copied by the bundling hook); from
+    // source, in sql/.
     migrationsDir: optional(env, 'MIGRATIONS_DIR') ?? MIGRATIONS_DIR,
+    functionsDir: optional(env, 'FUNCTIONS_DIR') ?? FUNCTIONS_DIR,
     ...(limits === undefined ? {} : { connectionLimits: parseConnectionLimits(limits) }),
     ...(region === undefined ? {} : { region }),
   };

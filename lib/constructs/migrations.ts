@@ -1,5 +1,6 @@
-// The migration function and the trigger that runs it: on every deploy that changes sql/migrations, it applies
-// them to the instance as the master user, whose credentials it reads from Secrets Manager.
+// The migration function and the trigger that runs it: on every deploy that changes sql/migrations or
+// sql/functions, it applies them to the instance as the master user, whose credentials it reads from Secrets
+// Manager.
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -12,6 +13,8 @@ import { ProjectFunction } from './project-function';
 
 /** Where the bundle keeps sql/migrations (see the bundling hook below). */
 export const BUNDLED_MIGRATIONS_DIR = '/var/task/sql/migrations';
+/** Where the bundle keeps sql/functions. */
+export const BUNDLED_FUNCTIONS_DIR = '/var/task/sql/functions';
 
 export interface MigrationsProps {
   readonly vpc: ec2.IVpc;
@@ -35,7 +38,7 @@ export class Migrations extends ProjectFunction {
     const { instance } = props;
     super(scope, id, {
       entry: 'lambdas/migrate/index.ts',
-      description: 'Applies sql/migrations on deploy (aws-cdk-lib/triggers)',
+      description: 'Applies sql/migrations and sql/functions on deploy (aws-cdk-lib/triggers)',
       vpc: props.vpc,
       timeout: Duration.minutes(2),
       logRetention: props.logRetention,
@@ -45,16 +48,18 @@ export class Migrations extends ProjectFunction {
         DB_PORT: instance.dbInstanceEndpointPort,
         DB_NAME: props.databaseName,
         MIGRATIONS_DIR: BUNDLED_MIGRATIONS_DIR,
+        FUNCTIONS_DIR: BUNDLED_FUNCTIONS_DIR,
       },
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
-        // The migrations ride in the bundle, so a changed migration changes the asset hash, the function's
-        // version, and so re-runs the trigger. postgres-migrations reads its own first migration from
+        // The migrations and function files ride in the bundle, so a changed file changes the asset hash, the
+        // function's version, and so re-runs the trigger. postgres-migrations reads its own first migration from
         // `${__dirname}/migrations`, which in a bundle is the bundle's root.
         afterBundling: (inputDir: string, outputDir: string) => [
           `mkdir -p "${outputDir}/sql" "${outputDir}/migrations"`,
           `cp -R "${inputDir}/sql/migrations" "${outputDir}/sql/migrations"`,
+          `cp -R "${inputDir}/sql/functions" "${outputDir}/sql/functions"`,
           `cp "${inputDir}/node_modules/postgres-migrations/dist/migrations/0_create-migrations-table.sql" "${outputDir}/migrations/"`,
         ],
       },

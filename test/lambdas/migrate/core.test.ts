@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createLogger } from '../../../lambdas/runtime/logger';
 import { InvalidSecretError, parseSecret, runMigrations } from '../../../lambdas/migrate/core';
 import { startTestServer, type TestServer } from '../../support/postgres';
-import { MASTER, MIGRATION_FILES, migrateDatabases, SECRET_ARN } from './fixtures';
+import { FUNCTION_FILES, MASTER, MIGRATION_FILES, migrateDatabases, SECRET_ARN } from './fixtures';
 
 const secrets = mockClient(SecretsManagerClient);
 let server: TestServer;
@@ -46,7 +46,7 @@ afterEach(() => {
 });
 
 describe('runMigrations', () => {
-  it('applies every migration with the master credentials from Secrets Manager, then nothing on a second run', async () => {
+  it('applies every migration and function file with the master credentials from Secrets Manager, then nothing on a second run', async () => {
     const name = await freshDatabase();
     const first = await runMigrations({
       secrets: new SecretsManagerClient({}),
@@ -55,6 +55,7 @@ describe('runMigrations', () => {
       ssl: false,
     });
     expect(first.applied).toEqual(MIGRATION_FILES);
+    expect(first.functions).toEqual(FUNCTION_FILES);
     expect(await tables(name)).toEqual(['activities', 'migrations', 'users']);
     const second = await runMigrations({
       secrets: new SecretsManagerClient({}),
@@ -63,6 +64,14 @@ describe('runMigrations', () => {
       ssl: false,
     });
     expect(second.applied).toEqual([]);
+    expect(second.functions).toEqual([]);
+    expect(logLines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({
+        message: 'migrations applied',
+        functionsCount: FUNCTION_FILES.length,
+        functions: FUNCTION_FILES.join(','),
+      }),
+    );
     expect(secrets.commandCalls(GetSecretValueCommand, { SecretId: SECRET_ARN })).toHaveLength(2);
   });
 

@@ -1,15 +1,17 @@
-// What the migration function's tests share: the migration files, a master secret, and fresh databases on a
+// What the migration function's tests share: the migration and function files, a master secret, and fresh databases on a
 // test server to migrate.
 import { readdirSync } from 'node:fs';
 import { Client, escapeIdentifier } from 'pg';
 import type { MigrateSettings } from '../../../lambdas/migrate/settings';
-import { MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
+import { FUNCTIONS_DIR, MIGRATIONS_DIR, readFunctionFiles } from '../../../lambdas/postgres/migrate';
 import { adminQuery, type TestServer } from '../../support/postgres';
 
 // Every file in sql/migrations, in the order they apply.
 export const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR)
   .filter((file) => file.endsWith('.sql'))
   .sort();
+// Every file in sql/functions, in the order they apply.
+export const FUNCTION_FILES = readFunctionFiles(FUNCTIONS_DIR).map((file) => file.path);
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cruddur-master-AbCdEf';
 // The embedded server's throwaway superuser (test/support/postgres.ts), standing in for the RDS master user.
 export const MASTER = { username: 'postgres', password: 'postgres' };
@@ -24,6 +26,7 @@ export function migrateDatabases(server: () => TestServer) {
       port: server().port,
       database: name,
       migrationsDir: MIGRATIONS_DIR,
+      functionsDir: FUNCTIONS_DIR,
     }),
     freshDatabase: async (): Promise<string> => {
       const name = `migrate_${++database}`;

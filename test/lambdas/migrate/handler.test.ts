@@ -5,7 +5,7 @@ import { createLogger } from '../../../lambdas/runtime/logger';
 import { InvalidSecretError } from '../../../lambdas/migrate/core';
 import { createHandler } from '../../../lambdas/migrate/handler';
 import { startTestServer, type TestServer } from '../../support/postgres';
-import { MASTER, MIGRATION_FILES, migrateDatabases, SECRET_ARN } from './fixtures';
+import { FUNCTION_FILES, MASTER, MIGRATION_FILES, migrateDatabases, SECRET_ARN } from './fixtures';
 
 const secrets = mockClient(SecretsManagerClient);
 let server: TestServer;
@@ -47,7 +47,7 @@ describe('createHandler', () => {
   it('applies the migrations with the injected client and TLS settings', async () => {
     const name = await freshDatabase();
     const handler = createHandler(settings(name), { secrets: new SecretsManagerClient({}), logger, ssl: false });
-    await expect(handler()).resolves.toEqual({ applied: MIGRATION_FILES });
+    await expect(handler()).resolves.toEqual({ applied: MIGRATION_FILES, functions: FUNCTION_FILES });
     await handler.close();
     expect(logLines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(
       expect.objectContaining({ message: 'migrations applied', appliedCount: MIGRATION_FILES.length }),

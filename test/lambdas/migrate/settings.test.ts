@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
+import { FUNCTIONS_DIR, MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
 import { settingsFromEnv } from '../../../lambdas/migrate/settings';
 import { ConfigurationError } from '../../../lambdas/runtime/errors';
 
@@ -19,13 +19,21 @@ function thrown(run: () => unknown): unknown {
 }
 
 describe('settingsFromEnv', () => {
-  it('reads the secret, the endpoint and the migrations directory', () => {
-    expect(settingsFromEnv({ ...ENV, DB_PORT: '6543', MIGRATIONS_DIR: '/var/task/sql/migrations' })).toEqual({
+  it('reads the secret, the endpoint and the migrations and functions directories', () => {
+    expect(
+      settingsFromEnv({
+        ...ENV,
+        DB_PORT: '6543',
+        MIGRATIONS_DIR: '/var/task/sql/migrations',
+        FUNCTIONS_DIR: '/var/task/sql/functions',
+      }),
+    ).toEqual({
       secretArn: ENV.DB_SECRET_ARN,
       host: 'db.example.internal',
       port: 6543,
       database: 'cruddur',
       migrationsDir: '/var/task/sql/migrations',
+      functionsDir: '/var/task/sql/functions',
     });
   });
 
@@ -34,8 +42,12 @@ describe('settingsFromEnv', () => {
     expect(settingsFromEnv(ENV)).not.toHaveProperty('region');
   });
 
-  it('defaults to port 5432 and the migrations in sql/', () => {
-    expect(settingsFromEnv(ENV)).toMatchObject({ port: 5432, migrationsDir: MIGRATIONS_DIR });
+  it('defaults to port 5432 and the migrations and functions in sql/', () => {
+    expect(settingsFromEnv(ENV)).toMatchObject({
+      port: 5432,
+      migrationsDir: MIGRATIONS_DIR,
+      functionsDir: FUNCTIONS_DIR,
+    });
   });
 
   it('reads the connection limits the stage sets, any subset of the four function roles', () => {

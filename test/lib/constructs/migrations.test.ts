@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { Match } from 'aws-cdk-lib/assertions';
@@ -13,6 +13,15 @@ import { startTestServer } from '../../support/postgres';
 
 const run = promisify(execFile);
 const MIGRATIONS_SOURCE = join(__dirname, '..', '..', '..', 'sql', 'migrations');
+const FUNCTIONS_SOURCE = join(__dirname, '..', '..', '..', 'sql', 'functions');
+
+/** Every file below `dir` with its contents, by relative path. */
+function filesBelow(dir: string): Record<string, string> {
+  const paths = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((path) =>
+    statSync(join(dir, path)).isFile(),
+  );
+  return Object.fromEntries(paths.sort().map((path) => [path, readFileSync(join(dir, path), 'utf8')]));
+}
 
 describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (stage) => {
   let synth: SynthesizedStage;
@@ -67,6 +76,7 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
           DB_SECRET_ARN: Match.anyValue(),
           DB_NAME: 'cruddur',
           MIGRATIONS_DIR: '/var/task/sql/migrations',
+          FUNCTIONS_DIR: '/var/task/sql/functions',
           NODE_EXTRA_CA_CERTS: Match.absent(),
         }),
       },
@@ -90,6 +100,13 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
     expect(existsSync(join(assetDir, 'migrations', '0_create-migrations-table.sql'))).toBe(true);
   });
 
+  it('bundles sql/functions byte for byte, so a changed function file changes the asset and re-runs the trigger', () => {
+    // NodejsFunction hashes its bundle's output (AssetHashType.OUTPUT): the files in it are what the hash covers.
+    const bundled = filesBelow(join(migrationAssetDir(), 'sql', 'functions'));
+    expect(Object.keys(bundled)).toContain(join('sync', 'sign_up.sql'));
+    expect(bundled).toEqual(filesBelow(FUNCTIONS_SOURCE));
+  });
+
   if (stage === 'dev') {
     it('ships a bundle that, loaded as Lambda loads it, applies the migrations to a real PostgreSQL', async () => {
       const assetDir = migrationAssetDir();
@@ -104,6 +121,7 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
           DB_PORT: String(tls.port),
           DB_NAME: 'postgres',
           MIGRATIONS_DIR: join(assetDir, 'sql', 'migrations'),
+          FUNCTIONS_DIR: join(assetDir, 'sql', 'functions'),
           AWS_ENDPOINT_URL: secrets.url,
           AWS_REGION: 'us-east-1',
           AWS_ACCESS_KEY_ID: 'test',
@@ -115,7 +133,12 @@ describe.each(['dev', 'prod'] as const)('Migrations in DatabaseStack (%s)', (sta
         ).rejects.toThrow();
         // Standing in for "an RDS CA signed this server": the front's CA added to the bundle's own list.
         const result = await invokeBundle(join(assetDir, 'index.js'), env, tls.caFile);
-        expect(result).toEqual({ applied: readdirSync(join(assetDir, 'sql', 'migrations')).sort() });
+        expect(result).toEqual({
+          applied: readdirSync(join(assetDir, 'sql', 'migrations')).sort(),
+          functions: Object.keys(filesBelow(join(assetDir, 'sql', 'functions')))
+            .filter((path) => path.endsWith('.sql'))
+            .map((path) => path.split(sep).join('/')),
+        });
         expect(secrets.targets).toContain('secretsmanager.GetSecretValue');
       } finally {
         await Promise.all([secrets.close(), tls.close()]);
