@@ -35,7 +35,7 @@ interface Report {
   }[];
 }
 
-function findingsOf(reportFile: string): Finding[] {
+export function findingsOf(reportFile: string): Finding[] {
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
   return report.pluginReports.flatMap((plugin) =>
     plugin.violations.map((violation) => ({
