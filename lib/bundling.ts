@@ -21,6 +21,21 @@ export const NODE_TARGET = 'node24';
  */
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
 
+/**
+ * The folder of RDS CA files beside a bundle (lambdas/postgres/rds-ca.ts reads it). The certificates of every
+ * region are ~215 KB of PEM: inside the JavaScript they tripled the bundle that every cold start compiles;
+ * beside it, a function reads one region's file (~5 KB) at its first connection.
+ */
+export const RDS_CA_DIR = 'rds-ca';
+
+/** The generator, relative to the project root; plain node runs it (no tsx, and no Docker for the synth). */
+export const RDS_CA_GENERATOR = 'lambdas/postgres/rds-ca-data.cjs';
+
+/** The commands that write the CA files beside a bundle: part of every function that reaches a database. */
+export function rdsCaCommands(inputDir: string, outputDir: string): string[] {
+  return [`node "${inputDir}/${RDS_CA_GENERATOR}" "${outputDir}/${RDS_CA_DIR}"`];
+}
+
 export const BUNDLING = {
   minify: true,
   sourceMap: true,

@@ -3,6 +3,7 @@
 import type { ClientConfig } from 'pg';
 import { type Env, checkUrl, optional, required, tcpPort } from '../runtime/env';
 import { ConfigurationError } from '../runtime/errors';
+import { checkRegion } from './rds-ca';
 import { authTokenGenerator } from './rds-token';
 import { verifiedTls, type VerifiedTls } from './tls';
 
@@ -36,27 +37,37 @@ export interface IamSourceSettings {
   readonly user: string;
   /** Returns a short-lived IAM authentication token, used as the password. */
   readonly token: () => Promise<string>;
-  /** What the server's certificate is verified against. @default verifiedTls(host): every region's RDS roots */
-  readonly tls?: VerifiedTls;
+  /**
+   * What the server's certificate is verified against, or how to get it: a function is called once, at the
+   * first connection, so a cold start that never connects reads no certificate.
+   * @default verifiedTls(host): every region's RDS roots
+   */
+  readonly tls?: VerifiedTls | (() => VerifiedTls);
 }
 
 /** Settings for IAM database authentication over verified TLS: the password is a token minted per connection. */
 export function iamSource(settings: IamSourceSettings): ConnectionSource {
-  // Chosen once per container: the CA list is the same for every connection it opens.
-  const ssl = settings.tls ?? verifiedTls(settings.host);
-  return () => ({
-    host: settings.host,
-    port: settings.port,
-    database: settings.database,
-    user: settings.user,
-    password: settings.token,
-    ssl,
-  });
+  // Chosen once per container, at its first connection: the CA list is the same for every connection.
+  let ssl: VerifiedTls | undefined = typeof settings.tls === 'function' ? undefined : settings.tls;
+  const tls = settings.tls;
+  return () => {
+    ssl ??= typeof tls === 'function' ? tls() : verifiedTls(settings.host);
+    return {
+      host: settings.host,
+      port: settings.port,
+      database: settings.database,
+      user: settings.user,
+      password: settings.token,
+      ssl,
+    };
+  };
 }
 
 export function connectionSourceFor(settings: DatabaseSettings): ConnectionSource {
   if ('connectionUrl' in settings) return urlSource(settings.connectionUrl);
   const { host, port, database, user, region, proxy } = settings.iam;
+  // A region no CA file can exist for is refused on cold start; the region's file is read at the first connection.
+  checkRegion(region);
   // The token is signed with the function's role credentials (rds-token.ts).
   return iamSource({
     host,
@@ -64,7 +75,7 @@ export function connectionSourceFor(settings: DatabaseSettings): ConnectionSourc
     database,
     user,
     token: authTokenGenerator({ hostname: host, port, username: user, region }),
-    tls: verifiedTls(host, { region, proxy: proxy === true }),
+    tls: () => verifiedTls(host, { region, proxy: proxy === true }),
   });
 }
 

@@ -6,11 +6,11 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
-import { BUNDLING } from '../bundling';
+import { BUNDLING, rdsCaCommands } from '../bundling';
 
 /** The repository root: entries, the lockfile and `sql/` are found from here. */
 export const PROJECT_ROOT = join(__dirname, '..', '..');
@@ -94,7 +94,9 @@ export class ProjectFunction extends NodejsFunction implements WirableFunction {
         ...BUNDLING,
         externalModules: [...BUNDLING.externalModules],
         mainFields: [...BUNDLING.mainFields],
-        commandHooks: props.commandHooks,
+        commandHooks: ProjectFunction.commandHooks(vpc !== undefined, props.commandHooks),
+        // Errors only: `cdk synth -q` prints nothing on success (esbuild's size summary and hints are not errors).
+        logLevel: LogLevel.ERROR,
       },
       // No NODE_OPTIONS=--enable-source-maps: it costs ~13 ms of every cold start on Node 24 (bench/cold.ts: 45 ms
       // over a bare node with it, 32 ms without), and the logs carry no stack traces to map. The .map ships beside
@@ -117,6 +119,22 @@ export class ProjectFunction extends NodejsFunction implements WirableFunction {
     this.securityGroup = securityGroup;
     // Lambda checks the ENI permissions when it creates the function.
     if (vpcAccess !== undefined) this.node.addDependency(vpcAccess);
+  }
+
+  /**
+   * A function in the VPC is one that reaches the database: its bundle gets the RDS CA files beside it
+   * (lib/bundling.ts), after whatever the caller adds.
+   */
+  private static commandHooks(reachesDatabase: boolean, hooks: ICommandHooks | undefined): ICommandHooks | undefined {
+    if (!reachesDatabase) return hooks;
+    return {
+      beforeBundling: (inputDir, outputDir) => hooks?.beforeBundling(inputDir, outputDir) ?? [],
+      beforeInstall: (inputDir, outputDir) => hooks?.beforeInstall(inputDir, outputDir) ?? [],
+      afterBundling: (inputDir, outputDir) => [
+        ...(hooks?.afterBundling(inputDir, outputDir) ?? []),
+        ...rdsCaCommands(inputDir, outputDir),
+      ],
+    };
   }
 
   /** The ENI permissions of a function in a VPC, as a policy of its own so the function can depend on it. */

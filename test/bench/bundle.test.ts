@@ -1,12 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Signer } from '@aws-sdk/rds-signer';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { esbuildOptions } from '../../bench/bundle';
-import { BUNDLING } from '../../lib/bundling';
+import { buildFunction, esbuildOptions, writeCaData } from '../../bench/bundle';
+import { BUNDLING, RDS_CA_DIR, rdsCaCommands } from '../../lib/bundling';
+import { rdsCertificateAuthorities as fromSource, RdsCaDataMissingError } from '../../lambdas/postgres/rds-ca';
+
+const ROOT = join(__dirname, '..', '..');
 
 let dir: string;
 
@@ -63,5 +67,58 @@ describe('esbuildOptions', () => {
 
   it('leaves @aws-sdk/client-sqs and pg-native to the runtime', () => {
     expect(BUNDLING.externalModules).toEqual(expect.arrayContaining(['pg-native', '@aws-sdk/client-sqs']));
+  });
+});
+
+describe('the post-confirmation bundle as deployed', () => {
+  it('keeps the .js at most 130 KB, with the RDS CAs in files beside it and none inside', async () => {
+    const out = join(dir, 'post-confirmation');
+    const sizes = await buildFunction(join(ROOT, 'lambdas', 'post-confirmation', 'index.ts'), out);
+    expect(sizes.minifiedBytes).toBeLessThanOrEqual(130_000);
+    expect(await readFile(sizes.file, 'utf8')).not.toContain('BEGIN CERTIFICATE');
+    const files = await readdir(join(out, RDS_CA_DIR));
+    expect(files).toEqual(expect.arrayContaining(['eu-west-1.pem', 'us-east-1.pem', 'proxy.pem']));
+    expect(sizes.caRegionBytes).toBeLessThan(10_000);
+    expect(sizes.caDataBytes).toBeGreaterThan(25 * sizes.caRegionBytes);
+  });
+
+  it("reads the region's CAs from the files beside it, and names the build fault when they are missing", async () => {
+    const entry = join(dir, 'ca-entry.ts');
+    const source = join(ROOT, 'lambdas', 'postgres', 'rds-ca.ts').replace(/\\/g, '/');
+    await writeFile(entry, `export * from ${JSON.stringify(source)};\n`);
+    type RdsCa = typeof import('../../lambdas/postgres/rds-ca');
+    const load = async (name: string): Promise<RdsCa> => {
+      const outfile = join(dir, name, 'index.js');
+      await build({ ...esbuildOptions(entry, outfile), absWorkingDir: ROOT });
+      return createRequire(__filename)(outfile) as RdsCa;
+    };
+
+    const bare = await load('without-ca');
+    expect(() => bare.rdsCertificateAuthorities({ region: 'eu-west-1' })).toThrow(/missing beside the bundle/);
+    expect(() => bare.rdsCertificateAuthorities({ region: 'eu-west-1' })).toThrow(bare.RdsCaDataMissingError);
+    expect(RdsCaDataMissingError.name).toBe('RdsCaDataMissingError');
+
+    const bundled = await load('with-ca');
+    writeCaData(join(dir, 'with-ca'));
+    expect(bundled.rdsCertificateAuthorities({ region: 'eu-west-1', proxy: true })).toEqual(
+      fromSource({ region: 'eu-west-1', proxy: true }),
+    );
+    expect(bundled.rdsCertificateAuthorities({ region: 'eu-west-1' })).toHaveLength(3);
+    expect(bundled.rdsCertificateAuthorities()).toEqual(fromSource());
+  });
+
+  it('writes the same files with plain node, as the CDK bundling hook runs it', async () => {
+    const out = join(dir, 'hook');
+    const [command] = rdsCaCommands(ROOT, out);
+    expect(command).toMatch(/^node "/);
+    const [, script, target] = /^node "([^"]+)" "([^"]+)"$/.exec(command ?? '') ?? [];
+    execFileSync(process.execPath, [script ?? '', target ?? '']);
+    const inProcess = join(dir, 'in-process');
+    writeCaData(inProcess);
+    const names = (await readdir(join(out, RDS_CA_DIR))).sort();
+    expect(names).toEqual((await readdir(join(inProcess, RDS_CA_DIR))).sort());
+    expect(await readFile(join(out, RDS_CA_DIR, 'eu-west-1.pem'), 'utf8')).toBe(
+      await readFile(join(inProcess, RDS_CA_DIR, 'eu-west-1.pem'), 'utf8'),
+    );
   });
 });
