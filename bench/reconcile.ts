@@ -4,12 +4,8 @@
 // limit. `npx tsx bench/reconcile.ts [--quick]` runs it alone; bench/run.ts adds it to `npm run bench`.
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { Client } from 'pg';
-import {
-  DEFAULT_LIST_USERS_RATE,
-  LIST_USERS_PAGE_SIZE,
-  type Clock,
-  type PoolReader,
-} from '../lambdas/cognito/user-pool';
+import { DEFAULT_LIST_USERS_RATE, LIST_USERS_PAGE_SIZE, type PoolReader } from '../lambdas/cognito/user-pool';
+import type { Clock } from '../lambdas/runtime/clock';
 import { reconcile, type ReconcileReport, type ReconcileStore } from '../lambdas/reconcile/core';
 import { postgresReconcileStore } from '../lambdas/reconcile/postgres-store';
 import { createLogger } from '../lambdas/runtime/logger';

@@ -3,7 +3,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { errorCode, isConnectionError } from '../../lambdas/postgres/error-codes';
 import { required } from '../../lambdas/runtime/env';
-import { ConfigurationError, DatabaseUnavailableError, InvalidEventError } from '../../lambdas/runtime/errors';
+import { ConfigurationError, InvalidEventError } from '../../lambdas/runtime/errors';
+import { DatabaseUnavailableError } from '../../lambdas/postgres/errors';
 
 /** Exit codes, documented in the README's Operations section. 64-78 follow BSD sysexits.h. */
 export const EXIT = {

@@ -3,7 +3,7 @@
 // never an attribute value (Cognito hides those anyway); the user is always re-read from the pool.
 import type { EventBridgeEvent } from 'aws-lambda';
 import { isRecord } from '../runtime/records';
-import { SUB_PATTERN } from '../users/user';
+import { COGNITO_SUB_PATTERN, SUB_PATTERN } from './sub';
 
 export const CLOUDTRAIL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
 export const COGNITO_EVENT_SOURCE = 'aws.cognito-idp';
@@ -54,13 +54,6 @@ const HIDDEN_PATTERN = /^HIDDEN_[A-Z_]*$/;
 export function isHidden(value: unknown): boolean {
   return typeof value === 'string' && HIDDEN_PATTERN.test(value);
 }
-
-/**
- * A Cognito sub: a UUID. User names are only taken for a sub when they have this shape: in this pool (email
- * sign-in) Cognito makes the user name the sub, and in a pool where people choose their user name a
- * name like `jane.doe` (personal data) must never be mistaken for an id and logged.
- */
-export const COGNITO_SUB_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The parts of a CloudTrail record this code reads; everything is optional because nothing is trusted. */
 export interface CloudTrailDetail {

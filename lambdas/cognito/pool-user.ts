@@ -1,7 +1,8 @@
 // A user as the pool holds them at one moment: what the event function (AdminGetUser), the reconcile (ListUsers)
 // and the writer agree on. Events are only hints; this, read from the pool, is the state that gets written.
 import { InvalidEventError } from '../runtime/errors';
-import { userFromAttributes, SUB_PATTERN, type NewUser } from '../users/user';
+import { userFromAttributes, type NewUser } from '../users/user';
+import { isSub } from './sub';
 
 /**
  * Statuses of a real account: confirmed, federated (EXTERNAL_PROVIDER: whether Post Confirmation fires for them
@@ -50,7 +51,7 @@ export function attributeRecord(list: CognitoUserShape['Attributes']): Record<st
  */
 export function poolUserFrom(user: CognitoUserShape, path = 'user'): PoolUser {
   const attributes = attributeRecord(user.Attributes ?? user.UserAttributes);
-  if (attributes.sub === undefined && typeof user.Username === 'string' && SUB_PATTERN.test(user.Username)) {
+  if (attributes.sub === undefined && isSub(user.Username)) {
     attributes.sub = user.Username;
   }
   const mapped = userFromAttributes(attributes, `${path}.Attributes`);

@@ -6,6 +6,8 @@ import {
   type CognitoIdentityProviderClient,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { systemClock, type Clock } from '../runtime/clock';
+import { RateLimiter } from '../runtime/rate-limiter';
 import type { CognitoUserShape } from './pool-user';
 
 /** ListUsers' largest page. */
@@ -19,44 +21,6 @@ export const DEFAULT_LIST_USERS_RATE = 5;
  * on every CloudTrail event; the prune's re-checks take a small share of it.
  */
 export const DEFAULT_GET_USER_RATE = 10;
-
-/** Time, as the reconcile sees it: injected so that tests run the rate limiter and the time budget on a fake. */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-/**
- * Spaces calls at least 1/rate s apart (so N calls take at least (N-1)/rate s), without bursts: the quota is
- * shared with every other caller in the account, and a burst above it throttles them as well as us.
- */
-export class RateLimiter {
-  private next: number | undefined;
-  private readonly intervalMs: number;
-
-  constructor(
-    readonly ratePerSecond: number,
-    private readonly clock: Clock,
-  ) {
-    if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond))
-      throw new RangeError('ratePerSecond must be a positive number');
-    this.intervalMs = 1000 / ratePerSecond;
-  }
-
-  /** Resolves when the next call may go out. */
-  async acquire(): Promise<void> {
-    const now = this.clock.now();
-    const at = this.next === undefined ? now : Math.max(now, this.next);
-    this.next = at + this.intervalMs;
-    if (at > now) await this.clock.sleep(at - now);
-  }
-}
 
 /** The pool no longer accepts the token the run saved (tokens expire): the run must read again from page 1. */
 export class PaginationTokenRefusedError extends Error {

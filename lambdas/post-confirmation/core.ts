@@ -1,6 +1,8 @@
 // The post-confirmation use case, free of AWS: validate the event, sign the user up, return the event.
 import { CONFIRM_FORGOT_PASSWORD, CONFIRM_SIGN_UP, triggerEnvelope } from '../cognito/trigger-event';
-import { DatabaseUnavailableError, describeError, logLevelFor, UnsupportedTriggerError } from '../runtime/errors';
+import { describeError } from '../runtime/errors';
+import { DatabaseUnavailableError, logLevelFor } from '../postgres/errors';
+import { UnsupportedTriggerError } from '../cognito/errors';
 import type { Logger } from '../runtime/logger';
 import type { FallbackQueue } from '../sync/fallback-queue';
 import { replayMessageFor } from '../sync/replay-message';

@@ -1,12 +1,12 @@
 // Lambda adapter for the Cognito Post Confirmation trigger: wiring, logging, and nothing else.
 import type { Context } from 'aws-lambda';
+import { isSub } from '../cognito/sub';
 import { databasePort } from '../postgres/connection';
 import { describeError, toCallerError } from '../runtime/errors';
 import { createLogger, type Logger } from '../runtime/logger';
 import type { FallbackQueue } from '../sync/fallback-queue';
 import { sqsFallbackQueue } from '../sync/sqs/sqs-fallback-queue';
 import { createSignUpWriter } from '../users/postgres/postgres-users';
-import { SUB_PATTERN } from '../users/user';
 import type { SignUpWriter } from '../users/users-repository';
 import { handlePostConfirmation } from './core';
 import type { PostConfirmationSettings } from './settings';
@@ -78,5 +78,5 @@ export function createHandler(
 /** The sub for the error log line, only when it is a plausible id (never a free-form string). */
 function safeSub(event: unknown): string | undefined {
   const sub = (event as { request?: { userAttributes?: { sub?: unknown } } } | null)?.request?.userAttributes?.sub;
-  return typeof sub === 'string' && SUB_PATTERN.test(sub) ? sub : undefined;
+  return isSub(sub) ? sub : undefined;
 }

@@ -1,9 +1,10 @@
 // The post-deploy smoke test's probe (`npm run smoke`): a synthetic sign-up whose sub no Cognito user can have
 // (Cognito subs are plain UUIDs), so the function may treat it specially without anyone being able to ask for it.
+import { UUID_SOURCE } from '../cognito/sub';
 import { isRecord } from '../runtime/records';
 
 export const PROBE_PREFIX = 'smoke-probe-';
-export const PROBE_PATTERN = /^smoke-probe-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export const PROBE_PATTERN = new RegExp(`^${PROBE_PREFIX}${UUID_SOURCE}$`);
 /** The client metadata with which the smoke asks for the fallback path instead of the database. */
 export const FALLBACK_METADATA = { smoke: 'fallback' } as const;
 

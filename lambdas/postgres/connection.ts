@@ -2,7 +2,7 @@
 // Where the credentials come from is the one seam (`ConnectionSource`, connection-source.ts): a URL locally,
 // IAM auth in AWS.
 import { Client, type QueryConfig, type QueryResultRow } from 'pg';
-import { DatabaseUnavailableError } from '../runtime/errors';
+import { DatabaseUnavailableError } from './errors';
 import { connectionSourceFor, type ConnectionSource, type DatabaseSettings } from './connection-source';
 import { classifyFailure, errorCode, isConnectionError, type Classification } from './error-codes';
 import type { Queryable, QueryOptions } from './queryable';

@@ -1,12 +1,8 @@
 // What a failed pg call means, read from the error's `code`: a SQLSTATE from the server, or a Node errno name
 // when the socket itself failed, or an OpenSSL verification code when TLS refused the server.
+import { errorCode } from '../runtime/errors';
 
-/** The `code` a pg, system or SDK error carries, when it is a string. */
-export function errorCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
+export { errorCode };
 
 /** SQLSTATEs the code acts on by name. */
 export const SQLSTATE = {

@@ -2,13 +2,9 @@
 // exists, so that most collisions never reach the post-confirmation handle rule. Advisory only: when the
 // database cannot answer, the sign-up goes ahead and the handle rule decides at confirmation.
 import { ADMIN_CREATE_USER, EXTERNAL_PROVIDER, SIGN_UP, triggerEnvelope } from '../cognito/trigger-event';
-import {
-  DatabaseUnavailableError,
-  describeError,
-  HandleRefusedError,
-  InvalidEventError,
-  UnsupportedTriggerError,
-} from '../runtime/errors';
+import { describeError, InvalidEventError } from '../runtime/errors';
+import { DatabaseUnavailableError } from '../postgres/errors';
+import { HandleRefusedError, UnsupportedTriggerError } from '../cognito/errors';
 import type { Logger } from '../runtime/logger';
 import { isRecord } from '../runtime/records';
 import { HANDLE_PATTERN } from '../users/user';

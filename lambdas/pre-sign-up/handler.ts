@@ -1,7 +1,8 @@
 // Lambda adapter for the Cognito PreSignUp trigger: wiring, logging, and nothing else.
 import type { Context } from 'aws-lambda';
 import { databasePort } from '../postgres/connection';
-import { describeError, HandleRefusedError, toCallerError } from '../runtime/errors';
+import { describeError, toCallerError } from '../runtime/errors';
+import { HandleRefusedError } from '../cognito/errors';
 import { createLogger, type Logger } from '../runtime/logger';
 import { createHandleDirectory } from '../users/postgres/postgres-users';
 import type { HandleDirectory } from '../users/users-repository';

@@ -5,11 +5,12 @@
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { poolUserFrom, type CognitoUserShape } from '../cognito/pool-user';
 import { userStateOf } from '../users/user-state';
-import { PaginationTokenRefusedError, type Clock, type PoolReader } from '../cognito/user-pool';
+import { PaginationTokenRefusedError, type PoolReader } from '../cognito/user-pool';
+import type { Clock } from '../runtime/clock';
 import { errorCode } from '../postgres/error-codes';
 import { InvalidEventError } from '../runtime/errors';
 import type { Logger } from '../runtime/logger';
-import { SUB_PATTERN } from '../users/user';
+import { SUB_PATTERN } from '../cognito/sub';
 import type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState } from '../users/users-repository';
 
 export type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState };

@@ -4,7 +4,8 @@
 // so a run of any size keeps moving and an idle schedule costs one statement).
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { Context } from 'aws-lambda';
-import { cognitoPoolReader, systemClock, type Clock, type PoolReader } from '../cognito/user-pool';
+import { cognitoPoolReader, type PoolReader } from '../cognito/user-pool';
+import { systemClock, type Clock } from '../runtime/clock';
 import { databasePort } from '../postgres/connection';
 import { describeError } from '../runtime/errors';
 import { createLogger, type Logger } from '../runtime/logger';

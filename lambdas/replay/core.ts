@@ -3,7 +3,8 @@
 // settle (each state carries the time it was read; erasure is forever), so records are applied as they come.
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { isSynced } from '../cognito/pool-user';
-import { DatabaseUnavailableError, describeError, InvalidEventError, logLevelFor } from '../runtime/errors';
+import { describeError, InvalidEventError } from '../runtime/errors';
+import { DatabaseUnavailableError, logLevelFor } from '../postgres/errors';
 import type { Logger } from '../runtime/logger';
 import { UserRefusedError, type ErasurePolicy, type SyncWriter } from '../users/users-repository';
 import { parseQueuedChange, sentTimestamp, type QueuedChange } from './queue-message';

@@ -3,7 +3,8 @@
 // asynchronous writer, applies them. Version 1 (a queued sign-up, replay-message.ts) keeps replaying.
 import { InvalidEventError } from '../runtime/errors';
 import { isRecord } from '../runtime/records';
-import { SUB_PATTERN, userFromAttributes } from '../users/user';
+import { userFromAttributes } from '../users/user';
+import { isSub } from '../cognito/sub';
 import type { PoolUser } from '../cognito/pool-user';
 
 export const SYNC_MESSAGE_VERSION = 2;
@@ -88,8 +89,7 @@ export function parseSyncMessage(parsed: Record<string, unknown>): SyncChange {
   if (parsed.version !== SYNC_MESSAGE_VERSION)
     throw new InvalidEventError('body.version', `must be ${SYNC_MESSAGE_VERSION}`);
   const { sub } = parsed;
-  if (typeof sub !== 'string' || !SUB_PATTERN.test(sub))
-    throw new InvalidEventError('body.sub', 'is not a Cognito user id');
+  if (!isSub(sub)) throw new InvalidEventError('body.sub', 'is not a Cognito user id');
   const readAt = isoDate(parsed.readAt, 'body.readAt');
   const source = sourceOf(parsed.source);
   if (parsed.kind === 'erase') return { kind: 'erase', sub, readAt, source };

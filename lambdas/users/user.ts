@@ -1,5 +1,6 @@
 // Cognito user attributes -> a public.users row: validation and the handle rule. Shared by the post-confirmation
 // trigger, the replay function and `users reconcile`, so all of them map users the same way.
+import { SUB_PATTERN } from '../cognito/sub';
 import { InvalidEventError } from '../runtime/errors';
 import { isRecord } from '../runtime/records';
 
@@ -21,8 +22,6 @@ const HANDLE_MAX_LENGTH = 32;
 
 /** Cognito's own upper bound for an attribute value; anything longer did not come from Cognito. */
 export const MAX_ATTRIBUTE_LENGTH = 2048;
-/** Cognito subs are UUIDs; this admits any opaque id but nothing that could forge a log line. */
-export const SUB_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 function checkText(field: string, value: unknown): string | null {
   if (value === undefined || value === null) return null;

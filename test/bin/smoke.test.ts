@@ -27,7 +27,7 @@ import { main } from '../../bin/smoke';
 import { userEventFrom } from '../../lambdas/cognito/cloudtrail-event';
 import { handlePostConfirmation } from '../../lambdas/post-confirmation/core';
 import { replayBatch } from '../../lambdas/replay/core';
-import { DatabaseUnavailableError } from '../../lambdas/runtime/errors';
+import { DatabaseUnavailableError } from '../../lambdas/postgres/errors';
 import { createLogger } from '../../lambdas/runtime/logger';
 import type { QueueMessage } from '../../lambdas/sync/sync-queue';
 import { handleUserEvent } from '../../lambdas/user-events/core';

@@ -10,7 +10,8 @@ import {
   redactUrl,
   withDatabase,
 } from '../../../bin/cli/common';
-import { ConfigurationError, DatabaseUnavailableError } from '../../../lambdas/runtime/errors';
+import { ConfigurationError } from '../../../lambdas/runtime/errors';
+import { DatabaseUnavailableError } from '../../../lambdas/postgres/errors';
 
 describe('parseSubcommand', () => {
   const options = { prod: { type: 'boolean', default: false } } as const;

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cognitoPoolReader, PaginationTokenRefusedError, RateLimiter } from '../../../lambdas/cognito/user-pool';
+import { cognitoPoolReader, PaginationTokenRefusedError } from '../../../lambdas/cognito/user-pool';
 import { FakeClock, START } from '../reconcile/fake-pool';
 
 const cognito = new CognitoIdentityProviderClient({
@@ -23,32 +23,6 @@ let clock: FakeClock;
 beforeEach(() => {
   mock.reset();
   clock = new FakeClock();
-});
-
-describe('RateLimiter', () => {
-  it('spaces N calls so that they take at least (N-1)/rate seconds', async () => {
-    const limiter = new RateLimiter(5, clock);
-    const times: number[] = [];
-    for (let i = 0; i < 11; i += 1) {
-      await limiter.acquire();
-      times.push(clock.now() - START);
-    }
-    expect(times.at(-1)).toBeGreaterThanOrEqual(((11 - 1) / 5) * 1000);
-    expect(times.slice(1).map((t, i) => t - (times[i] ?? 0))).toEqual(Array(10).fill(200));
-  });
-
-  it('does not wait when the caller is already slower than the rate', async () => {
-    const limiter = new RateLimiter(5, clock);
-    await limiter.acquire();
-    clock.advance(1000);
-    await limiter.acquire();
-    expect(clock.sleeps).toEqual([]);
-  });
-
-  it('refuses a rate that is not a positive number', () => {
-    expect(() => new RateLimiter(0, clock)).toThrow(RangeError);
-    expect(() => new RateLimiter(Number.NaN, clock)).toThrow(RangeError);
-  });
 });
 
 describe('cognitoPoolReader', () => {

@@ -7,7 +7,7 @@ import { handlePostConfirmation, type PostConfirmationDeps } from '../../../lamb
 import { replayBatch } from '../../../lambdas/replay/core';
 import { LazyConnection, type LazyConnectionOptions } from '../../../lambdas/postgres/connection';
 import { urlSource } from '../../../lambdas/postgres/connection-source';
-import { DatabaseUnavailableError } from '../../../lambdas/runtime/errors';
+import { DatabaseUnavailableError } from '../../../lambdas/postgres/errors';
 import { createLogger } from '../../../lambdas/runtime/logger';
 import type { ReplayMessage } from '../../../lambdas/sync/replay-message';
 import { createSignUpWriter, createSyncWriter } from '../../../lambdas/users/postgres/postgres-users';

@@ -6,7 +6,9 @@ import {
   RESPONSE_MARGIN_MS,
   type PostConfirmationHandler,
 } from '../../../lambdas/post-confirmation/handler';
-import { DatabaseUnavailableError, InvalidEventError, UnsupportedTriggerError } from '../../../lambdas/runtime/errors';
+import { InvalidEventError } from '../../../lambdas/runtime/errors';
+import { DatabaseUnavailableError } from '../../../lambdas/postgres/errors';
+import { UnsupportedTriggerError } from '../../../lambdas/cognito/errors';
 import { createLogger } from '../../../lambdas/runtime/logger';
 import type { EnqueueOptions } from '../../../lambdas/sync/fallback-queue';
 import type { WriteOptions } from '../../../lambdas/users/users-repository';

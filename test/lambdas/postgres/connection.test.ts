@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LazyConnection } from '../../../lambdas/postgres/connection';
 import { iamSource, urlSource } from '../../../lambdas/postgres/connection-source';
-import { DatabaseUnavailableError } from '../../../lambdas/runtime/errors';
+import { DatabaseUnavailableError } from '../../../lambdas/postgres/errors';
 import { freePort, startMigratedServer, type TestServer } from '../../support/postgres';
 
 let server: TestServer;

@@ -6,7 +6,8 @@ import { LazyConnection } from '../../../lambdas/postgres/connection';
 import { iamSource, type ConnectionSource } from '../../../lambdas/postgres/connection-source';
 import { classifyFailure } from '../../../lambdas/postgres/error-codes';
 import { verifiedTls } from '../../../lambdas/postgres/tls';
-import { DatabaseUnavailableError, describeError, logLevelFor } from '../../../lambdas/runtime/errors';
+import { describeError } from '../../../lambdas/runtime/errors';
+import { DatabaseUnavailableError, logLevelFor } from '../../../lambdas/postgres/errors';
 import type { TestServer } from '../../support/postgres';
 import { startTlsServer, type TlsTestServer } from '../../support/tls-postgres';
 

@@ -1,7 +1,8 @@
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler, type PreSignUpHandler } from '../../../lambdas/pre-sign-up/handler';
-import { HandleRefusedError, InvalidEventError, UnsupportedTriggerError } from '../../../lambdas/runtime/errors';
+import { InvalidEventError } from '../../../lambdas/runtime/errors';
+import { HandleRefusedError, UnsupportedTriggerError } from '../../../lambdas/cognito/errors';
 import { fakeContext } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
 import { captureLogLines } from '../../support/output';

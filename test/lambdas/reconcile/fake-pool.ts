@@ -10,7 +10,7 @@ import {
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Clock } from '../../../lambdas/cognito/user-pool';
+import type { Clock } from '../../../lambdas/runtime/clock';
 
 export const START = Date.UTC(2026, 11, 1, 10, 0, 0);
 
