@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { errorCode } from '../../../lambdas/postgres/error-codes';
-import { applyMigrations, MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
+import { applyMigrations, migrateDatabase, MIGRATIONS_DIR } from '../../../lambdas/postgres/migrate';
 import { adminQuery, startTestServer, setRolePasswords, type TestServer } from '../../support/postgres';
 
 // On RDS the roles log in with IAM tokens; this loopback-only test server gives them a throwaway password.
@@ -39,14 +39,14 @@ async function failureOf(work: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-/** Applies the migrations before 0004 only: the state a deployed database is in when 0004 arrives. */
+/** Applies the migrations before 0004 only, the old way (no function files): a deployed database when 0004 arrives. */
 async function migrateBefore0004(client: Client): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'before-0004-'));
   try {
     for (const file of readdirSync(MIGRATIONS_DIR).filter((name) => name.endsWith('.sql') && name < '0004')) {
       copyFileSync(join(MIGRATIONS_DIR, file), join(dir, file));
     }
-    await applyMigrations(client, dir);
+    await migrateDatabase(client, { migrationsDir: dir, functionsDir: false });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
