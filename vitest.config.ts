@@ -8,5 +8,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     restoreMocks: true,
     unstubEnvs: true,
+    // A temp directory of the run's own, empty again at the end, or the run fails naming what was left.
+    globalSetup: ['test/support/temp-dir.global.ts'],
+    // Each file's own temp directory inside it; the CDK apps it synthesizes are removed after it.
+    setupFiles: ['test/support/temp-dir.setup.ts'],
   },
 });
