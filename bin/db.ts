@@ -11,6 +11,7 @@ import { parseSecret } from '../lambdas/migrate/core';
 import { errorCode, SQLSTATE } from '../lambdas/postgres/error-codes';
 import { migrateDatabase } from '../lambdas/postgres/migrate';
 import { authTokenGenerator } from '../lambdas/postgres/rds-token';
+import { connectionOrLocalStack } from './cli/local-stack';
 import { POSTGRES_PORT } from '../lib/constants';
 import { awsClient, checkStage, stackName, stackOutput } from './cli/aws';
 import {
@@ -450,10 +451,14 @@ async function targetFor(
         EXIT.USAGE,
       );
     }
-    return urlTarget(connectionUrlFromEnv(env, values.prod), {
-      prod: values.prod,
-      variable: connectionVariable(values.prod),
-    });
+    if (values.prod)
+      return urlTarget(connectionUrlFromEnv(env, true), { prod: true, variable: connectionVariable(true) });
+    // CONNECTION_URL, or the database of the local stack `npm start` runs (its stack.json).
+    const { connection, local } = await connectionOrLocalStack(env);
+    const target = urlTarget(connection, { prod: false, variable: 'CONNECTION_URL' });
+    return local === undefined
+      ? target
+      : { ...target, local: true, label: `the local stack's database (${connection.redacted}, from ${local.file})` };
   }
   if (values.prod)
     throw new CliError('--prod picks PROD_CONNECTION_URL; with --stage, say --stage prod instead', EXIT.USAGE);
@@ -559,7 +564,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     const limit = parseLimit(values.limit);
     const target = await targetFor(values, command, env, deps);
     const context: Context = { target, output, connectTimeoutMs: deps.connectTimeoutMs ?? 5000, prod: target.prod };
-    if (target.prod) output.err(`db: using ${target.label}`);
+    if (target.prod || target.local === true) output.err(`db: using ${target.label}`);
     return await command.run({
       context,
       yes: values.yes,

@@ -2,7 +2,7 @@
 // `npm start`: the local sign-up stack (embedded PostgreSQL, the sign-up functions behind a Lambda Invoke API,
 // cognito-local), in the foreground until Ctrl-C.
 import { readFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { errorCode } from '../lambdas/postgres/error-codes';
 import { CognitoLocalError } from '../local/cognito';
 import { LocalPostgresError } from '../local/embedded-postgres';
@@ -54,10 +54,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   };
 }
 
-function requirePath(path: string): string {
-  return isAbsolute(path) ? path : `./${path}`;
-}
-
 /** What `npm start` prints once the stack is up: the stack.json values and commands to paste. */
 export function formatBanner(info: StackInfo, stackFile: string): string {
   const show = (path: string) => {
@@ -88,9 +84,11 @@ export function formatBanner(info: StackInfo, stackFile: string): string {
     'Without the AWS CLI (signs up with the SDK, confirms with the code, prints the row):',
     `  ${withDir}npx tsx bin/local-user.ts sign-up ${email} --name 'Jane Doe' --handle jane`,
     '',
-    'Look at the rows:',
+    'Look at the rows and the database (the db and users commands find this stack through its stack.json):',
     `  ${withDir}npx tsx bin/local-user.ts list`,
-    `  psql "$(node -p "require('${requirePath(show(stackFile))}').connectionUrl")" -c 'SELECT uuid, cognito_user_id, handle, created_at FROM public.users'`,
+    `  ${withDir}npm run db -- sessions`,
+    `  ${withDir}npm run db -- connect          # psql on the local database`,
+    `  ${withDir}npm run users -- reconcile --dry-run`,
     '',
     'Invoke the function directly:',
     `  ${withDir}npm run invoke -- events/confirm-sign-up.json`,

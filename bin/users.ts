@@ -30,6 +30,7 @@ import {
   type Output,
   helpExit,
 } from './cli/common';
+import { connectionOrLocalStack, localCognito } from './cli/local-stack';
 import { openClient } from './cli/postgres';
 
 const USAGE = `usage: npm run users -- reconcile [--user-pool-id ID] [--stage dev] [--prod] [--prune] [--dry-run] [--remote] [--rate N] [--progress-every N]
@@ -251,13 +252,21 @@ export async function main(
       return exitFor(report);
     }
 
-    // Configuration first: a missing URL should not wait for AWS.
-    const connection = connectionUrlFromEnv(env, values.prod);
+    // Configuration first: a missing URL should not wait for AWS. Without CONNECTION_URL, the local stack's
+    // database and cognito-local's pool (stack.json), as `npm start` runs them.
+    const { connection, local } = values.prod
+      ? { connection: connectionUrlFromEnv(env, true), local: undefined }
+      : await connectionOrLocalStack(env);
     const erasurePolicy = erasurePolicyFromEnv(env);
+    if (local !== undefined) output.err(`users: using the local stack from ${local.file}`);
     const userPoolId =
-      given ?? (await stackOutput(cloudFormation(), stackName(stage, 'Auth'), 'UserPoolId', '--user-pool-id ID'));
+      given ??
+      local?.info.userPoolId ??
+      (await stackOutput(cloudFormation(), stackName(stage, 'Auth'), 'UserPoolId', '--user-pool-id ID'));
     const clock = deps.clock ?? systemClock;
-    const pool = cognitoPoolReader(deps.cognito ?? awsClient(CognitoIdentityProviderClient), {
+    const cognitoClient =
+      deps.cognito ?? (local === undefined ? awsClient(CognitoIdentityProviderClient) : localCognito(local));
+    const pool = cognitoPoolReader(cognitoClient, {
       userPoolId,
       listRate: rate,
       clock,

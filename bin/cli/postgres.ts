@@ -20,6 +20,8 @@ export interface DatabaseTarget {
   readonly database: string;
   /** Production: unverified TLS is refused, destructive commands need --yes. */
   readonly prod: boolean;
+  /** Found through the local stack's stack.json (CONNECTION_URL unset): said once on stderr. @default false */
+  readonly local?: boolean;
   /** Connection settings for pg, for `database` on the same server. @default its own database */
   clientConfig(database?: string): Promise<ClientConfig>;
   /** The libpq environment psql gets (PG* variables, files it reads), and how to remove those files after. */
@@ -265,8 +267,9 @@ export async function openClient(given: DatabaseTarget | ConnectionUrl, options:
       throw new CliError(`the certificate of ${target.label} did not verify (${code}); nothing was sent`, EXIT.CONFIG);
     }
     const reason = code ?? (error instanceof Error ? error.message : String(error));
+    const hint = target.local === true ? '; is npm start running?' : '';
     throw new CliError(
-      `cannot reach ${target.label} (${reason}; connect timeout ${options.connectTimeoutMs} ms)`,
+      `cannot reach ${target.label} (${reason}; connect timeout ${options.connectTimeoutMs} ms)${hint}`,
       EXIT.UNAVAILABLE,
     );
   }

@@ -357,11 +357,66 @@ describe('db connect', () => {
   });
 });
 
+/** A stack.json as `npm start` writes it, in a data directory of its own. */
+async function localStackDir(connectionUrl: string): Promise<string> {
+  const dir = await mkdtemp(join(scratch, 'local-'));
+  const info = {
+    connectionUrl,
+    cognitoEndpoint: 'http://127.0.0.1:9',
+    userPoolId: 'local_Pool1',
+    userPoolClientId: 'client1',
+    lambdaEndpoint: 'http://127.0.0.1:9',
+    functionName: 'PostConfirmationFunction',
+    region: 'us-east-1',
+    dataDir: dir,
+    cognitoLogFile: join(dir, 'cognito.log'),
+  };
+  await writeFile(join(dir, 'stack.json'), JSON.stringify(info));
+  return dir;
+}
+
+describe('db with the local stack', () => {
+  it('finds the running local stack through LOCAL_DATA_DIR when CONNECTION_URL is not set', async () => {
+    const name = freshName();
+    await createDatabase(name);
+    const held = await holdSession(name, 'seen-through-stack-json');
+    try {
+      const dir = await localStackDir(server.url(name));
+      const result = await run(['sessions'], { LOCAL_DATA_DIR: dir, CONNECTION_URL: '' });
+      expect(result.code).toBe(EXIT.OK);
+      expect(result.out.some((line) => line.includes('seen-through-stack-json'))).toBe(true);
+      expect(result.err).toEqual([expect.stringMatching(/^db: using the local stack's database \(.*stack\.json\)$/)]);
+      expect(result.all()).not.toContain(':postgres@');
+    } finally {
+      await held.end();
+    }
+  });
+
+  it('prefers CONNECTION_URL over the local stack', async () => {
+    const name = freshName();
+    await createDatabase(name);
+    const dir = await localStackDir('postgres://postgres:postgres@127.0.0.1:9/nowhere');
+    const result = await run(['sessions'], { ...envFor(name), LOCAL_DATA_DIR: dir });
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.err).toEqual([]);
+  });
+
+  it('names the local stack and asks whether npm start runs when its database does not answer', async () => {
+    const dir = await localStackDir(`postgres://postgres:postgres@127.0.0.1:${await freePort()}/cruddur`);
+    const result = await run(['sessions'], { LOCAL_DATA_DIR: dir });
+    expect(result.code).toBe(EXIT.UNAVAILABLE);
+    expect(result.err.at(-1)).toMatch(/^db: cannot reach the local stack's database .*is npm start running\?$/);
+  });
+});
+
 describe('db errors', () => {
-  it('names the missing variable', async () => {
-    const result = await run(['migrate'], {});
+  it('names the missing variable and the local stack it looked for', async () => {
+    const empty = await mkdtemp(join(scratch, 'no-stack-'));
+    const result = await run(['migrate'], { LOCAL_DATA_DIR: empty });
     expect(result.code).toBe(EXIT.CONFIG);
-    expect(result.err).toEqual(['db: Configuration error: CONNECTION_URL is not set']);
+    expect(result.err).toEqual([
+      `db: CONNECTION_URL is not set and no local stack was found (no ${join(empty, 'stack.json')}): start one with npm start, or set CONNECTION_URL`,
+    ]);
     const prod = await run(['migrate', '--prod'], { CONNECTION_URL: server.url() });
     expect(prod.err).toEqual(['db: Configuration error: PROD_CONNECTION_URL is not set']);
   });

@@ -9,7 +9,13 @@ import { formatBanner, main, parseOptions } from '../../bin/local';
 import { freePort } from '../../local/ports';
 import { DEFAULT_PORTS } from '../../local/stack';
 import { DEFAULT_DATA_DIR, type StackInfo } from '../../local/stack-info';
+import { CognitoIdentityProviderClient, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { mockClient } from 'aws-sdk-client-mock';
+import { main as dbMain } from '../../bin/db';
+import { main as usersMain } from '../../bin/users';
+import { writeStackInfo } from '../../local/stack-info';
 import { captureOutput } from '../support/output';
+import { startMigratedServer, type TestServer } from '../support/postgres';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -115,12 +121,84 @@ describe('the banner', () => {
     const elsewhere = formatBanner({ ...info, dataDir: '/tmp/elsewhere' }, '/tmp/elsewhere/stack.json');
     expect(elsewhere).toContain('LOCAL_DATA_DIR=/tmp/elsewhere npm run invoke -- events/confirm-sign-up.json');
     expect(elsewhere).toContain('LOCAL_DATA_DIR=/tmp/elsewhere npx tsx bin/local-user.ts list');
-    expect(elsewhere).toContain(`require('/tmp/elsewhere/stack.json').connectionUrl`);
+    expect(elsewhere).toContain('LOCAL_DATA_DIR=/tmp/elsewhere npm run db -- sessions');
+    expect(elsewhere).toContain('LOCAL_DATA_DIR=/tmp/elsewhere npm run users -- reconcile --dry-run');
   });
 
   it('shows the local database password once, on the connection line only', () => {
     expect(banner.split('s3cret-local')).toHaveLength(2);
     expect(banner).toMatch(/connectionUrl +postgres:\/\/postgres:s3cret-local@/);
+  });
+});
+
+describe("the banner's db and users commands", () => {
+  let server: TestServer;
+  let url: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    ({ server, url } = await startMigratedServer());
+    dir = await mkdtemp(join(tmpdir(), 'cruddur-banner-'));
+  });
+
+  afterAll(async () => {
+    await server?.destroy();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** `npm run <script> -- <args>` lines of the banner, with the variables they set. */
+  function commands(banner: string) {
+    return [...banner.matchAll(/^ {2}((?:[A-Z_]+=\S+ )*)npm run (db|users) -- ([^#\n]+?)\s*(?:#.*)?$/gm)].map((m) => ({
+      env: Object.fromEntries(
+        (m[1] ?? '')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((pair) => pair.split('=', 2)),
+      ),
+      script: m[2] as 'db' | 'users',
+      args: (m[3] ?? '').split(/\s+/),
+    }));
+  }
+
+  it('work as printed against the stack they describe, with no other variable set', async () => {
+    const info: StackInfo = {
+      connectionUrl: url,
+      cognitoEndpoint: 'http://127.0.0.1:9',
+      userPoolId: 'local_BannerPool',
+      userPoolClientId: 'client1',
+      lambdaEndpoint: 'http://127.0.0.1:9',
+      functionName: 'PostConfirmationFunction',
+      region: 'us-east-1',
+      dataDir: dir,
+      cognitoLogFile: join(dir, 'cognito.log'),
+    };
+    const stackFile = await writeStackInfo(dir, info);
+    const listed = commands(formatBanner(info, stackFile));
+    expect(listed.map((c) => `${c.script} ${c.args.join(' ')}`)).toEqual([
+      'db sessions',
+      'db connect',
+      'users reconcile --dry-run',
+    ]);
+    const cognito = new CognitoIdentityProviderClient({
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+    });
+    mockClient(cognito).on(ListUsersCommand).resolves({ Users: [] });
+    for (const command of listed) {
+      expect(command.env).toEqual({ LOCAL_DATA_DIR: dir });
+      const captured = captureOutput();
+      // psql reads its input from /dev/null here: it connects, finds nothing to run and exits 0.
+      const code =
+        command.script === 'db'
+          ? await dbMain(command.args, command.env, {
+              output: captured.output,
+              connectTimeoutMs: 5000,
+              spawn: (cmd, args, options) => spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] }),
+            })
+          : await usersMain(command.args, command.env, { output: captured.output, cognito, connectTimeoutMs: 5000 });
+      expect({ command: command.args.join(' '), code, err: captured.err }).toMatchObject({ code: EXIT.OK });
+    }
   });
 });
 

@@ -9,6 +9,11 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../bin/cli/common';
@@ -495,5 +500,66 @@ describe('users reconcile --stage prod', () => {
     expect((await run(['reconcile', '--stage', 'prod', '--prod'], {})).code).toBe(EXIT.USAGE);
     expect((await run(['reconcile', '--stage', 'prod', '--user-pool-id', POOL], {})).code).toBe(EXIT.USAGE);
     expect(lambdaMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('users reconcile with the local stack', () => {
+  it("reconciles cognito-local's pool into the local database from stack.json, with no variable set", async () => {
+    // A stand-in for cognito-local: one ListUsers page; it records what the SDK sent.
+    const seen: { target: string | undefined; headers: IncomingHttpHeaders; body: Record<string, unknown> }[] = [];
+    const cognitoLocal = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        const target = request.headers['x-amz-target'];
+        seen.push({
+          target: Array.isArray(target) ? target[0] : target,
+          headers: request.headers,
+          body: JSON.parse(body) as Record<string, unknown>,
+        });
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        response.end(
+          JSON.stringify({
+            Users: [{ ...cognitoUser(1), UserCreateDate: 1700000000, UserLastModifiedDate: 1700000000 }],
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => cognitoLocal.listen(0, '127.0.0.1', resolve));
+    const dir = await mkdtemp(join(tmpdir(), 'cruddur-users-local-'));
+    try {
+      const endpoint = `http://127.0.0.1:${(cognitoLocal.address() as AddressInfo).port}`;
+      await writeFile(
+        join(dir, 'stack.json'),
+        JSON.stringify({
+          connectionUrl: url,
+          cognitoEndpoint: endpoint,
+          userPoolId: 'local_LocalPool',
+          userPoolClientId: 'client1',
+          lambdaEndpoint: 'http://127.0.0.1:9',
+          functionName: 'PostConfirmationFunction',
+          region: 'us-east-1',
+          dataDir: dir,
+          cognitoLogFile: join(dir, 'cognito.log'),
+        }),
+      );
+      const result = await run(
+        ['reconcile', '--dry-run'],
+        { LOCAL_DATA_DIR: dir },
+        { cognito: undefined, cloudFormation: undefined },
+      );
+      expect(result.code).toBe(EXIT.OK);
+      expect(result.err[0]).toBe(`users: using the local stack from ${join(dir, 'stack.json')}`);
+      expect(result.out).toContainEqual(expect.stringMatching(/^scanned\s+1$/));
+      const list = seen.find((request) => request.target?.endsWith('.ListUsers'));
+      expect(list?.body.UserPoolId).toBe('local_LocalPool');
+      // The placeholder keys go to the local endpoint only.
+      expect(String(list?.headers.authorization)).toMatch(/Credential=local\//);
+      expect(cfnMock.calls()).toHaveLength(0);
+      expect(await rows()).toEqual([]);
+    } finally {
+      await new Promise((resolve) => cognitoLocal.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
