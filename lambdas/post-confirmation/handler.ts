@@ -4,12 +4,14 @@ import { isSub } from '../cognito/sub';
 import { databasePort } from '../postgres/connection';
 import { describeError, toCallerError } from '../runtime/errors';
 import { createLogger, type Logger } from '../runtime/logger';
-import type { FallbackQueue } from '../sync/fallback-queue';
-import { sqsFallbackQueue } from '../sync/sqs/sqs-fallback-queue';
+import { sqsSyncQueue } from '../sync/sqs/sqs-sync-queue';
+import type { SyncQueue } from '../sync/sync-queue';
 import { createSignUpWriter } from '../users/postgres/postgres-users';
 import type { SignUpWriter } from '../users/users-repository';
+import type { Now } from '../runtime/clock';
 import { handlePostConfirmation } from './core';
 import type { PostConfirmationSettings } from './settings';
+import { withSmokeProbe } from './smoke-probe';
 
 /** Cognito waits this long for a trigger, whatever the function's own timeout. */
 export const COGNITO_BUDGET_MS = 5000;
@@ -23,10 +25,10 @@ export interface PostConfirmationHandlerDeps {
   readonly logger?: Logger;
   /** @default sync.sign_up over one lazily opened connection to `settings.database` */
   readonly users?: SignUpWriter;
-  /** @default the SQS queue at `settings.fallbackQueueUrl`, when there is one */
-  readonly fallback?: FallbackQueue;
+  /** @default the sync queue in SQS at `settings.fallbackQueueUrl`, when there is one */
+  readonly fallback?: SyncQueue;
   /** @default Date.now */
-  readonly clock?: () => number;
+  readonly clock?: Now;
 }
 
 export interface PostConfirmationHandler {
@@ -48,9 +50,13 @@ export function createHandler(
     { applicationName: 'post-confirmation' },
     createSignUpWriter,
   );
+  // Within Cognito's budget: a short default send and one retry; the deadline is what really bounds it.
   const queue =
     deps.fallback ??
-    (settings.fallbackQueueUrl === undefined ? undefined : sqsFallbackQueue({ queueUrl: settings.fallbackQueueUrl }));
+    (settings.fallbackQueueUrl === undefined
+      ? undefined
+      : sqsSyncQueue({ queueUrl: settings.fallbackQueueUrl, defaultTimeoutMs: 2000, maxAttempts: 2 }));
+  const useCase = withSmokeProbe(handlePostConfirmation);
 
   const handler = async <E>(event: E, context?: BudgetContext): Promise<E> => {
     // One deadline per event, fixed once: Cognito's budget from now, or the function's own end if sooner,
@@ -60,7 +66,7 @@ export function createHandler(
     const deadline = started + Math.min(COGNITO_BUDGET_MS, lambdaLeft) - RESPONSE_MARGIN_MS;
     const log = logger.child({ requestId: context?.awsRequestId });
     try {
-      return await handlePostConfirmation(event, {
+      return await useCase(event, {
         users: users.port,
         logger: log,
         clock,

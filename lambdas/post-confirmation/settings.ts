@@ -4,7 +4,7 @@ import { type Env, optionalUrl } from '../runtime/env';
 export interface PostConfirmationSettings {
   readonly database: DatabaseSettings;
   /**
-   * The SQS queue a sign-up goes to when the database cannot take it, replayed later.
+   * The sync queue (SQS) a sign-up goes to when the database cannot take it, for the writer to apply later.
    * @default none: the DatabaseUnavailableError reaches Cognito (the local stack)
    */
   readonly fallbackQueueUrl?: string;

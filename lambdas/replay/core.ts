@@ -2,6 +2,7 @@
 // message (version 2), into the sync.* function that applies it. Order and duplicates are the database's to
 // settle (each state carries the time it was read; erasure is forever), so records are applied as they come.
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Now } from '../runtime/clock';
 import { isSynced } from '../cognito/pool-user';
 import { describeError, InvalidEventError } from '../runtime/errors';
 import { DatabaseUnavailableError, logLevelFor } from '../postgres/errors';
@@ -9,16 +10,16 @@ import type { Logger } from '../runtime/logger';
 import { UserRefusedError, type ErasurePolicy, type SyncWriter } from '../users/users-repository';
 import { parseQueuedChange, sentTimestamp, type QueuedChange } from './queue-message';
 
-export interface ReplayDeps {
+export interface WriterDeps {
   readonly users: SyncWriter;
   readonly erasurePolicy: ErasurePolicy;
   readonly logger: Logger;
   /** @default Date.now */
-  readonly clock?: () => number;
+  readonly clock?: Now;
 }
 
 /** What a batch did, record by record, for its summary line. */
-export interface ReplayCounts {
+export interface WriteCounts {
   records: number;
   /** Written, or found already so: the record is done. */
   applied: number;
@@ -42,12 +43,12 @@ function receiveCount(record: SQSRecord): number | undefined {
 const SUPERSEDED = new Set(['stale', 'erased']);
 
 /** Applies one change; resolves to the outcome for the counts, after logging it by sub. */
-async function apply(change: QueuedChange, deps: ReplayDeps, log: Logger): Promise<keyof ReplayCounts> {
+async function apply(change: QueuedChange, deps: WriterDeps, log: Logger): Promise<keyof WriteCounts> {
   switch (change.kind) {
     case 'sign-up': {
       const { user } = change;
       const result = await deps.users.signUp(user, change.readAt);
-      log.info('queued sign-up replayed', {
+      log.info('queued sign-up written', {
         sub: user.cognitoUserId,
         kind: change.kind,
         outcome: result.outcome,
@@ -105,16 +106,16 @@ async function apply(change: QueuedChange, deps: ReplayDeps, log: Logger): Promi
 }
 
 /**
- * Replays each record in order. Returns the ids of the records to be redelivered: those that failed, and,
+ * Applies each record in order. Returns the ids of the records to be redelivered: those that failed, and,
  * once the database is found unavailable, the untried rest of the batch (trying them would only wait out
  * the same timeouts again). A user the database refuses is acknowledged: it would be refused on every
  * delivery, and one bad user must never hold up the rest.
  */
-export async function replayBatch(event: SQSEvent, deps: ReplayDeps): Promise<SQSBatchResponse> {
+export async function writeBatch(event: SQSEvent, deps: WriterDeps): Promise<SQSBatchResponse> {
   const clock = deps.clock ?? Date.now;
   const records = Array.isArray(event?.Records) ? event.Records : [];
   const failures: SQSBatchResponse['batchItemFailures'] = [];
-  const counts: ReplayCounts = {
+  const counts: WriteCounts = {
     records: records.length,
     applied: 0,
     superseded: 0,
@@ -160,6 +161,6 @@ export async function replayBatch(event: SQSEvent, deps: ReplayDeps): Promise<SQ
       log[level]('queued change not applied', { ...describeError(error), ...fields });
     }
   }
-  if (records.length > 0) deps.logger.info('batch replayed', { ...counts });
+  if (records.length > 0) deps.logger.info('batch written', { ...counts });
   return { batchItemFailures: failures };
 }

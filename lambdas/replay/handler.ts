@@ -4,33 +4,35 @@
 // queue, whose alarm notifies the stage's topic. Not under Cognito's 5 s budget.
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { databasePort } from '../postgres/connection';
+import type { Now } from '../runtime/clock';
 import { createLogger, type Logger } from '../runtime/logger';
 import { createSyncWriter } from '../users/postgres/postgres-users';
 import type { SyncWriter } from '../users/users-repository';
-import { replayBatch } from './core';
-import type { ReplaySettings } from './settings';
+import { writeBatch } from './core';
+import type { WriterSettings } from './settings';
 
-export interface ReplayHandlerDeps {
+export interface WriterHandlerDeps {
   /** @default JSON lines on stdout for service `replay` */
   readonly logger?: Logger;
   /** @default the sync.* functions over one lazily opened connection to `settings.database` */
   readonly users?: SyncWriter;
   /** @default Date.now */
-  readonly clock?: () => number;
+  readonly clock?: Now;
 }
 
-export interface ReplayHandler {
+export interface WriterHandler {
   (event: SQSEvent, context?: Pick<Context, 'awsRequestId'>): Promise<SQSBatchResponse>;
   /** Closes the database connection, if it opened one. */
   readonly close: () => Promise<void>;
 }
 
-export function createHandler(settings: ReplaySettings, deps: ReplayHandlerDeps = {}): ReplayHandler {
+export function createHandler(settings: WriterSettings, deps: WriterHandlerDeps = {}): WriterHandler {
+  // Known as `replay` in its log lines and in pg_stat_activity, like its entry folder.
   const logger = deps.logger ?? createLogger({ service: 'replay' });
   const users = databasePort(deps.users, settings.database, { applicationName: 'replay' }, createSyncWriter);
   const erasurePolicy = settings.erasurePolicy ?? 'delete';
   const handler = (event: SQSEvent, context?: Pick<Context, 'awsRequestId'>) =>
-    replayBatch(event, {
+    writeBatch(event, {
       users: users.port,
       erasurePolicy,
       logger: logger.child({ requestId: context?.awsRequestId }),

@@ -1,9 +1,9 @@
-// Every message the one writer's queue carries, told apart by `version`: 1, a sign-up the post-confirmation
-// trigger parked when the database could not take it (format unchanged since it was introduced); 2, a sync
-// message from the user-events function (an upsert of the pool's state, or an erase).
+// Every message the sync queue carries, told apart by `version`: 1, a sign-up the post-confirmation trigger
+// queued when the database could not take it; 2, a sync message from the user-events function (an upsert of the
+// pool's state, or an erase).
 import { CONFIRM_SIGN_UP } from '../cognito/trigger-event';
 import { InvalidEventError } from '../runtime/errors';
-import { parseMessageBody, REPLAY_MESSAGE_VERSION, replayUserFrom } from '../sync/replay-message';
+import { parseMessageBody, SIGN_UP_MESSAGE_VERSION, signUpUserFrom } from '../sync/sign-up-message';
 import { parseSyncMessage, SYNC_MESSAGE_VERSION, type SyncChange } from '../sync/sync-message';
 import type { NewUser } from '../users/user';
 
@@ -15,11 +15,11 @@ export type QueuedChange = { readonly kind: 'sign-up'; readonly user: NewUser; r
  */
 export function parseQueuedChange(body: unknown, sentAt: Date | undefined, now: () => number): QueuedChange {
   const parsed = parseMessageBody(body);
-  if (parsed.version === REPLAY_MESSAGE_VERSION) {
-    return { kind: 'sign-up', user: replayUserFrom(parsed, CONFIRM_SIGN_UP), readAt: sentAt ?? new Date(now()) };
+  if (parsed.version === SIGN_UP_MESSAGE_VERSION) {
+    return { kind: 'sign-up', user: signUpUserFrom(parsed, CONFIRM_SIGN_UP), readAt: sentAt ?? new Date(now()) };
   }
   if (parsed.version === SYNC_MESSAGE_VERSION) return parseSyncMessage(parsed);
-  throw new InvalidEventError('body.version', `must be ${REPLAY_MESSAGE_VERSION} or ${SYNC_MESSAGE_VERSION}`);
+  throw new InvalidEventError('body.version', `must be ${SIGN_UP_MESSAGE_VERSION} or ${SYNC_MESSAGE_VERSION}`);
 }
 
 /** SQS's SentTimestamp attribute (epoch milliseconds, as a string), when it is one. */

@@ -2,7 +2,7 @@ import { databaseSettingsFromEnv, type DatabaseSettings } from '../postgres/conn
 import type { Env } from '../runtime/env';
 import { erasurePolicyFromEnv, type ErasurePolicy } from '../users/erasure-policy';
 
-export interface ReplaySettings {
+export interface WriterSettings {
   readonly database: DatabaseSettings;
   /**
    * What an erase message does to the row: `delete` (with its activities) or `anonymize` (personal data
@@ -13,6 +13,6 @@ export interface ReplaySettings {
 }
 
 /** Reads `CONNECTION_URL` or the IAM variables, and `ERASURE_POLICY`; throws a ConfigurationError naming what is wrong. */
-export function settingsFromEnv(env: Env): ReplaySettings {
+export function settingsFromEnv(env: Env): WriterSettings {
   return { database: databaseSettingsFromEnv(env), erasurePolicy: erasurePolicyFromEnv(env) };
 }

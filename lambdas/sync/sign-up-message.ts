@@ -1,18 +1,19 @@
-// The queued sign-up: what the post-confirmation function parks in the fallback queue when the database cannot
-// take it, and the replay function writes later. The one contract between the two functions.
+// The queued sign-up (version 1 of the sync queue's messages): what the post-confirmation function sends to the
+// sync queue when the database cannot take it, and the writer applies later. Its format never changes: messages
+// of it may wait in the queue across a deploy.
 import { isUserName, isUserPoolId } from '../cognito/ids';
 import { InvalidEventError } from '../runtime/errors';
 import { isRecord } from '../runtime/records';
 import { userFromAttributes, type NewUser } from '../users/user';
 
-export const REPLAY_MESSAGE_VERSION = 1;
+export const SIGN_UP_MESSAGE_VERSION = 1;
 
 /**
- * What a replay needs and nothing more. It is personal data at rest (email, name, handle): the queue is
+ * What the writer needs and nothing more. It is personal data at rest (email, name, handle): the queue is
  * encrypted, and nothing else from the Cognito event (client metadata, other attributes) is kept.
  */
-export interface ReplayMessage {
-  readonly version: typeof REPLAY_MESSAGE_VERSION;
+export interface SignUpMessage {
+  readonly version: typeof SIGN_UP_MESSAGE_VERSION;
   readonly triggerSource: string;
   readonly userPoolId?: string;
   readonly userName?: string;
@@ -29,11 +30,11 @@ function optionalText(value: unknown, valid: (text: string) => boolean): string 
 }
 
 /** Builds the message from a validated user, so only checked values ever reach the queue. */
-export function replayMessageFor(triggerSource: string, event: Record<string, unknown>, user: NewUser): ReplayMessage {
+export function signUpMessageFor(triggerSource: string, event: Record<string, unknown>, user: NewUser): SignUpMessage {
   const userPoolId = optionalText(event.userPoolId, isUserPoolId);
   const userName = optionalText(event.userName, isUserName);
   return {
-    version: REPLAY_MESSAGE_VERSION,
+    version: SIGN_UP_MESSAGE_VERSION,
     triggerSource,
     ...(userPoolId ? { userPoolId } : {}),
     ...(userName ? { userName } : {}),
@@ -63,14 +64,14 @@ export function parseMessageBody(body: unknown): Record<string, unknown> {
  * Parses an SQS message body back into a user. The body crossed a trust boundary (anyone with send
  * permission could have written it), so it is validated exactly like a Cognito event.
  */
-export function parseReplayMessage(body: unknown, expectedTriggerSource: string): NewUser {
-  return replayUserFrom(parseMessageBody(body), expectedTriggerSource);
+export function parseSignUpMessage(body: unknown, expectedTriggerSource: string): NewUser {
+  return signUpUserFrom(parseMessageBody(body), expectedTriggerSource);
 }
 
 /** The version-1 message's user, from a body parseMessageBody already turned into an object. */
-export function replayUserFrom(parsed: Record<string, unknown>, expectedTriggerSource: string): NewUser {
-  if (parsed.version !== REPLAY_MESSAGE_VERSION)
-    throw new InvalidEventError('body.version', `must be ${REPLAY_MESSAGE_VERSION}`);
+export function signUpUserFrom(parsed: Record<string, unknown>, expectedTriggerSource: string): NewUser {
+  if (parsed.version !== SIGN_UP_MESSAGE_VERSION)
+    throw new InvalidEventError('body.version', `must be ${SIGN_UP_MESSAGE_VERSION}`);
   if (parsed.triggerSource !== expectedTriggerSource) {
     throw new InvalidEventError('body.triggerSource', `must be ${expectedTriggerSource}`);
   }

@@ -1,6 +1,6 @@
 // Version 2 of the queue's messages: "this is the pool's state of user X, read at T" (upsert) or "user X no
-// longer exists, found at T" (erase). The user-events function writes them; the replay function, the one
-// asynchronous writer, applies them. Version 1 (a queued sign-up, replay-message.ts) keeps replaying.
+// longer exists, found at T" (erase). The user-events function sends them; the one asynchronous writer
+// (lambdas/replay) applies them, beside version 1 (a queued sign-up, sign-up-message.ts).
 import { InvalidEventError } from '../runtime/errors';
 import { isRecord } from '../runtime/records';
 import { userFromAttributes } from '../users/user';

@@ -26,7 +26,8 @@ import { PROBE_PATTERN } from '../../bin/cli/smoke-steps';
 import { main } from '../../bin/smoke';
 import { userEventFrom } from '../../lambdas/cognito/cloudtrail-event';
 import { handlePostConfirmation } from '../../lambdas/post-confirmation/core';
-import { replayBatch } from '../../lambdas/replay/core';
+import { withSmokeProbe } from '../../lambdas/post-confirmation/smoke-probe';
+import { writeBatch } from '../../lambdas/replay/core';
 import { DatabaseUnavailableError } from '../../lambdas/postgres/errors';
 import { createLogger } from '../../lambdas/runtime/logger';
 import type { QueueMessage } from '../../lambdas/sync/sync-queue';
@@ -108,10 +109,10 @@ function postConfirmation(
   signUp: SyncWriter['signUp'] = () => Promise.resolve({ outcome: 'inserted', handleAdjusted: false }),
 ): FakeFunction {
   return async (event, log) => {
-    return handlePostConfirmation(event, {
+    return withSmokeProbe(handlePostConfirmation)(event, {
       users: { signUp },
       logger: logger(log, 'post-confirmation'),
-      fallback: { enqueue: () => Promise.resolve() },
+      fallback: { send: () => Promise.resolve() },
     });
   };
 }
@@ -134,7 +135,7 @@ async function drainQueue(): Promise<void> {
     attributes: { SentTimestamp: String(now), ApproximateReceiveCount: '1' },
   }));
   if (records.length === 0) return;
-  await replayBatch({ Records: records } as unknown as SQSEvent, {
+  await writeBatch({ Records: records } as unknown as SQSEvent, {
     users: writer,
     erasurePolicy: 'delete',
     logger: logger((line) => writerLines.push(line), 'replay'),
@@ -398,7 +399,7 @@ describe('npm run smoke -- --stage', () => {
       (fields: Record<string, string>): FakeFunction =>
       (event, log) => {
         const sub = (event.request as { userAttributes: { sub: string } }).userAttributes.sub;
-        logger(log, 'post-confirmation').warn('database unavailable; sign-up queued for replay', {
+        logger(log, 'post-confirmation').warn('database unavailable; sign-up queued for the writer', {
           sub,
           outcome: 'queued',
           errorName: 'DatabaseUnavailableError',
@@ -577,7 +578,7 @@ describe('npm run smoke -- --stage', () => {
         await drainQueue();
         const replayed = JSON.stringify({
           level: 'INFO',
-          message: 'queued sign-up replayed',
+          message: 'queued sign-up written',
           service: 'replay',
           sub: PROBE,
           kind: 'sign-up',

@@ -1,4 +1,4 @@
-// The writer's queue in SQS: one client per container, created on the first send, every send bounded in time.
+// The sync queue in SQS: one client per container, created on the first send, every send bounded in time.
 // The AWS SDK is imported lazily, so a cold start that never sends never loads it (and the bundles leave
 // @aws-sdk/client-sqs to the Lambda runtime, see lib/bundling.ts).
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -17,6 +17,14 @@ export interface SqsSyncQueueOptions {
   /** Builds the client (tests pass a region and credentials); called once, on the first send. */
   readonly createClient?: (sdk: SqsModule) => SQSClient;
 }
+
+/** The send has no time left to be worth trying: it could not finish before the caller's deadline. */
+export class SendTimeoutError extends Error {
+  override readonly name = 'SendTimeoutError';
+}
+
+/** Smallest send timeout worth attempting; below it Cognito will have given up before SQS answers. */
+export const MIN_SEND_TIMEOUT_MS = 100;
 
 /**
  * SendMessage adapter. No endpoint or region is passed on purpose: the SDK reads AWS_REGION, the credential
@@ -43,7 +51,10 @@ export function sqsSyncQueue(options: SqsSyncQueueOptions): SyncQueue {
   };
   return {
     async send(message, send = {}) {
-      const signal = AbortSignal.timeout(send.timeoutMs ?? options.defaultTimeoutMs ?? 5000);
+      const timeoutMs = send.timeoutMs ?? options.defaultTimeoutMs ?? 5000;
+      if (timeoutMs < MIN_SEND_TIMEOUT_MS)
+        throw new SendTimeoutError('No time left in the budget to queue the message');
+      const signal = AbortSignal.timeout(timeoutMs);
       const { client, SendMessageCommand } = await load();
       await client.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: JSON.stringify(message) }), {
         abortSignal: signal,

@@ -6,7 +6,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler, type PostConfirmationHandler } from '../../../lambdas/post-confirmation/handler';
-import { createHandler as createReplayHandler, type ReplayHandler } from '../../../lambdas/replay/handler';
+import { createHandler as createReplayHandler, type WriterHandler } from '../../../lambdas/replay/handler';
 import { InvalidEventError } from '../../../lambdas/runtime/errors';
 import { DatabaseUnavailableError } from '../../../lambdas/postgres/errors';
 import { fakeContext, signUpEvent } from '../../support/lambda';
@@ -18,7 +18,7 @@ const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/signup-fallb
 let server: TestServer;
 let url: string;
 let handler: PostConfirmationHandler;
-let replay: ReplayHandler;
+let replay: WriterHandler;
 let sqs: AwsClientStub<SQSClient>;
 let logLines: string[];
 const sessions: Client[] = [];
@@ -120,7 +120,7 @@ describe('post-confirmation handler with the fallback queue', () => {
     await expect(handler(signUpEvent({ sub: sub(4) }), context)).rejects.toBeInstanceOf(DatabaseUnavailableError);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(entries()).toContainEqual(
-      expect.objectContaining({ outcome: 'failed', queueErrorName: 'FallbackTimeoutError' }),
+      expect.objectContaining({ outcome: 'failed', queueErrorName: 'SendTimeoutError' }),
     );
   });
 

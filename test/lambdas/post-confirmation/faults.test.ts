@@ -4,12 +4,12 @@
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handlePostConfirmation, type PostConfirmationDeps } from '../../../lambdas/post-confirmation/core';
-import { replayBatch } from '../../../lambdas/replay/core';
+import { writeBatch } from '../../../lambdas/replay/core';
 import { LazyConnection, type LazyConnectionOptions } from '../../../lambdas/postgres/connection';
 import { urlSource } from '../../../lambdas/postgres/connection-source';
 import { DatabaseUnavailableError } from '../../../lambdas/postgres/errors';
 import { createLogger } from '../../../lambdas/runtime/logger';
-import type { ReplayMessage } from '../../../lambdas/sync/replay-message';
+import type { SignUpMessage } from '../../../lambdas/sync/sign-up-message';
 import { createSignUpWriter, createSyncWriter } from '../../../lambdas/users/postgres/postgres-users';
 import { signUpEvent } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
@@ -32,10 +32,10 @@ function container(options: LazyConnectionOptions = {}): LazyConnection {
 }
 
 function recordingQueue() {
-  const messages: ReplayMessage[] = [];
+  const messages: SignUpMessage[] = [];
   return {
     messages,
-    enqueue: (message: ReplayMessage) => {
+    send: (message: SignUpMessage) => {
       messages.push(structuredClone(message));
       return Promise.resolve();
     },
@@ -93,8 +93,8 @@ async function blockedBackend(applicationName: string): Promise<number> {
   throw new Error(`no backend of ${applicationName} ever waited on a lock`);
 }
 
-function replay(messages: readonly ReplayMessage[], connection: LazyConnection) {
-  return replayBatch(
+function replay(messages: readonly SignUpMessage[], connection: LazyConnection) {
+  return writeBatch(
     { Records: messages.map((message, i) => ({ messageId: `m-${i}`, body: JSON.stringify(message) })) } as never,
     {
       users: createSyncWriter(connection),
@@ -174,7 +174,7 @@ describe('when the server is stopped before an invocation', () => {
   it('throws the DatabaseUnavailableError and logs both failures when the queue refuses too', async () => {
     await server.stop();
     const refusing = {
-      enqueue: () => Promise.reject(Object.assign(new Error('queue down'), { name: 'ServiceUnavailable' })),
+      send: () => Promise.reject(Object.assign(new Error('queue down'), { name: 'ServiceUnavailable' })),
     };
     const error = await handlePostConfirmation(signUpEvent({ sub: sub(5) }), deps(container(), refusing)).catch(
       (e: unknown) => e,

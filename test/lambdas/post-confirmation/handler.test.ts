@@ -10,7 +10,7 @@ import { InvalidEventError } from '../../../lambdas/runtime/errors';
 import { DatabaseUnavailableError } from '../../../lambdas/postgres/errors';
 import { UnsupportedTriggerError } from '../../../lambdas/cognito/errors';
 import { createLogger } from '../../../lambdas/runtime/logger';
-import type { EnqueueOptions } from '../../../lambdas/sync/fallback-queue';
+import type { SendOptions } from '../../../lambdas/sync/sync-queue';
 import type { WriteOptions } from '../../../lambdas/users/users-repository';
 import { fakeContext, loadEvent, signUpEvent } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
@@ -380,7 +380,7 @@ describe('a database that refuses the login', () => {
       { database: { connectionUrl: `postgres://not_a_role:wrong@127.0.0.1:${server.port}/postgres` } },
       {
         fallback: {
-          enqueue: (message) => {
+          send: (message) => {
             queued.push(message);
             return Promise.resolve();
           },
@@ -414,7 +414,7 @@ describe('one deadline per event', () => {
       { database: { connectionUrl: server.url() } },
       {
         fallback: {
-          enqueue: (message) => {
+          send: (message) => {
             queued.push(message);
             return Promise.resolve();
           },
@@ -455,7 +455,7 @@ describe('one deadline per event', () => {
       },
     };
     const fallback = {
-      enqueue: (_message: unknown, options?: EnqueueOptions) => {
+      send: (_message: unknown, options?: SendOptions) => {
         timeouts.push(options?.timeoutMs);
         return Promise.resolve();
       },

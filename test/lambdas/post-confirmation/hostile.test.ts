@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler, type PostConfirmationHandler } from '../../../lambdas/post-confirmation/handler';
 import { InvalidEventError } from '../../../lambdas/runtime/errors';
 import { UnsupportedTriggerError } from '../../../lambdas/cognito/errors';
-import { parseReplayMessage } from '../../../lambdas/sync/replay-message';
+import { parseSignUpMessage } from '../../../lambdas/sync/sign-up-message';
 import { SUB_PATTERN } from '../../../lambdas/cognito/sub';
 import { fakeContext } from '../../support/lambda';
 import { startMigratedServer, type TestServer } from '../../support/postgres';
@@ -197,8 +197,8 @@ describe('the hostile attributes as replay messages', () => {
         userAttributes: attributes,
       });
       const field = (c.expect as { field: string }).field.replace(/^request\./, 'body.');
-      expect(() => parseReplayMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(InvalidEventError);
-      expect(() => parseReplayMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(
+      expect(() => parseSignUpMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(InvalidEventError);
+      expect(() => parseSignUpMessage(body, 'PostConfirmation_ConfirmSignUp')).toThrow(
         expect.objectContaining({ field }),
       );
     },

@@ -6,9 +6,10 @@ import {
   isProbe,
   PROBE_PREFIX,
   wantsFallbackProbe,
+  withSmokeProbe,
 } from '../../../lambdas/post-confirmation/smoke-probe';
 import { createLogger } from '../../../lambdas/runtime/logger';
-import type { ReplayMessage } from '../../../lambdas/sync/replay-message';
+import type { QueueMessage } from '../../../lambdas/sync/sync-queue';
 import { signUpEvent } from '../../support/lambda';
 
 function probeEvent(sub: string, clientMetadata?: Record<string, string>) {
@@ -16,13 +17,15 @@ function probeEvent(sub: string, clientMetadata?: Record<string, string>) {
   return { ...event, request: { ...event.request, ...(clientMetadata ? { clientMetadata } : {}) } };
 }
 
-function harness(enqueue: (message: ReplayMessage) => Promise<void> = () => Promise.resolve()) {
+function harness(send: (message: QueueMessage) => Promise<void> = () => Promise.resolve()) {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({}, (line) => void lines.push(JSON.parse(line) as Record<string, unknown>));
   const signUp = vi.fn(() => Promise.resolve({ outcome: 'inserted' as const, handleAdjusted: false }));
-  const fallback = { enqueue: vi.fn(enqueue) };
+  const fallback = { send: vi.fn(send) };
   return { lines, signUp, fallback, deps: { users: { signUp }, logger, fallback } };
 }
+
+const handleWithProbe = withSmokeProbe(handlePostConfirmation);
 
 describe('the smoke probe', () => {
   const probe = `${PROBE_PREFIX}${randomUUID()}`;
@@ -38,31 +41,38 @@ describe('the smoke probe', () => {
   it('sends a probe that asks for it to the fallback queue and writes nothing', async () => {
     const { lines, signUp, fallback, deps } = harness();
     const event = probeEvent(probe, FALLBACK_METADATA);
-    await expect(handlePostConfirmation(event, deps)).resolves.toBe(event);
+    await expect(handleWithProbe(event, deps)).resolves.toBe(event);
     expect(signUp).not.toHaveBeenCalled();
-    expect(fallback.enqueue).toHaveBeenCalledTimes(1);
-    expect(fallback.enqueue.mock.calls[0]?.[0]).toMatchObject({ version: 1, userAttributes: { sub: probe } });
+    expect(fallback.send).toHaveBeenCalledTimes(1);
+    expect(fallback.send.mock.calls[0]?.[0]).toMatchObject({ version: 1, userAttributes: { sub: probe } });
     expect(lines.at(-1)).toMatchObject({ sub: probe, outcome: 'queued', probe: true });
+  });
+
+  it('lives only in the wrapper: the use case alone writes a probe like any sign-up', async () => {
+    const { signUp, fallback, deps } = harness();
+    await handlePostConfirmation(probeEvent(probe, FALLBACK_METADATA), deps);
+    expect(signUp).toHaveBeenCalledTimes(1);
+    expect(fallback.send).not.toHaveBeenCalled();
   });
 
   it('writes a real user who sends the same client metadata, as any sign-up', async () => {
     const { signUp, fallback, deps } = harness();
     const sub = randomUUID();
-    await handlePostConfirmation(probeEvent(sub, FALLBACK_METADATA), deps);
+    await handleWithProbe(probeEvent(sub, FALLBACK_METADATA), deps);
     expect(signUp).toHaveBeenCalledTimes(1);
-    expect(fallback.enqueue).not.toHaveBeenCalled();
+    expect(fallback.send).not.toHaveBeenCalled();
   });
 
   it('writes a probe that does not ask for the fallback, as the write step needs', async () => {
     const { signUp, fallback, deps } = harness();
-    await handlePostConfirmation(probeEvent(probe), deps);
+    await handleWithProbe(probeEvent(probe), deps);
     expect(signUp).toHaveBeenCalledTimes(1);
-    expect(fallback.enqueue).not.toHaveBeenCalled();
+    expect(fallback.send).not.toHaveBeenCalled();
   });
 
   it('says so and writes nothing where there is no queue (the local stack)', async () => {
     const { lines, signUp, deps } = harness();
-    await handlePostConfirmation(probeEvent(probe, FALLBACK_METADATA), { users: deps.users, logger: deps.logger });
+    await handleWithProbe(probeEvent(probe, FALLBACK_METADATA), { users: deps.users, logger: deps.logger });
     expect(signUp).not.toHaveBeenCalled();
     expect(lines.at(-1)).toMatchObject({ sub: probe, outcome: 'skipped', probe: true });
   });
@@ -70,7 +80,7 @@ describe('the smoke probe', () => {
   it('fails with the queue error, logged without a database failure class, when the queue refuses', async () => {
     const refusal = Object.assign(new Error('denied'), { name: 'KMS.AccessDeniedException' });
     const { lines, deps } = harness(() => Promise.reject(refusal));
-    await expect(handlePostConfirmation(probeEvent(probe, FALLBACK_METADATA), deps)).rejects.toBe(refusal);
+    await expect(handleWithProbe(probeEvent(probe, FALLBACK_METADATA), deps)).rejects.toBe(refusal);
     expect(lines.at(-1)).toMatchObject({
       level: 'ERROR',
       sub: probe,

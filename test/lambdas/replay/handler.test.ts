@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createHandler, type ReplayHandler } from '../../../lambdas/replay/handler';
+import { createHandler, type WriterHandler } from '../../../lambdas/replay/handler';
 import type { PoolUser } from '../../../lambdas/cognito/pool-user';
 import { InvalidEventError } from '../../../lambdas/runtime/errors';
 import { createLogger } from '../../../lambdas/runtime/logger';
@@ -11,7 +11,7 @@ import { captureLogLines } from '../../support/output';
 
 let server: TestServer;
 let db: Client;
-let replay: ReplayHandler;
+let replay: WriterHandler;
 let logLines: string[];
 
 function sub(n: number): string {
@@ -435,7 +435,7 @@ describe('a user the database refuses', () => {
     ]);
     expect(logged()).toContainEqual(
       expect.objectContaining({
-        message: 'batch replayed',
+        message: 'batch written',
         records: 3,
         applied: 1,
         refused: 2,

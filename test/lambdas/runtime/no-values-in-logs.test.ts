@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler as createPostConfirmation } from '../../../lambdas/post-confirmation/handler';
 import { createHandler as createReplay } from '../../../lambdas/replay/handler';
 import { createLogger } from '../../../lambdas/runtime/logger';
-import type { FallbackQueue } from '../../../lambdas/sync/fallback-queue';
-import { replayMessageFor } from '../../../lambdas/sync/replay-message';
+import type { SyncQueue } from '../../../lambdas/sync/sync-queue';
+import { signUpMessageFor } from '../../../lambdas/sync/sign-up-message';
 import { adminQuery, freePort, startMigratedServer, type TestServer } from '../../support/postgres';
 
 const EMAIL = 'zelda.quux@nowhere.example';
@@ -53,7 +53,7 @@ function sub(): string {
   return `5f0c9a3e-8d1b-4f3a-9c2e-${String(subs).padStart(12, '0')}`;
 }
 
-async function signUp(database: string, e: unknown, fallback?: FallbackQueue): Promise<void> {
+async function signUp(database: string, e: unknown, fallback?: SyncQueue): Promise<void> {
   const handler = createPostConfirmation(
     { database: { connectionUrl: database } },
     { logger: logger(), ...(fallback ? { fallback } : {}) },
@@ -110,13 +110,13 @@ describe('no values in logs', () => {
     await signUp(url, event(duplicate, { email: 'zq@example.com', name: 'Zelda Q' }));
     // Database unavailable: queued (the fallback takes it), then refused by the queue with a message that quotes the body.
     const queued: unknown[] = [];
-    await signUp(unreachable, event(sub()), { enqueue: (message) => Promise.resolve(void queued.push(message)) });
+    await signUp(unreachable, event(sub()), { send: (message) => Promise.resolve(void queued.push(message)) });
     await signUp(unreachable, event(sub()), {
-      enqueue: (message) => Promise.reject(new Error(`InvalidMessageContents: ${JSON.stringify(message)}`)),
+      send: (message) => Promise.reject(new Error(`InvalidMessageContents: ${JSON.stringify(message)}`)),
     });
     // Replay refusals: not JSON, a malformed message, and a well-formed one the database refuses.
     const refused = sub();
-    const good = replayMessageFor('PostConfirmation_ConfirmSignUp', event(refused), {
+    const good = signUpMessageFor('PostConfirmation_ConfirmSignUp', event(refused), {
       cognitoUserId: refused,
       email: EMAIL,
       displayName: NAME,

@@ -1,21 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../../lambdas/runtime/errors';
-import { parseReplayMessage, replayMessageFor, type ReplayMessage } from '../../../lambdas/sync/replay-message';
+import { parseSignUpMessage, signUpMessageFor, type SignUpMessage } from '../../../lambdas/sync/sign-up-message';
 import { userFromAttributes } from '../../../lambdas/users/user';
 import { loadEvent } from '../../support/lambda';
 
 const TRIGGER = 'PostConfirmation_ConfirmSignUp';
 
-function messageFromFixture(): ReplayMessage {
+function messageFromFixture(): SignUpMessage {
   const event = loadEvent('confirm-sign-up');
-  return replayMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes));
+  return signUpMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes));
 }
 
-describe('replayMessageFor', () => {
+describe('signUpMessageFor', () => {
   it('keeps only what a replay needs from the event', () => {
     const event = { ...loadEvent('confirm-sign-up'), callerContext: { clientId: 'abc' } };
     event.request.clientMetadata = { secret: 'not for the queue' };
-    expect(replayMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes))).toEqual({
+    expect(signUpMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes))).toEqual({
       version: 1,
       triggerSource: TRIGGER,
       userPoolId: 'us-east-1_EXAMPLE1',
@@ -31,7 +31,7 @@ describe('replayMessageFor', () => {
 
   it('leaves out absent attributes and a malformed pool id or user name', () => {
     const event = { ...loadEvent('minimal-attributes'), userPoolId: 'not a pool id', userName: 'x'.repeat(129) };
-    expect(replayMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes))).toEqual({
+    expect(signUpMessageFor(TRIGGER, event, userFromAttributes(event.request.userAttributes))).toEqual({
       version: 1,
       triggerSource: TRIGGER,
       userAttributes: { sub: 'c7e1a2b3-4d5e-4f60-8a9b-0c1d2e3f4a5b' },
@@ -39,10 +39,10 @@ describe('replayMessageFor', () => {
   });
 });
 
-describe('parseReplayMessage', () => {
+describe('parseSignUpMessage', () => {
   it('reads back the user a message was made from', () => {
     const message = messageFromFixture();
-    expect(parseReplayMessage(JSON.stringify(message), TRIGGER)).toEqual(
+    expect(parseSignUpMessage(JSON.stringify(message), TRIGGER)).toEqual(
       userFromAttributes(loadEvent('confirm-sign-up').request.userAttributes),
     );
   });
@@ -77,7 +77,7 @@ describe('parseReplayMessage', () => {
   ])('refuses $name with an InvalidEventError naming $field', ({ body, field }) => {
     const error = (() => {
       try {
-        parseReplayMessage(body, TRIGGER);
+        parseSignUpMessage(body, TRIGGER);
       } catch (e) {
         return e;
       }

@@ -3,8 +3,8 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PoolUser } from '../../../../lambdas/cognito/pool-user';
-import { replayMessageFor } from '../../../../lambdas/sync/replay-message';
-import { sqsSyncQueue, type SqsModule } from '../../../../lambdas/sync/sqs/sqs-sync-queue';
+import { signUpMessageFor } from '../../../../lambdas/sync/sign-up-message';
+import { SendTimeoutError, sqsSyncQueue, type SqsModule } from '../../../../lambdas/sync/sqs/sqs-sync-queue';
 import { eraseMessageFor, upsertMessageFor } from '../../../../lambdas/sync/sync-message';
 import { userFromAttributes } from '../../../../lambdas/users/user';
 import { loadEvent } from '../../../support/lambda';
@@ -39,7 +39,7 @@ describe('sqsSyncQueue with a mocked SQS', () => {
     ['a version-2 erase', eraseMessageFor(SUB, READ_AT, 'AdminDeleteUser')],
     [
       'a version-1 queued sign-up',
-      replayMessageFor(
+      signUpMessageFor(
         'PostConfirmation_ConfirmSignUp',
         loadEvent('confirm-sign-up'),
         userFromAttributes(loadEvent('confirm-sign-up').request.userAttributes),
@@ -68,6 +68,16 @@ describe('sqsSyncQueue with a mocked SQS', () => {
     await expect(queue.send(eraseMessageFor(SUB, READ_AT, 'DeleteUser'))).rejects.toMatchObject({
       name: 'KmsDisabled',
     });
+  });
+
+  it('refuses to send when too little of the budget is left, without creating a client', async () => {
+    const createClient = vi.fn(regional);
+    const queue = sqsSyncQueue({ queueUrl: QUEUE_URL, createClient });
+    await expect(queue.send(eraseMessageFor(SUB, READ_AT, 'DeleteUser'), { timeoutMs: 20 })).rejects.toBeInstanceOf(
+      SendTimeoutError,
+    );
+    expect(createClient).not.toHaveBeenCalled();
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 });
 
