@@ -1,15 +1,19 @@
 // The ports the use cases write and read users through; postgres/postgres-users.ts is the adapter, over the
-// sync.* functions of the migrations (no function role holds a table privilege).
+// sync.* functions of sql/functions (no function role holds a table privilege).
 import type { PoolUser } from '../cognito/pool-user';
 import type { NewUser } from './user';
 
 import type { ErasurePolicy } from './erasure-policy';
+import type { ApplyOutcome, EraseOutcome, SignUpOutcome } from './outcomes';
+
+// The outcome types live with their lists in ./outcomes; exported here too, beside the ports that return them.
+export type { ApplyOutcome, EraseOutcome, SignUpOutcome } from './outcomes';
 
 export type { ErasurePolicy } from './erasure-policy';
 
 /**
- * One user's state as sync.apply_users takes it (0003_user_lifecycle.sql documents each field): what the writer
- * and the reconcile both write.
+ * One user's state as sync.apply_users takes it (sql/functions/sync/apply_users.sql documents each field): what
+ * the writer and the reconcile both write.
  */
 export interface UserState {
   readonly sub: string;
@@ -33,28 +37,16 @@ export interface WriteOptions {
   readonly deadline?: number;
 }
 
-/**
- * 'stale': the row holds a state read later than this one, nothing written; 'erased': the user was erased,
- * nothing written (a late sign-up never brings anybody back).
- */
-export type SignUpOutcome = 'inserted' | 'updated' | 'unchanged' | 'stale' | 'erased';
-
 export interface SignUpResult {
   readonly outcome: SignUpOutcome;
   /** True when the requested handle was taken and the row got a later candidate (or no handle) instead. */
   readonly handleAdjusted: boolean;
 }
 
-/** sync.apply_users' outcomes; 'refused' comes with the SQLSTATE the database refused the user with. */
-export type ApplyOutcome =
-  'inserted' | 'updated' | 'updated_handle_conflict' | 'unchanged' | 'stale' | 'seen' | 'erased' | 'refused';
-
 export interface ApplyResult {
   readonly outcome: ApplyOutcome;
   readonly errorCode?: string;
 }
-
-export type EraseOutcome = 'erased' | 'already_erased' | 'absent_tombstoned';
 
 /** What the post-confirmation trigger may do: sign a user up, in one round trip (signup_writer). */
 export interface SignUpWriter {

@@ -1,0 +1,33 @@
+// The outcome strings the sync functions return (sql/functions/sync/*.sql), in one place for the adapters and
+// cores that read them. test/lambdas/users/outcomes.test.ts reads the function files and fails when they and
+// these lists differ.
+
+/**
+ * sync.sign_up: 'stale': the row holds a state read later than this one, nothing written; 'erased': the user was
+ * erased, nothing written (a late sign-up never brings anybody back).
+ */
+export const SIGN_UP_OUTCOMES = ['inserted', 'updated', 'unchanged', 'stale', 'erased'] as const;
+export type SignUpOutcome = (typeof SIGN_UP_OUTCOMES)[number];
+
+/**
+ * sync.apply_users (and sync.apply_reconcile_page, which counts them in this order); 'refused' comes with the
+ * SQLSTATE the database refused the user with.
+ */
+export const APPLY_OUTCOMES = [
+  'inserted',
+  'updated',
+  'updated_handle_conflict',
+  'unchanged',
+  'stale',
+  'seen',
+  'erased',
+  'refused',
+] as const;
+export type ApplyOutcome = (typeof APPLY_OUTCOMES)[number];
+
+/** sync.erase_user. */
+export const ERASE_OUTCOMES = ['erased', 'already_erased', 'absent_tombstoned'] as const;
+export type EraseOutcome = (typeof ERASE_OUTCOMES)[number];
+
+/** sync.insert_user, internal to the functions: no caller outside the database sees these. */
+export const INSERT_USER_OUTCOMES = ['inserted', 'inserted_adjusted', 'erased', 'exists'] as const;
