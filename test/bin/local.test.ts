@@ -149,7 +149,7 @@ describe("the banner's db and users commands", () => {
   /** `npm run <script> -- <args>` lines of the banner, with the variables they set. */
   function commands(banner: string) {
     return [...banner.matchAll(/^ {2}((?:[A-Z_]+=\S+ )*)npm run (db|users) -- ([^#\n]+?)\s*(?:#.*)?$/gm)].map((m) => ({
-      env: Object.fromEntries(
+      env: Object.fromEntries<string>(
         (m[1] ?? '')
           .trim()
           .split(/\s+/)
