@@ -154,7 +154,7 @@ describe("the banner's db and users commands", () => {
           .trim()
           .split(/\s+/)
           .filter(Boolean)
-          .map((pair) => pair.split('=', 2)),
+          .map((pair): [string, string] => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
       ),
       script: m[2] as 'db' | 'users',
       args: (m[3] ?? '').split(/\s+/),
