@@ -46,6 +46,18 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * The AWS SDK v3 prints an 8-line NodeVersionSupportWarning on every command under Node.js 20 (the pinned
+ * SDK runs there; releases from 2027 will not). Its own switch turns that warning alone off
+ * (@aws-sdk/core's emitWarningIfUnsupportedVersion reads AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED);
+ * set by a command's entry point before any client exists, unless the caller set it either way.
+ */
+export const SDK_NODE_WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+export function quietSdkNodeWarning(env: NodeJS.ProcessEnv): void {
+  env[SDK_NODE_WARNING_SWITCH] ??= 'true';
+}
+
 /** Where a command writes. Injected so that tests capture output. */
 export interface Output {
   /** One line to stdout: results. */
@@ -223,6 +235,7 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
 
 /** Runs a command's `main` when the file is executed directly; a rejected main is one line and exit 1. */
 export function runMain(name: string, main: () => Promise<number>): void {
+  quietSdkNodeWarning(process.env);
   main().then(
     (code) => {
       process.exitCode = code;

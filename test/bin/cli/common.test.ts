@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CliError,
@@ -122,5 +124,30 @@ describe('describeFailure', () => {
       exitCode: EXIT.FAILURE,
     });
     expect(describeFailure('a string').exitCode).toBe(EXIT.FAILURE);
+  });
+});
+
+describe('a command under Node.js 20', () => {
+  it("prints none of the AWS SDK's NodeVersionSupportWarning, though it builds SDK clients", () => {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TMPDIR: process.env.TMPDIR,
+      // An AWS endpoint nothing listens on: the command builds its client, tries once and fails fast.
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDTEST',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_MAX_ATTEMPTS: '1',
+    };
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'bin/users.ts', 'reconcile', '--stage', 'prod'], {
+      cwd: join(__dirname, '..', '..', '..'),
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(child.status).not.toBe(0);
+    expect(child.stderr).toMatch(/^users: /m);
+    expect(child.stderr).not.toMatch(/NodeVersionSupportWarning|Warning:/);
   });
 });
