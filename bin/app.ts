@@ -64,7 +64,7 @@ export function createApp(app: App = new App()): CruddurApp {
   // Added here, where all three stacks exist: the endpoints name the secret and the queue by pattern (see
   // NetworkStack.endpointTargets), so the network stack still depends on neither.
   // The generated secret itself (the instance's `Secret` child), not its attachment.
-  network.restrictEndpoints(network.endpointTargets(database.db.node.findChild('Secret'), auth.signupFallback.queue));
+  network.restrictEndpoints(network.endpointTargets(database.db.node.findChild('Secret'), auth.syncQueue.queue));
 
   Tags.of(app).add('project', 'cruddur-signup-sync');
   Tags.of(app).add('stage', settings.stage);

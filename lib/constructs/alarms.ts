@@ -92,3 +92,62 @@ export function permanentFailureAlarm(
     action: props.action,
   });
 }
+
+/** A function whose standard alarms functionAlarms makes: a ProjectFunction is one. */
+export interface AlarmedFunction extends LoggingFunction {
+  metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+export interface FunctionAlarmsProps {
+  readonly fn: AlarmedFunction;
+  /** Which function, in the words of the permanent-failure notification: "post-confirmation", "replay". */
+  readonly functionLabel: string;
+  /** What a failed invocation costs, in the Errors alarm's description. @default no Errors alarm */
+  readonly errors?: string;
+  /**
+   * What a throttle costs, in the Throttles alarm's description: for a function with reserved concurrency,
+   * where a burst past it is refused. @default no Throttles alarm
+   */
+  readonly throttles?: string;
+  readonly action: cloudwatch.IAlarmAction;
+}
+
+export interface FunctionAlarms {
+  readonly errors?: cloudwatch.Alarm;
+  readonly throttles?: cloudwatch.Alarm;
+  readonly permanentFailures: cloudwatch.Alarm;
+}
+
+/**
+ * A database function's standard alarms, in `scope` with ids `<prefix>Errors`, `<prefix>Throttles` and
+ * `<prefix>PermanentFailures` (the permanent-failure metric is named after its id): each fires on the first
+ * occurrence in a minute.
+ */
+export function functionAlarms(scope: Construct, prefix: string, props: FunctionAlarmsProps): FunctionAlarms {
+  const { fn, action } = props;
+  const errors =
+    props.errors === undefined
+      ? undefined
+      : projectAlarm(scope, `${prefix}Errors`, {
+          description: props.errors,
+          metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          action,
+        });
+  const throttles =
+    props.throttles === undefined
+      ? undefined
+      : projectAlarm(scope, `${prefix}Throttles`, {
+          description: props.throttles,
+          metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          action,
+        });
+  const permanentFailures = permanentFailureAlarm(scope, `${prefix}PermanentFailures`, {
+    fn,
+    functionLabel: props.functionLabel,
+    action,
+  });
+  return { ...(errors ? { errors } : {}), ...(throttles ? { throttles } : {}), permanentFailures };
+}

@@ -19,7 +19,7 @@ import {
 } from '../../lambdas/cognito/cloudtrail-event';
 import { projectAlarm } from './alarms';
 import { ProjectFunction } from './project-function';
-import type { SignupFallback } from './signup-fallback';
+import type { SyncQueue } from './sync-queue';
 
 /**
  * The calls a user makes with their own access token (DeleteUser, UpdateUserAttributes, ...) or with the app
@@ -52,7 +52,7 @@ export const INVOCATION_RETRIES = { retryAttempts: 2, maxEventAge: Duration.hour
 export interface UserEventsProps {
   readonly userPool: cognito.IUserPool;
   /** The writer's queue: the function becomes one of its producers (SYNC_QUEUE_URL). */
-  readonly syncQueue: SignupFallback;
+  readonly syncQueue: SyncQueue;
   readonly logRetention: logs.RetentionDays;
   /** @default RemovalPolicy.DESTROY */
   readonly removalPolicy?: RemovalPolicy;

@@ -3,10 +3,16 @@ import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../lambdas/runtime/logger';
-import { PERMANENT_FAILURE_NAMESPACE, permanentFailureAlarm, projectAlarm } from '../../../lib/constructs/alarms';
+import {
+  functionAlarms,
+  PERMANENT_FAILURE_NAMESPACE,
+  permanentFailureAlarm,
+  projectAlarm,
+} from '../../../lib/constructs/alarms';
 import { NO_BUNDLING, synthApp, type Resource, type SynthesizedStage } from '../../support/cdk';
 
 const TOPIC = 'arn:aws:sns:us-east-1:111111111111:alerts';
@@ -48,6 +54,35 @@ describe('projectAlarm', () => {
     const alarm = alarmOf({});
     expect(alarm.AlarmActions).toEqual([TOPIC]);
     expect(alarm.OKActions).toEqual([TOPIC]);
+  });
+});
+
+describe('functionAlarms', () => {
+  function alarmsOf(props: { errors?: string; throttles?: string }) {
+    const stack = new Stack(undefined, 'Cruddur-dev-Auth');
+    const fn = new lambda.Function(stack, 'Function', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => {};'),
+    });
+    functionAlarms(stack, 'Thing', { fn, functionLabel: 'thing', action, ...props });
+    const alarms = Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>;
+    return Object.fromEntries(
+      Object.entries(alarms).map(([id, alarm]) => [id.replace(/[0-9A-F]{8}$/, ''), alarm.Properties]),
+    );
+  }
+
+  it('makes the Errors, Throttles and PermanentFailures alarms under the prefix, each with its description', () => {
+    const alarms = alarmsOf({ errors: 'it failed', throttles: 'it was throttled' });
+    expect(Object.keys(alarms).sort()).toEqual(['ThingErrors', 'ThingPermanentFailures', 'ThingThrottles']);
+    expect(alarms.ThingErrors).toMatchObject({ MetricName: 'Errors', AlarmDescription: 'it failed', Threshold: 1 });
+    expect(alarms.ThingThrottles).toMatchObject({ MetricName: 'Throttles', AlarmDescription: 'it was throttled' });
+    expect(alarms.ThingPermanentFailures).toMatchObject({ MetricName: 'Cruddur-dev-Auth-ThingPermanentFailures' });
+    for (const alarm of Object.values(alarms)) expect(alarm.AlarmActions).toEqual([TOPIC]);
+  });
+
+  it('makes only the permanent-failure alarm when no other is described', () => {
+    expect(Object.keys(alarmsOf({}))).toEqual(['ThingPermanentFailures']);
   });
 });
 

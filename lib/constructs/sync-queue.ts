@@ -1,9 +1,10 @@
 // The sync queue and the one writer. Every asynchronous write to public.users goes through here: the sign-ups
-// the post-confirmation function parks when the database cannot take them (version-1 messages), and the
+// the post-confirmation function queues when the database cannot take them (version-1 messages), and the
 // lifecycle changes the event function reads from the pool (version-2). An encrypted SQS queue only its
-// producers may send to, the replay function in the VPC that applies each message with the same idempotent,
-// order-keyed statements, and a dead-letter queue with an alarm for what never succeeds. The construct id
-// stays SignupFallback (and its function ReplayFunction): renaming it would replace the queue with messages in it.
+// producers may send to, the writer function in the VPC that applies each message with the same idempotent,
+// order-keyed statements, and a dead-letter queue with an alarm for what never succeeds. The construct is
+// created with the id SignupFallback and its function with ReplayFunction: the logical ids of the deployed
+// queue (with messages in it) and function derive from them.
 import { Duration, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -26,7 +27,7 @@ export interface SyncProducer extends iam.IGrantable {
   addEnvironment(key: string, value: string): unknown;
 }
 
-export interface SignupFallbackProps {
+export interface SyncQueueProps {
   readonly vpc: ec2.IVpc;
   /** The SQS interface endpoint: the only way out of the isolated subnets to SQS. */
   readonly sqsEndpoint: ec2.IInterfaceVpcEndpoint;
@@ -35,9 +36,9 @@ export interface SignupFallbackProps {
    * queue URL (FALLBACK_QUEUE_URL), and a path to the endpoint. Other producers join with `addProducer`.
    */
   readonly producer: WirableFunction & SyncProducer;
-  /** The replay function is bound to it as a client. */
+  /** The writer is bound to it as a client. */
   readonly database: IamDatabase;
-  /** The database user the replay function logs in as (sync_writer: sign_up, apply_users, erase_user). */
+  /** The database user the writer logs in as (sync_writer: sign_up, apply_users, erase_user). */
   readonly databaseUser: string;
   /** What the writer does to an erased user's row (ERASURE_POLICY). */
   readonly erasure: ErasurePolicy;
@@ -53,20 +54,20 @@ export interface SignupFallbackProps {
   readonly alarmAction: cloudwatch.IAlarmAction;
 }
 
-export class SignupFallback extends Construct {
+export class SyncQueue extends Construct {
   public readonly key: kms.Key;
   /** The sync queue: version-1 sign-ups and version-2 lifecycle messages alike. */
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
-  /** The one writer (lambdas/replay). */
-  public readonly replayFunction: ProjectFunction;
+  /** The one writer (lambdas/replay/index.ts). */
+  public readonly writer: ProjectFunction;
   /** Fires when any message reaches the dead-letter queue: a change the writer could not apply. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
   /** Fires when a message has waited long: the database has been unavailable for a while. */
   public readonly backlogAlarm: cloudwatch.Alarm;
   private readonly producerRoleArns: string[] = [];
 
-  constructor(scope: Construct, id: string, props: SignupFallbackProps) {
+  constructor(scope: Construct, id: string, props: SyncQueueProps) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
 
@@ -91,9 +92,9 @@ export class SignupFallback extends Construct {
       reason: 'This is the dead-letter queue of the sync queue; its messages wait for an operator, alarmed.',
     });
 
-    // Replay function timeout 30 s; Lambda's guidance for SQS sources is a visibility timeout of 6x that.
+    // Writer timeout 30 s; Lambda's guidance for SQS sources is a visibility timeout of 6x that.
     // It is also the backoff: a failed record comes back after it.
-    const replayTimeout = Duration.seconds(30);
+    const writerTimeout = Duration.seconds(30);
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.key,
@@ -124,17 +125,17 @@ export class SignupFallback extends Construct {
       'post-confirmation to the SQS endpoint',
     );
 
-    this.replayFunction = new ProjectFunction(this, 'ReplayFunction', {
+    this.writer = new ProjectFunction(this, 'ReplayFunction', {
       entry: 'lambdas/replay/index.ts',
       description: 'The one writer: applies queued sign-ups and user changes to public.users',
       vpc: props.vpc,
-      timeout: replayTimeout,
+      timeout: writerTimeout,
       logRetention: props.logRetention,
       environment: { ERASURE_POLICY: props.erasure },
     });
-    props.database.bindClient(this.replayFunction, { user: props.databaseUser, description: 'replay to PostgreSQL' });
+    props.database.bindClient(this.writer, { user: props.databaseUser, description: 'replay to PostgreSQL' });
     // Lambda's poller reads the queue outside the VPC; the function itself never calls SQS.
-    this.replayFunction.addEventSource(
+    this.writer.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: 10,
         maxBatchingWindow: Duration.seconds(5),
@@ -147,7 +148,7 @@ export class SignupFallback extends Construct {
 
     this.deadLetterAlarm = projectAlarm(this, 'DeadLetterAlarm', {
       description:
-        'A queued sign-up or user change could not be written and is in the dead-letter queue: read the replay log by sub, fix, then run the reconcile (README "Failure modes")',
+        'A queued sign-up or user change could not be written and is in the dead-letter queue: read the writer’s log by sub, fix, then run the reconcile (README "Failure modes")',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
