@@ -23,7 +23,8 @@ GRANT DELETE ON sync.erased_users TO users_sync_owner;
 -- 3. An anonymized row keeps no link to the person ------------------------------------------------------------
 -- sync.erase_user under 'anonymize' replaces the sub with a fresh opaque id ('erased-' and a random uuid), so
 -- the row (and the activities that stay with it) can no longer be joined to the pool, to the tombstone, or to
--- anything else that names the sub.
+-- anything else that names the sub. Its deleted_at keeps only the day: to the microsecond it would equal the
+-- tombstone's erased_at (one transaction writes both) and link the two again.
 GRANT UPDATE (cognito_user_id) ON public.users TO users_sync_owner;
 
 -- Rows anonymized before this migration still hold their sub and the pool's timestamps: the same treatment,
@@ -39,7 +40,8 @@ BEGIN
   UPDATE public.users AS u
      SET cognito_user_id = 'erased-' || gen_random_uuid()::text,
          email = NULL, display_name = NULL, handle = NULL, enabled = false,
-         pool_modified_at = NULL, synced_at = NULL, reconcile_run = NULL
+         pool_modified_at = NULL, synced_at = NULL, reconcile_run = NULL,
+         deleted_at = date_trunc('day', u.deleted_at, 'UTC')
    WHERE u.deleted_at IS NOT NULL AND u.cognito_user_id NOT LIKE 'erased-%';
   GET DIAGNOSTICS v_unlinked = ROW_COUNT;
   IF v_unlinked > 0 THEN
