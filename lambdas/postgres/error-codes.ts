@@ -14,6 +14,11 @@ export const SQLSTATE = {
   UNDEFINED_TABLE: '42P01',
   OBJECT_IN_USE: '55006',
   TOO_MANY_CONNECTIONS: '53300',
+  // The sync functions' own (class SY, which PostgreSQL does not use), raised by sql/functions/sync.
+  /** The database is kept in step with another user pool (sync.bind_pool); the message names both ids. */
+  poolMismatch: 'SY001',
+  /** A read_at more than 5 minutes ahead of the database clock: nothing written (per user in a batch). */
+  readAtAhead: 'SY002',
 } as const;
 
 // SQLSTATE classes and errno codes that mean the connection itself is gone, not that the statement failed:
