@@ -34,6 +34,8 @@ export interface LazyConnectionOptions {
 export class LazyConnection implements Queryable {
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
+  /** Settles when the statement before is done: see inTurn. */
+  private turn: Promise<void> = Promise.resolve();
   private readonly timeouts: Timeouts;
   private readonly budgetMs: number;
 
@@ -83,7 +85,29 @@ export class LazyConnection implements Queryable {
     if (client) await client.end().catch(() => undefined);
   }
 
-  private async attempt<R extends QueryResultRow>(
+  /**
+   * One statement at a time on the one client: callers that overlap (the local invoke server, a test's
+   * concurrent events) wait their turn here, with the wait counted against their deadline, rather than in
+   * pg's own queue, which pg 8 deprecates (it warns "client is already executing a query").
+   */
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work, work);
+    this.turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private attempt<R extends QueryResultRow>(
+    text: string,
+    values: unknown[] | undefined,
+    deadline: number,
+  ): Promise<{ rows: R[] }> {
+    return this.inTurn(() => this.attemptNow<R>(text, values, deadline));
+  }
+
+  private async attemptNow<R extends QueryResultRow>(
     text: string,
     values: unknown[] | undefined,
     deadline: number,

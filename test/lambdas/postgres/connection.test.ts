@@ -2,7 +2,7 @@
 // each produced for real: a stopped server, a black-holed port, a frozen backend, a server out of slots.
 import { createServer, type Server, type Socket } from 'node:net';
 import { Client } from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LazyConnection } from '../../../lambdas/postgres/connection';
 import { iamSource, urlSource } from '../../../lambdas/postgres/connection-source';
 import { DatabaseUnavailableError } from '../../../lambdas/postgres/errors';
@@ -32,6 +32,42 @@ afterAll(async () => {
 
 afterEach(async () => {
   await Promise.all(connections.splice(0).map((connection) => connection.close()));
+});
+
+describe('LazyConnection with overlapping callers', () => {
+  it("runs their statements one at a time on its one client, never through pg's deprecated queue", async () => {
+    let running = 0;
+    let most = 0;
+    const original = Object.getOwnPropertyDescriptor(Client.prototype, 'query')?.value as (
+      this: Client,
+      ...args: unknown[]
+    ) => unknown;
+    function counted(this: Client, ...args: unknown[]): unknown {
+      running += 1;
+      most = Math.max(most, running);
+      const result = original.apply(this, args);
+      if (result instanceof Promise) return result.finally(() => (running -= 1));
+      running -= 1;
+      return result;
+    }
+    vi.spyOn(Client.prototype, 'query').mockImplementation(counted);
+    const connection = connect(url);
+    const results = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => connection.query<{ n: number }>('SELECT $1::int AS n, pg_sleep(0.02)', [n])),
+    );
+    expect(results.map((result) => result.rows[0]?.n)).toEqual([1, 2, 3, 4, 5]);
+    expect(most).toBe(1);
+  });
+
+  it('lets a caller whose turn comes after its deadline fail as the deadline, not wait on', async () => {
+    const connection = connect(url);
+    const deadline = Date.now() + 150;
+    const slow = connection.query('SELECT pg_sleep(0.3)', [], { deadline: Date.now() + 1000 });
+    const late = await connection.query('SELECT 1', [], { deadline }).catch((e: unknown) => e);
+    await slow;
+    expect(late).toBeInstanceOf(DatabaseUnavailableError);
+    expect(late).toMatchObject({ errorClass: 'deadline' });
+  });
 });
 
 describe('LazyConnection failure translation', () => {
