@@ -10,7 +10,7 @@ import { AuthStack } from '../lib/auth-stack';
 import { AllowedRegions } from '../lib/constructs/residency';
 import { DatabaseStack, SIGNUP_WRITER } from '../lib/database-stack';
 import { NetworkStack } from '../lib/network-stack';
-import { stageSettings } from '../lib/stage';
+import { StageConfigError, stageSettings } from '../lib/stage';
 
 const CROSS_STACK_REFERENCES = '@aws-cdk/core:defaultCrossStackReferences';
 // Without it, the operator host's IMDSv2 launch template is named "InstanceLaunchTemplate" in every stack,
@@ -74,6 +74,30 @@ export function createApp(app: App = new App()): CruddurApp {
   return { app, alerts, network, database, auth };
 }
 
+/**
+ * `cdk synth` runs this file. A bad stage option is the operator's to fix: one line naming it, exit 1, no
+ * stack trace. aws-cdk-lib announces every asset it bundles on stderr ("Bundling asset <path>...") with no
+ * switch to turn it off; those lines alone are dropped, so that a successful `cdk synth -q` stays quiet.
+ */
+export function runApp(stderr: NodeJS.WriteStream = process.stderr): number {
+  const write = stderr.write.bind(stderr);
+  const quiet = ((chunk: unknown, ...rest: unknown[]) =>
+    typeof chunk === 'string' && /^Bundling asset \S+\.\.\.\n$/.test(chunk)
+      ? true
+      : (write as (chunk: unknown, ...rest: unknown[]) => boolean)(chunk, ...rest)) as typeof stderr.write;
+  stderr.write = quiet;
+  try {
+    createApp().app.synth();
+    return 0;
+  } catch (error) {
+    if (!(error instanceof StageConfigError)) throw error;
+    write(`cdk synth: ${error.message}; fix -c ${error.key}=... or leave it out for the stage's default\n`);
+    return 1;
+  } finally {
+    stderr.write = write;
+  }
+}
+
 if (require.main === module) {
-  createApp().app.synth();
+  process.exitCode = runApp();
 }

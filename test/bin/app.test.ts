@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
@@ -47,5 +49,32 @@ describe('the pinned CDK command line', () => {
       version: string;
     };
     expect(installed.version).toBe(packageJson.devDependencies['aws-cdk']);
+  });
+});
+
+describe('the app as cdk synth runs it', () => {
+  it('fails a bad stage option with one line naming the option and the fix, and no stack trace', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'cdk.out-app-'));
+    try {
+      const child = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+        cwd: root,
+        env: {
+          ...process.env,
+          CDK_CONTEXT_JSON: JSON.stringify({ stage: 'prod', endpointAzs: '1' }),
+          CDK_OUTDIR: outdir,
+        },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(child.status).toBe(1);
+      expect(child.stdout).toBe('');
+      expect(child.stderr.trimEnd().split('\n')).toEqual([
+        expect.stringMatching(
+          /^cdk synth: context endpointAzs is 1 in dev only: .*; fix -c endpointAzs=\.\.\. or leave it out/,
+        ),
+      ]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });
