@@ -62,6 +62,7 @@ export class AuthStack extends Stack {
     const fn = postConfirmation.fn;
     this.postConfirmationFunction = fn;
 
+    // The id the deployed queue's and writer's logical ids derive from: another would replace them.
     this.syncQueue = new SyncQueue(this, 'SignupFallback', {
       vpc: props.vpc,
       sqsEndpoint: props.sqsEndpoint,

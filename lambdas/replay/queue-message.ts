@@ -5,6 +5,7 @@ import { CONFIRM_SIGN_UP } from '../cognito/trigger-event';
 import { InvalidEventError } from '../runtime/errors';
 import { parseMessageBody, SIGN_UP_MESSAGE_VERSION, signUpUserFrom } from '../sync/sign-up-message';
 import { parseSyncMessage, SYNC_MESSAGE_VERSION, type SyncChange } from '../sync/sync-message';
+import type { Now } from '../runtime/clock';
 import type { NewUser } from '../users/user';
 
 export type QueuedChange = { readonly kind: 'sign-up'; readonly user: NewUser; readonly readAt: Date } | SyncChange;
@@ -13,7 +14,7 @@ export type QueuedChange = { readonly kind: 'sign-up'; readonly user: NewUser; r
  * Parses a record's body. A version-1 message carries no time of its own: `sentAt` (SQS's SentTimestamp,
  * moments after the trigger read the user) orders it, or `now` when SQS did not say.
  */
-export function parseQueuedChange(body: unknown, sentAt: Date | undefined, now: () => number): QueuedChange {
+export function parseQueuedChange(body: unknown, sentAt: Date | undefined, now: Now): QueuedChange {
   const parsed = parseMessageBody(body);
   if (parsed.version === SIGN_UP_MESSAGE_VERSION) {
     return { kind: 'sign-up', user: signUpUserFrom(parsed, CONFIRM_SIGN_UP), readAt: sentAt ?? new Date(now()) };

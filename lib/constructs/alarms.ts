@@ -126,24 +126,17 @@ export interface FunctionAlarms {
  */
 export function functionAlarms(scope: Construct, prefix: string, props: FunctionAlarmsProps): FunctionAlarms {
   const { fn, action } = props;
-  const errors =
-    props.errors === undefined
+  // Either fires on the first failed or throttled invocation in a minute.
+  const invocationAlarm = (kind: 'Errors' | 'Throttles', description: string | undefined, metric: cloudwatch.Metric) =>
+    description === undefined
       ? undefined
-      : projectAlarm(scope, `${prefix}Errors`, {
-          description: props.errors,
-          metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM }),
-          threshold: 1,
-          action,
-        });
-  const throttles =
-    props.throttles === undefined
-      ? undefined
-      : projectAlarm(scope, `${prefix}Throttles`, {
-          description: props.throttles,
-          metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM }),
-          threshold: 1,
-          action,
-        });
+      : projectAlarm(scope, `${prefix}${kind}`, { description, metric, threshold: 1, action });
+  const errors = invocationAlarm('Errors', props.errors, fn.metricErrors({ statistic: cloudwatch.Stats.SUM }));
+  const throttles = invocationAlarm(
+    'Throttles',
+    props.throttles,
+    fn.metricThrottles({ statistic: cloudwatch.Stats.SUM }),
+  );
   const permanentFailures = permanentFailureAlarm(scope, `${prefix}PermanentFailures`, {
     fn,
     functionLabel: props.functionLabel,
