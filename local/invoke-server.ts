@@ -109,7 +109,11 @@ function acceptBodyType(req: IncomingMessage): Refusal | undefined {
   if (header === undefined) return undefined;
   const essence = (header.split(';')[0] ?? '').trim().toLowerCase();
   if (BODY_TYPES.has(essence)) return undefined;
-  return { status: 415, type: 'UnsupportedMediaTypeException', message: 'Content-Type must be application/json' };
+  return {
+    status: 415,
+    type: 'UnsupportedMediaTypeException',
+    message: `Content-Type must be one of ${[...BODY_TYPES].join(', ')}`,
+  };
 }
 
 /** `name`, `name:$LATEST` or a full function ARN, as Lambda accepts. */

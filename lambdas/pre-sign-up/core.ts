@@ -10,9 +10,10 @@ import { isRecord } from '../runtime/records';
 import { HANDLE_PATTERN } from '../users/user';
 import type { HandleDirectory } from '../users/users-repository';
 
+// No closing full stop: Cognito ends "<function> failed with error <message>" with its own.
 export const INVALID_HANDLE_MESSAGE =
-  'The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore.';
-export const TAKEN_HANDLE_MESSAGE = 'The handle (preferred_username) is already taken. Choose another one.';
+  'The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore';
+export const TAKEN_HANDLE_MESSAGE = 'The handle (preferred_username) is already taken; choose another one';
 
 export interface PreSignUpDeps {
   readonly handles: HandleDirectory;

@@ -187,6 +187,18 @@ describe('what the local Lambda Invoke API lets in', () => {
     expect(seen.length).toBe(before);
   });
 
+  it('names every body type it accepts in its 415 answer', async () => {
+    const response = await fetch(`http://127.0.0.1:${server.port}/2015-03-31/functions/echo/invocations`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: '{}',
+    });
+    expect(response.status).toBe(415);
+    expect(JSON.stringify(await response.json())).toContain(
+      'Content-Type must be one of application/json, application/octet-stream, binary/octet-stream',
+    );
+  });
+
   it('answers 421 to a Host other than 127.0.0.1 or localhost on its own port (DNS rebinding), without calling the function', async () => {
     const before = seen.length;
     const json = { 'Content-Type': 'application/json' };

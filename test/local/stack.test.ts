@@ -231,6 +231,8 @@ describe('the local PreSignUp check', () => {
       message: `${PRE_SIGN_UP_FUNCTION_NAME} failed with error ${TAKEN_HANDLE_MESSAGE}.`,
       $metadata: { httpStatusCode: 400 },
     });
+    // Cognito closes the sentence itself: the person reads one full stop, not two.
+    await expect(refused).rejects.toHaveProperty('message', expect.not.stringMatching(/\.\.$/));
     expect(await rowsWithHandle('jane')).toEqual([{ cognito_user_id: sub, handle: 'jane' }]);
     expect(
       logLines.filter((line) => line.service === 'pre-sign-up').map((line) => [line.outcome, line.reason]),

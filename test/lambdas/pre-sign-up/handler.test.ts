@@ -84,7 +84,8 @@ describe('pre-sign-up handler', () => {
       const error = await handler(preSignUp({ preferred_username: handle }), fakeContext()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(HandleRefusedError);
       expect(error).toMatchObject({ reason: 'taken' });
-      expect((error as Error).message).toBe('The handle (preferred_username) is already taken. Choose another one.');
+      // Cognito adds its own full stop after the message ("... failed with error <message>."): none here.
+      expect((error as Error).message).toBe('The handle (preferred_username) is already taken; choose another one');
       expect(entries()).toContainEqual(expect.objectContaining({ outcome: 'refused', reason: 'taken' }));
       expect(entries().some((entry) => entry.level === 'ERROR')).toBe(false);
     },
@@ -105,7 +106,7 @@ describe('pre-sign-up handler', () => {
     expect(error).toBeInstanceOf(HandleRefusedError);
     expect(error).toMatchObject({ reason: 'invalid' });
     expect((error as Error).message).toBe(
-      'The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore.',
+      'The handle (preferred_username) must be 3 to 32 characters: letters A-Z, digits 0-9 or underscore',
     );
   });
 
