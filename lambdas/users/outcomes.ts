@@ -29,5 +29,16 @@ export type ApplyOutcome = (typeof APPLY_OUTCOMES)[number];
 export const ERASE_OUTCOMES = ['erased', 'already_erased', 'absent_tombstoned'] as const;
 export type EraseOutcome = (typeof ERASE_OUTCOMES)[number];
 
+/**
+ * sync.set_user_groups: 'stale': a group list read later is written, nothing written; 'no_user': the table has
+ * no row for the sub yet (write the user first, then call again); 'erased': erased or anonymized, nothing written.
+ */
+export const SET_GROUPS_OUTCOMES = ['updated', 'unchanged', 'stale', 'no_user', 'erased'] as const;
+export type SetGroupsOutcome = (typeof SET_GROUPS_OUTCOMES)[number];
+
+/** sync.apply_group_members, one per sub of the page; the same meanings, 'added' for a new membership. */
+export const GROUP_MEMBER_OUTCOMES = ['added', 'unchanged', 'stale', 'no_user', 'erased'] as const;
+export type GroupMemberOutcome = (typeof GROUP_MEMBER_OUTCOMES)[number];
+
 /** sync.insert_user, internal to the functions: no caller outside the database sees these. */
 export const INSERT_USER_OUTCOMES = ['inserted', 'inserted_adjusted', 'erased', 'exists'] as const;

@@ -5,7 +5,9 @@ import { FUNCTIONS_DIR, readFunctionFiles } from '../../../lambdas/postgres/migr
 import {
   APPLY_OUTCOMES,
   ERASE_OUTCOMES,
+  GROUP_MEMBER_OUTCOMES,
   INSERT_USER_OUTCOMES,
+  SET_GROUPS_OUTCOMES,
   SIGN_UP_OUTCOMES,
 } from '../../../lambdas/users/outcomes';
 
@@ -38,6 +40,14 @@ describe('outcome strings', () => {
     expect(returnedLiterals('sync/insert_user.sql')).toEqual(sorted(INSERT_USER_OUTCOMES));
   });
 
+  it('match what sync.set_user_groups returns, both ways', () => {
+    expect(returnedLiterals('sync/set_user_groups.sql')).toEqual(sorted(SET_GROUPS_OUTCOMES));
+  });
+
+  it('match what sync.apply_group_members returns, both ways', () => {
+    expect(returnedLiterals('sync/apply_group_members.sql')).toEqual(sorted(GROUP_MEMBER_OUTCOMES));
+  });
+
   it('are counted by sync.apply_reconcile_page in the order of APPLY_OUTCOMES', () => {
     const sql = readFileSync(join(FUNCTIONS_DIR, 'sync', 'apply_reconcile_page.sql'), 'utf8');
     const slots = /ARRAY\[('[a-z_]+'(?:,\s*'[a-z_]+')*)\]/.exec(sql)?.[1];
@@ -45,7 +55,14 @@ describe('outcome strings', () => {
   });
 
   it('cover every outcome literal any function file returns', () => {
-    const known = new Set<string>([...SIGN_UP_OUTCOMES, ...APPLY_OUTCOMES, ...ERASE_OUTCOMES, ...INSERT_USER_OUTCOMES]);
+    const known = new Set<string>([
+      ...SIGN_UP_OUTCOMES,
+      ...APPLY_OUTCOMES,
+      ...ERASE_OUTCOMES,
+      ...INSERT_USER_OUTCOMES,
+      ...SET_GROUPS_OUTCOMES,
+      ...GROUP_MEMBER_OUTCOMES,
+    ]);
     const all = returnedLiterals(...readFunctionFiles().map((file) => file.path));
     expect(all.filter((literal) => !known.has(literal))).toEqual([]);
   });
