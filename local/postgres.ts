@@ -23,6 +23,7 @@ export interface LocalPostgres {
   readonly url: string;
   readonly initialised: boolean;
   readonly migrations: readonly string[];
+  readonly seed: SeedOutcome;
   stop(): Promise<void>;
 }
 
@@ -50,12 +51,38 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   });
 }
 
-function migrateAndSeed(url: string): Promise<string[]> {
+/** What the seed did to its mock users (cognito_user_id `MOCK-…`) on this start. */
+export interface SeedOutcome {
+  readonly inserted: number;
+  /** Already in public.users from an earlier start. */
+  readonly present: number;
+  /** Erased earlier (a tombstone in sync.erased_users): the insert trigger skips them, by design. */
+  readonly erased: number;
+}
+
+/** `seeded 2 mock users` or, when some were skipped, how many and why. */
+export function describeSeed(seed: SeedOutcome): string {
+  const parts = [`${seed.inserted} mock user${seed.inserted === 1 ? '' : 's'} seeded`];
+  if (seed.present > 0) parts.push(`${seed.present} already there`);
+  if (seed.erased > 0) parts.push(`${seed.erased} erased earlier and not re-inserted (sync.erased_users)`);
+  return parts.join(', ');
+}
+
+function migrateAndSeed(url: string): Promise<{ applied: string[]; seed: SeedOutcome }> {
   return withClient(url, async (client) => {
     const applied = await applyMigrations(client);
-    // The seed file is idempotent (fixed keys, ON CONFLICT DO NOTHING), so it runs on every start.
-    await client.query(await readFile(SEED_FILE, 'utf8'));
-    return applied;
+    // The seed file is idempotent (fixed keys, ON CONFLICT DO NOTHING), so it runs on every start; a mock user
+    // erased earlier is skipped by the insert trigger, silently, so it is counted here.
+    const results = (await client.query(await readFile(SEED_FILE, 'utf8'))) as unknown as
+      { command: string; rowCount: number | null } | { command: string; rowCount: number | null }[];
+    const firstInsert = (Array.isArray(results) ? results : [results]).find((result) => result.command === 'INSERT');
+    const counts = await client.query<{ present: number; erased: number }>(
+      `SELECT (SELECT count(*) FROM public.users WHERE cognito_user_id LIKE 'MOCK-%')::int AS present,
+              (SELECT count(*) FROM sync.erased_users WHERE cognito_user_id LIKE 'MOCK-%')::int AS erased`,
+    );
+    const inserted = firstInsert?.rowCount ?? 0;
+    const { present = 0, erased = 0 } = counts.rows[0] ?? {};
+    return { applied, seed: { inserted, present: present - inserted, erased } };
   });
 }
 
@@ -74,8 +101,8 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
   const url = server.url(DATABASE);
   try {
     await ensureDatabase(server.url());
-    const migrations = await migrateAndSeed(url);
-    return { url, initialised: server.initialised, migrations, stop: () => server.stop() };
+    const { applied: migrations, seed } = await migrateAndSeed(url);
+    return { url, initialised: server.initialised, migrations, seed, stop: () => server.stop() };
   } catch (error) {
     await server.stop();
     throw error;

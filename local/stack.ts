@@ -7,7 +7,7 @@ import { createHandler as createPreSignUpHandler } from '../lambdas/pre-sign-up/
 import { ensureUserPool, localCognitoClient, startCognitoLocal, type CognitoLocal } from './cognito';
 import { startInvokeServer, type InvokeServer } from './invoke-server';
 import { assertPortsFree } from './ports';
-import { startLocalPostgres, type LocalPostgres } from './postgres';
+import { describeSeed, startLocalPostgres, type LocalPostgres } from './postgres';
 import {
   DEFAULT_DATA_DIR,
   FUNCTION_NAME,
@@ -73,7 +73,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stops.push(() => pg.stop());
     progress(
       `PostgreSQL: ${pg.initialised ? 'initialised, ' : ''}` +
-        `${pg.migrations.length === 0 ? 'migrations up to date' : `applied ${pg.migrations.join(', ')}`}, seeded`,
+        `${pg.migrations.length === 0 ? 'migrations up to date' : `applied ${pg.migrations.join(', ')}`}, ` +
+        describeSeed(pg.seed),
     );
 
     // The same factories the Lambda entry points call, with the local database instead of the environment.

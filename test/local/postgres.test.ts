@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/ports';
 import { LocalPostgresError } from '../../local/embedded-postgres';
-import { startLocalPostgres, type LocalPostgres } from '../../local/postgres';
+import { describeSeed, startLocalPostgres, type LocalPostgres } from '../../local/postgres';
 
 let dir: string;
 let port: number;
@@ -41,6 +41,8 @@ describe('the local PostgreSQL', () => {
     expect(
       await query(pg.url, "SELECT cognito_user_id FROM public.users WHERE cognito_user_id LIKE 'MOCK-%' ORDER BY 1"),
     ).toEqual([{ cognito_user_id: 'MOCK-andrewbrown' }, { cognito_user_id: 'MOCK-bayko' }]);
+    expect(pg.seed).toEqual({ inserted: 2, present: 0, erased: 0 });
+    expect(describeSeed(pg.seed)).toBe('2 mock users seeded');
     // The password file is the owner's alone.
     expect((await stat(join(dir, 'postgres-password'))).mode & 0o777).toBe(0o600);
   });
@@ -61,6 +63,21 @@ describe('the local PostgreSQL', () => {
       ),
     ).toEqual([{ n: 3 }]);
     expect(await query(pg.url, 'SELECT count(*)::int AS n FROM public.activities')).toEqual([{ n: 1 }]);
+    expect(pg.seed).toEqual({ inserted: 0, present: 2, erased: 0 });
+  });
+
+  it('says how many mock users it skipped because they were erased, instead of "seeded"', async () => {
+    const running = pg as LocalPostgres;
+    await query(running.url, "DELETE FROM public.users WHERE cognito_user_id = 'MOCK-bayko'");
+    await query(running.url, "INSERT INTO sync.erased_users (cognito_user_id, erased_at) VALUES ('MOCK-bayko', now())");
+    await running.stop();
+
+    pg = await startLocalPostgres({ dir, port });
+    expect(pg.seed).toEqual({ inserted: 0, present: 1, erased: 1 });
+    expect(describeSeed(pg.seed)).toBe(
+      '0 mock users seeded, 1 already there, 1 erased earlier and not re-inserted (sync.erased_users)',
+    );
+    expect(await query(pg.url, "SELECT 1 FROM public.users WHERE cognito_user_id = 'MOCK-bayko'")).toEqual([]);
   });
 
   it('refuses, with the reset command, a data directory whose password file is gone', async () => {
