@@ -184,6 +184,10 @@ const THROTTLING = new Set([
   'SlowDown',
 ]);
 
+function isAwsCallError(error: Error): boolean {
+  return typeof (error as { $metadata?: unknown }).$metadata === 'object';
+}
+
 function awsAttempts(error: Error): number | undefined {
   const metadata = (error as { $metadata?: { attempts?: unknown } }).$metadata;
   return typeof metadata?.attempts === 'number' ? metadata.attempts : undefined;
@@ -221,6 +225,15 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
     };
   }
   const code = errorCode(error);
+  // The SDK marks every error of a client call with $metadata (attempts, retry delay), network failures too:
+  // such an error is the AWS API's, never the database's.
+  if (isConnectionError(error) && isAwsCallError(error)) {
+    const attempts = awsAttempts(error);
+    return {
+      message: `cannot reach the AWS API${code !== undefined ? ` (${code}${attempts ? `, ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''})` : ''}: ${safe(error.message)}; check the network, AWS_REGION and AWS_ENDPOINT_URL`,
+      exitCode: EXIT.UNAVAILABLE,
+    };
+  }
   if (isConnectionError(error)) {
     return {
       message: `cannot reach the database${code !== undefined ? ` (${code})` : ''}: ${safe(error.message)}`,

@@ -108,6 +108,10 @@ async function operatorInstance(cloudFormation: CloudFormationClient, stage: str
 /** Resolves to the AWS CLI's exit code once the session ends (Ctrl-C ends it). */
 export async function openTunnel(options: TunnelOptions): Promise<number> {
   const { stage, localPort, env, cloudFormation, output } = options;
+  // What this machine needs comes first: no AWS call is worth making when the session cannot be opened.
+  for (const program of REQUIRED_PROGRAMS) {
+    if (findOnPath(program.name, env) === undefined) throw new CliError(program.install, EXIT.NOT_FOUND);
+  }
   const endpoint = await stackOutput(
     cloudFormation,
     stackName(stage, 'Database'),
@@ -115,9 +119,6 @@ export async function openTunnel(options: TunnelOptions): Promise<number> {
     '--stage of a deployed stack',
   );
   const instanceId = await operatorInstance(cloudFormation, stage);
-  for (const program of REQUIRED_PROGRAMS) {
-    if (findOnPath(program.name, env) === undefined) throw new CliError(program.install, EXIT.NOT_FOUND);
-  }
   const region = await cloudFormation.config.region();
   const args = startSessionArgs({ instanceId, endpoint, localPort, region });
 

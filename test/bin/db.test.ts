@@ -762,6 +762,22 @@ describe('db tunnel', () => {
       /^db: the AWS CLI v2 is not installed or not on PATH; install it \(https:\/\/docs\.aws\.amazon\.com\/cli\//,
     );
     expect(result.err.join('\n')).not.toMatch(/session-manager-plugin/);
+    // Checked on this machine before any AWS call.
+    expect(cfnMock.calls()).toHaveLength(0);
+  });
+
+  it('says it cannot reach the AWS API, not the database, when CloudFormation does not answer', async () => {
+    const dir = await fakeCli();
+    const unreachable = new CloudFormationClient({
+      region: 'eu-west-1',
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example' },
+      maxAttempts: 1,
+    });
+    const result = await run(['tunnel', '--stage', 'prod'], { PATH: dir }, { cloudFormation: unreachable });
+    expect(result.code).toBe(EXIT.UNAVAILABLE);
+    expect(result.err).toEqual([expect.stringMatching(/^db: cannot reach the AWS API \(ECONNREFUSED, 1 attempt\)/)]);
+    expect(existsSync(record)).toBe(false);
   });
 
   it('names the Session Manager plugin, and how to install it, when only the plugin is missing, and exits 127', async () => {
@@ -773,6 +789,7 @@ describe('db tunnel', () => {
       /^db: the Session Manager plugin for the AWS CLI \(session-manager-plugin\) is not installed or not on PATH; install it/,
     );
     expect(existsSync(record)).toBe(false);
+    expect(cfnMock.calls()).toHaveLength(0);
   });
 
   it('does not take a file that is not executable for the CLI', async () => {
