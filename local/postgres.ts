@@ -16,7 +16,14 @@ export interface LocalPostgresOptions {
   readonly port: number;
   /** Receives the server's own log lines (default: kept only to explain a failed start). */
   readonly onLog?: (line: string) => void;
+  /** Lines for the person watching: the server stopped on its own, and whether it is back. */
+  readonly onStatus?: (line: string) => void;
+  /** Pause before each start after an unexpected exit. @default 1000 */
+  readonly restartDelayMs?: number;
 }
+
+/** Tries to start a server that stopped on its own again; after this many failures it says how to recover. */
+export const RESTART_ATTEMPTS = 3;
 
 export interface LocalPostgres {
   /** Superuser URL of the `cruddur` database; its password is a random local-only one made at initialisation. */
@@ -86,23 +93,60 @@ function migrateAndSeed(url: string): Promise<{ applied: string[]; seed: SeedOut
   });
 }
 
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
 export async function startLocalPostgres(options: LocalPostgresOptions): Promise<LocalPostgres> {
   const dataDir = join(options.dir, 'postgres');
   await mkdir(options.dir, { recursive: true });
   // The postgres user (as root) must traverse the state directory to reach its cluster.
   if (isRoot()) await chmod(options.dir, 0o755);
+  const status = options.onStatus ?? (() => undefined);
+  const delayMs = options.restartDelayMs ?? 1000;
+  let stopped = false;
+  // A server stopped under the running stack (killed, pg_ctl stop, a crash) is said in the stack's window and
+  // started again, a few times; the data directory is kept whatever happens.
+  const restart = async (how: string) => {
+    status(`PostgreSQL stopped on its own (${how}); starting it again on port ${options.port}`);
+    for (let attempt = 1; attempt <= RESTART_ATTEMPTS && !stopped; attempt += 1) {
+      await new Promise((resolveDelay) => setTimeout(resolveDelay, delayMs));
+      if (stopped) return;
+      try {
+        await server.start();
+        status(`PostgreSQL is back on port ${options.port}`);
+        return;
+      } catch (error) {
+        status(`PostgreSQL did not start (attempt ${attempt} of ${RESTART_ATTEMPTS}): ${firstLine(error)}`);
+      }
+    }
+    if (!stopped)
+      status(
+        `PostgreSQL stays stopped; its data in ${dataDir} is kept. Stop the stack (Ctrl-C) and run npm start again`,
+      );
+  };
   const server = await startEmbeddedPostgres({
     persistent: true,
     dataDir,
     port: options.port,
     password: await passwordFor(options.dir, dataDir),
     ...(options.onLog ? { onLog: options.onLog } : {}),
+    onUnexpectedExit: (how) => void restart(how),
   });
   const url = server.url(DATABASE);
   try {
     await ensureDatabase(server.url());
     const { applied: migrations, seed } = await migrateAndSeed(url);
-    return { url, initialised: server.initialised, migrations, seed, stop: () => server.stop() };
+    return {
+      url,
+      initialised: server.initialised,
+      migrations,
+      seed,
+      stop: () => {
+        stopped = true;
+        return server.stop();
+      },
+    };
   } catch (error) {
     await server.stop();
     throw error;

@@ -69,7 +69,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   try {
     progress(`PostgreSQL: starting on port ${ports.pg} (data in ${join(dir, 'postgres')})`);
-    const pg: LocalPostgres = await startLocalPostgres({ dir, port: ports.pg });
+    const pg: LocalPostgres = await startLocalPostgres({ dir, port: ports.pg, onStatus: progress });
     stops.push(() => pg.stop());
     progress(
       `PostgreSQL: ${pg.initialised ? 'initialised, ' : ''}` +

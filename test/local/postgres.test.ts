@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -89,5 +89,39 @@ describe('the local PostgreSQL', () => {
         `${join(dir, 'postgres')} exists but ${join(dir, 'postgres-password')} is missing; reset the local data with rm -rf ${dir}`,
       ),
     );
+  });
+});
+
+describe('the local PostgreSQL stopped under the running stack', () => {
+  it('says so in the window and starts it again, with its data', async () => {
+    const own = await mkdtemp(join(tmpdir(), 'cruddur-localpg-restart-'));
+    await chmod(own, 0o755);
+    const lines: string[] = [];
+    let isBack: () => void = () => undefined;
+    const back = new Promise<void>((resolve) => (isBack = resolve));
+    const server = await startLocalPostgres({
+      dir: own,
+      port: await freePort(),
+      onStatus: (line) => {
+        lines.push(line);
+        if (line.startsWith('PostgreSQL is back')) isBack();
+      },
+      restartDelayMs: 50,
+    });
+    try {
+      await query(server.url, "INSERT INTO public.users (cognito_user_id) VALUES ('survives-a-kill')");
+      const pid = Number((await readFile(join(own, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      process.kill(pid, 'SIGKILL');
+      await back;
+      expect(lines[0]).toMatch(/^PostgreSQL stopped on its own \(signal SIGKILL\); starting it again on port \d+$/);
+      expect(
+        await query(server.url, "SELECT cognito_user_id FROM public.users WHERE cognito_user_id = 'survives-a-kill'"),
+      ).toEqual([{ cognito_user_id: 'survives-a-kill' }]);
+    } finally {
+      await server.stop();
+      await rm(own, { recursive: true, force: true });
+    }
+    // A stop asked for is no news.
+    expect(lines.filter((line) => line.includes('stopped on its own'))).toHaveLength(1);
   });
 });
