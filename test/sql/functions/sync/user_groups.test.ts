@@ -267,7 +267,7 @@ describe('who may write memberships', () => {
       ]);
       return rows[0]?.ok;
     };
-    const functions = {
+    const functions: Record<string, readonly string[]> = {
       'sync.set_user_groups(text, text[], timestamptz)': ['sync_writer', 'user_reconciler'],
       'sync.delete_group(text, timestamptz)': ['sync_writer', 'user_reconciler'],
       'sync.apply_group_members(text, text[], timestamptz)': ['user_reconciler'],
