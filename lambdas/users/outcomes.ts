@@ -3,10 +3,11 @@
 // these lists differ.
 
 /**
- * sync.sign_up: 'stale': the row holds a state read later than this one, nothing written; 'erased': the user was
- * erased, nothing written (a late sign-up never brings anybody back).
+ * sync.sign_up, which only creates the row: 'exists': the table has the sub, nothing written (the writer and the
+ * reconcile keep the row); 'erased': the user was erased, nothing written (a late sign-up never brings anybody
+ * back). A read_at more than 5 minutes ahead fails with SQLSTATE.readAtAhead instead.
  */
-export const SIGN_UP_OUTCOMES = ['inserted', 'updated', 'unchanged', 'stale', 'erased'] as const;
+export const SIGN_UP_OUTCOMES = ['inserted', 'exists', 'erased'] as const;
 export type SignUpOutcome = (typeof SIGN_UP_OUTCOMES)[number];
 
 /**
@@ -28,6 +29,17 @@ export type ApplyOutcome = (typeof APPLY_OUTCOMES)[number];
 /** sync.erase_user. */
 export const ERASE_OUTCOMES = ['erased', 'already_erased', 'absent_tombstoned'] as const;
 export type EraseOutcome = (typeof ERASE_OUTCOMES)[number];
+
+/** sync.bind_pool: 'bound' (no pool was bound; now this one is) or 'same'; another pool fails with SQLSTATE.poolMismatch. */
+export const BIND_POOL_OUTCOMES = ['bound', 'same'] as const;
+export type BindPoolOutcome = (typeof BIND_POOL_OUTCOMES)[number];
+
+/**
+ * sync.restore_user: 'restored' (the tombstone is gone; the next reconcile writes the user back) or 'not_erased'
+ * (the sub had no tombstone: nothing changed). An outcome rather than an error: restoring twice is no fault.
+ */
+export const RESTORE_OUTCOMES = ['restored', 'not_erased'] as const;
+export type RestoreOutcome = (typeof RESTORE_OUTCOMES)[number];
 
 /**
  * sync.set_user_groups: 'stale': a group list read later is written, nothing written; 'no_user': the table has

@@ -32,6 +32,14 @@ export async function connectAs(role: Role): Promise<Client> {
   return client;
 }
 
+/** Another superuser session, closed with the others after the file. */
+export async function connectAdmin(): Promise<Client> {
+  const client = new Client({ connectionString: server.url() });
+  await client.connect();
+  clients.push(client);
+  return client;
+}
+
 /** The SQLSTATE a statement fails with, or undefined when it succeeds. */
 export async function failureOf(work: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -76,6 +84,64 @@ export interface UserRow {
   reconcile_run: string | null;
   // The row version's creating transaction: unchanged means nothing wrote the row.
   xmin: string;
+}
+
+/** An instant `minutes` from now by the database's clock (negative: before now). */
+export async function fromNow(minutes: number): Promise<string> {
+  const { rows } = await admin.query<{ at: Date }>("SELECT clock_timestamp() + $1 * interval '1 minute' AS at", [
+    minutes,
+  ]);
+  return rows[0]!.at.toISOString();
+}
+
+export async function backendPid(client: Client): Promise<number> {
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return rows[0]!.pid;
+}
+
+/** Resolves once the server process `pid` waits for a lock; rejects after `ms`. */
+export async function waitingForLock(pid: number, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const { rows } = await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [
+      pid,
+    ]);
+    if (rows.length === 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`session ${pid} never waited for a lock`);
+}
+
+/** The anonymized rows: the ones erasure kept for their activities. */
+export async function ghosts(): Promise<(UserRow & { cognito_user_id: string; uuid: string })[]> {
+  const { rows } = await admin.query<UserRow & { cognito_user_id: string; uuid: string }>(
+    `SELECT cognito_user_id, uuid, email, display_name, handle, enabled, synced_at, pool_modified_at, deleted_at,
+            reconcile_run, xmin::text AS xmin
+       FROM public.users WHERE deleted_at IS NOT NULL ORDER BY cognito_user_id`,
+  );
+  return rows;
+}
+
+export async function bindPool(poolId: string | null, client: Client = as.user_reconciler): Promise<string> {
+  const { rows } = await client.query<{ outcome: string }>('SELECT sync.bind_pool($1) AS outcome', [poolId]);
+  return rows[0]!.outcome;
+}
+
+export async function restoreUser(sub: string | null, client: Client = as.user_reconciler): Promise<string> {
+  const { rows } = await client.query<{ outcome: string }>('SELECT sync.restore_user($1) AS outcome', [sub]);
+  return rows[0]!.outcome;
+}
+
+export async function pruneSummary(
+  runId: string,
+  client: Client = as.user_reconciler,
+): Promise<{ candidates: number; table_rows: number }> {
+  const { rows } = await client.query<{ candidates: string; table_rows: string }>(
+    'SELECT * FROM sync.prune_summary($1)',
+    [runId],
+  );
+  const summary = rows[0]!;
+  return { candidates: Number(summary.candidates), table_rows: Number(summary.table_rows) };
 }
 
 export function state(sub: string, minute: number, fields: Partial<UserState> = {}): UserState {
@@ -192,7 +258,15 @@ export async function pruneCandidates(runId: string, afterSub: string | null = n
 }
 
 export async function reset(): Promise<void> {
-  await admin.query('TRUNCATE public.users, sync.erased_users, sync.reconcile_runs RESTART IDENTITY CASCADE');
+  // sync.pool_binding comes with 0005; the tests of 0003 run on a schema without it.
+  const { rows } = await admin.query<{ present: boolean }>(
+    "SELECT to_regclass('sync.pool_binding') IS NOT NULL AS present",
+  );
+  await admin.query(
+    rows[0]?.present
+      ? 'TRUNCATE public.users, sync.erased_users, sync.reconcile_runs, sync.pool_binding RESTART IDENTITY CASCADE'
+      : 'TRUNCATE public.users, sync.erased_users, sync.reconcile_runs RESTART IDENTITY CASCADE',
+  );
 }
 
 /** A handle of 2048 distinct CJK characters: valid text within Cognito's limit, too large for the btree index. */

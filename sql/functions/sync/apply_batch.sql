@@ -17,6 +17,7 @@ DECLARE
   v_user sync.user_state;
   v_result text;
   v_present bigint;
+  v_bucket integer;
 BEGIN
   IF coalesce(pg_catalog.cardinality(p_users), 0) = 0 THEN
     RETURN '{}'::text[];
@@ -32,6 +33,19 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pg_catalog.unnest(v_in) AS i WHERE i.sub IS NULL OR (i.read_at IS NULL AND NOT i.seen_only)) THEN
     RAISE EXCEPTION 'a user state needs a sub, and read_at unless seen_only' USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  -- A state stamped in the future would make every later, true state look stale. sync.apply_users catches this
+  -- like any refusal of one user: the batch is written user by user and only this one is refused.
+  IF EXISTS (SELECT 1 FROM pg_catalog.unnest(v_in) AS i WHERE i.read_at > pg_catalog.clock_timestamp() + interval '5 minutes') THEN
+    RAISE EXCEPTION 'a read_at is more than 5 minutes ahead of the database clock' USING ERRCODE = 'SY002';
+  END IF;
+
+  -- One lock order for every writer: the advisory buckets of the batch's subs (shared, sorted), then the rows
+  -- (sorted by sub). sync.erase_user takes its sub's bucket exclusively before its row; if a batch locked a
+  -- row first and met the bucket only when its insert trigger fired, a batch and an erasure could each hold
+  -- what the other waits for. The insert trigger's own shared lock is then one the batch already holds.
+  FOR v_bucket IN SELECT DISTINCT pg_catalog.hashtext(i.sub) & 15 FROM pg_catalog.unnest(v_in) AS i ORDER BY 1 LOOP
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(3, v_bucket);
+  END LOOP;
 
   -- Lock the rows the batch has, in sub order, before deciding on them: nobody changes them until commit.
   SELECT pg_catalog.count(*) INTO v_present FROM (

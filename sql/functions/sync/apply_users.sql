@@ -15,7 +15,8 @@
 -- in one order and wait rather than deadlock. outcome: 'inserted'; 'updated'; 'updated_handle_conflict'
 -- (applied, but the requested handle is another user's: the old one stays); 'unchanged'; 'stale'; 'seen';
 -- 'erased' (tombstoned: nothing written); 'refused' (error_code: the SQLSTATE the database refused the user
--- with; nothing of that user is written).
+-- with, SY002 for a read_at more than 5 minutes ahead of the database clock; nothing of that user's state is
+-- written, though a run still marks the user as seen: the pool has it).
 
 CREATE OR REPLACE FUNCTION sync.apply_users(p_users jsonb, p_run_id bigint DEFAULT NULL)
 RETURNS TABLE (cognito_user_id text, outcome text, error_code text)
@@ -55,7 +56,7 @@ BEGIN
     BEGIN
       v_outcomes := sync.apply_batch(v_users, p_run_id, 0);
       v_codes := pg_catalog.array_fill(NULL::text, ARRAY[pg_catalog.cardinality(v_users)]);
-    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
+    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded OR SQLSTATE 'SY002' THEN
       v_batch := false;
     END;
   END IF;
@@ -65,7 +66,7 @@ BEGIN
     FOR k IN 1 .. pg_catalog.cardinality(v_users) LOOP
       BEGIN
         v_outcomes[k] := (sync.apply_batch(ARRAY[v_users[k]], p_run_id, 0))[1];
-      EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
+      EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded OR SQLSTATE 'SY002' THEN
         v_outcomes[k] := 'refused';
         v_codes[k] := SQLSTATE;
         -- The refused state is not written, but the pool holds the user: the run saw it.

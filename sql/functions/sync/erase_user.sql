@@ -1,9 +1,15 @@
 -- Erasure (GDPR art. 17), in one transaction: the tombstone, then the row deleted (with its activities, by
--- their ON DELETE CASCADE) or anonymized (email, name and handle gone, disabled, deleted_at set; its
--- activities stay, which is what that policy is for). Works when the row does not exist: the tombstone alone
--- keeps a late sign-up out. A row still holding personal data is erased even when the tombstone exists, so a
--- retried erasure converges whatever stopped the first. outcome: 'erased'; 'already_erased' (tombstone and
--- row were already so: nothing written); 'absent_tombstoned' (no row; the tombstone is written).
+-- their ON DELETE CASCADE) or anonymized: the row keeps no sub (a fresh opaque id, 'erased-' and a random
+-- uuid, so nothing that names the sub finds it any more) and no personal value (email, name, handle, the
+-- pool's timestamps and the run mark go; disabled), and deleted_at keeps only the day (to the microsecond it
+-- would equal the tombstone's erased_at); its activities stay, as a ghost's, which is what that policy is
+-- for. The tombstone holds only the sub and when. Works when the row does not exist: the tombstone alone
+-- keeps a late sign-up out. A row still holding the sub is erased even when the tombstone exists, so a retried
+-- erasure converges whatever stopped the first. outcome: 'erased'; 'already_erased' (tombstone there and no
+-- row holds the sub: nothing written); 'absent_tombstoned' (no row; the tombstone is written).
+--
+-- Locks, in the one order every writer takes them (see sync.apply_batch): the sub's advisory bucket, then the
+-- row. A batch holds its buckets before its rows, so neither can hold what the other waits for.
 
 CREATE OR REPLACE FUNCTION sync.erase_user(p_sub text, p_policy text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -17,7 +23,7 @@ BEGIN
   IF p_policy IS NULL OR p_policy NOT IN ('delete', 'anonymize') THEN
     RAISE EXCEPTION 'erasure policy must be delete or anonymize' USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  -- Exclusive against the insert trigger's shared lock: see sync.refuse_erased_insert.
+  -- Exclusive against the insert trigger's and the batches' shared lock: see sync.refuse_erased_insert.
   PERFORM pg_catalog.pg_advisory_xact_lock(3, pg_catalog.hashtext(p_sub) & 15);
   INSERT INTO sync.erased_users (cognito_user_id) VALUES (p_sub) ON CONFLICT DO NOTHING;
   v_tombstoned := FOUND;
@@ -25,7 +31,10 @@ BEGIN
     DELETE FROM public.users AS u WHERE u.cognito_user_id = p_sub;
   ELSE
     UPDATE public.users AS u
-       SET email = NULL, display_name = NULL, handle = NULL, enabled = false, deleted_at = pg_catalog.now()
+       SET cognito_user_id = 'erased-' || pg_catalog.gen_random_uuid()::text,
+           email = NULL, display_name = NULL, handle = NULL, enabled = false,
+           pool_modified_at = NULL, synced_at = NULL, reconcile_run = NULL,
+           deleted_at = pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
      WHERE u.cognito_user_id = p_sub AND u.deleted_at IS NULL;
   END IF;
   RETURN CASE WHEN FOUND THEN 'erased' WHEN v_tombstoned THEN 'absent_tombstoned' ELSE 'already_erased' END;

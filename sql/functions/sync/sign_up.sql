@@ -1,10 +1,14 @@
 -- A confirmed sign-up, in one round trip: called by the post-confirmation trigger (Cognito allows it 5 s) and by
--- the sync writer for sign-ups that waited in the queue. p_handle_candidates: the handle rule's candidates, in
--- order (see sync.insert_user). An existing row gets email and display_name (never the handle, never enabled)
--- when read_at is newer than the state it holds.
--- outcome: 'inserted'; 'updated'; 'unchanged' (the row already held these values, or this exact state was
--- already applied); 'stale' (the row holds a newer state: nothing written); 'erased' (tombstoned: nothing
+-- the sync writer for sign-ups that waited in the queue. It only ever creates the row: an existing row is left to
+-- the writer (user events) and the reconcile, which order their states by read_at. p_handle_candidates: the
+-- handle rule's candidates, in order (see sync.insert_user).
+-- outcome: 'inserted'; 'exists' (the table has the sub: nothing written); 'erased' (tombstoned: nothing
 -- written). handle_adjusted: the row was inserted with a later candidate than the first.
+-- A read_at more than 5 minutes ahead of the database clock is refused with SQLSTATE SY002, nothing written: a
+-- row stamped in the future would make every later, true state look stale.
+--
+-- The common path is one INSERT ... ON CONFLICT DO NOTHING (and the tombstone trigger it fires); only a
+-- conflict (the sub is there, or the first handle is taken) or a skipped insert (tombstone) looks further.
 
 CREATE OR REPLACE FUNCTION sync.sign_up(
   p_sub text, p_email text, p_display_name text, p_handle_candidates text[], p_read_at timestamptz
@@ -12,41 +16,24 @@ CREATE OR REPLACE FUNCTION sync.sign_up(
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-  v_row record;
-  v_same boolean;
   v_inserted text;
 BEGIN
   IF p_sub IS NULL OR p_read_at IS NULL THEN
     RAISE EXCEPTION 'sync.sign_up needs a sub and read_at' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  -- A second pass only when a concurrent writer inserted the same sub between our look and our insert.
-  FOR v_attempt IN 1 .. 3 LOOP
-    SELECT u.uuid, u.email, u.display_name, u.synced_at, u.deleted_at INTO v_row
-      FROM public.users AS u WHERE u.cognito_user_id = p_sub FOR UPDATE;
-    IF FOUND THEN
-      v_same := (v_row.email, v_row.display_name) IS NOT DISTINCT FROM (p_email, p_display_name);
-      IF v_row.deleted_at IS NOT NULL THEN
-        RETURN QUERY SELECT 'erased'::text, false;
-      ELSIF v_row.synced_at > p_read_at OR (v_row.synced_at = p_read_at AND NOT v_same) THEN
-        RETURN QUERY SELECT 'stale'::text, false;
-      ELSIF v_row.synced_at = p_read_at THEN
-        RETURN QUERY SELECT 'unchanged'::text, false;
-      ELSE
-        -- Newer: synced_at moves even when the values are the same, or an older state read in between
-        -- (A, then B, then A again) could still win later.
-        UPDATE public.users AS u SET email = p_email, display_name = p_display_name, synced_at = p_read_at
-          WHERE u.uuid = v_row.uuid;
-        RETURN QUERY SELECT CASE WHEN v_same THEN 'unchanged' ELSE 'updated' END, false;
-      END IF;
-      RETURN;
-    END IF;
-    v_inserted := sync.insert_user(p_sub, p_email, p_display_name, p_handle_candidates, true, NULL, p_read_at, NULL);
-    IF v_inserted <> 'exists' THEN
-      RETURN QUERY SELECT CASE WHEN v_inserted = 'erased' THEN 'erased' ELSE 'inserted' END, v_inserted = 'inserted_adjusted';
-      RETURN;
-    END IF;
-  END LOOP;
-  RAISE EXCEPTION 'sync.sign_up could not settle user %', p_sub USING ERRCODE = 'object_not_in_prerequisite_state';
+  IF p_read_at > pg_catalog.clock_timestamp() + interval '5 minutes' THEN
+    RAISE EXCEPTION 'read_at % is more than 5 minutes ahead of the database clock', p_read_at USING ERRCODE = 'SY002';
+  END IF;
+  INSERT INTO public.users (cognito_user_id, email, display_name, handle, enabled, synced_at)
+    VALUES (p_sub, p_email, p_display_name, p_handle_candidates[1], true, p_read_at)
+    ON CONFLICT DO NOTHING;
+  IF FOUND THEN
+    RETURN QUERY SELECT 'inserted'::text, false;
+    RETURN;
+  END IF;
+  v_inserted := sync.insert_user(p_sub, p_email, p_display_name, p_handle_candidates, true, NULL, p_read_at, NULL);
+  RETURN QUERY SELECT CASE v_inserted WHEN 'exists' THEN 'exists' WHEN 'erased' THEN 'erased' ELSE 'inserted' END,
+    v_inserted = 'inserted_adjusted';
 END
 $fn$;
 

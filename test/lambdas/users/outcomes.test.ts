@@ -4,9 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { FUNCTIONS_DIR, readFunctionFiles } from '../../../lambdas/postgres/migrate';
 import {
   APPLY_OUTCOMES,
+  BIND_POOL_OUTCOMES,
   ERASE_OUTCOMES,
   GROUP_MEMBER_OUTCOMES,
   INSERT_USER_OUTCOMES,
+  RESTORE_OUTCOMES,
   SET_GROUPS_OUTCOMES,
   SIGN_UP_OUTCOMES,
 } from '../../../lambdas/users/outcomes';
@@ -40,6 +42,14 @@ describe('outcome strings', () => {
     expect(returnedLiterals('sync/insert_user.sql')).toEqual(sorted(INSERT_USER_OUTCOMES));
   });
 
+  it('match what sync.bind_pool returns, both ways', () => {
+    expect(returnedLiterals('sync/bind_pool.sql')).toEqual(sorted(BIND_POOL_OUTCOMES));
+  });
+
+  it('match what sync.restore_user returns, both ways', () => {
+    expect(returnedLiterals('sync/restore_user.sql')).toEqual(sorted(RESTORE_OUTCOMES));
+  });
+
   it('match what sync.set_user_groups returns, both ways', () => {
     expect(returnedLiterals('sync/set_user_groups.sql')).toEqual(sorted(SET_GROUPS_OUTCOMES));
   });
@@ -61,6 +71,8 @@ describe('outcome strings', () => {
       ...ERASE_OUTCOMES,
       ...INSERT_USER_OUTCOMES,
       ...SET_GROUPS_OUTCOMES,
+      ...BIND_POOL_OUTCOMES,
+      ...RESTORE_OUTCOMES,
       ...GROUP_MEMBER_OUTCOMES,
     ]);
     const all = returnedLiterals(...readFunctionFiles().map((file) => file.path));

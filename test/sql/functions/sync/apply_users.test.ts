@@ -1,6 +1,19 @@
 // sync.apply_users (sql/functions/sync/apply_users.sql, apply_batch and insert_user), as the sync writer calls it.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { admin, applyUsers, at, erase, failureOf, outcomes, reset, row, state, useDatabase } from '../../fixtures';
+import {
+  admin,
+  applyUsers,
+  at,
+  erase,
+  failureOf,
+  fromNow,
+  ghosts,
+  outcomes,
+  reset,
+  row,
+  state,
+  useDatabase,
+} from '../../fixtures';
 
 useDatabase();
 
@@ -64,10 +77,11 @@ describe('sync.apply_users', () => {
     await applyUsers([state('u-del', 1), state('u-anon', 1)]);
     await erase('u-del', 'delete');
     await erase('u-anon', 'anonymize');
-    const anonymized = await row('u-anon');
+    const anonymized = await ghosts();
     expect(await outcomes([state('u-del', 9), state('u-anon', 9)])).toEqual({ 'u-del': 'erased', 'u-anon': 'erased' });
     expect(await row('u-del')).toBeUndefined();
-    expect(await row('u-anon')).toEqual(anonymized);
+    expect(await row('u-anon')).toBeUndefined();
+    expect(await ghosts()).toEqual(anonymized);
   });
 
   it('moves the handle when it is free and keeps it when another user holds it ignoring case', async () => {
@@ -101,6 +115,23 @@ describe('sync.apply_users', () => {
       { cognito_user_id: 'u-1', outcome: 'refused', error_code: '22P02' },
       { cognito_user_id: 'u-2', outcome: 'inserted', error_code: null },
     ]);
+  });
+
+  it('refuses with SY002 only the users read more than 5 minutes ahead of the database clock, and lands the rest', async () => {
+    await applyUsers([state('u-held', 1)]);
+    const before = await row('u-held');
+    const results = await applyUsers([
+      state('u-held', 1, { email: 'attacker@example.com', read_at: 'infinity' }),
+      state('u-new', 1, { read_at: await fromNow(6) }),
+      state('u-ok', 1, { read_at: await fromNow(4) }),
+    ]);
+    expect(results).toEqual([
+      { cognito_user_id: 'u-held', outcome: 'refused', error_code: 'SY002' },
+      { cognito_user_id: 'u-new', outcome: 'refused', error_code: 'SY002' },
+      { cognito_user_id: 'u-ok', outcome: 'inserted', error_code: null },
+    ]);
+    expect(await row('u-held')).toEqual(before);
+    expect(await row('u-new')).toBeUndefined();
   });
 
   it('refuses a state without read_at, which cannot be ordered', async () => {

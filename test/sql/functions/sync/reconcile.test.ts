@@ -3,6 +3,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   admin,
+  type Applied,
   applyPage,
   applyUsers,
   as,
@@ -12,7 +13,9 @@ import {
   failureOf,
   OVERSIZED_HANDLE,
   pruneCandidates,
+  pruneSummary,
   reset,
+  ROLES,
   row,
   state,
   useDatabase,
@@ -140,6 +143,63 @@ describe('reconcile runs', () => {
     );
     expect(rows.map((run) => run.pruned)).toEqual(['2']);
     expect(rows[0]?.pruned_at).toBeInstanceOf(Date);
+  });
+
+  it('counts a user read more than 5 minutes ahead as refused with SY002, and still marks it as seen', async () => {
+    await applyUsers([state('r-1', 1), state('r-2', 1)]);
+    const before = await row('r-1');
+    const run = await beginReconcile();
+    const { rows } = await as.user_reconciler.query<Applied>(
+      'SELECT * FROM sync.apply_reconcile_page($1, NULL, $2::jsonb, NULL)',
+      [
+        run.run_id,
+        JSON.stringify([
+          state('r-1', 2, { email: 'x@example.com', read_at: 'infinity' }),
+          state('r-2', 2, { email: 'new@example.com' }),
+        ]),
+      ],
+    );
+    expect(rows).toEqual([
+      { cognito_user_id: 'r-1', outcome: 'refused', error_code: 'SY002' },
+      { cognito_user_id: 'r-2', outcome: 'updated', error_code: null },
+    ]);
+    expect(await row('r-1')).toEqual({ ...before, reconcile_run: run.run_id, xmin: expect.any(String) as unknown });
+    expect((await row('r-1'))?.email).toBe('r-1@example.com');
+    const counts = await admin.query('SELECT refused::int, updated::int FROM sync.reconcile_runs');
+    expect(counts.rows).toEqual([{ refused: 1, updated: 1 }]);
+    // Seen by the run, so never a prune candidate.
+    expect(await pruneCandidates(run.run_id)).toEqual([]);
+  });
+
+  describe('sync.prune_summary', () => {
+    it('counts the candidates by prune_candidates’ rule and the live rows of the table', async () => {
+      await applyUsers(['c-1', 'c-2', 'c-3', 'c-4', 'c-5'].map((sub) => state(sub, 1)));
+      await erase('c-5', 'anonymize', as.user_reconciler);
+      const run = await beginReconcile();
+      await applyPage(run.run_id, null, [state('c-1', 2), state('c-2', 2)], null);
+      expect(await pruneSummary(run.run_id)).toEqual({ candidates: 2, table_rows: 4 });
+      expect(await pruneCandidates(run.run_id)).toHaveLength(2);
+    });
+
+    it('counts zero of an empty table', async () => {
+      expect(await pruneSummary(await completedRun())).toEqual({ candidates: 0, table_rows: 0 });
+    });
+
+    it('refuses a run that is open, superseded or unknown, as prune_candidates does', async () => {
+      const older = await completedRun();
+      const open = await beginReconcile();
+      expect(await failureOf(pruneSummary(open.run_id))).toBe('55000');
+      expect(await failureOf(pruneSummary(older))).toBe('55000');
+      expect(await failureOf(pruneSummary('999'))).toBe('22023');
+    });
+
+    for (const role of ROLES) {
+      const may = role === 'user_reconciler';
+      it(`${may ? 'lets' : 'refuses'} ${role} ${may ? '' : 'a call of '}sync.prune_summary`, async () => {
+        const run = await completedRun();
+        expect(await failureOf(pruneSummary(run, as[role]))).toBe(may ? undefined : '42501');
+      });
+    }
   });
 
   it('does not bring back a user erased after the page that listed it was read', async () => {

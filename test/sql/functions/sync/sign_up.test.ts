@@ -1,6 +1,21 @@
 // sync.sign_up (sql/functions/sync/sign_up.sql and the insert_user it calls), logged in as the roles that call it.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { admin, at, connectAs, erase, reset, row, signUp, useDatabase } from '../../fixtures';
+import {
+  admin,
+  as,
+  at,
+  connectAs,
+  erase,
+  failureOf,
+  fromNow,
+  ghosts,
+  outcomes,
+  reset,
+  row,
+  signUp,
+  state,
+  useDatabase,
+} from '../../fixtures';
 
 useDatabase();
 
@@ -21,48 +36,48 @@ describe('sync.sign_up', () => {
     });
   });
 
-  it('changes nothing when the same sign-up is retried', async () => {
-    await signUp('s-1', 'a@example.com', ['alice'], at(1));
+  it('leaves an existing row to the writer and the reconcile, whatever state and read_at the sign-up brings', async () => {
+    await signUp('s-1', 'a@example.com', ['alice'], at(2));
     const before = await row('s-1');
-    expect(await signUp('s-1', 'a@example.com', ['alice'], at(1))).toEqual({
-      outcome: 'unchanged',
-      handle_adjusted: false,
-    });
+    for (const [email, readAt] of [
+      ['a@example.com', at(2)],
+      ['b@example.com', at(3)],
+      ['c@example.com', at(1)],
+    ] as const) {
+      expect(await signUp('s-1', email, ['bob'], readAt)).toEqual({ outcome: 'exists', handle_adjusted: false });
+    }
     expect(await row('s-1')).toEqual(before);
   });
 
-  it('refreshes email and name from a newer state but never the handle', async () => {
-    await signUp('s-1', 'a@example.com', ['alice'], at(1));
-    expect(await signUp('s-1', 'b@example.com', ['bob'], at(2))).toEqual({
-      outcome: 'updated',
-      handle_adjusted: false,
-    });
-    expect(await row('s-1')).toMatchObject({ email: 'b@example.com', handle: 'alice', synced_at: new Date(at(2)) });
-  });
-
-  it('writes nothing for an older state', async () => {
-    await signUp('s-1', 'b@example.com', ['alice'], at(2));
-    const before = await row('s-1');
-    expect(await signUp('s-1', 'a@example.com', ['alice'], at(1))).toEqual({
-      outcome: 'stale',
-      handle_adjusted: false,
-    });
-    expect(await row('s-1')).toEqual(before);
-  });
-
-  it('moves synced_at on a newer state with the same values, so that an older state read in between loses', async () => {
-    await signUp('s-1', 'a@example.com', ['alice'], at(1));
-    expect((await signUp('s-1', 'a@example.com', ['alice'], at(3))).outcome).toBe('unchanged');
-    expect((await signUp('s-1', 'b@example.com', ['alice'], at(2))).outcome).toBe('stale');
-    expect(await row('s-1')).toMatchObject({ email: 'a@example.com', synced_at: new Date(at(3)) });
-  });
-
-  it('overrides a row written before synced_at existed', async () => {
+  it('leaves a row written before synced_at existed as it is', async () => {
     await admin.query(
       "INSERT INTO public.users (cognito_user_id, email, handle) VALUES ('s-old', 'old@example.com', 'old')",
     );
-    expect((await signUp('s-old', 'new@example.com', ['old'], at(1))).outcome).toBe('updated');
-    expect(await row('s-old')).toMatchObject({ email: 'new@example.com', synced_at: new Date(at(1)) });
+    const before = await row('s-old');
+    expect((await signUp('s-old', 'new@example.com', ['old'], at(1))).outcome).toBe('exists');
+    expect(await row('s-old')).toEqual(before);
+  });
+
+  it('refuses a read_at more than 5 minutes ahead of the database clock with SY002: no takeover, no frozen row', async () => {
+    await signUp('s-1', 'a@example.com', ['alice'], at(1));
+    const before = await row('s-1');
+    const takeover = as.signup_writer.query('SELECT * FROM sync.sign_up($1, $2, $3, $4, $5)', [
+      's-1',
+      'attacker@example.com',
+      'Mallory',
+      [],
+      'infinity',
+    ]);
+    expect(await failureOf(takeover)).toBe('SY002');
+    expect(await row('s-1')).toEqual(before);
+    // The row still follows the pool: a later state from the writer lands.
+    expect(await outcomes([state('s-1', 2, { email: 'b@example.com' })])).toEqual({ 's-1': 'updated' });
+  });
+
+  it('refuses a new user read 6 minutes ahead and inserts one read 4 minutes ahead', async () => {
+    expect(await failureOf(signUp('s-far', 'a@example.com', ['far'], await fromNow(6)))).toBe('SY002');
+    expect(await row('s-far')).toBeUndefined();
+    expect((await signUp('s-near', 'b@example.com', ['near'], await fromNow(4))).outcome).toBe('inserted');
   });
 
   it('refuses a tombstoned user and writes nothing', async () => {
@@ -74,12 +89,13 @@ describe('sync.sign_up', () => {
     expect(await row('s-gone')).toBeUndefined();
   });
 
-  it('leaves an anonymized row anonymized', async () => {
+  it('refuses an anonymized user, whose row no longer carries the sub, and leaves the row as it is', async () => {
     await signUp('s-anon', 'a@example.com', ['alice'], at(1));
     await erase('s-anon', 'anonymize');
-    const before = await row('s-anon');
+    const before = await ghosts();
     expect((await signUp('s-anon', 'a@example.com', ['alice'], at(9))).outcome).toBe('erased');
-    expect(await row('s-anon')).toEqual(before);
+    expect(await row('s-anon')).toBeUndefined();
+    expect(await ghosts()).toEqual(before);
   });
 
   it('takes the next candidate when a handle is taken ignoring case, and no handle when every one is', async () => {
@@ -120,11 +136,11 @@ describe('sync.sign_up', () => {
       writers.map((writer) => signUp('s-same', 'a@example.com', ['same'], at(1), writer)),
     );
     expect(results.map((result) => result.outcome).sort()).toEqual([
+      'exists',
+      'exists',
+      'exists',
+      'exists',
       'inserted',
-      'unchanged',
-      'unchanged',
-      'unchanged',
-      'unchanged',
     ]);
     const { rows } = await admin.query("SELECT 1 FROM public.users WHERE cognito_user_id = 's-same'");
     expect(rows).toHaveLength(1);
