@@ -30,6 +30,7 @@ import {
   type Output,
   helpExit,
 } from './cli/common';
+import { exportCommand } from './cli/export';
 import { connectionOrLocalStack, localCognito } from './cli/local-stack';
 import { openClient } from './cli/postgres';
 
@@ -41,7 +42,8 @@ const USAGE = `usage: npm run users -- reconcile [--user-pool-id ID] [--stage de
   --prod              run here against PROD_CONNECTION_URL instead of CONNECTION_URL
   --stage prod        run the stage's deployed reconcile function (its database is private) and print its counts
   --remote            the same for any other stage (--stage dev --remote)
-  --rate N            ListUsers requests per second, at most 30 for the whole account (default ${DEFAULT_LIST_USERS_RATE})`;
+  --rate N            ListUsers requests per second, at most 30 for the whole account (default ${DEFAULT_LIST_USERS_RATE})
+       npm run users -- export <sub> [--stage dev] [--prod] [--remote]   (npm run users -- export --help)`;
 
 const OPTIONS = {
   'user-pool-id': { type: 'string' },
@@ -195,6 +197,7 @@ export async function main(
   const output = deps.output ?? processOutput;
   let progress: ReconcileReport | undefined;
   try {
+    if (argv[0] === 'export') return await exportCommand(argv.slice(1), env, deps);
     const { values, command } = parseSubcommand(argv, OPTIONS, USAGE);
     const help = helpExit(values, USAGE, output);
     if (help !== undefined) return help;
