@@ -66,7 +66,7 @@ interface Stage {
   readonly replay: DeployedFunction;
 }
 
-const SIGNED_UP = new Set(['inserted', 'updated', 'unchanged']);
+const SIGNED_UP = new Set(['inserted', 'exists']);
 const ERASED = new Set(['erased', 'already_erased', 'absent_tombstoned']);
 
 const sleeper = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

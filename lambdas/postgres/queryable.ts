@@ -5,6 +5,11 @@ export interface QueryOptions {
    * shared by every statement of it. @default the connection's own budget from the start of this call
    */
   readonly deadline?: number;
+  /**
+   * Runs the statement as a named prepared statement: parsed and planned once per connection, then only bound
+   * and executed. pg prepares it again on a new connection by itself (it tracks names per connection).
+   */
+  readonly name?: string;
 }
 
 /** The smallest part of `pg` a repository needs, so that a Client, a Pool or a LazyConnection can serve. */

@@ -40,7 +40,8 @@ function receiveCount(record: SQSRecord): number | undefined {
   return Number.isInteger(count) ? count : undefined;
 }
 
-const SUPERSEDED = new Set(['stale', 'erased']);
+// A queued sign-up whose row exists already was overtaken by the trigger or the writer: nothing to write.
+const SUPERSEDED = new Set(['stale', 'erased', 'exists']);
 
 /** Applies one change; resolves to the outcome for the counts, after logging it by sub. */
 async function apply(change: QueuedChange, deps: WriterDeps, log: Logger): Promise<keyof WriteCounts> {

@@ -526,7 +526,7 @@ describe('npm run smoke -- --stage', () => {
       });
       functions[FN.postConfirmation] = fallbackAnswer((event, log) =>
         handlePostConfirmation(withoutMetadata(event), {
-          users: { signUp: () => Promise.resolve({ outcome: 'unchanged', handleAdjusted: false }) },
+          users: { signUp: () => Promise.resolve({ outcome: 'exists', handleAdjusted: false }) },
           logger: logger(log, 'post-confirmation'),
         }),
       );

@@ -2,7 +2,7 @@
 // users-repository ports: one statement per write, so a write commits whole or not at all.
 import type { PoolUser } from '../../cognito/pool-user';
 import { userStateOf } from '../user-state';
-import { errorCode } from '../../postgres/error-codes';
+import { errorCode, SQLSTATE } from '../../postgres/error-codes';
 import type { Queryable } from '../../postgres/queryable';
 import { handleCandidates, type NewUser } from '../user';
 import {
@@ -22,24 +22,33 @@ import {
 
 /** The post-confirmation write; exported so the benchmark can time it bare, the floor the handler is held to. */
 export const SIGN_UP = 'SELECT outcome, handle_adjusted FROM sync.sign_up($1, $2, $3, $4::text[], $5::timestamptz)';
+/**
+ * The sign-up runs as a named prepared statement: a warm container's connection parses and plans it once, and
+ * every later sign-up is bind and execute only (pg re-prepares it on a new connection by itself).
+ */
+export const SIGN_UP_STATEMENT = 'sync_sign_up';
 export const APPLY_USERS = 'SELECT cognito_user_id, outcome, error_code FROM sync.apply_users($1::jsonb)';
 export const ERASE_USER = 'SELECT sync.erase_user($1, $2) AS outcome';
 const HANDLE_TAKEN = 'SELECT sync.handle_taken($1) AS taken';
 
-// The SQLSTATE classes sync.apply_users refuses one user for (data exception, integrity constraint, program
-// limit): the same user fails the same way on every retry, so sign_up's are no reason to retry either.
+// The SQLSTATEs sync.apply_users refuses one user for (data exception, integrity constraint, program limit, and
+// a read_at ahead of the database clock): the same user fails the same way on a retry, so sign_up's are no
+// reason to retry either.
 const REFUSED_CLASSES = ['22', '23', '54'];
 
 function refusal(error: unknown, sub: string): UserRefusedError | undefined {
   const code = errorCode(error);
-  if (code === undefined || code.length !== 5 || !REFUSED_CLASSES.includes(code.slice(0, 2))) return undefined;
+  if (code === undefined || code.length !== 5) return undefined;
+  if (code !== SQLSTATE.readAtAhead && !REFUSED_CLASSES.includes(code.slice(0, 2))) return undefined;
   const constraint = (error as { constraint?: unknown }).constraint;
   return new UserRefusedError(sub, code, typeof constraint === 'string' ? constraint : undefined);
 }
 
 /**
- * Signs the user up in one round trip: sync.sign_up tries the handle rule's candidates in order inside the
- * database. Throws UserRefusedError when the database refuses this user's values.
+ * Signs the user up in one round trip: sync.sign_up inserts the row, trying the handle rule's candidates in order
+ * inside the database, and leaves an existing row as it is ('exists'). Throws UserRefusedError when the database
+ * refuses this user's values. `db` must take QueryOptions (a LazyConnection does; a bare pg Client would read a
+ * third argument as a callback).
  */
 export async function signUpUser(
   db: Queryable,
@@ -56,12 +65,10 @@ export async function signUpUser(
   ];
   let rows: { outcome: SignUpOutcome; handle_adjusted: boolean }[];
   try {
-    // Only with a deadline: a bare pg Client (a Queryable too) would take a third argument for a callback.
-    ({ rows } = await (options.deadline === undefined
-      ? db.query<{ outcome: SignUpOutcome; handle_adjusted: boolean }>(SIGN_UP, values)
-      : db.query<{ outcome: SignUpOutcome; handle_adjusted: boolean }>(SIGN_UP, values, {
-          deadline: options.deadline,
-        })));
+    ({ rows } = await db.query<{ outcome: SignUpOutcome; handle_adjusted: boolean }>(SIGN_UP, values, {
+      name: SIGN_UP_STATEMENT,
+      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+    }));
   } catch (error) {
     throw refusal(error, user.cognitoUserId) ?? error;
   }

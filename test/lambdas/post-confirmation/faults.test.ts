@@ -308,6 +308,6 @@ describe('when one event is delivered twenty times at once', () => {
     const outcomes = logLines.map((line) => (JSON.parse(line) as { outcome?: string }).outcome);
     expect(outcomes.filter((outcome) => outcome === 'inserted')).toHaveLength(1);
     // Each container read the user at its own start: a later read finds the same values, an earlier one a newer state.
-    expect(outcomes.filter((outcome) => outcome === 'unchanged' || outcome === 'stale')).toHaveLength(19);
+    expect(outcomes.filter((outcome) => outcome === 'exists')).toHaveLength(19);
   });
 });

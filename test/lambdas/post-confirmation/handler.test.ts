@@ -154,14 +154,13 @@ describe('post-confirmation handler', () => {
     );
   });
 
-  it('refreshes email and name when a later event for the same user carries new values', async () => {
+  it('leaves an existing row to the writer and the reconcile when a later event carries new values', async () => {
     await handler(signUpEvent({ sub: sub(3) }));
+    const before = await rows();
     await handler(
       signUpEvent({ sub: sub(3), email: 'new@example.com', name: 'Jane Q. Doe', preferred_username: 'other' }),
     );
-    expect(await rows()).toEqual([
-      { cognito_user_id: sub(3), email: 'new@example.com', display_name: 'Jane Q. Doe', handle: 'janedoe' },
-    ]);
+    expect(await rows()).toEqual(before);
   });
 
   it('logs structured JSON with sub and triggerSource only', async () => {
