@@ -41,9 +41,15 @@ export class RdsCaDataMissingError extends Error {
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
-/** Throws UnknownRegionCaError for a value that cannot be a region, without reading anything. */
+/**
+ * Throws UnknownRegionCaError for a value that cannot be a region, or, in a bundle, a region with no CA file:
+ * a cold start says so, without reading a certificate.
+ */
 export function checkRegion(region: string): void {
   if (!REGION.test(region)) throw new UnknownRegionCaError(region.slice(0, 30));
+  const dir = join(__dirname, RDS_CA_DIR);
+  if (existsSync(join(dir, PROXY_FILE)) && !existsSync(join(dir, `${region}.pem`)))
+    throw new UnknownRegionCaError(region);
 }
 
 /** Where the files are: a bundle finds them beside itself; code run from source computes them (below). */

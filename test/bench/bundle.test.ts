@@ -105,6 +105,9 @@ describe('the post-confirmation bundle as deployed', () => {
     );
     expect(bundled.rdsCertificateAuthorities({ region: 'eu-west-1' })).toHaveLength(3);
     expect(bundled.rdsCertificateAuthorities()).toEqual(fromSource());
+    // A region without a file is refused by the cold start's check, before any certificate is read.
+    expect(() => bundled.checkRegion('xx-nowhere-9')).toThrow(bundled.UnknownRegionCaError);
+    expect(() => bundled.checkRegion('eu-west-1')).not.toThrow();
   });
 
   it('writes the same files with plain node, as the CDK bundling hook runs it', async () => {
