@@ -3,6 +3,7 @@
 // Pool): resume and preview each hold a short transaction across two statements.
 import type { Queryable } from '../postgres/queryable';
 import { APPLY_USERS, eraseUser, usersJson } from '../users/postgres/postgres-users';
+import type { BindPoolOutcome, RestoreOutcome } from '../users/outcomes';
 import type { ApplyOutcome } from '../users/users-repository';
 import type { AppliedUser, ReconcileRun, ReconcileStore } from './core';
 
@@ -109,6 +110,36 @@ export function postgresReconcileStore(db: Queryable): ReconcileStore {
       );
     },
   };
+}
+
+/**
+ * sync.bind_pool: 'bound' on the first run, 'same' after; another pool fails with SQLSTATE.poolMismatch (SY001),
+ * whose message names both pool ids. Called before the first page of every run.
+ */
+export async function bindPool(db: Queryable, userPoolId: string): Promise<BindPoolOutcome> {
+  const { rows } = await db.query<{ outcome: BindPoolOutcome }>('SELECT sync.bind_pool($1) AS outcome', [userPoolId]);
+  const row = rows[0];
+  if (row === undefined) throw new Error('sync.bind_pool returned no row');
+  return row.outcome;
+}
+
+/** sync.prune_summary: the complete run's prune candidates and the table's live rows, for the prune brake. */
+export async function pruneSummary(db: Queryable, runId: string): Promise<{ candidates: number; tableRows: number }> {
+  const { rows } = await db.query<{ candidates: string; table_rows: string }>(
+    'SELECT candidates, table_rows FROM sync.prune_summary($1::bigint)',
+    [runId],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error('sync.prune_summary returned no row');
+  return { candidates: Number(row.candidates), tableRows: Number(row.table_rows) };
+}
+
+/** sync.restore_user: removes the tombstone ('restored') or finds none ('not_erased'). Check the pool first. */
+export async function restoreUser(db: Queryable, sub: string): Promise<RestoreOutcome> {
+  const { rows } = await db.query<{ outcome: RestoreOutcome }>('SELECT sync.restore_user($1) AS outcome', [sub]);
+  const row = rows[0];
+  if (row === undefined) throw new Error('sync.restore_user returned no row');
+  return row.outcome;
 }
 
 /**
