@@ -28,7 +28,10 @@ BEGIN
     VALUES (p_sub, p_email, p_display_name, p_handle_candidates[1], true, p_read_at)
     ON CONFLICT DO NOTHING;
   IF FOUND THEN
-    RETURN QUERY SELECT 'inserted'::text, false;
+    -- The row by assignment, not RETURN QUERY: no second statement on the path every sign-up takes.
+    outcome := 'inserted';
+    handle_adjusted := false;
+    RETURN NEXT;
     RETURN;
   END IF;
   v_inserted := sync.insert_user(p_sub, p_email, p_display_name, p_handle_candidates, true, NULL, p_read_at, NULL);
