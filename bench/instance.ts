@@ -2,10 +2,32 @@
 // the two exchange over the IPC channel (the worker's JSDoc types come from here).
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { DEFAULT_TIMEOUTS } from '../lambdas/postgres/connection';
 
 export const WORKER = join(__dirname, 'worker.cjs');
 
 export type Mode = 'handler' | 'floor' | 'per-invocation';
+
+/**
+ * The floor: the row sync.sign_up writes on its common path (same columns, same values, the first handle
+ * candidate), as the bare parameterized INSERT ... ON CONFLICT DO NOTHING. It fires the same tombstone trigger,
+ * which is on the table; the bench's superuser may run it, no function role may.
+ */
+/**
+ * The session the floor's connection opens with: the settings the handler's connection (LazyConnection) sets,
+ * so that both pay the same per-statement cost for them (statement_timeout arms a timer for every statement).
+ */
+export const FLOOR_SESSION = {
+  statement_timeout: DEFAULT_TIMEOUTS.statementMs,
+  lock_timeout: DEFAULT_TIMEOUTS.statementMs,
+  idle_in_transaction_session_timeout: DEFAULT_TIMEOUTS.statementMs * 5,
+  application_name: 'bench-floor',
+  keepAlive: true,
+} as const;
+
+export const FLOOR_INSERT =
+  'INSERT INTO public.users (cognito_user_id, email, display_name, handle, enabled, synced_at) ' +
+  'VALUES ($1, $2, $3, $4, true, $5::timestamptz) ON CONFLICT DO NOTHING';
 
 /** The first message a worker gets: what to load and which task to run. */
 export interface WorkerSetup {
@@ -13,8 +35,15 @@ export interface WorkerSetup {
   readonly mode: Mode;
   /** The built function (handler mode). */
   readonly bundle: string;
-  /** The upsert the floor and per-invocation modes run. */
+  /** The sign-up call the per-invocation mode runs (unnamed: its connection serves one statement). */
   readonly sql: string;
+  /**
+   * The floor mode's statement, run as a named prepared statement on one open connection: the raw
+   * parameterized INSERT the handler is held to. @default FLOOR_INSERT
+   */
+  readonly floorSql?: string;
+  /** pg Client settings of the floor's connection, beside the URL. @default none */
+  readonly floorSession?: Readonly<Record<string, string | number | boolean>>;
   readonly tag: string;
   readonly start: number;
   readonly count?: number;
@@ -29,7 +58,13 @@ export interface WorkerSetup {
 /** What the parent sends after the setup. */
 export type WorkerCommand =
   | ({ readonly type: 'setup' } & WorkerSetup)
-  | { readonly type: 'run'; readonly start: number; readonly count: number }
+  | {
+      readonly type: 'run';
+      readonly start: number;
+      readonly count: number;
+      /** First a new connection, warmed by `warmup` unmeasured events numbered from `warmupStart`. */
+      readonly reconnect?: { readonly warmupStart: number; readonly warmup: number };
+    }
   | { readonly type: 'finish' }
   | { readonly type: 'warm' }
   | { readonly type: 'go' };

@@ -2,7 +2,8 @@
 // loading the bundle costs what it costs in Lambda. Driven by bench/run.ts over the IPC channel.
 //
 // Modes: `handler` loads the deployed bundle and calls its `handler`, the way the Lambda runtime does;
-// `floor` runs the same upsert on one already open pg Client; `per-invocation` opens, uses and closes a new
+// `floor` runs the bare INSERT of the same row (setup.floorSql) as a named prepared statement on one already
+// open pg Client, the way the handler runs its sign-up; `per-invocation` opens, uses and closes a new
 // pg Client for every event (the seeds' approach). The connection URL arrives in CONNECTION_URL.
 'use strict';
 
@@ -12,7 +13,7 @@
  * @typedef {import('./instance').WorkerMessage} WorkerMessage
  * @typedef {ReturnType<typeof confirmation>} Confirmation
  * @typedef {(event: Confirmation, i: number) => Promise<unknown>} Invoke
- * @typedef {{ loadMs: number, invoke: Invoke, close: () => Promise<void> }} FunctionInstance
+ * @typedef {{ loadMs: number, invoke: Invoke, reconnect: () => Promise<void>, close: () => Promise<void> }} FunctionInstance
  */
 
 // Destructuring require() trips TypeScript's module: preserve check of CommonJS files; a namespace does not.
@@ -61,6 +62,15 @@ function params(event) {
 }
 
 /**
+ * The floor's parameters: the row sync.sign_up inserts from `params(event)` on its common path.
+ * @param {Confirmation} event
+ */
+function floorParams(event) {
+  const a = event.request.userAttributes;
+  return [a.sub, a.email, a.name, a.preferred_username, new Date().toISOString()];
+}
+
+/**
  * Builds `invoke(event, i)` for the mode; the returned promise resolves when the event is written.
  * @param {WorkerSetup} setup
  * @returns {Promise<FunctionInstance>}
@@ -76,13 +86,29 @@ async function instance(setup) {
     const handler =
       typeof loaded === 'object' && loaded !== null ? /** @type {{ handler?: unknown }} */ (loaded).handler : undefined;
     if (typeof handler !== 'function') throw new Error(`${setup.bundle} exports no handler function`);
-    const handle = /** @type {(event: Confirmation, context: object) => Promise<unknown>} */ (handler);
-    return { loadMs, invoke: (event, i) => handle(event, context(i)), close: () => Promise.resolve() };
+    const handle = /** @type {((event: Confirmation, context: object) => Promise<unknown>) & { close?: unknown }} */ (
+      handler
+    );
+    // The handler's close() ends its connection; its next invocation opens a new one, as a new container would.
+    if (typeof handle.close !== 'function') throw new Error(`${setup.bundle}'s handler has no close()`);
+    const closeHandler = /** @type {() => Promise<void>} */ (handle.close);
+    const reconnect = () => closeHandler.call(handle);
+    return { loadMs, invoke: (event, i) => handle(event, context(i)), reconnect, close: () => Promise.resolve() };
   }
   if (mode === 'floor') {
-    const client = new pg.Client({ connectionString: url });
+    const text = setup.floorSql;
+    if (text === undefined) throw new Error('the floor mode needs setup.floorSql');
+    const config = { ...setup.floorSession, connectionString: url };
+    let client = new pg.Client(config);
     await client.connect();
-    return { loadMs: 0, invoke: (event) => client.query(setup.sql, params(event)), close: () => client.end() };
+    /** @type {Invoke} */
+    const invoke = (event) => client.query({ name: 'bench_floor', text, values: floorParams(event) });
+    const reconnect = async () => {
+      await client.end();
+      client = new pg.Client(config);
+      await client.connect();
+    };
+    return { loadMs: 0, invoke, reconnect, close: () => client.end() };
   }
   if (mode === 'per-invocation') {
     /** @type {Invoke} */
@@ -95,7 +121,7 @@ async function instance(setup) {
         await client.end();
       }
     };
-    return { loadMs: 0, invoke, close: () => Promise.resolve() };
+    return { loadMs: 0, invoke, reconnect: () => Promise.resolve(), close: () => Promise.resolve() };
   }
   throw new Error(`unknown mode ${String(mode)}`);
 }
@@ -243,12 +269,20 @@ async function main() {
     await send({ type: 'result', loadMs: fn.loadMs, firstMs });
   } else if (setup.task === 'sequential') {
     // Warmed up, then measured in rounds the parent interleaves with another instance's, so both see the
-    // same machine (other work on it comes and goes).
-    const warmupRetries = await warmUp(fn.invoke, setup, setup.warmupTag ?? setup.tag, 0, setup.warmup ?? 0);
+    // same machine (other work on it comes and goes). A round may start on a new connection: on loopback one
+    // backend's round trip can take twice another's, by where the scheduler puts it beside this process, so
+    // a comparison on one connection a side measures that luck; the parent gives both sides many.
+    const warmupTag = setup.warmupTag ?? setup.tag;
+    const warmupRetries = await warmUp(fn.invoke, setup, warmupTag, 0, setup.warmup ?? 0);
     await send({ type: 'ready', warmupRetries });
     for (;;) {
       const message = await next('run', 'finish');
       if (message.type === 'finish') break;
+      if (message.reconnect) {
+        await fn.reconnect();
+        // Unmeasured: the connect, and the statement's parse and plan on the new connection.
+        await warmUp(fn.invoke, setup, warmupTag, message.reconnect.warmupStart, message.reconnect.warmup);
+      }
       const cpu = process.cpuUsage();
       const latencies = await sequence(fn.invoke, setup.tag, message.start, message.count);
       const used = process.cpuUsage(cpu);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunction } from '../../bench/bundle';
-import { Instance, WorkerExitedError } from '../../bench/instance';
+import { FLOOR_INSERT, FLOOR_SESSION, Instance, WorkerExitedError } from '../../bench/instance';
 import { SIGN_UP } from '../../lambdas/users/postgres/postgres-users';
 import { withClient } from '../../local/embedded-postgres';
 import { startMigratedServer, type TestServer } from '../support/postgres';
@@ -160,5 +160,58 @@ describe('bench worker warm-up', () => {
     expect((error as WorkerExitedError).failure?.code).toBe('28P01');
     expect((error as WorkerExitedError).message).toMatch(/before 'ready': DatabaseUnavailableError \(28P01\): /);
     expect((error as WorkerExitedError).stderr).not.toMatch(/try \d+ of/);
+  });
+});
+
+describe('bench worker floor', () => {
+  it('writes the row the handler writes, with the raw INSERT, and on a new connection after a reconnect', async () => {
+    const handler = new Instance({
+      url: server.url(),
+      launch: { node: process.execPath, env: {} },
+      forwardStderr: false,
+    });
+    const floor = new Instance({
+      url: server.url(),
+      launch: { node: process.execPath, env: {} },
+      forwardStderr: false,
+    });
+    instances.push(handler, floor);
+    const common = { type: 'setup', task: 'sequential', bundle, sql: SIGN_UP, start: 0, warmup: 1 } as const;
+    handler.send({ ...common, mode: 'handler', tag: 'a7300000', warmupTag: 'e7300000' });
+    floor.send({
+      ...common,
+      mode: 'floor',
+      floorSql: FLOOR_INSERT,
+      floorSession: FLOOR_SESSION,
+      tag: 'f7300000',
+      warmupTag: 'e7310000',
+    });
+    for (const instance of [handler, floor]) {
+      await instance.next('ready');
+      instance.send({ type: 'run', start: 0, count: 2 });
+      await instance.next('result');
+      instance.send({ type: 'run', start: 2, count: 2, reconnect: { warmupStart: 1, warmup: 1 } });
+      expect((await instance.next('result')).latencies).toHaveLength(2);
+      instance.send({ type: 'finish' });
+      await instance.next('finished');
+      expect(await instance.exited).toBe(0);
+    }
+    const shape = (tag: string) =>
+      withClient(server.url(), async (client) => {
+        const { rows } = await client.query<Record<string, unknown>>(
+          `SELECT cognito_user_id, email, display_name, handle, enabled, synced_at IS NOT NULL AS synced,
+                  pool_modified_at, reconcile_run, deleted_at
+             FROM public.users WHERE cognito_user_id LIKE $1 ORDER BY cognito_user_id`,
+          [`${tag}-%`],
+        );
+        // The same row but for the tag, which the sub, handle and e-mail carry.
+        return rows.map((row) => JSON.parse(JSON.stringify(row).replaceAll(tag, 'TAG')) as unknown);
+      });
+    const written = await shape('a7300000');
+    expect(written).toHaveLength(4);
+    expect(await shape('f7300000')).toEqual(written);
+    // The reconnect's warm-up event, on each side's new connection.
+    expect(await rowsTagged('e7300000')).toBe(2);
+    expect(await rowsTagged('e7310000')).toBe(2);
   });
 });
