@@ -163,7 +163,9 @@ export class AuthStack extends Stack {
     // The user lifecycle sync: events when CloudTrail delivers them, the reconcile when it does not.
     const lifecycleRemoval = settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     if (!settings.lifecycle.existingTrail)
-      this.auditTrail = new AuditTrail(this, 'AuditTrail', { retention: settings.auditLogRetention });
+      this.auditTrail = new AuditTrail(this, 'AuditTrail', {
+        retention: Duration.days(settings.lifecycle.trailRetentionDays),
+      });
     this.userEvents = new UserEvents(this, 'UserEvents', {
       userPool: this.userPool,
       syncQueue: this.syncQueue,

@@ -26,8 +26,6 @@ export interface StageSettings {
    * a burst of unauthenticated sign-ups could take every connection the database has.
    */
   readonly preSignUpConcurrency: number;
-  /** How long the audit trail's log files are kept (lib/constructs/audit-trail.ts). */
-  readonly auditLogRetention: Duration;
   readonly multiAz: boolean;
   readonly allocatedStorageGiB: number;
   readonly maxAllocatedStorageGiB: number;
@@ -81,6 +79,19 @@ export interface LifecycleSettings {
   readonly reconcileRate: number;
   /** Whether a scheduled run erases rows whose user left the pool (only after it has seen the whole pool). @default true */
   readonly reconcilePrune: boolean;
+  /**
+   * The most rows one scheduled prune may erase (`RECONCILE_MAX_PRUNE`); a run with more candidates erases none
+   * and alarms. @default - the larger of 10 rows and 1% of the table
+   */
+  readonly reconcileMaxPrune?: number;
+  /** A day's drift (rows a reconcile had to repair) above this alarms: the event path misses changes. @default 10 */
+  readonly reconcileDriftThreshold: number;
+  /**
+   * Days the trail's log files are kept in its bucket (lib/constructs/audit-trail.ts). The trail exists to feed
+   * EventBridge, which needs none of it stored; CloudTrail's event history keeps 90 days of management events
+   * on its own. @default 30
+   */
+  readonly trailRetentionDays: number;
 }
 
 /** The PostgreSQL login role of each function that connects (sql/migrations 0002 and 0003). */
@@ -129,7 +140,6 @@ const BASE: Record<
     reservedConcurrency: 20,
     // 20 + 10 + replay 2 + reconcile 1 = 33 of the 65 usable.
     preSignUpConcurrency: 10,
-    auditLogRetention: Duration.days(90),
     multiAz: false,
     allocatedStorageGiB: 20,
     maxAllocatedStorageGiB: 50,
@@ -148,8 +158,6 @@ const BASE: Record<
     reservedConcurrency: 100,
     // 100 + 50 + replay 2 + reconcile 1 = 153 of the 395 usable.
     preSignUpConcurrency: 50,
-    // Thirteen months: a year-on-year comparison still finds last year's month.
-    auditLogRetention: Duration.days(400),
     multiAz: true,
     allocatedStorageGiB: 20,
     maxAllocatedStorageGiB: 200,
@@ -302,15 +310,44 @@ function erasurePolicy(value: unknown): ErasurePolicy {
   throw new StageConfigError('erasure', `must be ${ERASURE_POLICIES.join(' or ')}`);
 }
 
-/** Reads `existingTrail`, `erasure`, `reconcileSchedule`, `reconcileRate` and `reconcilePrune` from CDK context. */
+/**
+ * A whole number from cdk.json (a number) or the command line (a string of digits), at least `min`; absent or
+ * empty: undefined. Anything else is refused, naming the key.
+ */
+function wholeNumber(context: Context, key: string, min: 0 | 1): number | undefined {
+  const value = context(key);
+  if (value === undefined || value === '') return undefined;
+  const number =
+    typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number) || number < min) {
+    throw new StageConfigError(key, min === 1 ? 'must be a whole number above 0' : 'must be a whole number, 0 or more');
+  }
+  return number;
+}
+
+/**
+ * Reads `existingTrail`, `erasure`, `reconcileSchedule`, `reconcileRate`, `reconcilePrune`, `reconcileMaxPrune`,
+ * `reconcileDriftThreshold` and `trailRetentionDays` from CDK context.
+ */
 export function lifecycleSettings(context: Context): LifecycleSettings {
   const prune = context('reconcilePrune');
+  const existingTrail = flag(context, 'existingTrail');
+  const trailRetentionDays = wholeNumber(context, 'trailRetentionDays', 1);
+  if (existingTrail && trailRetentionDays !== undefined) {
+    throw new StageConfigError(
+      'trailRetentionDays',
+      "has no effect with existingTrail: the account's own trail keeps its logs",
+    );
+  }
   return {
-    existingTrail: flag(context, 'existingTrail'),
+    existingTrail,
     erasure: erasurePolicy(context('erasure')),
     reconcileSchedule: checkReconcileSchedule(context('reconcileSchedule')),
     reconcileRate: reconcileRate(context('reconcileRate')),
     reconcilePrune: prune === undefined ? true : flag(context, 'reconcilePrune'),
+    reconcileMaxPrune: wholeNumber(context, 'reconcileMaxPrune', 1),
+    reconcileDriftThreshold: wholeNumber(context, 'reconcileDriftThreshold', 0) ?? 10,
+    trailRetentionDays: trailRetentionDays ?? 30,
   };
 }
 

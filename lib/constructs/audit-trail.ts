@@ -10,7 +10,10 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 
 export interface AuditTrailProps {
-  /** How long log files (and the access logs of their bucket) are kept. */
+  /**
+   * How long log files (and the access logs of their bucket) are kept. EventBridge, the reason the trail exists,
+   * needs none of them stored; CloudTrail's event history keeps 90 days of management events on its own.
+   */
   readonly retention: Duration;
 }
 
@@ -101,6 +104,38 @@ export class AuditTrail extends Construct {
       removalPolicy,
     });
 
+    // Only this trail may write here (the bucket policy AWS documents for CloudTrail, with aws:SourceArn:
+    // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html).
+    // cloudtrail.Trail adds GetBucketAcl and PutObject to the bucket it is given without that condition (it
+    // names the trail only for an organization trail), which would let any trail of any account deliver here.
+    // So the trail gets a reference to the bucket that takes no statements, and the statements are added here.
+    // The ARN is built from the trail's name: the trail waits for this policy, so the policy cannot wait for
+    // the trail's ARN attribute.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ThisTrailChecksTheBucketAcl',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['s3:GetBucketAcl'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringEquals: fromThisTrail },
+      }),
+    );
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ThisTrailWritesItsLogFiles',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`AWSLogs/${stack.account}/*`)],
+        conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', ...fromThisTrail } },
+      }),
+    );
+    const bucketPolicy = this.bucket.policy;
+    if (bucketPolicy === undefined) throw new Error('the audit trail bucket has no bucket policy');
+    const bucketWithoutPolicy = s3.Bucket.fromBucketAttributes(this, 'TrailBucket', {
+      bucketArn: this.bucket.bucketArn,
+      bucketName: this.bucket.bucketName,
+    });
+
     // Single-region, without global service events: the events this app needs (Cognito's user calls and the
     // database's, for the alerts) happen in this region, and EventBridge delivers them in this region only.
     // A multi-region trail in each stage would copy every other region's events twice, and a second copy of
@@ -108,7 +143,7 @@ export class AuditTrail extends Construct {
     // Write events only: the reconcile's 5 ListUsers a second (read events) would be most of the volume.
     this.trail = new cloudtrail.Trail(this, 'Trail', {
       trailName: this.trailName,
-      bucket: this.bucket,
+      bucket: bucketWithoutPolicy,
       encryptionKey: this.key,
       enableFileValidation: true,
       isMultiRegionTrail: false,
@@ -116,5 +151,7 @@ export class AuditTrail extends Construct {
       managementEvents: cloudtrail.ReadWriteType.WRITE_ONLY,
       sendToCloudWatchLogs: false,
     });
+    // CloudTrail checks the bucket policy when the trail is created: the policy must exist first.
+    this.trail.node.addDependency(bucketPolicy);
   }
 }

@@ -121,6 +121,9 @@ describe('lifecycle settings', () => {
       reconcileSchedule: 'rate(1 day)',
       reconcileRate: 5,
       reconcilePrune: true,
+      reconcileMaxPrune: undefined,
+      reconcileDriftThreshold: 10,
+      trailRetentionDays: 30,
     });
   });
 
@@ -161,11 +164,72 @@ describe('lifecycle settings', () => {
   ])('refuses the schedule %s, naming the key', (expression) => {
     expect(() => from({ reconcileSchedule: expression })).toThrow(/context reconcileSchedule must be rate/);
   });
+});
 
-  it('keeps audit logs longer in prod than in dev', () => {
-    expect(from({ stage: 'prod' }).auditLogRetention.toDays()).toBeGreaterThan(
-      from({ stage: 'dev' }).auditLogRetention.toDays(),
+describe('brakes, drift and trail retention', () => {
+  it('defaults to no prune limit of its own, a drift threshold of 10 and 30 days of trail logs, in every stage', () => {
+    for (const stage of STAGES) {
+      const lifecycle = from({ stage }).lifecycle;
+      expect(lifecycle.reconcileMaxPrune).toBeUndefined();
+      expect(lifecycle).toMatchObject({ reconcileDriftThreshold: 10, trailRetentionDays: 30 });
+    }
+  });
+
+  it('reads the three from the command line as strings and from cdk.json as numbers', () => {
+    expect(
+      from({ reconcileMaxPrune: '250', reconcileDriftThreshold: '0', trailRetentionDays: '7' }).lifecycle,
+    ).toMatchObject({ reconcileMaxPrune: 250, reconcileDriftThreshold: 0, trailRetentionDays: 7 });
+    expect(
+      from({ stage: 'prod', reconcileMaxPrune: 1, reconcileDriftThreshold: 25, trailRetentionDays: 400 }).lifecycle,
+    ).toMatchObject({ reconcileMaxPrune: 1, reconcileDriftThreshold: 25, trailRetentionDays: 400 });
+  });
+
+  it('treats an empty value as the default', () => {
+    expect(
+      from({ reconcileMaxPrune: '', reconcileDriftThreshold: '', trailRetentionDays: '' }).lifecycle,
+    ).toMatchObject({
+      reconcileMaxPrune: undefined,
+      reconcileDriftThreshold: 10,
+      trailRetentionDays: 30,
+    });
+  });
+
+  const refusal = (context: Record<string, unknown>): unknown => {
+    try {
+      from(context);
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+
+  it.each(['reconcileMaxPrune', 'trailRetentionDays'])(
+    'refuses a %s that is not a whole number above 0, in one line naming the key',
+    (key) => {
+      for (const value of ['0', 0, '-1', -3, '2.5', 2.5, 'ten', '1e3', ' 5', true, [5]]) {
+        const error = refusal({ [key]: value });
+        expect(error, `${key}=${JSON.stringify(value)}`).toBeInstanceOf(StageConfigError);
+        expect(error).toMatchObject({ key, message: `context ${key} must be a whole number above 0` });
+      }
+    },
+  );
+
+  it('refuses a reconcileDriftThreshold that is not a whole number of 0 or more, in one line naming the key', () => {
+    for (const value of ['-1', -1, '1.5', 0.5, 'many', Number.MAX_SAFE_INTEGER + 1]) {
+      const error = refusal({ reconcileDriftThreshold: value });
+      expect(error, JSON.stringify(value)).toBeInstanceOf(StageConfigError);
+      expect(error).toMatchObject({
+        key: 'reconcileDriftThreshold',
+        message: 'context reconcileDriftThreshold must be a whole number, 0 or more',
+      });
+    }
+  });
+
+  it('refuses trailRetentionDays with existingTrail: there is no trail of its own to keep logs for', () => {
+    expect(() => from({ existingTrail: 'true', trailRetentionDays: '30' })).toThrow(
+      /^context trailRetentionDays has no effect with existingTrail/,
     );
+    expect(from({ existingTrail: 'true' }).lifecycle.trailRetentionDays).toBe(30);
   });
 });
 

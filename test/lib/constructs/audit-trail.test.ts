@@ -55,8 +55,42 @@ describe.each(['dev', 'prod'] as const)('the audit trail (%s)', (stage) => {
     expect(trail[0]!.Condition?.StringLike).toHaveProperty(['kms:EncryptionContext:aws:cloudtrail:arn']);
   });
 
-  it('keeps its buckets private, TLS-only, encrypted, retained, and expiring after the stage retention', () => {
-    const days = stageSettings((key) => (key === 'stage' ? stage : undefined)).auditLogRetention.toDays();
+  it('lets only this trail, named in aws:SourceArn, check the bucket ACL and write log files', () => {
+    const [bucketId] = only(auth, 'AWS::S3::Bucket', 'AuditTrailBucket');
+    const [, policy] = only(auth, 'AWS::S3::BucketPolicy', 'AuditTrailBucketPolicy');
+    const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    const cloudTrail = statements.filter((s) => JSON.stringify(s.Principal).includes('cloudtrail.amazonaws.com'));
+    expect(cloudTrail.map((s) => [s.Effect, s.Action])).toEqual([
+      ['Allow', 's3:GetBucketAcl'],
+      ['Allow', 's3:PutObject'],
+    ]);
+    const trailArn = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':cloudtrail:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          `:trail/Cruddur-${stage}-Auth-audit`,
+        ],
+      ],
+    };
+    for (const s of cloudTrail) expect(s.Condition?.StringEquals?.['aws:SourceArn']).toEqual(trailArn);
+    expect(cloudTrail[1]!.Condition?.StringEquals?.['s3:x-amz-acl']).toBe('bucket-owner-full-control');
+    // The ARN is built from the name, so the policy the trail waits for does not wait for the trail.
+    const [trailId, trail] = only(auth, 'AWS::CloudTrail::Trail', 'AuditTrail');
+    expect(JSON.stringify(policy)).not.toContain(trailId);
+    const [policyId] = only(auth, 'AWS::S3::BucketPolicy', 'AuditTrailBucketPolicy');
+    expect(trail.DependsOn).toEqual(expect.arrayContaining([policyId]));
+    expect(trail.Properties.S3BucketName).toEqual({ Ref: bucketId });
+  });
+
+  it('keeps its buckets private, TLS-only, encrypted, retained, and expiring after 30 days by default', () => {
+    const days = stageSettings((key) => (key === 'stage' ? stage : undefined)).lifecycle.trailRetentionDays;
+    expect(days).toBe(30);
     for (const part of ['AuditTrailBucket', 'AuditTrailAccessLogs']) {
       const [id, bucket] = only(auth, 'AWS::S3::Bucket', part);
       expect(bucket.DeletionPolicy).toBe('Retain');
@@ -85,6 +119,18 @@ describe.each(['dev', 'prod'] as const)('the audit trail (%s)', (stage) => {
     auth.hasResourceProperties('AWS::S3::Bucket', {
       LoggingConfiguration: { DestinationBucketName: { Ref: accessLogsId } },
     });
+  });
+});
+
+describe('the audit trail with -c trailRetentionDays=7', () => {
+  it('expires log files, and the access logs of their bucket, after 7 days', () => {
+    const { auth } = synthApp({ stage: 'prod', trailRetentionDays: '7', ...NO_BUNDLING });
+    for (const part of ['AuditTrailBucket', 'AuditTrailAccessLogs']) {
+      const [, bucket] = only(auth, 'AWS::S3::Bucket', part);
+      expect(bucket.Properties.LifecycleConfiguration).toMatchObject({
+        Rules: [{ ExpirationInDays: 7, Status: 'Enabled' }],
+      });
+    }
   });
 });
 
