@@ -24,8 +24,8 @@ import type { SyncQueue } from './sync-queue';
 /**
  * The calls a user makes with their own access token (DeleteUser, UpdateUserAttributes, ...) or with the app
  * client's id (ConfirmSignUp): their requests name no user pool, so the rule cannot filter them by pool. The
- * Admin* calls all take UserPoolId. The function re-reads the sub in this pool, so a call of another pool in
- * the same account costs one AdminGetUser that finds nobody, and tombstones a sub this table never held.
+ * Admin* calls all take UserPoolId. The function looks the sub up in this pool, so a call of another pool in
+ * the same account costs one ListUsers that finds nobody, and tombstones a sub this table never held.
  */
 export const CALLS_WITHOUT_POOL_ID: readonly string[] = USER_EVENT_NAMES.filter((name) => !name.startsWith('Admin'));
 
@@ -37,8 +37,11 @@ export function userEventPattern(userPoolId: string): events.EventPattern {
     detail: {
       eventSource: [COGNITO_API_SOURCE],
       eventName: [...USER_EVENT_NAMES],
-      // A failed call changed nothing in the pool.
-      errorCode: events.Match.doesNotExist(),
+      // A failed call changed nothing in the pool. A successful one has no errorCode, and some Cognito records
+      // carry an empty one; EventBridge matches "" only as "", never as absent, so both are listed
+      // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-null-values.html). A null
+      // errorCode is not listed: CloudFormation refuses null in a pattern given as an object.
+      errorCode: events.Match.anyOf(events.Match.doesNotExist(), events.Match.exactString('')),
       $or: [{ requestParameters: { userPoolId: [userPoolId] } }, { eventName: [...CALLS_WITHOUT_POOL_ID] }],
     },
   };
@@ -70,7 +73,7 @@ export class UserEvents extends Construct {
   constructor(scope: Construct, id: string, props: UserEventsProps) {
     super(scope, id);
 
-    // Outside the VPC on purpose: it calls only Cognito (AdminGetUser) and SQS, both public AWS APIs behind
+    // Outside the VPC on purpose: it calls only Cognito (ListUsers) and SQS, both public AWS APIs behind
     // IAM and TLS, and never the database. In the VPC it would need the Cognito and SQS endpoints on its path
     // and ENIs for nothing; outside, it needs no endpoint at all.
     this.fn = new ProjectFunction(this, 'Function', {
@@ -81,7 +84,9 @@ export class UserEvents extends Construct {
       logRetention: props.logRetention,
       environment: { USER_POOL_ID: props.userPool.userPoolId },
     });
-    props.userPool.grant(this.fn, 'cognito-idp:AdminGetUser');
+    // ListUsers filtered by sub finds every kind of user (local, chosen name, federated); AdminGetUser would need
+    // the user name, which is the sub only for a local user of a pool that signs in by email.
+    props.userPool.grant(this.fn, 'cognito-idp:ListUsers');
     props.syncQueue.addProducer(this.fn, 'SYNC_QUEUE_URL');
 
     // The events carry a sub and the caller's address, never attribute values (Cognito hides them). SQS-managed

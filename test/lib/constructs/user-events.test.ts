@@ -43,7 +43,7 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
       detail: {
         eventSource: ['cognito-idp.amazonaws.com'],
         eventName: [...USER_EVENT_NAMES],
-        errorCode: [{ exists: false }],
+        errorCode: [{ exists: false }, ''],
         $or: [{ requestParameters: { userPoolId: [{ Ref: poolId }] } }, { eventName: [...CALLS_WITHOUT_POOL_ID] }],
       },
     });
@@ -146,13 +146,13 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
     ).toEqual([]);
   });
 
-  it('may read users of this pool only, and send to the sync queue only, through SQS only', () => {
+  it('may look users of this pool up by sub (ListUsers) only, and send to the sync queue only, through SQS only', () => {
     const [, policy] = only(auth, 'AWS::IAM::Policy', 'UserEventsFunctionRoleDefaultPolicy');
     const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
     const [queueId] = only(auth, 'AWS::SQS::Queue', 'SignupFallbackQueue');
     const [keyId] = only(auth, 'AWS::KMS::Key', 'SignupFallbackKey');
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: 'cognito-idp:AdminGetUser', Resource: { 'Fn::GetAtt': [poolId, 'Arn'] } }),
+      expect.objectContaining({ Action: 'cognito-idp:ListUsers', Resource: { 'Fn::GetAtt': [poolId, 'Arn'] } }),
     );
     expect(statements).toContainEqual(
       expect.objectContaining({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }),
@@ -167,7 +167,7 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
       }),
     );
     const cognito = statements.filter((s) => JSON.stringify(s.Action).includes('cognito-idp'));
-    expect(cognito.flatMap((s) => s.Action)).toEqual(['cognito-idp:AdminGetUser']);
+    expect(cognito.flatMap((s) => s.Action)).toEqual(['cognito-idp:ListUsers']);
     for (const s of statements) expect(s.Resource).not.toBe('*');
   });
 });
