@@ -23,3 +23,21 @@ export function isSub(value: unknown): value is string {
 export function isCognitoSub(value: unknown): value is string {
   return typeof value === 'string' && COGNITO_SUB_PATTERN.test(value);
 }
+
+/** A value that is not a sub was about to be sent to the pool as one. Names no value. */
+export class NotASubError extends Error {
+  override readonly name = 'NotASubError';
+  constructor() {
+    super('not a sub: 1-128 of A-Z a-z 0-9 . _ : - expected');
+  }
+}
+
+/**
+ * ListUsers' filter that finds the user with this sub: `sub = "<sub>"`. The sub is checked against SUB_PATTERN
+ * first, which admits no quotation mark or backslash; they would be escaped with a backslash anyway, as the
+ * filter grammar asks, so that a value can never end the quoted string and add a clause.
+ */
+export function subFilter(sub: string): string {
+  if (!isSub(sub)) throw new NotASubError();
+  return `sub = "${sub.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}

@@ -1,13 +1,14 @@
-// The pool as the reconcile reads it: ListUsers pages at a share of the account-wide quota, and AdminGetUser
-// for one sub. What comes back is Cognito's own user shape; the reconcile maps it with poolUserFrom.
+// The pool as the reconcile reads it: ListUsers pages at a share of the account-wide quota, and one user by sub
+// (findBySub, also a ListUsers call). What comes back is Cognito's own user shape; the reconcile maps it with
+// poolUserFrom.
 import {
-  AdminGetUserCommand,
   ListUsersCommand,
   type CognitoIdentityProviderClient,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { systemClock, type Clock } from '../runtime/clock';
 import { RateLimiter } from '../runtime/rate-limiter';
+import { findBySub } from './find-by-sub';
 import type { CognitoUserShape } from './pool-user';
 
 /** ListUsers' largest page. */
@@ -16,11 +17,6 @@ export const LIST_USERS_PAGE_SIZE = 60;
 export const LIST_USERS_ACCOUNT_QUOTA = 30;
 /** The reconcile's default share of that quota: what leaves room for everything else in the account. */
 export const DEFAULT_LIST_USERS_RATE = 5;
-/**
- * AdminGetUser allows 120 requests/s (adjustable), shared with the event function that re-reads each user
- * on every CloudTrail event; the prune's re-checks take a small share of it.
- */
-export const DEFAULT_GET_USER_RATE = 10;
 
 /** The pool no longer accepts the token the run saved (tokens expire): the run must read again from page 1. */
 export class PaginationTokenRefusedError extends Error {
@@ -51,16 +47,14 @@ export interface UserCheck {
 export interface PoolReader {
   /** One page of at most 60 users, from the start (token undefined) or from a saved token. */
   listPage(token: string | undefined): Promise<UserPage>;
-  /** The pool's current state of one user, by sub, or 'absent' when the pool says it does not exist. */
+  /** The pool's current state of one user, by sub (findBySub), or 'absent' when that lookup finds nobody. */
   checkUser(sub: string): Promise<UserCheck>;
 }
 
 export interface UserPoolOptions {
   readonly userPoolId: string;
-  /** ListUsers requests/s. @default DEFAULT_LIST_USERS_RATE */
+  /** ListUsers requests/s, the pages and the prune's re-checks together. @default DEFAULT_LIST_USERS_RATE */
   readonly listRate?: number;
-  /** AdminGetUser requests/s. @default DEFAULT_GET_USER_RATE */
-  readonly getRate?: number;
   /** @default systemClock */
   readonly clock?: Clock;
 }
@@ -69,11 +63,13 @@ function isNamed(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
 }
 
-/** ListUsers and AdminGetUser over an SDK client, each behind its own rate limiter. */
+/**
+ * ListUsers over an SDK client, behind one rate limiter: a page and a re-check by sub are both ListUsers calls,
+ * so they share the reconcile's one share of the account's ListUsers quota.
+ */
 export function cognitoPoolReader(client: CognitoIdentityProviderClient, options: UserPoolOptions): PoolReader {
   const clock = options.clock ?? systemClock;
   const listLimiter = new RateLimiter(options.listRate ?? DEFAULT_LIST_USERS_RATE, clock);
-  const getLimiter = new RateLimiter(options.getRate ?? DEFAULT_GET_USER_RATE, clock);
   return {
     async listPage(token) {
       await listLimiter.acquire();
@@ -97,16 +93,11 @@ export function cognitoPoolReader(client: CognitoIdentityProviderClient, options
       }
     },
     async checkUser(sub) {
-      await getLimiter.acquire();
+      await listLimiter.acquire();
+      // Stamped before the request, as a page is: a change made while it is in flight carries a later time.
       const readAt = clock.now();
-      try {
-        // In this pool (email sign-in) the user name is the sub, and AdminGetUser accepts the sub as Username.
-        const result = await client.send(new AdminGetUserCommand({ UserPoolId: options.userPoolId, Username: sub }));
-        return { user: result, readAt };
-      } catch (error) {
-        if (isNamed(error, 'UserNotFoundException')) return { user: 'absent', readAt };
-        throw error;
-      }
+      const user = await findBySub(client, options.userPoolId, sub);
+      return { user: user ?? 'absent', readAt };
     },
   };
 }

@@ -1,10 +1,6 @@
-// The UserReader port over Cognito's AdminGetUser.
-import {
-  AdminGetUserCommand,
-  CognitoIdentityProviderClient,
-  UserNotFoundException,
-} from '@aws-sdk/client-cognito-identity-provider';
-import type { CognitoUserShape } from '../cognito/pool-user';
+// The UserReader port over findBySub (ListUsers filtered by sub).
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { findBySub } from '../cognito/find-by-sub';
 import type { UserReader } from './core';
 
 export interface CognitoClientOptions {
@@ -32,24 +28,10 @@ export function createCognitoClient(options: CognitoClientOptions = {}): Cognito
   });
 }
 
-/** AdminGetUser accepts the sub as Username (in this pool the user name is the sub). */
+/**
+ * The user by sub, whatever their user name (a federated `Google_…` user, a chosen name): undefined only when
+ * the pool has nobody with that sub. Every other failure (throttling, access denied) is thrown.
+ */
 export function cognitoUserReader(client: CognitoIdentityProviderClient, userPoolId: string): UserReader {
-  return {
-    async read(sub) {
-      try {
-        const user: CognitoUserShape = await client.send(
-          new AdminGetUserCommand({ UserPoolId: userPoolId, Username: sub }),
-        );
-        return user;
-      } catch (error) {
-        // The one answer that means "this user is gone"; everything else (throttling, access denied) is thrown.
-        if (
-          error instanceof UserNotFoundException ||
-          (error instanceof Error && error.name === 'UserNotFoundException')
-        )
-          return undefined;
-        throw error;
-      }
-    },
-  };
+  return { read: (sub) => findBySub(client, userPoolId, sub) };
 }

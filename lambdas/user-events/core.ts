@@ -72,9 +72,11 @@ export async function handleUserEvent(
 
   const { sub, eventName } = parsed;
   try {
-    const found = await deps.reader.read(sub);
-    // The order key: when the pool answered. A later read is never older.
+    // The order key, stamped before the pool is asked (as the reconcile stamps its pages): a change that lands
+    // while the read is in flight is reported by its own event, read later, so the newer state always carries
+    // the later time and a stale answer never outranks a fresher reconcile page.
     const readAt = new Date(clock());
+    const found = await deps.reader.read(sub);
     if (found === undefined) {
       await deps.queue.send(eraseMessageFor(sub, readAt, eventName));
       return done({ outcome: 'queued_erase', sub }, { subSource: parsed.subSource });

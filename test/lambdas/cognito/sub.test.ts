@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isCognitoSub, isSub } from '../../../lambdas/cognito/sub';
+import { isCognitoSub, isSub, NotASubError, subFilter } from '../../../lambdas/cognito/sub';
 import { PROBE_PATTERN, PROBE_PREFIX } from '../../../lambdas/post-confirmation/smoke-probe';
 
 describe('the shape of a sub', () => {
@@ -20,5 +20,13 @@ describe('the shape of a sub', () => {
   it('builds the smoke probe from the same UUID shape, behind a prefix no Cognito sub has', () => {
     expect(`${PROBE_PREFIX}${randomUUID()}`).toMatch(PROBE_PATTERN);
     expect(randomUUID()).not.toMatch(PROBE_PATTERN);
+  });
+
+  it("puts a sub into ListUsers' filter as an exact match, and refuses anything that could add a clause", () => {
+    const id = randomUUID();
+    expect(subFilter(id)).toBe(`sub = "${id}"`);
+    expect(subFilter('us-east-1:abc.DEF_9')).toBe('sub = "us-east-1:abc.DEF_9"');
+    for (const bad of ['x" or email ^= "', 'a\\', '', 'a b']) expect(() => subFilter(bad)).toThrow(NotASubError);
+    expect(() => subFilter('x" or "')).toThrow('not a sub');
   });
 });

@@ -58,25 +58,40 @@ describe('cognitoPoolReader', () => {
     await expect(reader.listPage('token')).rejects.toBe(throttled);
   });
 
-  it('checks one user by sub with AdminGetUser, and says absent when the pool does not have it', async () => {
-    mock.on(AdminGetUserCommand, { Username: 'present-sub' }).resolves({ Username: 'present-sub', Enabled: false });
-    mock
-      .on(AdminGetUserCommand, { Username: 'gone-sub' })
-      .rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
-    const reader = cognitoPoolReader(cognito, { userPoolId: POOL, getRate: 10, clock });
-    expect(await reader.checkUser('present-sub')).toEqual({
-      user: expect.objectContaining({ Username: 'present-sub', Enabled: false }) as unknown,
-      readAt: START,
-    });
+  it('checks one user by sub with ListUsers filtered on the sub, and says absent when nobody has it', async () => {
+    const federated = { Username: 'Google_1234', Enabled: false, Attributes: [{ Name: 'sub', Value: 'present-sub' }] };
+    mock.on(ListUsersCommand, { Filter: 'sub = "present-sub"' }).resolves({ Users: [federated] });
+    mock.on(ListUsersCommand, { Filter: 'sub = "gone-sub"' }).resolves({ Users: [] });
+    // Real Cognito takes only a user name here: asked for a federated user's sub, it says not found.
+    mock.on(AdminGetUserCommand).rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
+    const reader = cognitoPoolReader(cognito, { userPoolId: POOL, listRate: 10, clock });
+    expect(await reader.checkUser('present-sub')).toEqual({ user: federated, readAt: START });
     expect(await reader.checkUser('gone-sub')).toEqual({ user: 'absent', readAt: START + 100 });
-    expect(mock.commandCalls(AdminGetUserCommand)[0]?.args[0].input).toEqual({
+    expect(mock.commandCalls(ListUsersCommand)[0]?.args[0].input).toEqual({
       UserPoolId: POOL,
-      Username: 'present-sub',
+      Filter: 'sub = "present-sub"',
     });
+    expect(mock.commandCalls(AdminGetUserCommand)).toHaveLength(0);
   });
 
-  it('lets other AdminGetUser faults through: only "not found" means gone', async () => {
-    mock.on(AdminGetUserCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
+  it('stamps a check with the time before the request, not when the pool answered', async () => {
+    mock.on(ListUsersCommand).callsFake(() => {
+      clock.advance(700);
+      return { Users: [] };
+    });
+    const reader = cognitoPoolReader(cognito, { userPoolId: POOL, clock });
+    expect((await reader.checkUser('any-sub')).readAt).toBe(START);
+  });
+
+  it('shares one ListUsers rate between pages and checks', async () => {
+    mock.on(ListUsersCommand).resolves({ Users: [] });
+    const reader = cognitoPoolReader(cognito, { userPoolId: POOL, listRate: 2, clock });
+    await reader.listPage(undefined);
+    expect((await reader.checkUser('any-sub')).readAt).toBe(START + 500);
+  });
+
+  it('lets other faults through: only "nobody has that sub" means gone', async () => {
+    mock.on(ListUsersCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
     await expect(cognitoPoolReader(cognito, { userPoolId: POOL, clock }).checkUser('s')).rejects.toThrow(
       TooManyRequestsException,
     );

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import {
   AdminGetUserCommand,
   CognitoIdentityProviderClient,
-  UserNotFoundException,
+  ListUsersCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -18,34 +18,27 @@ describe('cognitoUserReader', () => {
   });
   afterEach(() => cognito.restore());
 
-  it('asks AdminGetUser for the sub in the configured pool and returns the answer', async () => {
-    cognito.on(AdminGetUserCommand).resolves({ Username: FIXTURE_SUB, Enabled: true });
-    const user = await cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(
-      FIXTURE_SUB,
-    );
-    expect(user).toMatchObject({ Username: FIXTURE_SUB, Enabled: true });
-    expect(cognito.commandCalls(AdminGetUserCommand)[0]?.args[0].input).toEqual({
+  const reader = () => cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID);
+  const user = { Username: 'Google_1234', Enabled: true, Attributes: [{ Name: 'sub', Value: FIXTURE_SUB }] };
+
+  it('asks ListUsers for the sub in the configured pool and returns the user, whatever their user name', async () => {
+    cognito.on(ListUsersCommand).resolves({ Users: [user] });
+    expect(await reader().read(FIXTURE_SUB)).toEqual(user);
+    expect(cognito.commandCalls(ListUsersCommand)[0]?.args[0].input).toEqual({
       UserPoolId: FIXTURE_POOL_ID,
-      Username: FIXTURE_SUB,
+      Filter: `sub = "${FIXTURE_SUB}"`,
     });
+    expect(cognito.commandCalls(AdminGetUserCommand)).toHaveLength(0);
   });
 
-  it('answers undefined when the pool has no such user', async () => {
-    cognito
-      .on(AdminGetUserCommand)
-      .rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
-    await expect(
-      cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(FIXTURE_SUB),
-    ).resolves.toBeUndefined();
+  it('answers undefined when the pool has nobody with that sub', async () => {
+    cognito.on(ListUsersCommand).resolves({ Users: [] });
+    await expect(reader().read(FIXTURE_SUB)).resolves.toBeUndefined();
   });
 
   it('throws every other error', async () => {
-    cognito.on(AdminGetUserCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
-    await expect(
-      cognitoUserReader(new CognitoIdentityProviderClient(CLIENT_CONFIG), FIXTURE_POOL_ID).read(FIXTURE_SUB),
-    ).rejects.toMatchObject({
-      name: 'AccessDeniedException',
-    });
+    cognito.on(ListUsersCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await expect(reader().read(FIXTURE_SUB)).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 });
 

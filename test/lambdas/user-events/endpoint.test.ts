@@ -21,25 +21,29 @@ function readBody(request: IncomingMessage): Promise<string> {
   });
 }
 
-/** Answers AdminGetUser with one user and SendMessage with a message id; records what it was asked. */
+/** Answers ListUsers (filtered by sub) with one user and SendMessage with a message id; records what it was asked. */
 async function fakeAws(seen: Seen[]): Promise<{ server: Server; url: string }> {
   const server = createServer((request, response) => {
     void readBody(request).then((text) => {
       const target = String(request.headers['x-amz-target'] ?? '');
       const body = JSON.parse(text || '{}') as Record<string, unknown>;
       seen.push({ target, body });
-      if (target === 'AWSCognitoIdentityProviderService.AdminGetUser') {
+      if (target === 'AWSCognitoIdentityProviderService.ListUsers') {
         response.setHeader('content-type', 'application/x-amz-json-1.1');
         response.end(
           JSON.stringify({
-            Username: FIXTURE_SUB,
-            UserAttributes: [
-              { Name: 'sub', Value: FIXTURE_SUB },
-              { Name: 'email', Value: 'jane.doe@example.com' },
+            Users: [
+              {
+                Username: FIXTURE_SUB,
+                Attributes: [
+                  { Name: 'sub', Value: FIXTURE_SUB },
+                  { Name: 'email', Value: 'jane.doe@example.com' },
+                ],
+                Enabled: true,
+                UserStatus: 'CONFIRMED',
+                UserLastModifiedDate: 1764493200,
+              },
             ],
-            Enabled: true,
-            UserStatus: 'CONFIRMED',
-            UserLastModifiedDate: 1764493200,
           }),
         );
       } else if (target === 'AmazonSQS.SendMessage') {
@@ -86,11 +90,8 @@ describe('user-events handler with the default clients', () => {
       outcome: 'queued_upsert',
       sub: FIXTURE_SUB,
     });
-    expect(seen.map((s) => s.target)).toEqual([
-      'AWSCognitoIdentityProviderService.AdminGetUser',
-      'AmazonSQS.SendMessage',
-    ]);
-    expect(seen[0]?.body).toEqual({ UserPoolId: FIXTURE_POOL_ID, Username: FIXTURE_SUB });
+    expect(seen.map((s) => s.target)).toEqual(['AWSCognitoIdentityProviderService.ListUsers', 'AmazonSQS.SendMessage']);
+    expect(seen[0]?.body).toEqual({ UserPoolId: FIXTURE_POOL_ID, Filter: `sub = "${FIXTURE_SUB}"` });
     expect(seen[1]?.body).toMatchObject({ QueueUrl: settings().syncQueueUrl });
     expect(JSON.parse(String(seen[1]?.body.MessageBody))).toMatchObject({
       version: 2,
@@ -113,7 +114,7 @@ describe('user-events handler with the default clients', () => {
     await expect(handler(loadCloudTrailEvent('admin-enable-user'))).resolves.toMatchObject({
       outcome: 'queued_upsert',
     });
-    expect(seen.map((s) => s.target)).toContain('AWSCognitoIdentityProviderService.AdminGetUser');
+    expect(seen.map((s) => s.target)).toContain('AWSCognitoIdentityProviderService.ListUsers');
   });
 
   it('fails, to be retried, when AWS_ENDPOINT_URL names a Cognito that is not there', async () => {

@@ -1,9 +1,10 @@
 import {
   AdminGetUserCommand,
   CognitoIdentityProviderClient,
+  ListUsersCommand,
   TooManyRequestsException,
   UserNotFoundException,
-  type AdminGetUserCommandOutput,
+  type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
@@ -30,10 +31,7 @@ const STARTED = Date.parse('2026-12-01T10:00:00.000Z');
 const ANSWERED = STARTED + 40;
 const LAST_MODIFIED = new Date('2026-11-30T09:00:00.000Z');
 
-function poolUser(
-  overrides: Partial<AdminGetUserCommandOutput> = {},
-  attributes: Record<string, string> = {},
-): AdminGetUserCommandOutput {
+function poolUser(overrides: Partial<UserType> = {}, attributes: Record<string, string> = {}): UserType {
   const all = {
     sub: FIXTURE_SUB,
     email: EMAIL,
@@ -43,9 +41,8 @@ function poolUser(
     ...attributes,
   };
   return {
-    $metadata: {},
     Username: FIXTURE_SUB,
-    UserAttributes: Object.entries(all).map(([Name, Value]) => ({ Name, Value })),
+    Attributes: Object.entries(all).map(([Name, Value]) => ({ Name, Value })),
     Enabled: true,
     UserStatus: 'CONFIRMED',
     UserCreateDate: new Date('2026-11-01T00:00:00.000Z'),
@@ -83,13 +80,28 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
     sqs.restore();
   });
 
-  /** The pool answers with `answer` (or throws it) at ANSWERED. */
-  function poolAnswers(answer: AdminGetUserCommandOutput | Error): void {
-    cognito.on(AdminGetUserCommand).callsFake(() => {
+  /**
+   * The pool as real Cognito answers: ListUsers filtered by `sub = "…"` finds the user (`answer`, or throws it)
+   * at ANSWERED, whatever their user name; AdminGetUser takes only the user name, so asked for the sub of a
+   * user whose name is something else it says UserNotFoundException.
+   */
+  function poolAnswers(answer: UserType | Error | undefined): void {
+    cognito.on(ListUsersCommand).callsFake((input: { Filter?: string }) => {
       now = ANSWERED;
       if (answer instanceof Error) throw answer;
-      return answer;
+      const sub = answer?.Attributes?.find((a) => a.Name === 'sub')?.Value;
+      return { Users: answer !== undefined && input.Filter === `sub = "${sub}"` ? [answer] : [] };
     });
+    cognito.on(AdminGetUserCommand).callsFake((input: { Username?: string }) => {
+      now = ANSWERED;
+      if (answer instanceof Error) throw answer;
+      if (answer === undefined || input.Username !== answer.Username) throw notFound();
+      return { ...answer, UserAttributes: answer.Attributes };
+    });
+  }
+
+  function listCalls(): unknown[] {
+    return cognito.commandCalls(ListUsersCommand).map((call) => call.args[0].input);
   }
 
   function sentBodies(): Record<string, unknown>[] {
@@ -114,9 +126,7 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
       poolAnswers(poolUser());
       const result = await handler(loadCloudTrailEvent(fixture), fakeContext());
       expect(result).toEqual({ outcome: 'queued_upsert', sub: FIXTURE_SUB });
-      expect(cognito.commandCalls(AdminGetUserCommand).map((call) => call.args[0].input)).toEqual([
-        { UserPoolId: FIXTURE_POOL_ID, Username: FIXTURE_SUB },
-      ]);
+      expect(listCalls()).toEqual([{ UserPoolId: FIXTURE_POOL_ID, Filter: `sub = "${FIXTURE_SUB}"` }]);
       const sent = sqs.commandCalls(SendMessageCommand);
       expect(sent).toHaveLength(1);
       expect(sent[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
@@ -125,7 +135,7 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
           version: 2,
           kind: 'upsert',
           sub: FIXTURE_SUB,
-          readAt: new Date(ANSWERED).toISOString(),
+          readAt: new Date(STARTED).toISOString(),
           source: eventName,
           user: {
             email: EMAIL,
@@ -143,17 +153,17 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
   it.each(ONE_PER_EVENT_NAME)(
     'queues one erase when the user of a %s event is no longer in the pool',
     async (eventName, fixture) => {
-      poolAnswers(notFound());
+      poolAnswers(undefined);
       const result = await handler(loadCloudTrailEvent(fixture));
       expect(result).toEqual({ outcome: 'queued_erase', sub: FIXTURE_SUB });
       expect(sentBodies()).toEqual([
-        { version: 2, kind: 'erase', sub: FIXTURE_SUB, readAt: new Date(ANSWERED).toISOString(), source: eventName },
+        { version: 2, kind: 'erase', sub: FIXTURE_SUB, readAt: new Date(STARTED).toISOString(), source: eventName },
       ]);
     },
   );
 
   it('queues an erase for an update event whose user was deleted before the event arrived', async () => {
-    poolAnswers(notFound());
+    poolAnswers(undefined);
     await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toMatchObject({
       outcome: 'queued_erase',
     });
@@ -166,7 +176,7 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
     const change = parseSyncMessage(sentBodies()[0] ?? {});
     expect(change).toEqual({
       kind: 'upsert',
-      readAt: new Date(ANSWERED),
+      readAt: new Date(STARTED),
       source: 'AdminDisableUser',
       user: {
         cognitoUserId: FIXTURE_SUB,
@@ -186,15 +196,27 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
     expect(sentBodies()[0]).toMatchObject({ user: { email: 'new@example.com' } });
   });
 
-  it('writes the sub the pool returns when the event named the user by another id', async () => {
-    const other = '00000000-0000-4000-8000-00000000abcd';
-    poolAnswers(poolUser({ Username: other }, { sub: other }));
-    await expect(handler(loadCloudTrailEvent('admin-enable-user'))).resolves.toEqual({
+  it('finds a federated user, whose user name is not the sub, and queues their state instead of an erase', async () => {
+    // Google_… is the user name Cognito gives a user who signed in with Google; AdminGetUser(Username=sub) says
+    // UserNotFoundException for them (as the mock does), though they are in the pool.
+    poolAnswers(
+      poolUser({ Username: 'Google_123456789012345678901', UserStatus: 'EXTERNAL_PROVIDER', Enabled: false }),
+    );
+    await expect(handler(loadCloudTrailEvent('admin-disable-user'))).resolves.toEqual({
       outcome: 'queued_upsert',
-      sub: other,
+      sub: FIXTURE_SUB,
     });
-    expect(sentBodies()[0]).toMatchObject({ sub: other });
-    expect(logLines()[0]).toMatchObject({ sub: other, eventSub: FIXTURE_SUB });
+    expect(sentBodies()).toMatchObject([
+      { kind: 'upsert', sub: FIXTURE_SUB, user: { enabled: false, status: 'EXTERNAL_PROVIDER' } },
+    ]);
+  });
+
+  it('finds a user of a pool with chosen user names by sub, and never logs the name', async () => {
+    poolAnswers(poolUser({ Username: 'jane.doe' }));
+    await expect(handler(loadCloudTrailEvent('admin-update-user-attributes'))).resolves.toMatchObject({
+      outcome: 'queued_upsert',
+    });
+    expectNoPersonalData();
   });
 
   it.each([
@@ -207,7 +229,7 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
   ])('ignores %s without calling Cognito or SQS', async (fixture, outcome) => {
     poolAnswers(poolUser());
     await expect(handler(loadCloudTrailEvent(fixture))).resolves.toEqual({ outcome });
-    expect(cognito.commandCalls(AdminGetUserCommand)).toHaveLength(0);
+    expect(cognito.calls()).toHaveLength(0);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(logLines()).toEqual([expect.objectContaining({ outcome }) as unknown]);
   });
@@ -336,7 +358,7 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
         queue: sqsSyncQueue({ queueUrl: QUEUE_URL, createClient: (sdk) => new sdk.SQSClient(CLIENT_CONFIG) }),
       });
       for (let i = 0; i < 3; i += 1) await own(loadCloudTrailEvent('admin-enable-user'));
-      const clients = new Set(cognito.commandCalls(AdminGetUserCommand).map((call) => call.thisValue as unknown));
+      const clients = new Set(cognito.commandCalls(ListUsersCommand).map((call) => call.thisValue as unknown));
       expect(clients.size).toBe(1);
       const [client] = [...clients];
       expect(client).toBeInstanceOf(CognitoIdentityProviderClient);
