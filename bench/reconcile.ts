@@ -92,7 +92,7 @@ async function pass(db: Client, users: number, generation: number): Promise<Pass
   const { store, elapsed } = timed(postgresReconcileStore(db));
   const started = performance.now();
   const report = await reconcile(
-    { mode: 'start', prune: false, dryRun: false, erasurePolicy: 'delete' },
+    { mode: 'start', prune: false, dryRun: false, erasurePolicy: 'delete', userPoolId: 'bench_Pool1' },
     { pool: instantPool(users, generation), store, clock: instantClock, logger: createLogger({}, () => undefined) },
   );
   return { users, pages: report.pages, databaseMs: elapsed(), wallMs: performance.now() - started, report };

@@ -287,7 +287,7 @@ export async function main(
       );
       let shown = 0;
       report = await reconcile(
-        { mode: 'start', prune, dryRun, erasurePolicy },
+        { mode: 'start', prune, dryRun, erasurePolicy, userPoolId },
         {
           pool,
           store: operatorReconcileStore(db),

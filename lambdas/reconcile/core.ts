@@ -1,19 +1,23 @@
 // The safety net, free of AWS and of SQL: read the whole pool page by page at a share of the ListUsers quota,
 // write each page in one round trip with the token of the next (so a run of any size resumes where the last
 // committed page ended), and once a run has seen the whole pool, find the rows it did not see and erase those
-// the pool confirms are gone. The CLI (bin/users.ts) and the function in the VPC (handler.ts) both run this.
+// the pool confirms are gone. Erasure is irreversible, so it is braked here, where the CLI (bin/users.ts) and
+// the function (handler.ts) both pass: the database must be bound to this pool, a run that saw nobody never
+// prunes, and a prune larger than its limit erases nothing.
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { poolUserFrom, type CognitoUserShape } from '../cognito/pool-user';
 import { userStateOf } from '../users/user-state';
 import { PaginationTokenRefusedError, type PoolReader } from '../cognito/user-pool';
 import type { Clock } from '../runtime/clock';
-import { errorCode } from '../postgres/error-codes';
+import { isUserPoolId } from '../cognito/ids';
+import { errorCode, SQLSTATE } from '../postgres/error-codes';
 import { InvalidEventError } from '../runtime/errors';
 import type { Logger } from '../runtime/logger';
 import { SUB_PATTERN } from '../cognito/sub';
+import type { BindPoolOutcome, RestoreOutcome } from '../users/outcomes';
 import type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState } from '../users/users-repository';
 
-export type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState };
+export type { ApplyOutcome, BindPoolOutcome, EraseOutcome, ErasurePolicy, RestoreOutcome, UserState };
 
 export interface AppliedUser {
   readonly sub: string;
@@ -33,8 +37,25 @@ export interface ReconcileRun {
   readonly resumed: boolean;
 }
 
+/** What a prune of a complete run would erase, and the table it would erase from. */
+export interface PruneSummary {
+  /** Rows the complete run did not see (sync.prune_candidates' rule). */
+  readonly candidates: number;
+  /** Rows of the table that are not anonymized: the base of the default limit. */
+  readonly tableRows: number;
+}
+
 /** The reconcile's port on the database (postgres-store.ts is the adapter over the sync.* functions). */
 export interface ReconcileStore {
+  /**
+   * Binds the database to this pool on the first run ('bound'), or finds it bound to it ('same'); bound to
+   * another pool, fails with SQLSTATE.poolMismatch (SY001). `dryRun`: the same answer, nothing kept.
+   */
+  bindPool(userPoolId: string, options?: { readonly dryRun?: boolean }): Promise<BindPoolOutcome>;
+  /** The complete run's prune candidates and the table's live rows, before anything is erased. */
+  pruneSummary(runId: string): Promise<PruneSummary>;
+  /** Removes a sub's tombstone ('restored'), or finds none ('not_erased'). The caller checks the pool first. */
+  restore(sub: string): Promise<RestoreOutcome>;
   /** The open run, or a new one. */
   begin(): Promise<ReconcileRun>;
   /** The open run; undefined (and nothing written) when there is none. */
@@ -60,10 +81,10 @@ export interface ReconcileStore {
   preview(users: readonly UserState[]): Promise<AppliedUser[]>;
   /**
    * For a dry run's prune figures: subs of rows not anonymized, created before the dry run's first preview (by
-   * the database's clock, as a run's start is), that are not in `seen`. Needs read access to public.users,
-   * which the reconciler role does not have: absent in AWS.
+   * the database's clock, as a run's start is), that are not in `seen`, and how many such rows there are in
+   * all (seen or not). Needs read access to public.users, which the reconciler role does not have: absent in AWS.
    */
-  readonly unseen?: (seen: ReadonlySet<string>) => Promise<string[]>;
+  readonly unseen?: (seen: ReadonlySet<string>) => Promise<{ subs: string[]; tableRows: number }>;
 }
 
 export type ReconcileMode = 'start' | 'continue';
@@ -75,6 +96,13 @@ export interface ReconcileOptions {
   readonly prune: boolean;
   readonly dryRun: boolean;
   readonly erasurePolicy: ErasurePolicy;
+  /** The pool read: the database must be bound to it (sync.bind_pool) before anything is read or written. */
+  readonly userPoolId: string;
+  /**
+   * The most rows one prune may erase; more candidates than this and it erases none. An operator's say-so for
+   * one run (`--max-prune N`, RECONCILE_MAX_PRUNE). @default defaultPruneLimit(the table's live rows)
+   */
+  readonly maxPrune?: number;
   /** Epoch ms after which no new page or check is started. @default no limit */
   readonly deadline?: number;
 }
@@ -101,6 +129,17 @@ export interface PruneReport {
   complete: boolean;
   /** Subs of candidates, listed when prune is off (at most MAX_LISTED_SUBS). */
   subs: string[];
+  /** The brake held: nothing was erased (or, in a dry run, would be). */
+  refused?: PruneRefusal;
+}
+
+export interface PruneRefusal {
+  /** Rows the prune would have erased at most (the run's candidates). */
+  readonly candidates: number;
+  /** The limit in force for this run. */
+  readonly limit: number;
+  /** 'empty_scan': the run saw no user at all; 'over_limit': more candidates than the limit. */
+  readonly reason: 'empty_scan' | 'over_limit';
 }
 
 export type ReconcileStatus =
@@ -134,6 +173,17 @@ export interface ReconcileReport {
   seen: number;
   /** Tombstoned: never written back. */
   erasedTombstoned: number;
+  /**
+   * Tombstoned subs this run found alive in the pool (each logged at WARN by sub): a wrong erasure to restore
+   * (`npm run users -- restore <sub>`), or a user deleted and re-created with the same sub (which Cognito does
+   * not do). The metric TombstonedInPool.
+   */
+  tombstonedInPool: number;
+  /**
+   * What this invocation repaired that the event path should have kept right: inserted + updated + erased by
+   * the prune (a dry run: would). The metric Drift: a steady non-zero drift is a broken event path.
+   */
+  drift: number;
   /** Users whose preferred_username is outside the handle rule: written with no handle asked for. */
   handlesRefused: number;
   /** Users the database refused, by SQLSTATE: nothing of them written, the run went on. */
@@ -170,7 +220,60 @@ const NOT_IN_PREREQUISITE_STATE = '55000';
 
 /** The run cannot go on for a reason a retry will not fix. */
 export class ReconcileError extends Error {
-  override readonly name = 'ReconcileError';
+  override readonly name: string = 'ReconcileError';
+}
+
+/** The database is kept in step with another pool: nothing was read or written. Names both ids (not personal). */
+export class PoolMismatchError extends ReconcileError {
+  override readonly name = 'PoolMismatchError';
+  constructor(
+    readonly boundPoolId: string | undefined,
+    readonly userPoolId: string,
+  ) {
+    super(
+      `the database is kept in step with user pool ${boundPoolId ?? '(another pool)'}, not ${userPoolId}: ` +
+        `nothing read or written; if ${userPoolId} replaces it, adopt it first (npm run db -- adopt-pool ${userPoolId})`,
+    );
+  }
+}
+
+/** The bound pool named in sync.bind_pool's SY001 message, when it has a pool id's shape. */
+function boundPoolOf(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : '';
+  const bound = /^database is kept in step with (\S+); refusing /.exec(message)?.[1];
+  return bound !== undefined && isUserPoolId(bound) ? bound : undefined;
+}
+
+/** Binds the database to the pool, or stops the run with a PoolMismatchError. */
+async function bindPool(options: ReconcileOptions, deps: ReconcileDeps): Promise<void> {
+  try {
+    const outcome = await deps.store.bindPool(options.userPoolId, { dryRun: options.dryRun });
+    if (outcome === 'bound')
+      deps.logger.info('database bound to this user pool', { userPoolId: options.userPoolId, outcome });
+  } catch (error) {
+    if (errorCode(error) !== SQLSTATE.poolMismatch) throw error;
+    const mismatch = new PoolMismatchError(boundPoolOf(error), options.userPoolId);
+    deps.logger.error('reconcile refused: the database is bound to another user pool', {
+      userPoolId: options.userPoolId,
+      boundPoolId: mismatch.boundPoolId ?? null,
+      outcome: 'pool_mismatch',
+    });
+    throw mismatch;
+  }
+}
+
+/** Rows a prune may erase without an operator's say-so: the larger of 10 and 1% of the table's live rows. */
+export function defaultPruneLimit(tableRows: number): number {
+  return Math.max(10, Math.ceil(tableRows / 100));
+}
+
+/** The limit for this run: the operator's, or the default for a table of `tableRows`. */
+function pruneLimit(options: ReconcileOptions, tableRows: number): number {
+  const given = options.maxPrune;
+  if (given === undefined) return defaultPruneLimit(tableRows);
+  if (!Number.isSafeInteger(given) || given < 0)
+    throw new ReconcileError('maxPrune must be a whole number of rows, 0 or more');
+  return given;
 }
 
 function newReport(dryRun: boolean): ReconcileReport {
@@ -189,6 +292,8 @@ function newReport(dryRun: boolean): ReconcileReport {
     stale: 0,
     seen: 0,
     erasedTombstoned: 0,
+    tombstonedInPool: 0,
+    drift: 0,
     handlesRefused: 0,
     refused: {},
     skipped: {},
@@ -271,6 +376,12 @@ function count(report: ReconcileReport, applied: readonly AppliedUser[], log: Lo
         break;
       case 'erased':
         report.erasedTombstoned += 1;
+        report.tombstonedInPool += 1;
+        // The pool lists the user, so they are alive: either a wrong erasure, or a sub used again.
+        log.warn('tombstoned user is in the pool: not written back; restore the sub if its erasure was wrong', {
+          sub: user.sub,
+          outcome: 'tombstoned_in_pool',
+        });
         break;
       case 'refused':
         bump(report.refused, user.errorCode ?? 'unknown');
@@ -319,17 +430,24 @@ const isOutOfTime = (deps: ReconcileDeps, options: ReconcileOptions) =>
 
 /** Runs (or continues) a reconcile; resolves to what this invocation did. */
 export async function reconcile(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
-  return options.dryRun ? dryRun(options, deps) : realRun(options, deps);
+  const report = await (options.dryRun ? dryRun(options, deps) : realRun(options, deps));
+  const erased = report.prune?.available === true ? report.prune.erased : 0;
+  report.drift = report.inserted + report.updated + erased;
+  return report;
 }
 
 async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
   const report = newReport(false);
+  // 'start' binds before it opens a run; 'continue' first asks whether there is one (an idle schedule then
+  // costs one statement), and binds before its first page.
+  if (options.mode === 'start') await bindPool(options, deps);
   const run = options.mode === 'continue' ? await deps.store.resume() : await deps.store.begin();
   if (run === undefined) {
     report.status = 'no_open_run';
     deps.logger.info('no open reconcile run to continue', { outcome: report.status });
     return report;
   }
+  if (options.mode === 'continue') await bindPool(options, deps);
   const log = deps.logger.child({ runId: run.runId });
   report.runId = run.runId;
   report.resumed = run.resumed;
@@ -395,7 +513,7 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
   }
   report.status = 'complete';
   try {
-    report.prune = { available: true, ...(await prune(run.runId, options, deps, log)) };
+    report.prune = { available: true, ...(await prune(run.runId, report.runScanned, options, deps, log)) };
   } catch (error) {
     if (errorCode(error) !== NOT_IN_PREREQUISITE_STATE) throw error;
     // A newer run started meanwhile: its marks replace this run's, so this run may no longer prune.
@@ -409,8 +527,33 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
     scanned: report.runScanned,
     pruneCandidates: report.prune.candidates,
     pruned: report.prune.erased,
+    tombstonedInPool: report.tombstonedInPool,
   });
   return report;
+}
+
+/**
+ * The brake, before anything is erased: a run that saw no user never prunes (an empty or replaced pool, the
+ * wrong pool), and a prune of more rows than the limit erases none (a listing that went wrong). Logged at
+ * ERROR: the function's metric PruneRefused alarms on it, the CLI exits non-zero.
+ */
+function brake(
+  scanned: number,
+  summary: PruneSummary,
+  options: ReconcileOptions,
+  log: Logger,
+): PruneRefusal | undefined {
+  const limit = pruneLimit(options, summary.tableRows);
+  const reason = scanned === 0 ? 'empty_scan' : summary.candidates > limit ? 'over_limit' : undefined;
+  if (reason === undefined || summary.candidates === 0) return undefined;
+  const refusal: PruneRefusal = { candidates: summary.candidates, limit, reason };
+  log.error(
+    reason === 'empty_scan'
+      ? 'prune refused: the run saw no user in the pool, so it erases nobody'
+      : 'prune refused: more rows than the limit would be erased; nothing erased (raise the limit for one run if they are really gone)',
+    { outcome: 'prune_refused', ...refusal },
+  );
+  return refusal;
 }
 
 function newPrune(): PruneReport {
@@ -446,8 +589,22 @@ async function checkCandidate(
   if (state !== undefined && state.sub === sub && !options.dryRun) await deps.store.apply([state]);
 }
 
-async function prune(runId: string, options: ReconcileOptions, deps: ReconcileDeps, log: Logger): Promise<PruneReport> {
+async function prune(
+  runId: string,
+  scanned: number,
+  options: ReconcileOptions,
+  deps: ReconcileDeps,
+  log: Logger,
+): Promise<PruneReport> {
   const report = newPrune();
+  if (options.prune) {
+    const summary = await deps.store.pruneSummary(runId);
+    const refused = brake(scanned, summary, options, log);
+    if (refused !== undefined) {
+      // Nothing erased, nothing recorded as pruned: the next run meets the same brake until someone decides.
+      return { ...report, candidates: summary.candidates, refused };
+    }
+  }
   let after: string | null = null;
   try {
     for (;;) {
@@ -479,6 +636,7 @@ async function prune(runId: string, options: ReconcileOptions, deps: ReconcileDe
 async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
   const report = newReport(true);
   const log = deps.logger.child({ dryRun: true });
+  await bindPool(options, { ...deps, logger: log });
   const seen = deps.store.unseen === undefined ? undefined : new Set<string>();
   let token: string | undefined;
   let complete = false;
@@ -509,7 +667,16 @@ async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<R
   }
   const prune = newPrune();
   prune.complete = true;
-  for (const sub of await deps.store.unseen(seen)) {
+  const unseen = await deps.store.unseen(seen);
+  if (options.prune) {
+    const summary = { candidates: unseen.subs.length, tableRows: unseen.tableRows };
+    const refused = brake(report.scanned, summary, options, log);
+    if (refused !== undefined) {
+      report.prune = { available: true, ...prune, candidates: summary.candidates, complete: false, refused };
+      return report;
+    }
+  }
+  for (const sub of unseen.subs) {
     if (options.prune && isOutOfTime(deps, options)) {
       prune.complete = false;
       break;

@@ -57,6 +57,18 @@ async function inTransaction<T>(db: Queryable, work: () => Promise<T>, keep: (re
 
 export function postgresReconcileStore(db: Queryable): ReconcileStore {
   return {
+    bindPool(userPoolId, options = {}) {
+      // A dry run gets the same answer (or the same SY001) and leaves no binding behind.
+      return options.dryRun === true
+        ? inTransaction(
+            db,
+            () => bindPool(db, userPoolId),
+            () => false,
+          )
+        : bindPool(db, userPoolId);
+    },
+    pruneSummary: (runId) => pruneSummary(db, runId),
+    restore: (sub) => restoreUser(db, sub),
     async begin() {
       return toRun((await db.query<RunRow>(BEGIN)).rows[0]);
     },
@@ -164,7 +176,7 @@ export function operatorReconcileStore(db: Queryable): ReconcileStore {
         'SELECT cognito_user_id AS sub FROM public.users WHERE deleted_at IS NULL AND created_at < $1 ORDER BY cognito_user_id',
         [before],
       );
-      return rows.map((row) => row.sub).filter((sub) => !seen.has(sub));
+      return { subs: rows.map((row) => row.sub).filter((sub) => !seen.has(sub)), tableRows: rows.length };
     },
   };
 }

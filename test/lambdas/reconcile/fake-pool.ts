@@ -1,6 +1,7 @@
 // An in-memory user pool behind aws-sdk-client-mock: ListUsers pages in sub order, live (a user added behind the
-// reader's position is not listed, as in Cognito), tokens that can be made to expire, AdminGetUser by sub; and a
-// fake clock on which the rate limiter's sleeps take no real time.
+// reader's position is not listed, as in Cognito), tokens that can be made to expire, ListUsers filtered by
+// `sub = "…"`, AdminGetUser by user name only (as Cognito: a federated user's name is not their sub); and a fake
+// clock on which the rate limiter's sleeps take no real time.
 import {
   AdminGetUserCommand,
   CognitoIdentityProviderClient,
@@ -37,6 +38,8 @@ export interface FakeUser {
   enabled: boolean;
   status: string;
   modified: Date;
+  /** Cognito's user name. @default the sub (a local user of a pool that signs in by email) */
+  userName?: string;
 }
 
 export function sub(n: number): string {
@@ -52,8 +55,9 @@ export class FakePool {
   readonly mock = mockClient(this.cognito);
   /** Tokens of ListUsers requests, in order (undefined: a first page). */
   readonly listTokens: (string | undefined)[] = [];
+  /** Subs asked for by ListUsers' filter, in order. */
   readonly getRequests: string[] = [];
-  /** Users ListUsers leaves out while AdminGetUser still finds them (a listing that missed someone). */
+  /** Users a listing leaves out while a lookup by sub still finds them (a listing that missed someone). */
   readonly unlisted = new Set<string>();
   /** Answers with the whole pool in one page whatever the Limit, as cognito-local does. */
   ignoresLimit = false;
@@ -92,7 +96,7 @@ export class FakePool {
       preferred_username: user.handle,
     };
     return {
-      Username: sub,
+      Username: user.userName ?? sub,
       Enabled: user.enabled,
       UserStatus: user.status as UserType['UserStatus'],
       UserLastModifiedDate: user.modified,
@@ -103,7 +107,13 @@ export class FakePool {
   }
 
   private install(): void {
-    this.mock.on(ListUsersCommand).callsFake((input: { PaginationToken?: string; Limit?: number }) => {
+    this.mock.on(ListUsersCommand).callsFake((input: { PaginationToken?: string; Limit?: number; Filter?: string }) => {
+      if (input.Filter !== undefined) {
+        const wanted = /^sub = "([^"\\]+)"$/.exec(input.Filter)?.[1];
+        if (wanted === undefined) throw new InvalidParameterException({ message: 'Invalid filter', $metadata: {} });
+        this.getRequests.push(wanted);
+        return { Users: this.users.has(wanted) ? [this.userType(wanted)] : [] };
+      }
       this.listTokens.push(input.PaginationToken);
       const expired = input.PaginationToken !== undefined && this.refuseNextTokens > 0;
       if (expired) this.refuseNextTokens -= 1;
@@ -120,10 +130,9 @@ export class FakePool {
       return { Users: page.map((s) => this.userType(s)), ...(token !== undefined ? { PaginationToken: token } : {}) };
     });
     this.mock.on(AdminGetUserCommand).callsFake((input: { Username: string }) => {
-      this.getRequests.push(input.Username);
-      if (!this.users.has(input.Username))
-        throw new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
-      const user = this.userType(input.Username);
+      const sub = [...this.users].find(([s, user]) => (user.userName ?? s) === input.Username)?.[0];
+      if (sub === undefined) throw new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
+      const user = this.userType(sub);
       return {
         Username: user.Username,
         UserAttributes: user.Attributes,
