@@ -14,6 +14,14 @@ export type Mode = 'handler' | 'floor' | 'per-invocation';
  * which is on the table; the bench's superuser may run it, no function role may.
  */
 /**
+ * The burst's floor: the sign-up statement alone (sync.sign_up with the same row, named) from a bare client.
+ * In a burst 50 processes and PostgreSQL share the machine's cores, so throughput is CPU per event; held
+ * against this, the ratio shows what the handler's own work costs, not what the function costs the database.
+ */
+export const SIGN_UP_ALONE =
+  'SELECT outcome, handle_adjusted FROM sync.sign_up($1, $2, $3, ARRAY[$4::text], $5::timestamptz)';
+
+/**
  * The session the floor's connection opens with: the settings the handler's connection (LazyConnection) sets,
  * so that both pay the same per-statement cost for them (statement_timeout arms a timer for every statement).
  */

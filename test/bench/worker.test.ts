@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunction } from '../../bench/bundle';
-import { FLOOR_INSERT, FLOOR_SESSION, Instance, WorkerExitedError } from '../../bench/instance';
+import { FLOOR_INSERT, FLOOR_SESSION, Instance, SIGN_UP_ALONE, WorkerExitedError } from '../../bench/instance';
 import { SIGN_UP } from '../../lambdas/users/postgres/postgres-users';
 import { withClient } from '../../local/embedded-postgres';
 import { startMigratedServer, type TestServer } from '../support/postgres';
@@ -164,7 +164,7 @@ describe('bench worker warm-up', () => {
 });
 
 describe('bench worker floor', () => {
-  it('writes the row the handler writes, with the raw INSERT, and on a new connection after a reconnect', async () => {
+  it('writes the row the handler writes, with the raw INSERT or sync.sign_up alone, and on a new connection after a reconnect', async () => {
     const handler = new Instance({
       url: server.url(),
       launch: { node: process.execPath, env: {} },
@@ -175,7 +175,12 @@ describe('bench worker floor', () => {
       launch: { node: process.execPath, env: {} },
       forwardStderr: false,
     });
-    instances.push(handler, floor);
+    const alone = new Instance({
+      url: server.url(),
+      launch: { node: process.execPath, env: {} },
+      forwardStderr: false,
+    });
+    instances.push(handler, floor, alone);
     const common = { type: 'setup', task: 'sequential', bundle, sql: SIGN_UP, start: 0, warmup: 1 } as const;
     handler.send({ ...common, mode: 'handler', tag: 'a7300000', warmupTag: 'e7300000' });
     floor.send({
@@ -186,7 +191,15 @@ describe('bench worker floor', () => {
       tag: 'f7300000',
       warmupTag: 'e7310000',
     });
-    for (const instance of [handler, floor]) {
+    alone.send({
+      ...common,
+      mode: 'floor',
+      floorSql: SIGN_UP_ALONE,
+      floorSession: FLOOR_SESSION,
+      tag: 'f7320000',
+      warmupTag: 'e7320000',
+    });
+    for (const instance of [handler, floor, alone]) {
       await instance.next('ready');
       instance.send({ type: 'run', start: 0, count: 2 });
       await instance.next('result');
@@ -210,6 +223,7 @@ describe('bench worker floor', () => {
     const written = await shape('a7300000');
     expect(written).toHaveLength(4);
     expect(await shape('f7300000')).toEqual(written);
+    expect(await shape('f7320000')).toEqual(written);
     // The reconnect's warm-up event, on each side's new connection.
     expect(await rowsTagged('e7300000')).toBe(2);
     expect(await rowsTagged('e7310000')).toBe(2);
