@@ -23,31 +23,44 @@ const SAML_NAME = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name';
 /**
  * What each provider's users bring into the pool. email_verified is mapped where the provider sends it: a mapped
  * email is otherwise unverified, and a one-time code cannot verify it (Cognito developer guide, "Mapping IdP
- * attributes to profiles and tokens"). preferred_username only where the provider has one (OIDC's standard claim):
- * a mapping is rewritten at every sign-in, so a stand-in would overwrite the handle the person chose.
+ * attributes to profiles and tokens").
+ *
+ * preferred_username: the pool requires it (a required attribute cannot change on an existing pool), and Cognito
+ * refuses a federated sign-in whose provider sends no claim mapped to a required attribute. OIDC has a username
+ * claim of its own. The others get the claim their email comes from: it is always there when the sign-in can
+ * succeed at all (email is required too), and an address never passes the handle rule (no `@` in a handle), so
+ * every sync path reads it as "no handle asked for": a new row gets none, an existing row keeps its own. Cognito
+ * rewrites mapped attributes at every sign-in, a linked local user's included ("Linking federated users to an
+ * existing user profile"), so the handle of a federated or linked person lives in public.users, never in
+ * Cognito. A provider user id would not do: Google's and Facebook's are digits, which pass the handle rule, so
+ * they would become public handles and overwrite a linked person's own at the next reconcile.
  */
 export const ATTRIBUTE_MAPPINGS: Readonly<Record<IdentityProviderType, ClaimMapping>> = {
   google: {
     email: cognito.ProviderAttribute.GOOGLE_EMAIL.attributeName,
     email_verified: cognito.ProviderAttribute.GOOGLE_EMAIL_VERIFIED.attributeName,
     name: cognito.ProviderAttribute.GOOGLE_NAME.attributeName,
+    preferred_username: cognito.ProviderAttribute.GOOGLE_EMAIL.attributeName,
   },
   facebook: {
     email: cognito.ProviderAttribute.FACEBOOK_EMAIL.attributeName,
     name: cognito.ProviderAttribute.FACEBOOK_NAME.attributeName,
+    preferred_username: cognito.ProviderAttribute.FACEBOOK_EMAIL.attributeName,
   },
   amazon: {
     email: cognito.ProviderAttribute.AMAZON_EMAIL.attributeName,
     name: cognito.ProviderAttribute.AMAZON_NAME.attributeName,
+    preferred_username: cognito.ProviderAttribute.AMAZON_EMAIL.attributeName,
   },
   // Apple sends the name on the first sign-in only; Cognito keeps it from then on.
   apple: {
     email: cognito.ProviderAttribute.APPLE_EMAIL.attributeName,
     email_verified: cognito.ProviderAttribute.APPLE_EMAIL_VERIFIED.attributeName,
     name: cognito.ProviderAttribute.APPLE_NAME.attributeName,
+    preferred_username: cognito.ProviderAttribute.APPLE_EMAIL.attributeName,
   },
   oidc: { email: 'email', email_verified: 'email_verified', name: 'name', preferred_username: 'preferred_username' },
-  saml: { email: SAML_EMAIL, name: SAML_NAME },
+  saml: { email: SAML_EMAIL, name: SAML_NAME, preferred_username: SAML_EMAIL },
 };
 
 // Without these the providers' defaults leave the email out (Google `profile`, Apple `name`, Facebook

@@ -135,13 +135,14 @@ describe('Federation with every provider type', { timeout: 60_000 }, () => {
     ]);
   });
 
-  it('maps email, email_verified and name from Google, asking for the email scope', () => {
+  it('maps email, email_verified and name from Google, and preferred_username from the email, asking for the email scope', () => {
     const [, google] = providers.Google!;
     expect(google.Properties.ProviderName).toBe('Google');
     expect(google.Properties.AttributeMapping).toEqual({
       email: 'email',
       email_verified: 'email_verified',
       name: 'name',
+      preferred_username: 'email',
     });
     expect(google.Properties.ProviderDetails).toEqual({
       client_id: '123456789012-abcdefghijklmnop.apps.googleusercontent.com',
@@ -150,16 +151,16 @@ describe('Federation with every provider type', { timeout: 60_000 }, () => {
     });
   });
 
-  it('maps email and name from Facebook and Login with Amazon', () => {
+  it('maps email and name from Facebook and Login with Amazon, and preferred_username from the email', () => {
     const [, facebook] = providers.Facebook!;
-    expect(facebook.Properties.AttributeMapping).toEqual({ email: 'email', name: 'name' });
+    expect(facebook.Properties.AttributeMapping).toEqual({ email: 'email', name: 'name', preferred_username: 'email' });
     expect(facebook.Properties.ProviderDetails).toMatchObject({
       client_id: '1234567890123456',
       client_secret: dynamicReference('cruddur/facebook'),
       authorize_scopes: 'public_profile,email',
     });
     const [, amazon] = providers.LoginWithAmazon!;
-    expect(amazon.Properties.AttributeMapping).toEqual({ email: 'email', name: 'name' });
+    expect(amazon.Properties.AttributeMapping).toEqual({ email: 'email', name: 'name', preferred_username: 'email' });
     expect(amazon.Properties.ProviderDetails).toMatchObject({ client_secret: dynamicReference(SECRET_NAMES[2]!) });
   });
 
@@ -169,6 +170,7 @@ describe('Federation with every provider type', { timeout: 60_000 }, () => {
       email: 'email',
       email_verified: 'email_verified',
       name: 'name',
+      preferred_username: 'email',
     });
     expect(apple.Properties.ProviderDetails).toEqual({
       client_id: 'org.example.cruddur.signin',
@@ -196,7 +198,7 @@ describe('Federation with every provider type', { timeout: 60_000 }, () => {
     });
   });
 
-  it('reads SAML metadata from its URL and maps the standard email and name claims', () => {
+  it('reads SAML metadata from its URL and maps the standard email and name claims, the email to preferred_username too', () => {
     const [, saml] = providers.SAML!;
     expect(saml.Properties.ProviderName).toBe('Corp-AD');
     expect(saml.Properties.ProviderDetails).toMatchObject({
@@ -206,6 +208,7 @@ describe('Federation with every provider type', { timeout: 60_000 }, () => {
     expect(saml.Properties.AttributeMapping).toEqual({
       email: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
       name: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
+      preferred_username: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
     });
   });
 
@@ -297,14 +300,15 @@ describe('Federation, the other shapes', { timeout: 60_000 }, () => {
         email: { required: true, mutable: true },
         fullname: { required: true, mutable: true },
         preferredUsername: { required: true, mutable: true },
+        phoneNumber: { required: true, mutable: true },
       },
     };
     expect(() => build(options, pool)).toThrow(
-      'context identityProviders[1] (google) has no claim for preferred_username, which the user pool requires: Cognito would refuse every sign-in through it',
+      'context identityProviders[0] (oidc) has no claim for phone_number, which the user pool requires: Cognito would refuse every sign-in through it',
     );
-    // OIDC alone brings all three.
-    const oidcOnly = { ...options, identityProviders: [options.identityProviders[0]!] };
-    expect(build(oidcOnly, pool).template.toJSON()).toBeDefined();
+    // The app's own pool (email, name and preferred_username required) takes every provider type.
+    const appPool = { ...pool.standardAttributes, phoneNumber: { required: false, mutable: true } };
+    expect(build(options, { standardAttributes: appPool }).findings).toEqual([]);
   });
 
   it('refuses to build without a domain prefix', () => {
