@@ -53,13 +53,15 @@ beforeEach(async () => {
   cognitoMock.reset();
   cfnMock.reset();
   lambdaMock.reset();
-  // Users the pool does not list are gone from it too, unless a test says otherwise.
+  // AdminGetUser takes a user name, never a sub: the code must not ask it (these users' names are not subs).
   cognitoMock
     .on(AdminGetUserCommand)
     .rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
   captured = [];
   clock = new FakeClock();
-  await db.query('TRUNCATE public.users, sync.erased_users, sync.reconcile_runs RESTART IDENTITY CASCADE');
+  await db.query(
+    'TRUNCATE public.users, sync.erased_users, sync.reconcile_runs, sync.pool_binding RESTART IDENTITY CASCADE',
+  );
 });
 
 afterEach(() => {
@@ -87,10 +89,23 @@ function cognitoUser(n: number, status = 'CONFIRMED', extra: Record<string, stri
   };
 }
 
-/** Serves the users as ListUsers pages of the given size, chained by PaginationToken; records each request. */
-function pool(users: UserType[], pageSize = 3): Record<string, unknown>[] {
+/** The sub of a lookup by sub (ListUsers' Filter `sub = "…"`), or undefined for a listing. */
+function filteredSub(input: { Filter?: string }): string | undefined {
+  return input.Filter === undefined ? undefined : /^sub = "(.*)"$/.exec(input.Filter)?.[1];
+}
+
+/**
+ * Serves the users as ListUsers pages of the given size, chained by PaginationToken, and a lookup by sub from
+ * the same users (and `alsoFindable`: users a listing missed); records each listing request.
+ */
+function pool(users: UserType[], pageSize = 3, alsoFindable: UserType[] = []): Record<string, unknown>[] {
   const requests: Record<string, unknown>[] = [];
-  cognitoMock.on(ListUsersCommand).callsFake((input: { PaginationToken?: string }) => {
+  cognitoMock.on(ListUsersCommand).callsFake((input: { PaginationToken?: string; Filter?: string }) => {
+    const wanted = filteredSub(input);
+    if (wanted !== undefined) {
+      const subOf = (user: UserType) => user.Attributes?.find((a) => a.Name === 'sub')?.Value;
+      return { Users: [...users, ...alsoFindable].filter((user) => subOf(user) === wanted) };
+    }
     // A copy: the SDK paginator reuses and mutates one input object between pages.
     requests.push({ ...input });
     const page = input.PaginationToken === undefined ? 0 : Number(input.PaginationToken.replace('token-', ''));
@@ -156,6 +171,8 @@ function functionReport(fields: Record<string, unknown> = {}) {
     stale: 0,
     seen: 0,
     erasedTombstoned: 0,
+    tombstonedInPool: 0,
+    drift: 4,
     handlesRefused: 0,
     refused: {},
     skipped: {},
@@ -198,22 +215,23 @@ describe('users reconcile', () => {
       })),
     );
     expect(result.out).toEqual([
-      'run               1 (started)',
-      'status            complete',
-      'scanned           8',
-      'insert            5',
-      'update            0',
-      'unchanged         0',
-      'stale             0',
-      'erased earlier    0',
-      'refused           0',
-      'skipped           3',
+      'run                 1 (started)',
+      'status              complete',
+      'scanned             8',
+      'insert              5',
+      'update              0',
+      'unchanged           0',
+      'stale               0',
+      'tombstoned in pool  0',
+      'refused             0',
+      'drift               5',
+      'skipped             3',
       '  invalid Attributes.email: 1',
       '  invalid Attributes.sub: 1',
       '  not confirmed (UNCONFIRMED): 1',
-      'prune candidates  0',
-      'erase             0',
-      'kept (in pool)    0',
+      'prune candidates    0',
+      'erase               0',
+      'kept (in pool)      0',
     ]);
   });
 
@@ -238,12 +256,12 @@ describe('users reconcile', () => {
     const second = await run(['reconcile', '--user-pool-id', POOL]);
     expect(second.code).toBe(EXIT.OK);
     expect(second.out.slice(0, 6)).toEqual([
-      'run               2 (started)',
-      'status            complete',
-      'scanned           8',
-      'insert            0',
-      'update            0',
-      'unchanged         5',
+      'run                 2 (started)',
+      'status              complete',
+      'scanned             8',
+      'insert              0',
+      'update              0',
+      'unchanged           5',
     ]);
     expect(await rows()).toEqual(before);
   });
@@ -256,7 +274,7 @@ describe('users reconcile', () => {
     );
     pool([cognitoUser(1)]);
     const result = await run(['reconcile', '--user-pool-id', POOL]);
-    expect(result.out.slice(3, 5)).toEqual(['insert            0', 'update            1']);
+    expect(result.out.slice(3, 5)).toEqual(['insert              0', 'update              1']);
     expect(await rows()).toEqual([
       { cognito_user_id: sub(1), email: 'person1@example.com', display_name: 'Person 1', handle: 'person1' },
     ]);
@@ -283,11 +301,15 @@ describe('users reconcile', () => {
       ERASURE_POLICY: 'anonymize',
     });
     expect(result.code).toBe(EXIT.OK);
-    expect(result.out.slice(-3)).toEqual(['prune candidates  1', 'erase             1', 'kept (in pool)    0']);
+    expect(result.out.slice(-3)).toEqual(['prune candidates    1', 'erase               1', 'kept (in pool)      0']);
     expect(result.err[0]).toContain('(prune: anonymize)');
-    expect(cognitoMock.commandCalls(AdminGetUserCommand).map((call) => call.args[0].input.Username)).toEqual([sub(9)]);
-    expect((await rows()).find((row) => row.cognito_user_id === sub(9))).toEqual({
-      cognito_user_id: sub(9),
+    expect(cognitoMock.commandCalls(ListUsersCommand).map((call) => call.args[0].input.Filter)).toContain(
+      `sub = "${sub(9)}"`,
+    );
+    expect(cognitoMock.commandCalls(AdminGetUserCommand)).toHaveLength(0);
+    // Anonymized: the row stays as a ghost with a fresh opaque id and no personal value.
+    expect((await rows()).find((row) => row.cognito_user_id !== sub(1))).toEqual({
+      cognito_user_id: expect.stringMatching(/^erased-/) as unknown,
       email: null,
       display_name: null,
       handle: null,
@@ -301,8 +323,8 @@ describe('users reconcile', () => {
     ]);
     pool([cognitoUser(1)]);
     const result = await run(['reconcile', '--user-pool-id', POOL]);
-    expect(result.out.slice(-2)).toEqual(['prune candidates  1', `  not in the pool: ${sub(9)}`]);
-    expect(cognitoMock.commandCalls(AdminGetUserCommand)).toHaveLength(0);
+    expect(result.out.slice(-2)).toEqual(['prune candidates    1', `  not in the pool: ${sub(9)}`]);
+    expect(cognitoMock.commandCalls(ListUsersCommand).filter((call) => filteredSub(call.args[0].input))).toEqual([]);
     expect(await rows()).toHaveLength(2);
   });
 
@@ -318,21 +340,22 @@ describe('users reconcile', () => {
     const result = await run(['reconcile', '--user-pool-id', POOL, '--dry-run', '--prune']);
     expect(result.code).toBe(EXIT.OK);
     expect(result.out).toEqual([
-      'status            complete',
-      'scanned           8',
-      'would insert      4',
-      'would update      1',
-      'unchanged         0',
-      'stale             0',
-      'erased earlier    0',
-      'refused           0',
-      'skipped           3',
+      'status              complete',
+      'scanned             8',
+      'would insert        4',
+      'would update        1',
+      'unchanged           0',
+      'stale               0',
+      'tombstoned in pool  0',
+      'refused             0',
+      'would drift         6',
+      'skipped             3',
       '  invalid Attributes.email: 1',
       '  invalid Attributes.sub: 1',
       '  not confirmed (UNCONFIRMED): 1',
-      'prune candidates  1',
-      'would erase       1',
-      'kept (in pool)    0',
+      'prune candidates    1',
+      'would erase         1',
+      'kept (in pool)      0',
     ]);
     expect(result.err.join('\n')).toMatch(/dry run: nothing is written/);
     expect(await rows()).toEqual(before);
@@ -386,13 +409,13 @@ describe('users reconcile', () => {
     expect(result.err.at(-1)).toBe(
       'users: AWS throttled the request (3 attempts) (TooManyRequestsException); wait a minute and run it again, or raise AWS_MAX_ATTEMPTS',
     );
-    expect(result.err).toContain('  insert            2');
+    expect(result.err).toContain('  insert              2');
     expect(await rows()).toHaveLength(2);
     const requests = pool([cognitoUser(1), cognitoUser(2), cognitoUser(3)], 2);
     const rerun = await run(['reconcile', '--user-pool-id', POOL]);
     expect(rerun.code).toBe(EXIT.OK);
     expect(requests).toEqual([{ UserPoolId: POOL, Limit: 60, PaginationToken: 'token-1' }]);
-    expect(rerun.out[0]).toBe('run               1 (resumed)');
+    expect(rerun.out[0]).toBe('run                 1 (resumed)');
     expect(await rows()).toHaveLength(3);
   });
 
@@ -413,7 +436,7 @@ describe('users reconcile', () => {
   it('checks its configuration before calling AWS', async () => {
     const missing = await run(['reconcile', '--user-pool-id', POOL], {});
     expect(missing.code).toBe(EXIT.CONFIG);
-    expect(missing.err).toEqual(['users: Configuration error: CONNECTION_URL is not set']);
+    expect(missing.err.at(-1)).toMatch(/^users: CONNECTION_URL is not set/);
     const badPool = await run(['reconcile', '--user-pool-id', 'pool; rm']);
     expect(badPool.code).toBe(EXIT.USAGE);
     const badCommand = await run(['sync']);
@@ -457,12 +480,12 @@ describe('users reconcile --stage prod', () => {
       },
     ]);
     expect(result.out.slice(0, 4)).toEqual([
-      'run               7 (resumed)',
-      'status            complete',
-      'scanned           150',
-      'insert            2',
+      'run                 7 (resumed)',
+      'status              complete',
+      'scanned             150',
+      'insert              2',
     ]);
-    expect(result.out.slice(-3)).toEqual(['prune candidates  1', 'erase             1', 'kept (in pool)    0']);
+    expect(result.out.slice(-3)).toEqual(['prune candidates    1', 'erase               1', 'kept (in pool)      0']);
     expect(cognitoMock.calls()).toHaveLength(0);
   });
 
@@ -497,9 +520,197 @@ describe('users reconcile --stage prod', () => {
   });
 
   it('refuses flags that only make sense here', async () => {
-    expect((await run(['reconcile', '--stage', 'prod', '--prod'], {})).code).toBe(EXIT.USAGE);
+    expect((await run(['reconcile', '--stage', 'prod', '--remote', '--prod'], {})).code).toBe(EXIT.USAGE);
     expect((await run(['reconcile', '--stage', 'prod', '--user-pool-id', POOL], {})).code).toBe(EXIT.USAGE);
+    const maxPrune = await run(['reconcile', '--stage', 'prod', '--prune', '--max-prune', '50'], {});
+    expect(maxPrune.code).toBe(EXIT.USAGE);
+    expect(maxPrune.err.at(-1)).toMatch(/RECONCILE_MAX_PRUNE/);
     expect(lambdaMock.calls()).toHaveLength(0);
+  });
+
+  it('exits non-zero naming count and limit when the function refused its prune', async () => {
+    stackWith('Cruddur-prod-Auth', { ReconcileFunctionName: 'Cruddur-prod-Reconcile' });
+    const prune = {
+      available: true,
+      candidates: 40,
+      erased: 0,
+      keptInPool: 0,
+      alreadyErased: 0,
+      complete: false,
+      subs: [],
+      refused: { candidates: 40, limit: 10, reason: 'over_limit' },
+    };
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: new TextEncoder().encode(JSON.stringify(functionReport({ prune }))) as never,
+    });
+    const result = await run(['reconcile', '--stage', 'prod', '--prune'], {});
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(result.out.slice(-2)).toEqual([
+      'prune candidates    40',
+      'prune refused       40 rows would be erased, more than the limit of 10; nothing erased',
+    ]);
+    expect(result.err.at(-1)).toMatch(/40 rows would be erased, more than the limit of 10/);
+  });
+});
+
+describe('users reconcile: the pool and the database come from one stage', () => {
+  it("reconciles --prod against the prod stage's pool, never dev's", async () => {
+    // The dev pool is empty; prod's holds the table's user. Taking dev's pool for the prod database once pruned
+    // every prod row.
+    stackWith('Cruddur-dev-Auth', { UserPoolId: 'us-east-1_DevPool1' });
+    stackWith('Cruddur-prod-Auth', { UserPoolId: 'us-east-1_ProdPool1' });
+    await db.query('INSERT INTO public.users (cognito_user_id) VALUES ($1)', [sub(1)]);
+    const requests = pool([cognitoUser(1)]);
+    const result = await run(['reconcile', '--prod', '--prune'], { PROD_CONNECTION_URL: url });
+    expect(result.code).toBe(EXIT.OK);
+    expect(requests.map((request) => request.UserPoolId)).toEqual(['us-east-1_ProdPool1']);
+    expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(1)]);
+    expect(await db.query('SELECT count(*)::int AS n FROM sync.erased_users')).toMatchObject({ rows: [{ n: 0 }] });
+  });
+
+  it.each([['dev'], ['staging']])('refuses --prod with --stage %s before anything is read', async (stage) => {
+    const result = await run(['reconcile', '--prod', '--stage', stage, '--prune'], { PROD_CONNECTION_URL: url });
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.err.at(-1)).toMatch(/--prod is the prod stage's database/);
+    expect(cognitoMock.calls()).toHaveLength(0);
+    expect(cfnMock.calls()).toHaveLength(0);
+    expect(lambdaMock.calls()).toHaveLength(0);
+    expect(await db.query('SELECT count(*)::int AS n FROM sync.reconcile_runs')).toMatchObject({ rows: [{ n: 0 }] });
+  });
+
+  it('runs --prod --stage prod here, as --prod alone does', async () => {
+    stackWith('Cruddur-prod-Auth', { UserPoolId: 'us-east-1_ProdPool1' });
+    pool([cognitoUser(1)]);
+    const result = await run(['reconcile', '--prod', '--stage', 'prod'], { PROD_CONNECTION_URL: url });
+    expect(result.code).toBe(EXIT.OK);
+    expect(lambdaMock.calls()).toHaveLength(0);
+    expect(await rows()).toHaveLength(1);
+  });
+});
+
+describe('users reconcile brakes', () => {
+  async function oldRows(count: number): Promise<void> {
+    await db.query(
+      `INSERT INTO public.users (cognito_user_id, created_at)
+       SELECT '00000000-0000-4000-8000-' || lpad(n::text, 12, '0'), '2026-01-01' FROM generate_series(101, $1::int + 100) AS n`,
+      [count],
+    );
+  }
+
+  it('refuses a prune over the limit, exits non-zero naming count and limit, and erases nothing', async () => {
+    await oldRows(12);
+    pool([cognitoUser(1)]);
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune']);
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(result.out.slice(-2)).toEqual([
+      'prune candidates    12',
+      'prune refused       12 rows would be erased, more than the limit of 10; nothing erased',
+    ]);
+    expect(result.err.at(-1)).toBe(
+      'users: prune refused: 12 rows would be erased, more than the limit of 10; nothing erased. If they have really left the pool, rerun with --max-prune 12',
+    );
+    expect(await rows()).toHaveLength(13);
+  });
+
+  it('erases them with --max-prune N for that run', async () => {
+    await oldRows(12);
+    pool([cognitoUser(1)]);
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune', '--max-prune', '12']);
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.out).toContain('drift               13');
+    expect(await rows()).toHaveLength(1);
+  });
+
+  it('never prunes after a run that saw no user', async () => {
+    await oldRows(2);
+    pool([]);
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune']);
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(result.err.at(-1)).toMatch(/the run saw no user in us-east-1_TestPool1, so it erases nobody \(2 rows/);
+    expect(await rows()).toHaveLength(2);
+  });
+
+  it('refuses --max-prune that is not a number of rows', async () => {
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune', '--max-prune', 'lots']);
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(cognitoMock.calls()).toHaveLength(0);
+  });
+
+  it('stops with one line naming both pools when the database is kept in step with another', async () => {
+    pool([cognitoUser(1)]);
+    await run(['reconcile', '--user-pool-id', 'us-east-1_OldPool1']);
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune']);
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(result.err.at(-1)).toBe(
+      `users: the database is kept in step with user pool us-east-1_OldPool1, not ${POOL}: nothing read or written; if ${POOL} replaces it, adopt it first (npm run db -- adopt-pool ${POOL})`,
+    );
+  });
+
+  it('prints tombstoned users alive in the pool, each by sub on stderr', async () => {
+    await db.query("SELECT sync.erase_user($1, 'delete')", [sub(1)]);
+    pool([cognitoUser(1), cognitoUser(2)]);
+    const result = await run(['reconcile', '--user-pool-id', POOL]);
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.out).toContain('tombstoned in pool  1');
+    expect(result.err.filter((line) => line.includes('tombstoned_in_pool'))).toEqual([
+      expect.stringContaining(`"sub":"${sub(1)}"`),
+    ]);
+  });
+});
+
+describe('users restore', () => {
+  const federated = (n: number): UserType => ({ ...cognitoUser(n, 'EXTERNAL_PROVIDER'), Username: `Google_${n}` });
+
+  it('removes the tombstone of a user the pool has, found by sub, and the next reconcile writes them back', async () => {
+    await db.query("SELECT sync.erase_user($1, 'delete')", [sub(3)]);
+    pool([federated(3)]);
+    const result = await run(['restore', sub(3), '--user-pool-id', POOL]);
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.out).toEqual([
+      `restored ${sub(3)}: tombstone removed; the next reconcile writes the user back from ${POOL}`,
+    ]);
+    expect(await db.query('SELECT count(*)::int AS n FROM sync.erased_users')).toMatchObject({ rows: [{ n: 0 }] });
+    await run(['reconcile', '--user-pool-id', POOL]);
+    expect((await rows()).map((row) => row.cognito_user_id)).toEqual([sub(3)]);
+  });
+
+  it('refuses, non-zero, and keeps the tombstone when the pool has no user with that sub', async () => {
+    await db.query("SELECT sync.erase_user($1, 'delete')", [sub(3)]);
+    pool([cognitoUser(1)]);
+    const result = await run(['restore', sub(3), '--user-pool-id', POOL]);
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(result.err.at(-1)).toBe(
+      `users: the pool ${POOL} has no user with sub ${sub(3)}: not restored, the tombstone stays`,
+    );
+    expect(await db.query('SELECT count(*)::int AS n FROM sync.erased_users')).toMatchObject({ rows: [{ n: 1 }] });
+  });
+
+  it('refuses when the database is kept in step with another pool', async () => {
+    pool([cognitoUser(1)]);
+    await run(['reconcile', '--user-pool-id', 'us-east-1_OldPool1']);
+    await db.query("SELECT sync.erase_user($1, 'delete')", [sub(3)]);
+    pool([cognitoUser(3)]);
+    const result = await run(['restore', sub(3), '--user-pool-id', POOL]);
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(await db.query('SELECT count(*)::int AS n FROM sync.erased_users')).toMatchObject({ rows: [{ n: 1 }] });
+  });
+
+  it('says so for a sub with no tombstone', async () => {
+    pool([cognitoUser(3)]);
+    const result = await run(['restore', sub(3), '--user-pool-id', POOL]);
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.out).toEqual([`${sub(3)} has no tombstone: nothing to restore`]);
+  });
+
+  it('refuses a malformed sub, and --prod with another stage, before anything is read', async () => {
+    expect((await run(['restore', 'x" or "', '--user-pool-id', POOL])).code).toBe(EXIT.USAGE);
+    expect((await run(['restore', sub(3), '--prod', '--stage', 'dev'], { PROD_CONNECTION_URL: url })).code).toBe(
+      EXIT.USAGE,
+    );
+    expect((await run(['restore', sub(3), '--stage', 'prod'], {})).code).toBe(EXIT.USAGE);
+    expect(cognitoMock.calls()).toHaveLength(0);
+    expect(cfnMock.calls()).toHaveLength(0);
   });
 });
 
