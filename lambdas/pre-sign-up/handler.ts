@@ -6,7 +6,10 @@ import { HandleRefusedError } from '../cognito/errors';
 import { createLogger, type Logger } from '../runtime/logger';
 import { createHandleDirectory } from '../users/postgres/postgres-users';
 import type { HandleDirectory } from '../users/users-repository';
-import { handlePreSignUp } from './core';
+import { cognitoLinker, createLinkingClient } from './cognito-linker';
+import { handlePreSignUp, type LinkingDeps } from './core';
+import { createHandleCheckClient, lambdaHandleDirectory } from './lambda-handle-directory';
+import type { IdentityLinker } from './linking';
 import type { PreSignUpSettings } from './settings';
 
 export interface PreSignUpHandlerDeps {
@@ -14,7 +17,15 @@ export interface PreSignUpHandlerDeps {
   readonly logger?: Logger;
   /** @default sync.handle_taken (as handle_checker in AWS), over a connection to `settings.database` opened for each lookup */
   readonly handles?: HandleDirectory;
+  /** @default Cognito (ListUsers, AdminLinkProviderForUser) when `settings.linkFederatedByEmail` */
+  readonly linker?: IdentityLinker;
 }
+
+/**
+ * Linking's share of the 5 s: a ListUsers and an AdminLinkProviderForUser, each a few tens of ms warm
+ * (docs/federation.md), with room for one throttled retry; past it the sign-in goes ahead unlinked.
+ */
+export const LINKING_BUDGET_MS = 3000;
 
 export interface PreSignUpHandler {
   <E>(event: E, context?: Pick<Context, 'awsRequestId'>): Promise<E>;
@@ -25,17 +36,31 @@ export interface PreSignUpHandler {
 export function createHandler(settings: PreSignUpSettings, deps: PreSignUpHandlerDeps = {}): PreSignUpHandler {
   const logger = deps.logger ?? createLogger({ service: 'pre-sign-up' });
   // A read-only lookup that must never hold the sign-up for long: one short attempt, no retry budget to spare.
-  const handles = databasePort(
-    deps.handles,
-    settings.database,
-    { applicationName: 'pre-sign-up', timeouts: { connectMs: 1000, statementMs: 500, queryMs: 1000 }, budgetMs: 2000 },
-    createHandleDirectory,
-  );
+  // Outside the VPC (linking on) the in-VPC handle-check function makes the same lookup.
+  const handles =
+    'database' in settings
+      ? databasePort(
+          deps.handles,
+          settings.database,
+          {
+            applicationName: 'pre-sign-up',
+            timeouts: { connectMs: 1000, statementMs: 500, queryMs: 1000 },
+            budgetMs: 2000,
+          },
+          createHandleDirectory,
+        )
+      : {
+          port: deps.handles ?? lambdaHandleDirectory(createHandleCheckClient(), settings.handleCheckFunctionName),
+          close: () => Promise.resolve(),
+        };
+  const linking: LinkingDeps | undefined = settings.linkFederatedByEmail
+    ? { linker: deps.linker ?? cognitoLinker(createLinkingClient()), budgetMs: LINKING_BUDGET_MS }
+    : undefined;
 
   const handler = async <E>(event: E, context?: Pick<Context, 'awsRequestId'>): Promise<E> => {
     const log = logger.child({ requestId: context?.awsRequestId });
     try {
-      return await handlePreSignUp(event, { handles: handles.port, logger: log });
+      return await handlePreSignUp(event, { handles: handles.port, logger: log, ...(linking ? { linking } : {}) });
     } catch (error) {
       // A refused handle is the function doing its job (already logged), not a failure to alarm on.
       if (error instanceof HandleRefusedError) throw error;
