@@ -1,17 +1,21 @@
-// Lambda adapter for the scheduled reconcile inside the VPC: checks the input, sets the time budget from the
-// invocation's remaining time, runs the core, and returns its counts. EventBridge Scheduler sends
-// `{"mode":"start"}` (daily: resume the open run or start one) and `{"mode":"continue"}` (often: resume only,
-// so a run of any size keeps moving and an idle schedule costs one statement).
+// Lambda adapter for the scheduled reconcile, outside the VPC: checks the input, sets the time budget from the
+// invocation's remaining time, runs the core with the pool read here (ListUsers) and the store answered by the
+// store function in the VPC (one Invoke a store call), emits the run's metrics, and returns its counts.
+// EventBridge Scheduler sends `{"mode":"start"}` (daily: resume the open run or start one) and
+// `{"mode":"continue"}` (often: resume only, so a run of any size keeps moving and an idle schedule costs one
+// statement). Outside, because a pool with a domain cannot be reached through the Cognito VPC endpoint.
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { cognitoPoolReader, type PoolReader } from '../cognito/user-pool';
 import { systemClock, type Clock } from '../runtime/clock';
-import { databasePort } from '../postgres/connection';
-import { describeError } from '../runtime/errors';
+import { describeError, ReportableError } from '../runtime/errors';
 import { createLogger, type Logger } from '../runtime/logger';
+import { emfLine, stdoutMetrics, type MetricsSink } from '../runtime/metrics';
 import { isRecord } from '../runtime/records';
 import { reconcile, ReconcileError, type ReconcileMode, type ReconcileReport, type ReconcileStore } from './core';
-import { postgresReconcileStore } from './postgres-store';
+import { lambdaInvoke, lambdaReconcileStore } from './lambda-store';
+import { RemoteStoreError } from './store-protocol';
 import type { ReconcileSettings } from './settings';
 
 /** What an invocation asks for. `prune` defaults to the function's RECONCILE_PRUNE, `dryRun` to false. */
@@ -65,19 +69,28 @@ export function parseReconcileInput(event: unknown): ReconcileInput {
 
 /**
  * Time kept back from the invocation's remaining time: a page or a check started just before the deadline
- * finishes well inside it (a statement is allowed 20 s below), and the counts still get back to the caller.
+ * finishes well inside it (a store call is allowed 35 s on the database side, plus the store function's cold
+ * start), and the counts still get back to the caller.
  */
-export const TIME_MARGIN_MS = 30_000;
+export const TIME_MARGIN_MS = 45_000;
+
+/** The metrics of a run (not of a dry run, whose figures are what it would do), as the alarms read them. */
+export function reportMetrics(report: ReconcileReport): Record<'Drift' | 'PruneRefused' | 'TombstonedInPool', number> {
+  const refused = report.prune?.available === true && report.prune.refused !== undefined;
+  return { Drift: report.drift, PruneRefused: refused ? 1 : 0, TombstonedInPool: report.tombstonedInPool };
+}
 
 export interface ReconcileHandlerDeps {
   /** @default JSON lines on stdout for service `reconcile` */
   readonly logger?: Logger;
-  /** @default ListUsers and AdminGetUser on `settings.userPoolId` at `settings.listRate` */
+  /** @default ListUsers on `settings.userPoolId` at `settings.listRate` */
   readonly pool?: PoolReader;
-  /** @default the sync.* functions over one connection to `settings.database` */
+  /** @default the store function `settings.storeFunction`, one Invoke a call */
   readonly store?: ReconcileStore;
   /** @default the system clock */
   readonly clock?: Clock;
+  /** Where the EMF lines go. @default stdout */
+  readonly metrics?: MetricsSink;
 }
 
 export interface ReconcileHandler {
@@ -95,18 +108,8 @@ export function createHandler(settings: ReconcileSettings, deps: ReconcileHandle
       listRate: settings.listRate,
       clock,
     });
-  // Pages of 60 and a prune that waits on the pool between statements: no 5 s budget here, only the role's
-  // own statement_timeout (30 s) above this one.
-  const store = databasePort(
-    deps.store,
-    settings.database,
-    {
-      applicationName: 'reconcile',
-      timeouts: { connectMs: 5000, statementMs: 20_000, queryMs: 25_000 },
-      budgetMs: 35_000,
-    },
-    postgresReconcileStore,
-  );
+  const store = deps.store ?? lambdaReconcileStore(lambdaInvoke(new LambdaClient({}), settings.storeFunction));
+  const metrics = deps.metrics ?? stdoutMetrics;
 
   const handler = async (
     event: unknown,
@@ -123,10 +126,20 @@ export function createHandler(settings: ReconcileSettings, deps: ReconcileHandle
           prune: input.prune ?? settings.prune,
           dryRun: input.dryRun ?? false,
           erasurePolicy: settings.erasurePolicy,
+          userPoolId: settings.userPoolId,
+          ...(settings.maxPrune !== undefined ? { maxPrune: settings.maxPrune } : {}),
           ...(deadline !== undefined ? { deadline } : {}),
         },
-        { pool, store: store.port, clock, logger: log },
+        { pool, store, clock, logger: log },
       );
+      if (!report.dryRun)
+        metrics(
+          emfLine({
+            dimensions: { FunctionName: settings.functionName },
+            counts: reportMetrics(report),
+            timestamp: clock.now(),
+          }),
+        );
       log.info('reconcile invocation done', {
         outcome: report.status,
         mode: input.mode,
@@ -134,19 +147,27 @@ export function createHandler(settings: ReconcileSettings, deps: ReconcileHandle
         runId: report.runId,
         pages: report.pages,
         scanned: report.scanned,
+        drift: report.drift,
+        tombstonedInPool: report.tombstonedInPool,
       });
       return report;
     } catch (error) {
       const described = describeError(error);
       log.error('reconcile failed', described);
-      // The invoker (the CLI, Scheduler's record) sees the error: a pg message may quote a value, so only our
-      // own errors go back as they are.
-      if (error instanceof InvalidReconcileInputError || error instanceof ReconcileError) throw error;
+      // The invoker (the CLI, Scheduler's record) sees the error: a foreign message may quote a value, so only
+      // our own errors go back as they are. A database failure on the store's side goes back as it did when
+      // the run was one function: by name and SQLSTATE.
+      if (error instanceof RemoteStoreError)
+        throw new ReconcileFailedError(error.causeName, error.code, context?.awsRequestId);
+      if (
+        error instanceof InvalidReconcileInputError ||
+        error instanceof ReconcileError ||
+        error instanceof ReportableError
+      )
+        throw error;
       throw new ReconcileFailedError(described.errorName, described.errorCode, context?.awsRequestId);
-    } finally {
-      // Runs are minutes apart: no idle connection is kept between them.
-      await store.close();
     }
   };
-  return Object.assign(handler, { close: store.close });
+  // Nothing to close here: the connection is the store function's.
+  return Object.assign(handler, { close: () => Promise.resolve() });
 }

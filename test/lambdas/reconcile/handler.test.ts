@@ -1,5 +1,7 @@
-// The reconcile function end to end: its handler, logged in as user_reconciler to a real PostgreSQL, reading a
-// fake pool through the real ListUsers/AdminGetUser adapter (Cognito mocked), on a fake clock.
+// The reconcile end to end as it runs in AWS, split in two: the runner's handler (outside the VPC) reading a fake
+// pool through the real ListUsers adapter (Cognito mocked), on a fake clock, and calling the store function's
+// handler (inside the VPC) through the remote store, in process, with a JSON round trip each way; the store
+// function logged in as user_reconciler to a real PostgreSQL.
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cognitoPoolReader } from '../../../lambdas/cognito/user-pool';
@@ -11,9 +13,11 @@ import {
 } from '../../../lambdas/reconcile/handler';
 import type { ErasurePolicy, ReconcileStore } from '../../../lambdas/reconcile/core';
 import { postgresReconcileStore } from '../../../lambdas/reconcile/postgres-store';
+import type { ReconcileSettings } from '../../../lambdas/reconcile/settings';
 import { createLogger } from '../../../lambdas/runtime/logger';
 import { startMigratedServer, setRolePasswords, type TestServer } from '../../support/postgres';
 import { FakeClock, FakePool, sub } from './fake-pool';
+import { inProcessStore, type InProcessStore } from './in-process-store';
 
 // On RDS the role logs in with IAM tokens; this loopback-only test server gives it a throwaway password.
 const RECONCILER_PASSWORD = 'reconcile-local-test';
@@ -25,7 +29,8 @@ let reconcilerUrl: string;
 let clock: FakeClock;
 let pool: FakePool;
 let logLines: string[];
-const handlers: ReconcileHandler[] = [];
+let metricLines: string[];
+const stores: InProcessStore[] = [];
 
 beforeAll(async () => {
   let url: string;
@@ -46,31 +51,47 @@ beforeEach(async () => {
   clock = new FakeClock();
   pool = new FakePool(clock, 3);
   logLines = [];
+  metricLines = [];
 });
 
 afterEach(async () => {
   // Logged by sub only: no email, name or handle of anybody in any line.
   expect(logLines.join('\n')).not.toMatch(/@example\.com|Person \d|handle\d/);
-  await Promise.all(handlers.splice(0).map((handler) => handler.close()));
+  await Promise.all(stores.splice(0).map(({ storeHandler }) => storeHandler.close()));
 });
 
-function handlerFor(options: { erasurePolicy?: ErasurePolicy; prune?: boolean; rate?: number } = {}): ReconcileHandler {
-  const handler = createHandler(
-    {
-      database: { connectionUrl: reconcilerUrl },
-      userPoolId: POOL_ID,
-      erasurePolicy: options.erasurePolicy ?? 'delete',
-      listRate: options.rate ?? 5,
-      prune: options.prune ?? true,
-    },
-    {
-      pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, listRate: options.rate ?? 5, clock }),
-      clock,
-      logger: createLogger({ service: 'reconcile' }, (line) => logLines.push(line)),
-    },
-  );
-  handlers.push(handler);
-  return handler;
+const logger = () => createLogger({ service: 'reconcile' }, (line) => logLines.push(line));
+
+function settings(options: { erasurePolicy?: ErasurePolicy; prune?: boolean; rate?: number; maxPrune?: number }) {
+  return {
+    userPoolId: POOL_ID,
+    erasurePolicy: options.erasurePolicy ?? 'delete',
+    listRate: options.rate ?? 5,
+    prune: options.prune ?? true,
+    ...(options.maxPrune !== undefined ? { maxPrune: options.maxPrune } : {}),
+    storeFunction: 'reconcile-store',
+    functionName: 'Cruddur-test-reconcile',
+  } satisfies ReconcileSettings;
+}
+
+/** The store function's side, in process, as user_reconciler (or `url`); closed after each test. */
+function storeSide(url = reconcilerUrl, wrap?: Parameters<typeof inProcessStore>[2]): InProcessStore {
+  const side = inProcessStore(url, logger(), wrap);
+  stores.push(side);
+  return side;
+}
+
+function handlerFor(
+  options: { erasurePolicy?: ErasurePolicy; prune?: boolean; rate?: number; maxPrune?: number } = {},
+  side: InProcessStore = storeSide(),
+): ReconcileHandler {
+  return createHandler(settings(options), {
+    pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, listRate: options.rate ?? 5, clock }),
+    store: side.store,
+    clock,
+    logger: logger(),
+    metrics: (line) => metricLines.push(line),
+  });
 }
 
 /** A context with `remainingMs` left, of which the handler keeps TIME_MARGIN_MS back. */
@@ -355,7 +376,7 @@ describe('reconcile function', () => {
     const reconciler = new Client({ connectionString: reconcilerUrl });
     await reconciler.connect();
     try {
-      const mine = postgresReconcileStore(reconciler);
+      const mine = storeSide().store;
       const other = postgresReconcileStore(admin);
       let raced = false;
       const racing: ReconcileStore = {
@@ -368,21 +389,13 @@ describe('reconcile function', () => {
           return mine.applyPage(runId, pageToken, users, nextToken);
         },
       };
-      const handler = createHandler(
-        {
-          database: { connectionUrl: reconcilerUrl },
-          userPoolId: POOL_ID,
-          erasurePolicy: 'delete',
-          listRate: 5,
-          prune: true,
-        },
-        {
-          pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }),
-          clock,
-          store: racing,
-          logger: createLogger({}, (line) => logLines.push(line)),
-        },
-      );
+      const handler = createHandler(settings({}), {
+        pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }),
+        clock,
+        store: racing,
+        logger: createLogger({}, (line) => logLines.push(line)),
+        metrics: (line) => metricLines.push(line),
+      });
       const report = await handler({ mode: 'start' }, context());
       expect(report).toMatchObject({ status: 'superseded', runId: '1', pages: 0, scanned: 0, inserted: 0 });
       expect(await rows()).toHaveLength(3);
@@ -405,23 +418,13 @@ describe('reconcile function', () => {
 
   it('reports a database failure by name and code, never by its message', async () => {
     pool.add(sub(1), person(1));
-    const handler = createHandler(
-      {
-        database: { connectionUrl: reconcilerUrl.replace(RECONCILER_PASSWORD, 'wrong-password') },
-        userPoolId: POOL_ID,
-        erasurePolicy: 'delete',
-        listRate: 5,
-        prune: true,
-      },
-      {
-        pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }),
-        clock,
-        logger: createLogger({}, (line) => logLines.push(line)),
-      },
-    );
-    handlers.push(handler);
+    const handler = handlerFor({}, storeSide(reconcilerUrl.replace(RECONCILER_PASSWORD, 'wrong-password')));
     await expect(handler({ mode: 'start' }, context())).rejects.toThrow(
       /^reconcile failed: DatabaseUnavailableError \(28P01\); see the log of request req-1$/,
     );
+    // The store function logs the refused login where its alarm reads it: a permanent failure, by class.
+    const failure = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.method);
+    expect(failure).toMatchObject({ level: 'ERROR', method: 'bindPool', failureClass: 'permanent' });
+    expect(pool.listTokens).toEqual([]);
   });
 });

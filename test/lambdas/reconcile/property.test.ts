@@ -13,6 +13,7 @@ import { postgresReconcileStore } from '../../../lambdas/reconcile/postgres-stor
 import { createLogger } from '../../../lambdas/runtime/logger';
 import { startMigratedServer, setRolePasswords, type TestServer } from '../../support/postgres';
 import { FakeClock, FakePool, sub } from './fake-pool';
+import { inProcessStore } from './in-process-store';
 
 const PASSWORD = 'reconcile-property-test';
 const POOL_ID = 'us-east-1_TestPool1';
@@ -119,18 +120,26 @@ async function scenario(steps: readonly Step[], policy: ErasurePolicy): Promise<
   }
 
   clock.advance(60_000);
+  // The run as it goes in AWS: the runner outside, the store function inside (in process, JSON between them).
+  const { store, storeHandler } = inProcessStore(
+    `postgres://user_reconciler:${PASSWORD}@127.0.0.1:${server.port}/postgres`,
+    createLogger({}, () => undefined),
+  );
   const handler = createHandler(
     {
-      database: { connectionUrl: `postgres://user_reconciler:${PASSWORD}@127.0.0.1:${server.port}/postgres` },
       userPoolId: POOL_ID,
       erasurePolicy: policy,
       listRate: 5,
       prune: true,
+      storeFunction: 'reconcile-store',
+      functionName: 'reconcile',
     },
     {
       pool: cognitoPoolReader(pool.cognito, { userPoolId: POOL_ID, clock }),
+      store,
       clock,
       logger: createLogger({}, () => undefined),
+      metrics: () => undefined,
     },
   );
   let report;
@@ -141,7 +150,7 @@ async function scenario(steps: readonly Step[], policy: ErasurePolicy): Promise<
     );
     expect(report.status).toBe('complete');
   } finally {
-    await handler.close();
+    await storeHandler.close();
   }
   if (pool.users.size === 0) {
     // The brake: a run that saw nobody erases nobody, whatever rows lost events left behind.

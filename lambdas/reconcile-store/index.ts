@@ -1,0 +1,4 @@
+import { createHandler } from './handler';
+import { settingsFromEnv } from './settings';
+
+export const handler = createHandler(settingsFromEnv(process.env));
