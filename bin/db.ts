@@ -8,6 +8,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { Client } from 'pg';
 import { wrapArray } from './cli/json-query';
 import { parseSecret } from '../lambdas/migrate/core';
+import { isUserPoolId } from '../lambdas/cognito/ids';
 import { errorCode, SQLSTATE } from '../lambdas/postgres/error-codes';
 import { migrateDatabase } from '../lambdas/postgres/migrate';
 import { authTokenGenerator } from '../lambdas/postgres/rds-token';
@@ -292,12 +293,29 @@ async function feed(context: Context, limit: number): Promise<void> {
   });
 }
 
+/**
+ * The operator's step after the user pool was replaced: sync.adopt_pool binds the database to the new pool, so
+ * the reconcile (which refuses any pool but the bound one) may read it. Run as the owner: no function role may.
+ */
+async function adoptPool(context: Context, args: readonly string[], yes: boolean): Promise<void> {
+  const [poolId] = args;
+  if (args.length !== 1 || poolId === undefined || !isUserPoolId(poolId))
+    throw new CliError('adopt-pool takes one user pool id, like us-east-1_AbCdEf123', EXIT.USAGE);
+  requireYes(context, 'adopt-pool', 'binds the production database to another user pool', yes);
+  await onTarget(context, async (client) => {
+    const { rows } = await client.query<{ previous: string | null }>('SELECT sync.adopt_pool($1) AS previous', [
+      poolId,
+    ]);
+    context.output.out(`adopt-pool: ${rows[0]?.previous ?? '(none)'} -> ${poolId}`);
+  });
+}
+
 interface Invocation {
   readonly context: Context;
   readonly yes: boolean;
   readonly force: boolean;
   readonly limit: number;
-  /** Arguments after the command: only `connect` takes any (they go to psql). */
+  /** Arguments after the command: `connect`'s go to psql, `adopt-pool`'s is the pool id. */
   readonly args: string[];
   readonly env: NodeJS.ProcessEnv;
   readonly spawn: Spawn;
@@ -391,6 +409,12 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   feed: {
     summary: 'print the home feed as JSON (--limit N, default 20)',
     run: succeeds(({ context, limit }) => feed(context, limit)),
+  },
+  'adopt-pool': {
+    needsOwner: true,
+    takesArguments: true,
+    summary: 'keep the database in step with this user pool from now on (after the pool was replaced)',
+    run: succeeds(({ context, args, yes }) => adoptPool(context, args, yes)),
   },
   tunnel: {
     standalone: true,

@@ -223,6 +223,47 @@ describe('db migrate, seed and setup', () => {
   });
 });
 
+describe('db adopt-pool', () => {
+  it('binds the database to the new pool, says old -> new, and the reconciler then meets only the new one', async () => {
+    const name = freshName();
+    await run(['create'], envFor(name));
+    await run(['migrate'], envFor(name));
+    await queryOn(name, "SELECT sync.bind_pool('us-east-1_OldPool1')");
+    const adopted = await run(['adopt-pool', 'us-east-1_NewPool2'], envFor(name));
+    expect(adopted.code).toBe(EXIT.OK);
+    expect(adopted.out).toEqual(['adopt-pool: us-east-1_OldPool1 -> us-east-1_NewPool2']);
+    expect(await queryOn(name, 'SELECT user_pool_id FROM sync.pool_binding')).toEqual([
+      { user_pool_id: 'us-east-1_NewPool2' },
+    ]);
+    expect(await queryOn(name, "SELECT sync.bind_pool('us-east-1_NewPool2') AS outcome")).toEqual([
+      { outcome: 'same' },
+    ]);
+  });
+
+  it('says (none) for a database never bound', async () => {
+    const name = freshName();
+    await run(['create'], envFor(name));
+    await run(['migrate'], envFor(name));
+    expect((await run(['adopt-pool', 'us-east-1_NewPool2'], envFor(name))).out).toEqual([
+      'adopt-pool: (none) -> us-east-1_NewPool2',
+    ]);
+  });
+
+  it('refuses anything but one pool id, and production without --yes', async () => {
+    for (const args of [[], ['pool; drop'], ['us-east-1_A1', 'us-east-1_B2']]) {
+      const result = await run(['adopt-pool', ...args], envFor('postgres'));
+      expect(result.code).toBe(EXIT.USAGE);
+    }
+    const prod = await run(['adopt-pool', 'us-east-1_NewPool2', '--prod'], {
+      PROD_CONNECTION_URL: server.url('postgres'),
+    });
+    expect(prod.code).toBe(EXIT.REFUSED);
+    expect(prod.err.at(-1)).toMatch(
+      /adopt-pool --prod binds the production database to another user pool; rerun with --yes/,
+    );
+  });
+});
+
 describe('db sessions and feed', () => {
   it('lists the open sessions with their pid, user, database, client, application and state', async () => {
     const name = freshName();
@@ -465,6 +506,7 @@ describe('db errors', () => {
       'connect',
       'sessions',
       'feed',
+      'adopt-pool',
       'tunnel',
     ]);
     const lines = USAGE.split('\n');
