@@ -13,7 +13,7 @@ export const COGNITO_API_SOURCE = 'cognito-idp.amazonaws.com';
  * The calls that can change what public.users holds of a user: existence, email, name, preferred_username,
  * enabled, or a status that makes them a user (UNCONFIRMED -> CONFIRMED). The EventBridge rule matches exactly
  * these. Left out on purpose: SignUp (the user is UNCONFIRMED, not yet synced, and the call is unauthenticated,
- * so counting it would let anyone spend our AdminGetUser quota); password calls (AdminSetUserPassword,
+ * so counting it would let anyone spend our share of the ListUsers quota); password calls (AdminSetUserPassword,
  * AdminResetUserPassword, ChangePassword, ...) move a user only between statuses that are all synced and
  * change no column; group and sign-in calls. Attributes set while answering NEW_PASSWORD_REQUIRED
  * (RespondToAuthChallenge, a sign-in call) reach the table through the reconcile.

@@ -1,4 +1,4 @@
-// A user as the pool holds them at one moment: what the event function (AdminGetUser), the reconcile (ListUsers)
+// A user as the pool holds them at one moment: what the event function and the reconcile (both through ListUsers)
 // and the writer agree on. Events are only hints; this, read from the pool, is the state that gets written.
 import { InvalidEventError } from '../runtime/errors';
 import { userFromAttributes, type NewUser } from '../users/user';
@@ -25,7 +25,7 @@ export interface PoolUser extends NewUser {
   readonly lastModified: string | null;
 }
 
-/** The parts of ListUsers' `UserType` and of an `AdminGetUser` response that matter here (both shapes). */
+/** The parts of ListUsers' `UserType` (and of an `AdminGetUser` response) that matter here (both shapes). */
 export interface CognitoUserShape {
   readonly Username?: string | undefined;
   readonly Attributes?: readonly { Name?: string | undefined; Value?: string | undefined }[] | undefined;
@@ -45,8 +45,9 @@ export function attributeRecord(list: CognitoUserShape['Attributes']): Record<st
 }
 
 /**
- * Validates and maps a Cognito user. The sub comes from the `sub` attribute; in this pool (email sign-in) the
- * user name is the sub too, so a user name shaped like one stands in when the attribute is missing.
+ * Validates and maps a Cognito user. The sub comes from the `sub` attribute; for a local user of a pool that
+ * signs in by email the user name is the sub too, so a user name shaped like one stands in when the attribute
+ * is missing (a federated user's name, `Google_…`, never has that shape).
  * Throws InvalidEventError naming the field, never quoting the value.
  */
 export function poolUserFrom(user: CognitoUserShape, path = 'user'): PoolUser {
