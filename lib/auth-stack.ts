@@ -9,7 +9,8 @@ import { functionAlarms } from './constructs/alarms';
 import type { IamDatabase } from './constructs/database-client';
 import { AuditTrail } from './constructs/audit-trail';
 import { PostConfirmation } from './constructs/post-confirmation';
-import { PreSignUp } from './constructs/pre-sign-up';
+import { Federation } from './constructs/federation';
+import { HandleCheck, PreSignUp } from './constructs/pre-sign-up';
 import type { ProjectFunction } from './constructs/project-function';
 import { Reconcile } from './constructs/reconcile';
 import { SyncQueue } from './constructs/sync-queue';
@@ -46,6 +47,13 @@ export class AuthStack extends Stack {
   public readonly reconcile: Reconcile;
   /** The management-event trail the event path needs; absent with `-c existingTrail=true`. */
   public readonly auditTrail?: AuditTrail;
+  /** The managed login domain and the identity providers; present with `-c domainPrefix`. */
+  public readonly federation?: Federation;
+  /**
+   * The in-VPC handle check PreSignUp asks when it runs outside the VPC; present with
+   * `-c linkFederatedByEmail=true`.
+   */
+  public readonly handleCheckFunction?: ProjectFunction;
 
   constructor(scope: Construct, id: string, props: AuthStackProps) {
     super(scope, id, props);
@@ -84,14 +92,20 @@ export class AuthStack extends Stack {
       action: props.alarmAction,
     });
 
-    this.preSignUpFunction = new PreSignUp(this, {
+    const preSignUpProps = {
       vpc: props.vpc,
       database,
       databaseUser: DATABASE_USERS.preSignUp,
       logRetention: settings.logRetention,
       reservedConcurrency: settings.preSignUpConcurrency,
       alarmAction: props.alarmAction,
-    }).fn;
+    };
+    // Linking calls Cognito, which a pool with a domain never answers through the VPC endpoint, and the handle
+    // check needs the database, which is only inside: with linking, PreSignUp runs outside and asks HandleCheck.
+    const handleCheck = settings.federation.linkFederatedByEmail ? new HandleCheck(this, preSignUpProps) : undefined;
+    this.handleCheckFunction = handleCheck?.fn;
+    const preSignUp = new PreSignUp(this, { ...preSignUpProps, linkingWith: handleCheck });
+    this.preSignUpFunction = preSignUp.fn;
 
     this.userPool = new cognito.UserPool(this, 'UserPool', {
       selfSignUpEnabled: true,
@@ -139,6 +153,11 @@ export class AuthStack extends Stack {
         reason: 'Dev uses the Essentials tier; prod enforces threat protection (lib/stage.ts).',
       });
     }
+    if (handleCheck !== undefined) preSignUp.allowLinking(this, this.userPool);
+
+    if (settings.federation.domainPrefix !== undefined) {
+      this.federation = new Federation(this, 'Federation', { userPool: this.userPool, options: settings.federation });
+    }
 
     // What the app may write: the three attributes sign-up requires (Cognito refuses a client that cannot write
     // a required attribute), so preferred_username stays changeable; a change reaches public.users only through
@@ -149,14 +168,19 @@ export class AuthStack extends Stack {
       generateSecret: false,
       preventUserExistenceErrors: true,
       enableTokenRevocation: true,
-      // OAuth off until the pool has a domain: CDK's defaults would allow the implicit flow, every scope
-      // (aws.cognito.signin.user.admin included) and an https://example.com callback.
-      disableOAuth: true,
+      // With a domain, the code flow with PKCE only (lib/constructs/federation.ts). Without one, OAuth off: CDK's
+      // defaults would allow the implicit flow, every scope (aws.cognito.signin.user.admin included) and an
+      // https://example.com callback.
+      ...(this.federation ? this.federation.clientOptions : { disableOAuth: true }),
       readAttributes: new cognito.ClientAttributes().withStandardAttributes({ ...writable, emailVerified: true }),
       writeAttributes: new cognito.ClientAttributes().withStandardAttributes(writable),
     });
 
+    this.federation?.configureClient(this.userPoolClient);
+
     new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
+    // The managed login (and federated sign-in) starts here: https://<domainPrefix>.auth.<region>.amazoncognito.com
+    if (this.federation) new CfnOutput(this, 'ManagedLoginUrl', { value: this.federation.domain.baseUrl() });
     new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });
     new CfnOutput(this, 'PostConfirmationFunctionName', { value: fn.functionName });
 

@@ -3,6 +3,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ERASURE_POLICIES, type ErasurePolicy } from '../lambdas/users/erasure-policy';
+import { federationOptions, type FederationOptions } from './identity-providers';
 
 export type StageName = 'dev' | 'prod';
 export const STAGES: readonly StageName[] = ['dev', 'prod'];
@@ -59,6 +60,8 @@ export interface StageSettings {
    * Manager: a sign-up then fails instead of being queued. @default 2
    */
   readonly endpointAzs: EndpointAzs;
+  /** Identity providers, the managed login domain and the app client's URLs (lib/identity-providers.ts). */
+  readonly federation: FederationOptions;
 }
 
 export type EndpointAzs = 1 | 2;
@@ -129,6 +132,7 @@ const BASE: Record<
     | 'lifecycle'
     | 'operatorAccess'
     | 'endpointAzs'
+    | 'federation'
   >
 > = {
   dev: {
@@ -392,6 +396,7 @@ export function stageSettings(context: Context): StageSettings {
     lifecycle: lifecycleSettings(context),
     operatorAccess: flag(context, 'operatorAccess'),
     endpointAzs: checkEndpointAzs(context('endpointAzs'), stage),
+    federation: federationOptions(context),
   };
   if (!reservedConcurrencyFits(settings)) {
     throw new StageConfigError(

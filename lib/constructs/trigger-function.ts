@@ -1,4 +1,5 @@
-// A Cognito trigger's function in the VPC: its database login and its standard alarms.
+// A Cognito trigger's function (or one it calls): in the VPC with its database login, or outside the VPC
+// reaching public AWS APIs only; either way with its standard alarms.
 import { Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -34,6 +35,15 @@ export interface TriggerSpec {
   readonly errors: string;
   /** What a throttle costs (the Throttles alarm's description). */
   readonly throttles: string;
+  /**
+   * Outside the VPC, with no database login: for a function that must call Cognito, which a pool with a domain
+   * never answers through the VPC endpoint. The construct id stays `<name>Function` either way, so moving a
+   * function out keeps its logical id (CloudFormation updates it in place, dropping its VPC configuration).
+   * @default false
+   */
+  readonly outsideVpc?: boolean;
+  /** @default none beyond the database's */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -49,13 +59,16 @@ export class TriggerFunction {
     this.fn = new ProjectFunction(scope, `${spec.name}Function`, {
       entry: spec.entry,
       description: spec.description,
-      vpc: props.vpc,
+      ...(spec.outsideVpc === true ? {} : { vpc: props.vpc }),
+      environment: spec.environment,
       // Cognito waits 5 s for a trigger, whatever the function's own timeout.
       timeout: Duration.seconds(5),
       logRetention: props.logRetention,
       reservedConcurrentExecutions: props.reservedConcurrency,
     });
-    props.database.bindClient(this.fn, { user: props.databaseUser, description: `${spec.label} to PostgreSQL` });
+    if (spec.outsideVpc !== true) {
+      props.database.bindClient(this.fn, { user: props.databaseUser, description: `${spec.label} to PostgreSQL` });
+    }
     this.alarms = functionAlarms(scope, spec.name, {
       fn: this.fn,
       functionLabel: spec.alarmLabel ?? spec.label,

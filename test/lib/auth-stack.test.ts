@@ -355,3 +355,132 @@ describe('AuthStack alarm action', () => {
     }
   });
 });
+
+/** The federated contexts of the issue's done-when: Google on dev, OIDC with linking on prod. */
+const GOOGLE_DEV = {
+  stage: 'dev',
+  domainPrefix: 'cruddur-dev-example',
+  callbackUrls: 'https://app.example.org/cb',
+  identityProviders: JSON.stringify([
+    { type: 'google', clientId: '1234-abc.apps.googleusercontent.com', clientSecretName: 'cruddur/dev/google' },
+  ]),
+};
+const OIDC_LINKING_PROD = {
+  stage: 'prod',
+  domainPrefix: 'cruddur-prod-example',
+  callbackUrls: 'https://app.example.org/cb',
+  logoutUrls: 'https://app.example.org/',
+  linkFederatedByEmail: 'true',
+  identityProviders: JSON.stringify([
+    {
+      type: 'oidc',
+      name: 'Okta',
+      issuer: 'https://example.okta.com',
+      clientId: '0oa1b2c3',
+      clientSecretName: 'cruddur/prod/okta',
+    },
+  ]),
+};
+
+type Statement = { Action: string | string[]; Resource: unknown };
+
+/** Every IAM statement attached to the role whose logical id starts with `rolePrefix`. */
+function statementsOf(template: Template, rolePrefix: string): Statement[] {
+  return (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
+    .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(`"${rolePrefix}`))
+    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+function functionOf(template: Template, idPrefix: string): Resource {
+  const [found] = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) =>
+    id.startsWith(idPrefix),
+  );
+  expect(found, `no function ${idPrefix}`).toBeDefined();
+  return found![1] as Resource;
+}
+
+describe('AuthStack with federation (Google, dev)', { timeout: 120_000 }, () => {
+  let auth: Template;
+  beforeAll(() => {
+    auth = synthApp({ ...GOOGLE_DEV, ...NO_BUNDLING }).auth;
+  });
+
+  it('creates the domain and the provider, and the ManagedLoginUrl output', () => {
+    auth.hasResourceProperties('AWS::Cognito::UserPoolDomain', { Domain: 'cruddur-dev-example' });
+    auth.hasResourceProperties('AWS::Cognito::UserPoolIdentityProvider', {
+      ProviderName: 'Google',
+      AttributeMapping: Match.objectLike({ preferred_username: 'email' }),
+    });
+    auth.hasOutput('ManagedLoginUrl', {});
+  });
+
+  it('turns OAuth on for the app client: code flow only, COGNITO and Google, the callback URL', () => {
+    auth.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      AllowedOAuthFlows: ['code'],
+      AllowedOAuthFlowsUserPoolClient: true,
+      AllowedOAuthScopes: ['openid', 'email', 'profile'],
+      CallbackURLs: ['https://app.example.org/cb'],
+      SupportedIdentityProviders: ['COGNITO', 'Google'],
+    });
+  });
+
+  it('keeps PreSignUp in the VPC and grants no linking without linkFederatedByEmail', () => {
+    expect(functionOf(auth, 'PreSignUpFunction').Properties.VpcConfig).toBeDefined();
+    // (The event rule names AdminLinkProviderForUser as an event to hear; no role may call it.)
+    expect(JSON.stringify(auth.findResources('AWS::IAM::Policy'))).not.toContain(
+      'cognito-idp:AdminLinkProviderForUser',
+    );
+    expect(
+      Object.keys(auth.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('HandleCheck')),
+    ).toEqual([]);
+  });
+});
+
+describe('AuthStack with federation and linking (OIDC, prod)', { timeout: 120_000 }, () => {
+  let auth: Template;
+  beforeAll(() => {
+    auth = synthApp({ ...OIDC_LINKING_PROD, ...NO_BUNDLING }).auth;
+  });
+
+  it('keeps the logical id PreSignUpFunction and moves the function out of the VPC, with no database login', () => {
+    const preSignUp = functionOf(auth, 'PreSignUpFunction');
+    expect(preSignUp.Properties.VpcConfig).toBeUndefined();
+    expect((preSignUp.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      LINK_FEDERATED_BY_EMAIL: 'true',
+      HANDLE_CHECK_FUNCTION_NAME: { Ref: expect.stringMatching(/^HandleCheckFunction/) as unknown },
+    });
+    expect(JSON.stringify(statementsOf(auth, 'PreSignUpFunctionRole'))).not.toContain('rds-db:connect');
+  });
+
+  it('lets PreSignUp list users and link identities in this pool only, and invoke the handle check only', () => {
+    const statements = statementsOf(auth, 'PreSignUpFunctionRole');
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: ['cognito-idp:ListUsers', 'cognito-idp:AdminLinkProviderForUser'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^UserPool[0-9A-F]{8}$/), 'Arn'] },
+      }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^HandleCheckFunction/), 'Arn'] },
+      }),
+    );
+  });
+
+  it('runs the handle check in the VPC as handle_checker, with PreSignUp’s concurrency', () => {
+    const settings = stageSettings((key) => (OIDC_LINKING_PROD as Record<string, string>)[key]);
+    const handleCheck = functionOf(auth, 'HandleCheckFunction');
+    expect(handleCheck.Properties.VpcConfig).toBeDefined();
+    expect(handleCheck.Properties.ReservedConcurrentExecutions).toBe(settings.preSignUpConcurrency);
+    expect(JSON.stringify(statementsOf(auth, 'HandleCheckFunctionRole'))).toContain('/handle_checker');
+  });
+
+  it('gives no function in the VPC a Cognito permission', () => {
+    const inVpc = Object.entries(auth.findResources('AWS::Lambda::Function'))
+      .filter(([, fn]) => (fn as Resource).Properties.VpcConfig !== undefined)
+      .map(([, fn]) => ((fn as Resource).Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+    expect(inVpc.length).toBeGreaterThan(0);
+    for (const role of inVpc) expect(JSON.stringify(statementsOf(auth, role))).not.toContain('cognito-idp:');
+  });
+});

@@ -20,6 +20,31 @@ describe('cdk-nag (AwsSolutionsChecks) on every synth', { timeout: 120_000 }, ()
     { stage: 'prod', operatorAccess: 'true' },
     { stage: 'dev', endpointAzs: '1' },
     { stage: 'dev', operatorAccess: 'true', endpointAzs: '1', proxy: 'true' },
+    // Federation: Google on dev; OIDC with linking (PreSignUp outside the VPC, HandleCheck inside) on prod.
+    {
+      stage: 'dev',
+      domainPrefix: 'cruddur-dev-example',
+      callbackUrls: 'https://app.example.org/cb',
+      identityProviders: JSON.stringify([
+        { type: 'google', clientId: '1234-abc.apps.googleusercontent.com', clientSecretName: 'cruddur/dev/google' },
+      ]),
+    },
+    {
+      stage: 'prod',
+      domainPrefix: 'cruddur-prod-example',
+      callbackUrls: 'https://app.example.org/cb',
+      logoutUrls: 'https://app.example.org/',
+      linkFederatedByEmail: 'true',
+      identityProviders: JSON.stringify([
+        {
+          type: 'oidc',
+          name: 'Okta',
+          issuer: 'https://example.okta.com',
+          clientId: '0oa1b2c3',
+          clientSecretName: 'cruddur/prod/okta',
+        },
+      ]),
+    },
   ];
   for (const context of contexts) {
     it(`reports no unacknowledged finding for ${JSON.stringify(context)}`, () => {
