@@ -209,7 +209,7 @@ export class AuthStack extends Stack {
     // Its Errors alarm is the Reconcile construct's own.
     functionAlarms(this, 'Reconcile', { fn: this.reconcile.fn, functionLabel: 'reconcile', action: props.alarmAction });
     // `npm run users -- reconcile --stage <stage>` invokes it by this output.
-    new CfnOutput(this, 'ReconcileFunctionName', { value: this.reconcile.fn.functionName });
+    new CfnOutput(this, 'ReconcileFunctionName', { value: this.reconcile.runner.functionName });
     // `npm run smoke -- --stage <stage>` checks and invokes these.
     new CfnOutput(this, 'PreSignUpFunctionName', { value: this.preSignUpFunction.functionName });
     new CfnOutput(this, 'UserEventsFunctionName', { value: this.userEvents.fn.functionName });

@@ -1,6 +1,7 @@
 // The VPC: two AZs, private isolated subnets for the database and the functions, no NAT gateway, and
-// interface endpoints for the AWS APIs the functions call, each with a policy that admits only this
-// project's own resources through it.
+// interface endpoints for the AWS APIs the functions in it call (Secrets Manager, SQS), each with a policy that
+// admits only this project's own resources through it. No Cognito endpoint: nothing in the VPC calls Cognito
+// (a pool with a domain cannot be reached through one), the functions that do run outside it.
 import { ArnFormat, CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -19,15 +20,6 @@ export interface NetworkStackProps extends StackProps {
    * @default 2
    */
   readonly endpointAzs?: number;
-}
-
-// Keyed by the VPC construct, so that an endpoint made in another stack (the reconcile's cognito-idp) lands
-// in the same subnets without another prop through every stack between.
-const ENDPOINT_SUBNETS = new WeakMap<ec2.IVpc, ec2.SubnetSelection>();
-
-/** The subnets an interface endpoint in `vpc` goes in: those the NetworkStack chose, else every isolated one. */
-export function endpointSubnetsOf(vpc: ec2.IVpc): ec2.SubnetSelection {
-  return ENDPOINT_SUBNETS.get(vpc) ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
 }
 
 /** The secret and queue the endpoints admit: ARN patterns of resources of later stacks (`endpointTargets`). */
@@ -80,7 +72,6 @@ export class NetworkStack extends Stack {
       endpointAzs === 1
         ? { subnets: this.vpc.isolatedSubnets.slice(0, 1) }
         : { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
-    ENDPOINT_SUBNETS.set(this.vpc, this.endpointSubnets);
 
     // Closed by default: each consumer opens 443 from its own security group (`allowTo(endpoint, 443)`).
     const endpoint = (id: string, service: ec2.InterfaceVpcEndpointAwsService) =>

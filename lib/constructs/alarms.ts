@@ -11,8 +11,13 @@ export const ALARM_PERIOD = Duration.minutes(1);
 export interface ProjectAlarmProps {
   /** What has gone wrong and what it costs; the text an operator reads in the notification. */
   readonly description: string;
-  /** The metric with its statistic; its period is set to ALARM_PERIOD. */
+  /** The metric with its statistic; its period is set to `period`. */
   readonly metric: cloudwatch.Metric;
+  /**
+   * For a metric that means something only summed over a longer time (a day's drift).
+   * @default ALARM_PERIOD
+   */
+  readonly period?: Duration;
   readonly threshold: number;
   /** @default cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD */
   readonly comparisonOperator?: cloudwatch.ComparisonOperator;
@@ -26,7 +31,7 @@ export interface ProjectAlarmProps {
 export function projectAlarm(scope: Construct, id: string, props: ProjectAlarmProps): cloudwatch.Alarm {
   const alarm = new cloudwatch.Alarm(scope, id, {
     alarmDescription: props.description,
-    metric: props.metric.with({ period: ALARM_PERIOD }),
+    metric: props.metric.with({ period: props.period ?? ALARM_PERIOD }),
     threshold: props.threshold,
     evaluationPeriods: 1,
     comparisonOperator: props.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -1,18 +1,20 @@
-// The safety net, in AWS: the reconcile (lambdas/reconcile) as a function in the VPC, started on a schedule and
-// resumed every 15 minutes until a run has seen the whole pool, with the Cognito interface endpoint it reaches
-// the pool through. Events are best effort; this is what repairs what they miss, erasures included.
+// The safety net, in AWS: the reconcile (lambdas/reconcile) as two functions. The runner, outside the VPC, reads
+// the pool (ListUsers) and runs the core; the store function, inside the VPC, is the database side (the
+// run's state, its pages, the prune's erasures) and answers one store call per invocation. Nothing in the VPC
+// needs Cognito, so the pool may have a domain (managed login, federation): a Cognito VPC endpoint does not
+// serve such a pool. The runner starts on a schedule and resumes every 15 minutes until a run has seen the
+// whole pool. Events are best effort; this is what repairs what they miss, erasures included.
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cognito from 'aws-cdk-lib/aws-cognito';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as cognito from 'aws-cdk-lib/aws-cognito';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
-import { HTTPS_PORT } from '../constants';
-import { endpointSubnetsOf } from '../network-stack';
+import { METRICS_NAMESPACE } from '../../lambdas/runtime/metrics';
 import { FIXED_CONCURRENCY, type LifecycleSettings } from '../stage';
 import { projectAlarm } from './alarms';
 import type { IamDatabase } from './database-client';
@@ -24,43 +26,74 @@ export const CONTINUE_INPUT = { mode: 'continue' } as const;
 /** How often an open run is resumed: one invocation may use all of its 15 minutes, then the next picks up. */
 export const CONTINUE_EVERY = Duration.minutes(15);
 
-/** The pool API calls the reconcile makes, and nothing else. */
-export const RECONCILE_ACTIONS = ['cognito-idp:ListUsers', 'cognito-idp:AdminGetUser'] as const;
+/**
+ * The pool API calls the reconcile makes, and nothing else: ListUsers (pages, and the prune's re-check by sub),
+ * ListGroups and ListUsersInGroup (the groups and their members). All reads.
+ */
+export const RECONCILE_ACTIONS = [
+  'cognito-idp:ListUsers',
+  'cognito-idp:ListGroups',
+  'cognito-idp:ListUsersInGroup',
+] as const;
+
+/** The metrics the runner emits (lambdas/reconcile/handler.ts), in METRICS_NAMESPACE by FunctionName. */
+export const RECONCILE_METRICS = ['Drift', 'PruneRefused', 'TombstonedInPool'] as const;
 
 export interface ReconcileProps {
   readonly vpc: ec2.IVpc;
-  /** The pool to reconcile. It must have no domain: the Cognito endpoint refuses such a pool's calls. */
+  /** The pool to reconcile; it may have a domain. */
   readonly userPool: cognito.IUserPool;
   readonly database: IamDatabase;
-  /** The database user it logs in as (user_reconciler). */
+  /** The database user the store function logs in as (user_reconciler). */
   readonly databaseUser: string;
   readonly settings: LifecycleSettings;
   readonly logRetention: logs.RetentionDays;
-  /** The stage's topic: notified when a run fails. */
+  /** The stage's topic: notified when a run fails, drifts, refuses to prune or meets a tombstoned user. */
   readonly alarmAction: cloudwatch.IAlarmAction;
 }
 
 export class Reconcile extends Construct {
-  public readonly fn: ProjectFunction;
   /**
-   * cognito-idp through PrivateLink, for the isolated subnets (no NAT). In this stack, beside the pool, so its
-   * policy names the pool's ARN itself: the network stack is deployed before the pool exists.
+   * The store function, in the VPC: the database side, as user_reconciler, with no Cognito permission. Its
+   * construct id is the one the reconcile function had when it was one function, so its role, security group
+   * and log group stay the same resources.
    */
-  public readonly cognitoEndpoint: ec2.InterfaceVpcEndpoint;
+  public readonly fn: ProjectFunction;
+  /** The runner, outside the VPC: reads the pool and runs whole reconcile invocations (what the CLI invokes). */
+  public readonly runner: ProjectFunction;
   public readonly startSchedule: scheduler.Schedule;
   public readonly continueSchedule: scheduler.Schedule;
+  /** The runner failed an invocation. */
   public readonly errorsAlarm: cloudwatch.Alarm;
+  public readonly driftAlarm: cloudwatch.Alarm;
+  public readonly pruneRefusedAlarm: cloudwatch.Alarm;
+  public readonly tombstonedInPoolAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ReconcileProps) {
     super(scope, id);
     const { settings, userPool } = props;
 
     this.fn = new ProjectFunction(this, 'Function', {
+      entry: 'lambdas/reconcile-store/index.ts',
+      description:
+        "The reconcile's database side: one store call per invocation (a page, a prune chunk, an erasure) as user_reconciler",
+      vpc: props.vpc,
+      // One call: the connection's 35 s budget (lambdas/reconcile-store/handler.ts) and a cold start.
+      timeout: Duration.minutes(1),
+      memorySize: 256,
+      logRetention: props.logRetention,
+      // One connection: the runner runs one at a time and calls one store call at a time.
+      reservedConcurrentExecutions: FIXED_CONCURRENCY.reconcile,
+    });
+    props.database.bindClient(this.fn, { user: props.databaseUser, description: 'reconcile to PostgreSQL' });
+
+    // Outside the VPC on purpose (like the user-events function): it calls Cognito, which a pool with a domain
+    // answers only on its public endpoint, and Lambda's Invoke API; never the database.
+    this.runner = new ProjectFunction(this, 'Runner', {
       entry: 'lambdas/reconcile/index.ts',
       description: 'Reconciles public.users with the user pool, resumably, and erases who left it (the safety net)',
-      vpc: props.vpc,
       timeout: Duration.minutes(15),
-      memorySize: 512,
+      memorySize: 256,
       logRetention: props.logRetention,
       // One run at a time: two would race each other's pages and double the ListUsers rate.
       reservedConcurrentExecutions: FIXED_CONCURRENCY.reconcile,
@@ -69,57 +102,43 @@ export class Reconcile extends Construct {
         ERASURE_POLICY: settings.erasure,
         RECONCILE_RATE: String(settings.reconcileRate),
         RECONCILE_PRUNE: String(settings.reconcilePrune),
+        // Empty: the core's default limit (the larger of 10 rows and 1% of the table).
+        RECONCILE_MAX_PRUNE: settings.reconcileMaxPrune === undefined ? '' : String(settings.reconcileMaxPrune),
+        RECONCILE_STORE_FUNCTION: this.fn.functionName,
       },
     });
-    props.database.bindClient(this.fn, { user: props.databaseUser, description: 'reconcile to PostgreSQL' });
-    userPool.grant(this.fn, ...RECONCILE_ACTIONS);
+    userPool.grant(this.runner, ...RECONCILE_ACTIONS);
+    this.fn.grantInvoke(this.runner);
+    const storeLogicalId: unknown = Stack.of(this).resolve((this.fn.node.defaultChild as lambda.CfnFunction).logicalId);
+    const runnerRole = this.runner.role;
+    if (runnerRole === undefined) throw new Error('the reconcile runner has no execution role');
+    Validations.of(runnerRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${String(storeLogicalId)}.Arn>:*]`,
+      reason:
+        "lambda:InvokeFunction on the reconcile store function's versions and aliases (CDK's grantInvoke adds the function's ARN and ARN:*); no other function.",
+    });
     // A failed invocation is not retried: the next "continue" resumes from the last committed page. A
     // throttled one (the run is still going) waits in Lambda's queue for at most an hour, so a "start" that
     // meets a running "continue" still starts, and stale "continue"s do not pile up.
-    this.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1) });
-
-    this.cognitoEndpoint = new ec2.InterfaceVpcEndpoint(this, 'CognitoEndpoint', {
-      vpc: props.vpc,
-      service: ec2.InterfaceVpcEndpointAwsService.COGNITO_IDP,
-      privateDnsEnabled: true,
-      open: false,
-      subnets: endpointSubnetsOf(props.vpc),
-      // An endpoint only answers: 443 in from the reconcile (below), nothing out.
-      securityGroups: [
-        new ec2.SecurityGroup(this, 'CognitoEndpointSecurityGroup', {
-          vpc: props.vpc,
-          description: 'Cognito endpoint: 443 from the reconcile function only',
-          allowAllOutbound: false,
-        }),
-      ],
-    });
-    // Only the reconcile's two calls, on this pool. No aws:ResourceAccount here: the ARN names the account
-    // already, and a condition key a service does not populate would refuse every call.
-    this.cognitoEndpoint.addToPolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.AnyPrincipal()],
-        actions: [...RECONCILE_ACTIONS],
-        resources: [userPool.userPoolArn],
-      }),
-    );
-    this.fn.connections.allowTo(this.cognitoEndpoint, ec2.Port.tcp(HTTPS_PORT), 'reconcile to the Cognito endpoint');
-    this.node.addValidation({ validate: () => poolDomainErrors(userPool) });
+    this.runner.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1) });
 
     // One role for both schedules, of this construct, so that its one finding is acknowledged here.
     const schedulerRole = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
-      description: 'EventBridge Scheduler: invokes the reconcile function, nothing else',
+      description: 'EventBridge Scheduler: invokes the reconcile runner, nothing else',
     });
-    const fnLogicalId: unknown = Stack.of(this).resolve((this.fn.node.defaultChild as lambda.CfnFunction).logicalId);
+    const runnerLogicalId: unknown = Stack.of(this).resolve(
+      (this.runner.node.defaultChild as lambda.CfnFunction).logicalId,
+    );
     Validations.of(schedulerRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${String(fnLogicalId)}.Arn>:*]`,
+      id: `AwsSolutions-IAM5[Resource::<${String(runnerLogicalId)}.Arn>:*]`,
       reason:
-        "lambda:InvokeFunction on the reconcile function's versions and aliases (CDK's grantInvoke adds the function's ARN and ARN:*); no other function.",
+        "lambda:InvokeFunction on the reconcile runner's versions and aliases (CDK's grantInvoke adds the function's ARN and ARN:*); no other function.",
     });
     const target = (input: object, retryAttempts: number) =>
-      new schedulerTargets.LambdaInvoke(this.fn, {
+      new schedulerTargets.LambdaInvoke(this.runner, {
         role: schedulerRole,
         input: scheduler.ScheduleTargetInput.fromObject(input),
         retryAttempts,
@@ -140,26 +159,38 @@ export class Reconcile extends Construct {
     this.errorsAlarm = projectAlarm(this, 'ErrorsAlarm', {
       description:
         'A reconcile invocation failed: the run resumes at the next one, but deletions and missed changes wait until a run completes (README "Failure modes")',
-      metric: this.fn.metricErrors({ statistic: cloudwatch.Stats.SUM }),
+      metric: this.runner.metricErrors({ statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      action: props.alarmAction,
+    });
+    const metric = (metricName: (typeof RECONCILE_METRICS)[number]) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { FunctionName: this.runner.functionName },
+        statistic: cloudwatch.Stats.SUM,
+      });
+    this.driftAlarm = projectAlarm(this, 'DriftAlarm', {
+      description: `The reconcile repaired more than ${settings.reconcileDriftThreshold} rows in a day (inserted, updated, or erased by the prune): the event path is missing changes (CloudTrail, the rule, the user-events function). Read the runs' logs (README "Failure modes")`,
+      metric: metric('Drift'),
+      period: Duration.days(1),
+      threshold: settings.reconcileDriftThreshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      action: props.alarmAction,
+    });
+    this.pruneRefusedAlarm = projectAlarm(this, 'PruneRefusedAlarm', {
+      description:
+        'The reconcile refused to prune: the run saw no user, or more rows would be erased than the limit. Nothing was erased; every run refuses until someone checks the pool and either fixes it or raises the limit for one run (README "Failure modes")',
+      metric: metric('PruneRefused'),
+      threshold: 1,
+      action: props.alarmAction,
+    });
+    this.tombstonedInPoolAlarm = projectAlarm(this, 'TombstonedInPoolAlarm', {
+      description:
+        'The reconcile found users in the pool whose sub was erased from the table: a wrong erasure to restore (npm run users -- restore <sub>, subs in the WARN lines of the run). Their rows are not written back until then',
+      metric: metric('TombstonedInPool'),
       threshold: 1,
       action: props.alarmAction,
     });
   }
-}
-
-/**
- * The Cognito interface endpoint does not serve a pool that has a domain (managed login, the hosted UI): all
- * of that pool's calls through it fail. A domain added to this pool would silently stop the reconcile.
- */
-function poolDomainErrors(userPool: cognito.IUserPool): string[] {
-  const stack = Stack.of(userPool);
-  const pool = JSON.stringify(stack.resolve(userPool.userPoolId));
-  const domains = stack.node
-    .findAll()
-    .filter((child): child is cognito.CfnUserPoolDomain => child instanceof cognito.CfnUserPoolDomain)
-    .filter((domain) => JSON.stringify(stack.resolve(domain.userPoolId)) === pool);
-  return domains.map(
-    (domain) =>
-      `user pool domain ${domain.node.path}: the reconcile reaches the pool through the Cognito VPC endpoint, which refuses every call for a pool with a domain. Give the reconcile another path to Cognito before adding one.`,
-  );
 }

@@ -90,7 +90,7 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
     synth.auth.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
   });
 
-  it('opens egress only to PostgreSQL on 5432 and, for the trigger and the reconcile, their endpoints on 443 (nothing else)', () => {
+  it('opens egress only to PostgreSQL on 5432 and, for the trigger, the SQS endpoint on 443 (nothing else)', () => {
     // allowAllOutbound: false: no inline "allow all" rule on any function's group; egress rules are resources.
     for (const group of Object.values(synth.auth.findResources('AWS::EC2::SecurityGroup')) as Resource[]) {
       expect(JSON.stringify(group.Properties.SecurityGroupEgress ?? [])).not.toContain('0.0.0.0/0');
@@ -110,31 +110,18 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
       ToPort: 443,
       DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SqsEndpoint/) as unknown },
     };
-    const toCognito = {
-      IpProtocol: 'tcp',
-      FromPort: 443,
-      ToPort: 443,
-      DestinationSecurityGroupId: {
-        'Fn::GetAtt': [expect.stringMatching(/^ReconcileCognitoEndpointSecurityGroup/) as unknown, 'GroupId'],
-      },
-    };
-    // The trigger, the PreSignUp, replay and reconcile functions reach the database; the trigger reaches SQS,
-    // the reconcile Cognito (the user-events function runs outside the VPC and has no security group).
+    // The trigger, the PreSignUp, replay and reconcile store functions reach the database; the trigger reaches
+    // SQS (the user-events function and the reconcile runner run outside the VPC and have no security group).
     expect(egress.filter((rule) => rule.FromPort === 5432)).toHaveLength(4);
     for (const rule of egress) {
-      expect(rule).toMatchObject(
-        rule.FromPort !== 443 ? toDatabase : rule.id.startsWith('Reconcile') ? toCognito : toSqs,
-      );
+      expect(rule).toMatchObject(rule.FromPort !== 443 ? toDatabase : toSqs);
     }
     expect(
       egress
         .filter((rule) => rule.FromPort === 443)
         .map((rule) => rule.id)
         .sort(),
-    ).toEqual([
-      expect.stringMatching(/^PostConfirmationFunctionSecurityGroup/),
-      expect.stringMatching(/^ReconcileFunctionSecurityGroup/),
-    ]);
+    ).toEqual([expect.stringMatching(/^PostConfirmationFunctionSecurityGroup/)]);
     // ...and the database admits the trigger on 5432.
     synth.auth.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       FromPort: 5432,

@@ -6,7 +6,20 @@ import { CONTEXTS, contextKey, logicalIdsOf, lostIds, type LogicalIds } from './
  * Logical ids removed on purpose, each with why: CloudFormation deletes these resources on the next deploy.
  * Everything else in the baseline must still be there with the same type.
  */
-const RETIRED = new Set<string>([]);
+const RETIRED = new Set<string>([
+  // The Cognito interface endpoint, its security group and the rules between it and the reconcile function:
+  // nothing in the VPC calls Cognito any more (a pool with a domain cannot be reached through the endpoint);
+  // the reconcile's pool reading runs outside the VPC.
+  'ReconcileCognitoEndpointBDC9CC31',
+  'ReconcileCognitoEndpointSecurityGroup26AE4636',
+  'ReconcileCognitoEndpointSecurityGroupfromCruddurdevAuthReconcileFunctionSecurityGroupE01B3D02443DE1BA66A',
+  'ReconcileCognitoEndpointSecurityGroupfromCruddurprodAuthReconcileFunctionSecurityGroup79A176EE443C1950F93',
+  'ReconcileFunctionSecurityGrouptoCruddurdevAuthReconcileCognitoEndpointSecurityGroupB32A0870443BB7632E9',
+  'ReconcileFunctionSecurityGrouptoCruddurprodAuthReconcileCognitoEndpointSecurityGroup6190F98844328B89BF8',
+  // ReconcileFunction is now the store function, invoked only synchronously by the runner: no asynchronous
+  // invocation to configure (the runner has its own, ReconcileRunnerEventInvokeConfig).
+  'ReconcileFunctionEventInvokeConfigE10D2BD2',
+]);
 
 const BASELINE = baseline as Record<string, LogicalIds>;
 

@@ -52,6 +52,14 @@ describe.each(['dev', 'prod'])('NetworkStack (%s)', (stage) => {
     network.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
   });
 
+  it('has exactly the Secrets Manager and SQS endpoints: nothing in the VPC calls Cognito', () => {
+    const services = (Object.values(synth.network.findResources('AWS::EC2::VPCEndpoint')) as Resource[]).map(
+      (endpoint) => JSON.stringify(endpoint.Properties.ServiceName).replace(/^.*\.([a-z-]+)"\]\]\}$/, '$1'),
+    );
+    expect(services.sort()).toEqual(['secretsmanager', 'sqs']);
+    for (const template of [synth.database, synth.auth]) template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+  });
+
   it("lets only this stack's master secret through the Secrets Manager endpoint, in this account", () => {
     const secretId = Object.keys(synth.database.findResources('AWS::SecretsManager::Secret'))[0]!;
     const statements = endpointStatements(synth, 'secretsmanager');
