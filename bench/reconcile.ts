@@ -64,6 +64,9 @@ export function instantPool(users: number, generation: number): PoolReader {
       return Promise.resolve({ users: page, nextToken: end < users ? String(end) : undefined, readAt: Date.now() });
     },
     checkUser: () => Promise.resolve({ user: 'absent', readAt: Date.now() }),
+    // No groups: the figure is the users pages'.
+    listGroups: () => Promise.resolve({ groups: [], nextToken: undefined, readAt: Date.now() }),
+    listUsersInGroup: () => Promise.resolve({ users: [], nextToken: undefined, readAt: Date.now() }),
   };
 }
 

@@ -99,6 +99,25 @@ function refusalAdvice(refused: Refusal, userPoolId: string | undefined): string
         `If they have really left the pool, rerun with --max-prune ${refused.candidates}`;
 }
 
+/** The groups phase's lines; none when the invocation did not reach it (or a function too old to report it). */
+function groupLines(report: ReconcileReport, line: (label: string, value: number | string) => string): string[] {
+  const groups = report.groups;
+  if (groups === null || groups === undefined) return [];
+  const out = [line('groups', `${groups.listed}${groups.complete ? '' : ' (phase not finished; the run resumes it)'}`)];
+  if (!groups.compared) {
+    out.push(line('group members', `${groups.members} (listed; a dry run does not compare them with the table)`));
+    return out;
+  }
+  out.push(
+    line('members added', groups.added),
+    line('members removed', groups.removed),
+    line('groups deleted', `${groups.groupsDeleted} (${groups.deletedMemberships} memberships)`),
+  );
+  if (groups.notSynced > 0) out.push(line('members not synced', `${groups.notSynced} (no row: not confirmed yet)`));
+  if (groups.erased > 0) out.push(line('members erased', `${groups.erased} (tombstoned: never written)`));
+  return out;
+}
+
 /** The report as aligned lines: what a person reads, and what the tests pin. */
 export function summary(report: ReconcileReport): string[] {
   const would = (label: string) => (report.dryRun ? `would ${label}` : label);
@@ -125,6 +144,7 @@ export function summary(report: ReconcileReport): string[] {
     out.push(line('handle refused', `${report.handlesRefused} (outside the handle rule: no handle)`));
   out.push(line('skipped', total(report.skipped)));
   for (const [reason, n] of Object.entries(report.skipped).sort()) out.push(`  ${reason}: ${n}`);
+  out.push(...groupLines(report, line));
   const prune = report.prune;
   if (prune === null) return out;
   if (!prune.available) {

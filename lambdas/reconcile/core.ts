@@ -3,21 +3,50 @@
 // committed page ended), and once a run has seen the whole pool, find the rows it did not see and erase those
 // the pool confirms are gone. Erasure is irreversible, so it is braked here, where the CLI (bin/users.ts) and
 // the function (handler.ts) both pass: the database must be bound to this pool, a run that saw nobody never
-// prunes, and a prune larger than its limit erases nothing.
+// prunes, and a prune larger than its limit erases nothing. After the users (and the prune) of a complete run
+// comes its groups phase: every group's members page by page, then the groups the pool no longer has; it is
+// part of the run, so the next invocation resumes it after the last group whose scan finished.
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { poolUserFrom, type CognitoUserShape } from '../cognito/pool-user';
 import { userStateOf } from '../users/user-state';
-import { PaginationTokenRefusedError, type PoolReader } from '../cognito/user-pool';
+import { GroupNotFoundError, PaginationTokenRefusedError, type PoolReader } from '../cognito/user-pool';
 import type { Clock } from '../runtime/clock';
 import { isUserPoolId } from '../cognito/ids';
 import { errorCode, SQLSTATE } from '../postgres/error-codes';
 import { InvalidEventError } from '../runtime/errors';
 import type { Logger } from '../runtime/logger';
 import { SUB_PATTERN } from '../cognito/sub';
-import type { BindPoolOutcome, RestoreOutcome } from '../users/outcomes';
+import type { BindPoolOutcome, GroupMemberOutcome, RestoreOutcome } from '../users/outcomes';
 import type { ApplyOutcome, EraseOutcome, ErasurePolicy, UserState } from '../users/users-repository';
 
-export type { ApplyOutcome, BindPoolOutcome, EraseOutcome, ErasurePolicy, RestoreOutcome, UserState };
+export type {
+  ApplyOutcome,
+  BindPoolOutcome,
+  EraseOutcome,
+  ErasurePolicy,
+  GroupMemberOutcome,
+  RestoreOutcome,
+  UserState,
+};
+
+/** One sub of a group's members page, and what sync.apply_group_members did with it. */
+export interface AppliedMember {
+  readonly sub: string;
+  readonly outcome: GroupMemberOutcome;
+}
+
+/** A group sync.prune_groups deleted (the pool's complete listing did not show it), and memberships gone. */
+export interface PrunedGroup {
+  readonly group: string;
+  readonly removed: number;
+}
+
+/** A run whose groups phase is to do: the newest run, complete, its phase not finished. */
+export interface GroupsResume {
+  readonly runId: string;
+  /** The last group whose scan finished; null: none yet. */
+  readonly after: string | null;
+}
 
 export interface AppliedUser {
   readonly sub: string;
@@ -79,6 +108,16 @@ export interface ReconcileStore {
   recordPrune(runId: string, pruned: number): Promise<void>;
   /** What applyPage would do, with nothing written (a dry run). */
   preview(users: readonly UserState[]): Promise<AppliedUser[]>;
+  /** The run whose groups phase is to do (sync.groups_pending); undefined when there is none. */
+  groupsPending(): Promise<GroupsResume | undefined>;
+  /** One page of a group's members (at most 60 subs), read at `readAt` (ISO 8601): adds, never removes. */
+  applyGroupMembers(group: string, subs: readonly string[], readAt: string): Promise<AppliedMember[]>;
+  /** After a group's last page: removes its memberships seen before the scan's first page was asked for. */
+  endGroupMembers(group: string, scanStartedAt: string): Promise<number>;
+  /** After a complete ListGroups read at `readAt`: deletes every group the table holds that it did not list. */
+  pruneGroups(poolGroups: readonly string[], readAt: string): Promise<PrunedGroup[]>;
+  /** The groups phase's progress: `group`'s scan finished; null: the phase is done. */
+  recordGroupScan(runId: string, group: string | null): Promise<void>;
   /**
    * For a dry run's prune figures: subs of rows not anonymized, created before the dry run's first preview (by
    * the database's clock, as a run's start is), that are not in `seen`, and how many such rows there are in
@@ -195,6 +234,37 @@ export interface ReconcileReport {
   runScanned: number;
   /** null before the run is complete; `available: false` in a dry run that cannot read the table. */
   prune: (PruneReport & { readonly available: true }) | { readonly available: false } | null;
+  /** The groups phase of this invocation; null when it did not reach it. */
+  groups: GroupsReport | null;
+}
+
+/** What the groups phase did in this invocation (a dry run: what the pool lists, nothing compared). */
+export interface GroupsReport {
+  /** Groups the pool's listing showed. */
+  listed: number;
+  /** Groups whose members were all read in this invocation (a resumed phase skips those done before). */
+  scanned: number;
+  /** Members the pages listed. */
+  members: number;
+  /** Memberships written that the table did not have. */
+  added: number;
+  /** Memberships the table had that no page of their group listed (sync.end_group_members). */
+  removed: number;
+  /** Groups the table held that the pool no longer has (sync.prune_groups), and their memberships removed. */
+  groupsDeleted: number;
+  deletedMemberships: number;
+  /** Members whose group list an event read later: nothing written for them. */
+  stale: number;
+  /** Members with no row (not confirmed, or not written yet): nothing written. */
+  notSynced: number;
+  /** Members who are erased: nothing written. */
+  erased: number;
+  /** Members listed without a usable sub: nothing written. */
+  skipped: number;
+  /** Every group scanned and the deleted ones removed: the phase is done. */
+  complete: boolean;
+  /** False in a dry run: the pool was read, the table not compared. */
+  compared: boolean;
 }
 
 /**
@@ -300,6 +370,25 @@ function newReport(dryRun: boolean): ReconcileReport {
     runPages: 0,
     runScanned: 0,
     prune: null,
+    groups: null,
+  };
+}
+
+function newGroups(compared: boolean): GroupsReport {
+  return {
+    listed: 0,
+    scanned: 0,
+    members: 0,
+    added: 0,
+    removed: 0,
+    groupsDeleted: 0,
+    deletedMemberships: 0,
+    stale: 0,
+    notSynced: 0,
+    erased: 0,
+    skipped: 0,
+    complete: false,
+    compared,
   };
 }
 
@@ -432,15 +521,31 @@ const isOutOfTime = (deps: ReconcileDeps, options: ReconcileOptions) =>
 export async function reconcile(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
   const report = await (options.dryRun ? dryRun(options, deps) : realRun(options, deps));
   const erased = report.prune?.available === true ? report.prune.erased : 0;
-  report.drift = report.inserted + report.updated + erased;
+  // Memberships the reconcile had to repair are drift too: the event path should have kept them right.
+  const groups = report.groups?.compared === true ? report.groups : undefined;
+  const groupDrift = groups === undefined ? 0 : groups.added + groups.removed + groups.deletedMemberships;
+  report.drift = report.inserted + report.updated + erased + groupDrift;
   return report;
 }
 
 async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<ReconcileReport> {
   const report = newReport(false);
   // 'start' binds before it opens a run; 'continue' first asks whether there is one (an idle schedule then
-  // costs one statement), and binds before its first page.
+  // costs two statements: a groups phase to resume, an open run), and binds before its first page.
   if (options.mode === 'start') await bindPool(options, deps);
+  // A complete run whose groups phase an earlier invocation left unfinished is resumed first, in either mode:
+  // it is the newest run, so 'start' would otherwise begin another and leave it behind.
+  const pending = await deps.store.groupsPending();
+  if (pending !== undefined) {
+    if (options.mode === 'continue') await bindPool(options, deps);
+    const log = deps.logger.child({ runId: pending.runId });
+    report.runId = pending.runId;
+    report.resumed = true;
+    log.info('reconcile run resumed in its groups phase', { resumedAfterGroup: pending.after !== null });
+    const done = await groupsPhase(pending.runId, pending.after, options, deps, report, log);
+    report.status = done ? 'complete' : 'incomplete';
+    return report;
+  }
   const run = options.mode === 'continue' ? await deps.store.resume() : await deps.store.begin();
   if (run === undefined) {
     report.status = 'no_open_run';
@@ -521,7 +626,7 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
     log.warn('a newer run started before this one could prune; the newer run prunes', { outcome: report.status });
     return report;
   }
-  log.info('reconcile run complete', {
+  log.info('reconcile users complete', {
     outcome: report.status,
     pages: report.runPages,
     scanned: report.runScanned,
@@ -529,7 +634,159 @@ async function realRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<
     pruned: report.prune.erased,
     tombstonedInPool: report.tombstonedInPool,
   });
+  // A prune cut short by the time budget leaves the rest to the next complete run; the groups phase is then
+  // this run's to resume.
+  if (!(await groupsPhase(run.runId, null, options, deps, report, log))) report.status = 'incomplete';
   return report;
+}
+
+/** Every group the pool lists, all pages; undefined when the time budget ran out before the last page. */
+async function listAllGroups(
+  options: ReconcileOptions,
+  deps: ReconcileDeps,
+): Promise<{ names: string[]; readAt: number } | undefined> {
+  const names = new Set<string>();
+  let token: string | undefined;
+  let readAt: number | undefined;
+  do {
+    if (isOutOfTime(deps, options)) return undefined;
+    const page = await deps.pool.listGroups(token);
+    // The first page's time: the whole listing is "as of" no later than it (sync.prune_groups' p_read_at).
+    readAt ??= page.readAt;
+    for (const name of page.groups) names.add(name);
+    token = page.nextToken;
+  } while (token !== undefined);
+  // One fixed order (UTF-16 code units, as JavaScript compares), so that "after the last group done" means the
+  // same thing in every invocation whatever order the pool lists them in.
+  return { names: [...names].sort(), readAt };
+}
+
+function countMembers(groups: GroupsReport, applied: readonly AppliedMember[]): void {
+  for (const member of applied) {
+    switch (member.outcome) {
+      case 'added':
+        groups.added += 1;
+        break;
+      case 'unchanged':
+        break;
+      case 'stale':
+        groups.stale += 1;
+        break;
+      case 'no_user':
+        groups.notSynced += 1;
+        break;
+      case 'erased':
+        groups.erased += 1;
+        break;
+    }
+  }
+}
+
+/**
+ * Reads one group's members page by page and writes each page (sync.apply_group_members), then removes the
+ * memberships no page listed (sync.end_group_members, from the time the first page was asked for). Resolves to
+ * 'out_of_time' when the time budget ran out first: the group is read again from its first page next time,
+ * which is safe (a page only adds, and the end only removes what the whole scan did not see); 'gone' when the
+ * pool deleted the group since the listing.
+ */
+async function scanGroup(
+  group: string,
+  options: ReconcileOptions,
+  deps: ReconcileDeps,
+  groups: GroupsReport,
+  log: Logger,
+): Promise<'scanned' | 'gone' | 'out_of_time'> {
+  let token: string | undefined;
+  let scanStartedAt: number | undefined;
+  do {
+    if (isOutOfTime(deps, options)) return 'out_of_time';
+    let page;
+    try {
+      page = await deps.pool.listUsersInGroup(group, token);
+    } catch (error) {
+      if (!(error instanceof GroupNotFoundError)) throw error;
+      // Deleted since the listing: sync.prune_groups removes it with the groups the listing did not show.
+      log.info('group deleted while the reconcile read it', { group, outcome: 'group_gone' });
+      return 'gone';
+    }
+    scanStartedAt ??= page.readAt;
+    const subs = new Set<string>();
+    for (const user of page.users) {
+      groups.members += 1;
+      const sub = fallbackSub(user);
+      if (sub === undefined) {
+        groups.skipped += 1;
+        log.warn('group member without a usable sub; skipped', { group, outcome: 'skipped' });
+      } else subs.add(sub);
+    }
+    if (!options.dryRun) {
+      const at = new Date(page.readAt).toISOString();
+      // cognito-local answers with every member in one page: written in slices the function takes.
+      for (const part of slices([...subs])) {
+        if (part.length > 0) countMembers(groups, await deps.store.applyGroupMembers(group, part, at));
+      }
+    }
+    token = page.nextToken;
+  } while (token !== undefined);
+  if (!options.dryRun && scanStartedAt !== undefined)
+    groups.removed += await deps.store.endGroupMembers(group, new Date(scanStartedAt).toISOString());
+  groups.scanned += 1;
+  return 'scanned';
+}
+
+/**
+ * The groups phase of a complete run: the pool's groups (all pages), each group's members after `after` (the
+ * last group an earlier invocation finished), then the groups the table holds that the listing did not show.
+ * Progress is recorded group by group. Resolves to true when the phase is done. A dry run reads the pool and
+ * counts, writing and comparing nothing.
+ */
+async function groupsPhase(
+  runId: string | null,
+  after: string | null,
+  options: ReconcileOptions,
+  deps: ReconcileDeps,
+  report: ReconcileReport,
+  log: Logger,
+): Promise<boolean> {
+  const groups = newGroups(!options.dryRun);
+  report.groups = groups;
+  const listing = await listAllGroups(options, deps);
+  if (listing === undefined) return false;
+  groups.listed = listing.names.length;
+  // Groups the pool deleted while the phase read it: left out of the listing that sync.prune_groups trusts.
+  const present: string[] = [];
+  for (const group of listing.names) {
+    if (after !== null && group <= after) {
+      present.push(group);
+      continue;
+    }
+    const scan = await scanGroup(group, options, deps, groups, log);
+    if (scan === 'out_of_time') return false;
+    if (scan === 'gone') continue;
+    present.push(group);
+    if (!options.dryRun && runId !== null) await deps.store.recordGroupScan(runId, group);
+  }
+  if (!options.dryRun && runId !== null) {
+    for (const pruned of await deps.store.pruneGroups(present, new Date(listing.readAt).toISOString())) {
+      groups.groupsDeleted += 1;
+      groups.deletedMemberships += pruned.removed;
+      log.info('group deleted: the pool no longer has it', {
+        group: pruned.group,
+        removed: pruned.removed,
+        outcome: 'group_deleted',
+      });
+    }
+    await deps.store.recordGroupScan(runId, null);
+  }
+  groups.complete = true;
+  log.info('reconcile groups complete', {
+    outcome: 'complete',
+    groups: groups.listed,
+    added: groups.added,
+    removed: groups.removed,
+    groupsDeleted: groups.groupsDeleted,
+  });
+  return true;
 }
 
 /**
@@ -661,20 +918,29 @@ async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<R
     return report;
   }
   report.status = 'complete';
-  if (deps.store.unseen === undefined || seen === undefined) {
-    report.prune = { available: false };
-    return report;
-  }
+  report.prune = await dryRunPrune(report.scanned, seen, options, deps, log);
+  // The groups as the pool lists them; a dry run compares nothing with the table (counted, not written).
+  if (!(await groupsPhase(null, null, options, deps, report, log))) report.status = 'incomplete';
+  return report;
+}
+
+/** A dry run's prune figures, where the store can read the table (an operator's connection). */
+async function dryRunPrune(
+  scanned: number,
+  seen: ReadonlySet<string> | undefined,
+  options: ReconcileOptions,
+  deps: ReconcileDeps,
+  log: Logger,
+): Promise<ReconcileReport['prune']> {
+  if (deps.store.unseen === undefined || seen === undefined) return { available: false };
   const prune = newPrune();
   prune.complete = true;
   const unseen = await deps.store.unseen(seen);
   if (options.prune) {
     const summary = { candidates: unseen.subs.length, tableRows: unseen.tableRows };
-    const refused = brake(report.scanned, summary, options, log);
-    if (refused !== undefined) {
-      report.prune = { available: true, ...prune, candidates: summary.candidates, complete: false, refused };
-      return report;
-    }
+    const refused = brake(scanned, summary, options, log);
+    if (refused !== undefined)
+      return { available: true, ...prune, candidates: summary.candidates, complete: false, refused };
   }
   for (const sub of unseen.subs) {
     if (options.prune && isOutOfTime(deps, options)) {
@@ -685,6 +951,5 @@ async function dryRun(options: ReconcileOptions, deps: ReconcileDeps): Promise<R
     if (options.prune) await checkCandidate(sub, options, deps, prune, log);
     else if (prune.subs.length < MAX_LISTED_SUBS) prune.subs.push(sub);
   }
-  report.prune = { available: true, ...prune };
-  return report;
+  return { available: true, ...prune };
 }

@@ -1,9 +1,9 @@
-// The reconcile's store over the sync.* functions of 0003_user_lifecycle.sql: what the user_reconciler role
-// may call, and nothing else. Needs a Queryable that is one connection (a LazyConnection or a pg Client, not a
+// The reconcile's store over the sync.* functions (sql/functions/sync): what the user_reconciler role may call,
+// and nothing else. Needs a Queryable that is one connection (a LazyConnection or a pg Client, not a
 // Pool): resume and preview each hold a short transaction across two statements.
 import type { Queryable } from '../postgres/queryable';
 import { APPLY_USERS, eraseUser, usersJson } from '../users/postgres/postgres-users';
-import type { BindPoolOutcome, RestoreOutcome } from '../users/outcomes';
+import type { BindPoolOutcome, GroupMemberOutcome, RestoreOutcome } from '../users/outcomes';
 import type { ApplyOutcome } from '../users/users-repository';
 import type { AppliedUser, ReconcileRun, ReconcileStore } from './core';
 
@@ -120,6 +120,37 @@ export function postgresReconcileStore(db: Queryable): ReconcileStore {
         async () => toApplied((await db.query<AppliedRow>(APPLY_USERS, [usersJson(users)])).rows),
         () => false,
       );
+    },
+    async groupsPending() {
+      const { rows } = await db.query<{ run_id: string; groups_after: string | null }>(
+        'SELECT run_id::text AS run_id, groups_after FROM sync.groups_pending()',
+      );
+      const row = rows[0];
+      return row === undefined ? undefined : { runId: String(row.run_id), after: row.groups_after };
+    },
+    async applyGroupMembers(group, subs, readAt) {
+      const { rows } = await db.query<{ cognito_user_id: string; outcome: GroupMemberOutcome }>(
+        'SELECT cognito_user_id, outcome FROM sync.apply_group_members($1, $2::text[], $3::timestamptz)',
+        [group, [...subs], readAt],
+      );
+      return rows.map((row) => ({ sub: row.cognito_user_id, outcome: row.outcome }));
+    },
+    async endGroupMembers(group, scanStartedAt) {
+      const { rows } = await db.query<{ removed: string }>(
+        'SELECT sync.end_group_members($1, $2::timestamptz) AS removed',
+        [group, scanStartedAt],
+      );
+      return Number(rows[0]?.removed ?? 0);
+    },
+    async pruneGroups(poolGroups, readAt) {
+      const { rows } = await db.query<{ group_name: string; removed: string }>(
+        'SELECT group_name, removed FROM sync.prune_groups($1::text[], $2::timestamptz)',
+        [[...poolGroups], readAt],
+      );
+      return rows.map((row) => ({ group: row.group_name, removed: Number(row.removed) }));
+    },
+    async recordGroupScan(runId, group) {
+      await db.query('SELECT sync.record_group_scan($1::bigint, $2)', [runId, group]);
     },
   };
 }

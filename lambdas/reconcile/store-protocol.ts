@@ -3,13 +3,19 @@
 // a page stays one SQL round trip. Both ends check what they receive: a request crosses a trust boundary into
 // the database side, and an answer is read back into the core's types (a run's start as a Date again).
 import { isSub } from '../cognito/sub';
-import { isUserPoolId } from '../cognito/ids';
+import { isGroupName, isUserPoolId } from '../cognito/ids';
 import { isRecord } from '../runtime/records';
 import { ReportableError } from '../runtime/errors';
 import { ERASURE_POLICIES } from '../users/erasure-policy';
-import { APPLY_OUTCOMES, BIND_POOL_OUTCOMES, ERASE_OUTCOMES, RESTORE_OUTCOMES } from '../users/outcomes';
+import {
+  APPLY_OUTCOMES,
+  BIND_POOL_OUTCOMES,
+  ERASE_OUTCOMES,
+  GROUP_MEMBER_OUTCOMES,
+  RESTORE_OUTCOMES,
+} from '../users/outcomes';
 import type { UserState } from '../users/users-repository';
-import { MAX_BATCH, type AppliedUser, type ReconcileRun, type ReconcileStore } from './core';
+import { MAX_BATCH, type AppliedMember, type AppliedUser, type ReconcileRun, type ReconcileStore } from './core';
 
 /**
  * Every method of the store that goes over the wire. `unseen` stays behind: it needs read access to the whole
@@ -29,6 +35,11 @@ export const STORE_METHODS = [
   'apply',
   'recordPrune',
   'preview',
+  'groupsPending',
+  'applyGroupMembers',
+  'endGroupMembers',
+  'pruneGroups',
+  'recordGroupScan',
 ] as const satisfies readonly RemoteMethod[];
 
 /** The store's methods, less the operator's own. */
@@ -104,6 +115,8 @@ const MAX_TOKEN_LENGTH = 8192;
 export const MAX_PRUNE_CHUNK = 1000;
 const MAX_TEXT = 2048;
 const MAX_CANDIDATES = 64;
+/** Cognito's quota of groups in one user pool (10,000): the most names a complete ListGroups can give. */
+export const MAX_POOL_GROUPS = 10_000;
 
 function runId(value: unknown, field: string): string {
   if (typeof value !== 'string' || !RUN_ID.test(value)) throw new InvalidStoreRequestError(field, 'must be a run id');
@@ -189,6 +202,23 @@ function policy(value: unknown, field: string): StoreArgs<'erase'>[1] {
   return found;
 }
 
+function groupName(value: unknown, field: string): string {
+  if (!isGroupName(value)) throw new InvalidStoreRequestError(field, 'is not a group name');
+  return value;
+}
+
+function groupNames(value: unknown, field: string, max: number): string[] {
+  if (!Array.isArray(value) || value.length > max)
+    throw new InvalidStoreRequestError(field, `must be a list of at most ${max} group names`);
+  return value.map((name, i) => groupName(name, `${field}[${i}]`));
+}
+
+function subs(value: unknown, field: string): string[] {
+  if (!Array.isArray(value) || value.length > MAX_BATCH)
+    throw new InvalidStoreRequestError(field, `must be a list of at most ${MAX_BATCH} subs`);
+  return value.map((s, i) => sub(s, `${field}[${i}]`));
+}
+
 function userPoolId(value: unknown, field: string): string {
   if (typeof value !== 'string' || !isUserPoolId(value))
     throw new InvalidStoreRequestError(field, 'is not a user pool id');
@@ -232,6 +262,25 @@ function applied(value: unknown, method: string): AppliedUser[] {
       throw new InvalidStoreResponseError(method, 'has an outcome that is not one');
     return { sub: item.sub, outcome: item.outcome as AppliedUser['outcome'], errorCode: item.errorCode };
   });
+}
+
+function members(value: unknown, method: string): AppliedMember[] {
+  if (!Array.isArray(value)) throw new InvalidStoreResponseError(method, 'is not a list of outcomes');
+  return value.map((item: unknown) => {
+    if (
+      !isRecord(item) ||
+      typeof item.sub !== 'string' ||
+      !(GROUP_MEMBER_OUTCOMES as readonly unknown[]).includes(item.outcome)
+    )
+      throw new InvalidStoreResponseError(method, 'has an outcome that is not one');
+    return { sub: item.sub, outcome: item.outcome as AppliedMember['outcome'] };
+  });
+}
+
+function wholeNumber(value: unknown, method: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new InvalidStoreResponseError(method, 'is not a count');
+  return value;
 }
 
 function nothing(value: unknown, method: string): undefined {
@@ -337,6 +386,45 @@ export const STORE_CODECS: { readonly [M in StoreMethod]: Codec<M> } = {
     result: nothing,
   },
   preview: { args: (args) => arity(args, 1, () => [users(args[0], 'args[0]')]), result: applied },
+  groupsPending: {
+    args: (args) => arity(args, 0, () => []),
+    result: (value, method) => {
+      if (value === null || value === undefined) return undefined;
+      if (
+        !isRecord(value) ||
+        typeof value.runId !== 'string' ||
+        !(value.after === null || typeof value.after === 'string')
+      )
+        throw new InvalidStoreResponseError(method, 'is not a groups phase to resume');
+      return { runId: value.runId, after: value.after };
+    },
+  },
+  applyGroupMembers: {
+    args: (args) =>
+      arity(args, 3, () => [groupName(args[0], 'args[0]'), subs(args[1], 'args[1]'), isoTime(args[2], 'args[2]')]),
+    result: members,
+  },
+  endGroupMembers: {
+    args: (args) => arity(args, 2, () => [groupName(args[0], 'args[0]'), isoTime(args[1], 'args[1]')]),
+    result: wholeNumber,
+  },
+  pruneGroups: {
+    args: (args) =>
+      arity(args, 2, () => [groupNames(args[0], 'args[0]', MAX_POOL_GROUPS), isoTime(args[1], 'args[1]')]),
+    result: (value, method) => {
+      if (!Array.isArray(value)) throw new InvalidStoreResponseError(method, 'is not a list of deleted groups');
+      return value.map((item: unknown) => {
+        if (!isRecord(item) || typeof item.group !== 'string')
+          throw new InvalidStoreResponseError(method, 'is not a list of deleted groups');
+        return { group: item.group, removed: wholeNumber(item.removed, method) };
+      });
+    },
+  },
+  recordGroupScan: {
+    args: (args) =>
+      arity(args, 2, () => [runId(args[0], 'args[0]'), args[1] === null ? null : groupName(args[1], 'args[1]')]),
+    result: nothing,
+  },
 };
 
 /** A request's method and arguments, checked; anything else is an InvalidStoreRequestError naming the field. */

@@ -3,7 +3,9 @@ import {
   AdminGetUserCommand,
   CognitoIdentityProviderClient,
   CognitoIdentityProviderServiceException,
+  ListGroupsCommand,
   ListUsersCommand,
+  ListUsersInGroupCommand,
   UserNotFoundException,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -57,6 +59,8 @@ beforeEach(async () => {
   cognitoMock
     .on(AdminGetUserCommand)
     .rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
+  // A pool without groups unless a test gives it some.
+  cognitoMock.on(ListGroupsCommand).resolves({ Groups: [] });
   captured = [];
   clock = new FakeClock();
   await db.query(
@@ -199,8 +203,19 @@ function stackWith(stack: string, outputs: Record<string, string>) {
 describe('users reconcile', () => {
   it('reads every page and inserts the confirmed users with the trigger mapping, skipping the rest by reason', async () => {
     const requests = pool(mixed(), 3);
+    cognitoMock.on(ListGroupsCommand).resolves({ Groups: [{ GroupName: 'admins' }] });
+    cognitoMock
+      .on(ListUsersInGroupCommand, { UserPoolId: POOL, GroupName: 'admins' })
+      .resolves({ Users: [cognitoUser(1), cognitoUser(3)] });
     const result = await run(['reconcile', '--user-pool-id', POOL]);
     expect(result.code).toBe(EXIT.OK);
+    const { rows: members } = await db.query(
+      'SELECT u.cognito_user_id, g.group_name FROM public.user_groups AS g JOIN public.users AS u ON u.uuid = g.user_uuid ORDER BY 1',
+    );
+    expect(members).toEqual([
+      { cognito_user_id: sub(1), group_name: 'admins' },
+      { cognito_user_id: sub(3), group_name: 'admins' },
+    ]);
     expect(requests).toEqual([
       { UserPoolId: POOL, Limit: 60 },
       { UserPoolId: POOL, Limit: 60, PaginationToken: 'token-1' },
@@ -224,11 +239,15 @@ describe('users reconcile', () => {
       'stale               0',
       'tombstoned in pool  0',
       'refused             0',
-      'drift               5',
+      'drift               7',
       'skipped             3',
       '  invalid Attributes.email: 1',
       '  invalid Attributes.sub: 1',
       '  not confirmed (UNCONFIRMED): 1',
+      'groups              1',
+      'members added       2',
+      'members removed     0',
+      'groups deleted      0 (0 memberships)',
       'prune candidates    0',
       'erase               0',
       'kept (in pool)      0',
@@ -353,6 +372,8 @@ describe('users reconcile', () => {
       '  invalid Attributes.email: 1',
       '  invalid Attributes.sub: 1',
       '  not confirmed (UNCONFIRMED): 1',
+      'groups              0',
+      'group members       0 (listed; a dry run does not compare them with the table)',
       'prune candidates    1',
       'would erase         1',
       'kept (in pool)      0',

@@ -1,12 +1,16 @@
 // An in-memory user pool behind aws-sdk-client-mock: ListUsers pages in sub order, live (a user added behind the
 // reader's position is not listed, as in Cognito), tokens that can be made to expire, ListUsers filtered by
-// `sub = "…"`, AdminGetUser by user name only (as Cognito: a federated user's name is not their sub); and a fake
-// clock on which the rate limiter's sleeps take no real time.
+// `sub = "…"`, AdminGetUser by user name only (as Cognito: a federated user's name is not their sub); groups
+// (ListGroups, ListUsersInGroup in pages of the same size, ResourceNotFoundException for a group it does not
+// have); and a fake clock on which the rate limiter's sleeps take no real time.
 import {
   AdminGetUserCommand,
   CognitoIdentityProviderClient,
   InvalidParameterException,
+  ListGroupsCommand,
   ListUsersCommand,
+  ListUsersInGroupCommand,
+  ResourceNotFoundException,
   UserNotFoundException,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -63,6 +67,12 @@ export class FakePool {
   ignoresLimit = false;
   /** How many of the next requests with a token are refused, as Cognito refuses an expired one. */
   refuseNextTokens = 0;
+  /** Groups by name, each its members' subs. */
+  readonly groups = new Map<string, Set<string>>();
+  /** Groups asked for by ListUsersInGroup, with the token of each request, in order. */
+  readonly memberRequests: [string, string | undefined][] = [];
+  /** Called before each ListUsersInGroup answer: a test changes the pool while the reconcile reads it. */
+  onMemberPage: ((group: string) => void) | undefined;
   private readonly issued = new Set<string>();
 
   constructor(
@@ -84,6 +94,22 @@ export class FakePool {
 
   remove(sub: string): void {
     this.users.delete(sub);
+    for (const members of this.groups.values()) members.delete(sub);
+  }
+
+  /** Makes the group if it is missing, and adds the users to it. */
+  addToGroup(group: string, ...subs: string[]): void {
+    const members = this.groups.get(group) ?? new Set<string>();
+    for (const s of subs) members.add(s);
+    this.groups.set(group, members);
+  }
+
+  removeFromGroup(group: string, sub: string): void {
+    this.groups.get(group)?.delete(sub);
+  }
+
+  deleteGroup(group: string): void {
+    this.groups.delete(group);
   }
 
   userType(sub: string): UserType {
@@ -129,6 +155,31 @@ export class FakePool {
       if (token !== undefined) this.issued.add(token);
       return { Users: page.map((s) => this.userType(s)), ...(token !== undefined ? { PaginationToken: token } : {}) };
     });
+    this.mock.on(ListGroupsCommand).callsFake((input: { NextToken?: string; Limit?: number }) => {
+      const after = input.NextToken === undefined ? '' : input.NextToken.replace(/^group-after:/, '');
+      const names = [...this.groups.keys()].filter((name) => name > after).sort();
+      const size = this.ignoresLimit ? Number.POSITIVE_INFINITY : Math.min(this.pageSize, input.Limit ?? 60);
+      const page = names.slice(0, size);
+      const token = names.length > size ? `group-after:${page.at(-1) ?? ''}` : undefined;
+      return {
+        Groups: page.map((GroupName) => ({ GroupName, UserPoolId: 'us-east-1_Fake' })),
+        ...(token !== undefined ? { NextToken: token } : {}),
+      };
+    });
+    this.mock
+      .on(ListUsersInGroupCommand)
+      .callsFake((input: { GroupName: string; NextToken?: string; Limit?: number }) => {
+        this.memberRequests.push([input.GroupName, input.NextToken]);
+        this.onMemberPage?.(input.GroupName);
+        const members = this.groups.get(input.GroupName);
+        if (members === undefined) throw new ResourceNotFoundException({ message: 'Group not found.', $metadata: {} });
+        const after = input.NextToken === undefined ? '' : input.NextToken.replace(/^member-after:/, '');
+        const subs = [...members].filter((s) => s > after && this.users.has(s)).sort();
+        const size = this.ignoresLimit ? Number.POSITIVE_INFINITY : Math.min(this.pageSize, input.Limit ?? 60);
+        const page = subs.slice(0, size);
+        const token = subs.length > size ? `member-after:${page.at(-1) ?? ''}` : undefined;
+        return { Users: page.map((s) => this.userType(s)), ...(token !== undefined ? { NextToken: token } : {}) };
+      });
     this.mock.on(AdminGetUserCommand).callsFake((input: { Username: string }) => {
       const sub = [...this.users].find(([s, user]) => (user.userName ?? s) === input.Username)?.[0];
       if (sub === undefined) throw new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
