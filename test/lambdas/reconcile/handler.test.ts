@@ -47,7 +47,9 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await admin.query('TRUNCATE public.users, sync.erased_users, sync.reconcile_runs RESTART IDENTITY CASCADE');
+  await admin.query(
+    'TRUNCATE public.users, sync.erased_users, sync.reconcile_runs, sync.pool_binding RESTART IDENTITY CASCADE',
+  );
   clock = new FakeClock();
   pool = new FakePool(clock, 3);
   logLines = [];
@@ -426,5 +428,95 @@ describe('reconcile function', () => {
     const failure = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.method);
     expect(failure).toMatchObject({ level: 'ERROR', method: 'bindPool', failureClass: 'permanent' });
     expect(pool.listTokens).toEqual([]);
+  });
+
+  it('sends each page to the store function as one call, so a page stays one SQL round trip', async () => {
+    for (let n = 1; n <= 8; n += 1) pool.add(sub(n), person(n));
+    const side = storeSide();
+    const report = await handlerFor({}, side)({ mode: 'start' }, context());
+    expect(report).toMatchObject({ status: 'complete', pages: 3, inserted: 8 });
+    const pages = side.requests.filter(({ method }) => method === 'applyPage');
+    expect(pages.map(({ args }) => (args as unknown[])[1])).toEqual([null, `after:${sub(3)}`, `after:${sub(6)}`]);
+    expect(side.requests.filter(({ method }) => method === 'applyInRun')).toEqual([]);
+  });
+
+  it('resumes after the page a runner timed out on: that page was written, the next invocation reads the one after', async () => {
+    for (let n = 1; n <= 8; n += 1) pool.add(sub(n), person(n));
+    await insertRow(20);
+    let applied = 0;
+    // The store function writes the second page; the runner's 15 minutes end before its answer arrives.
+    const side = storeSide(reconcilerUrl, (invoke) => async (request) => {
+      const answer = await invoke(request);
+      if (request.method === 'applyPage' && ++applied === 2) throw new Error('Task timed out after 900.00 seconds');
+      return answer;
+    });
+    const handler = handlerFor({}, side);
+    await expect(handler({ mode: 'start' }, context())).rejects.toThrow(/^reconcile failed: Error;/);
+    expect(await rows()).toHaveLength(7);
+    const resumed = await handler({ mode: 'continue' }, context());
+    expect(resumed).toMatchObject({
+      status: 'complete',
+      resumed: true,
+      pages: 1,
+      scanned: 2,
+      runPages: 3,
+      runScanned: 8,
+    });
+    // Page 2 is not read again: the run's token moved with it, in the same statement.
+    expect(pool.listTokens).toEqual([undefined, `after:${sub(3)}`, `after:${sub(6)}`]);
+    expect(resumed.prune).toMatchObject({ candidates: 1, erased: 1 });
+    expect(await rows()).toHaveLength(8);
+  });
+
+  it('stops before reading the pool when the database is bound to another pool, naming both ids', async () => {
+    pool.add(sub(1), person(1));
+    // The operator's step that binds a database to a pool (npm run db -- adopt-pool).
+    await admin.query('SELECT sync.adopt_pool($1)', ['eu-west-1_OtherPool']);
+    const error: unknown = await handlerFor()({ mode: 'start' }, context()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'PoolMismatchError', boundPoolId: 'eu-west-1_OtherPool', userPoolId: POOL_ID });
+    expect(String(error)).toContain('eu-west-1_OtherPool');
+    expect(pool.listTokens).toEqual([]);
+    expect(await rows()).toEqual([]);
+  });
+
+  it('emits Drift, PruneRefused and TombstonedInPool for a run, and nothing for a dry run', async () => {
+    for (const n of [1, 2]) pool.add(sub(n), person(n));
+    await insertRow(2);
+    pool.add(sub(3), person(3));
+    await admin.query('INSERT INTO sync.erased_users (cognito_user_id) VALUES ($1)', [sub(3)]);
+    await handlerFor()({ mode: 'start', dryRun: true }, context());
+    expect(metricLines).toEqual([]);
+    await handlerFor()({ mode: 'start' }, context());
+    expect(metricLines).toHaveLength(1);
+    const line = JSON.parse(metricLines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: 'Cruddur',
+            Dimensions: [['FunctionName']],
+            Metrics: [
+              { Name: 'Drift', Unit: 'Count' },
+              { Name: 'PruneRefused', Unit: 'Count' },
+              { Name: 'TombstonedInPool', Unit: 'Count' },
+            ],
+          },
+        ],
+      },
+      FunctionName: 'Cruddur-test-reconcile',
+      // Inserted 1, updated 1: what the event path should have written.
+      Drift: 2,
+      PruneRefused: 0,
+      TombstonedInPool: 1,
+    });
+  });
+
+  it('emits PruneRefused when the prune would erase more than RECONCILE_MAX_PRUNE, and erases nobody', async () => {
+    pool.add(sub(1), person(1));
+    for (const n of [3, 4]) await insertRow(n);
+    const report = await handlerFor({ maxPrune: 1 })({ mode: 'start' }, context());
+    expect(report.prune).toMatchObject({ erased: 0, refused: { candidates: 2, limit: 1, reason: 'over_limit' } });
+    expect(JSON.parse(metricLines[0]!)).toMatchObject({ PruneRefused: 1 });
+    expect(await rows()).toHaveLength(3);
   });
 });
