@@ -1,8 +1,10 @@
-// Cognito user pool API calls as EventBridge delivers them from CloudTrail: which calls mean "user X changed",
-// and where in the record the user's sub is. An event is only a hint: nothing but the sub is read from it,
-// never an attribute value (Cognito hides those anyway); the user is always re-read from the pool.
+// Cognito user pool API calls as EventBridge delivers them from CloudTrail: which calls mean "user X changed"
+// (their attributes, or the groups they are in) or "group G changed", and where in the record the user's sub or
+// the group's name is. An event is only a hint: nothing but the sub or the group name is read from it, never an
+// attribute value (Cognito hides those anyway); the user or group is always read again from the pool.
 import type { EventBridgeEvent } from 'aws-lambda';
 import { isRecord } from '../runtime/records';
+import { isGroupName } from './ids';
 import { COGNITO_SUB_PATTERN, SUB_PATTERN } from './sub';
 
 export const CLOUDTRAIL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
@@ -11,14 +13,14 @@ export const COGNITO_API_SOURCE = 'cognito-idp.amazonaws.com';
 
 /**
  * The calls that can change what public.users holds of a user: existence, email, name, preferred_username,
- * enabled, or a status that makes them a user (UNCONFIRMED -> CONFIRMED). The EventBridge rule matches exactly
- * these. Left out on purpose: SignUp (the user is UNCONFIRMED, not yet synced, and the call is unauthenticated,
- * so counting it would let anyone spend our share of the ListUsers quota); password calls (AdminSetUserPassword,
- * AdminResetUserPassword, ChangePassword, ...) move a user only between statuses that are all synced and
- * change no column; group and sign-in calls. Attributes set while answering NEW_PASSWORD_REQUIRED
- * (RespondToAuthChallenge, a sign-in call) reach the table through the reconcile.
+ * enabled, or a status that makes them a user (UNCONFIRMED -> CONFIRMED). Left out on purpose: SignUp (the user
+ * is UNCONFIRMED, not yet synced, and the call is unauthenticated, so counting it would let anyone spend our
+ * share of the ListUsers quota); password calls (AdminSetUserPassword, AdminResetUserPassword, ChangePassword,
+ * ...) move a user only between statuses that are all synced and change no column; sign-in calls. Attributes
+ * set while answering NEW_PASSWORD_REQUIRED (RespondToAuthChallenge, a sign-in call) reach the table through
+ * the reconcile.
  */
-export const USER_EVENT_NAMES = [
+export const ATTRIBUTE_EVENT_NAMES = [
   'AdminCreateUser',
   'AdminUpdateUserAttributes',
   'UpdateUserAttributes',
@@ -35,7 +37,25 @@ export const USER_EVENT_NAMES = [
   'ConfirmSignUp',
 ] as const;
 
+/** The calls that change which groups one user is in (public.user_groups): the user's list is read again. */
+export const MEMBERSHIP_EVENT_NAMES = ['AdminAddUserToGroup', 'AdminRemoveUserFromGroup'] as const;
+
+/**
+ * The calls that change a group as a whole: DeleteGroup takes every membership of the group with it. It names no
+ * user. (CreateGroup adds nobody; UpdateGroup changes no column the table holds.)
+ */
+export const GROUP_EVENT_NAMES = ['DeleteGroup'] as const;
+
+/** Every call the EventBridge rule matches and the user-events function takes. */
+export const USER_EVENT_NAMES = [...ATTRIBUTE_EVENT_NAMES, ...MEMBERSHIP_EVENT_NAMES, ...GROUP_EVENT_NAMES] as const;
+
 export type UserEventName = (typeof USER_EVENT_NAMES)[number];
+export type AttributeEventName = (typeof ATTRIBUTE_EVENT_NAMES)[number];
+export type MembershipEventName = (typeof MEMBERSHIP_EVENT_NAMES)[number];
+export type GroupEventName = (typeof GROUP_EVENT_NAMES)[number];
+
+const MEMBERSHIP_EVENT_NAME_SET: ReadonlySet<string> = new Set(MEMBERSHIP_EVENT_NAMES);
+const GROUP_EVENT_NAME_SET: ReadonlySet<string> = new Set(GROUP_EVENT_NAMES);
 
 const USER_EVENT_NAME_SET: ReadonlySet<string> = new Set(USER_EVENT_NAMES);
 
@@ -90,7 +110,9 @@ export type IgnoreReason =
   /** The call names another user pool. */
   | 'other_pool'
   /** No usable sub anywhere: the reconcile will find the change. */
-  | 'no_sub';
+  | 'no_sub'
+  /** A group event without a group name of Cognito's shape: the reconcile will find the change. */
+  | 'no_group';
 
 /** Identifiers safe to log: only values of the expected shape, never free text from the event. */
 export interface EventIds {
@@ -100,11 +122,13 @@ export interface EventIds {
 
 export type UserEvent =
   | (EventIds & {
-      readonly kind: 'user';
+      /** 'user': the user's attributes or existence changed; 'membership': the groups the user is in. */
+      readonly kind: 'user' | 'membership';
       readonly eventName: UserEventName;
       readonly sub: string;
       readonly subSource: SubSource;
     })
+  | (EventIds & { readonly kind: 'group'; readonly eventName: GroupEventName; readonly group: string })
   | (EventIds & { readonly kind: 'ignored'; readonly reason: IgnoreReason });
 
 const EVENT_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
@@ -187,7 +211,13 @@ export function userEventFrom(event: unknown, userPoolId: string): UserEvent {
   if (pool !== undefined && pool !== null && !isHidden(pool) && pool !== userPoolId) {
     return { ...ids, kind: 'ignored', reason: 'other_pool' };
   }
+  if (GROUP_EVENT_NAME_SET.has(eventName)) {
+    // A group name is the group's, not a person's: read from the request, where Cognito records it.
+    const group = request.groupName;
+    if (!isGroupName(group)) return { ...ids, kind: 'ignored', reason: 'no_group' };
+    return { ...ids, kind: 'group', eventName: eventName as GroupEventName, group };
+  }
   const found = subFrom(detail);
   if (found === undefined) return { ...ids, kind: 'ignored', reason: 'no_sub' };
-  return { ...ids, kind: 'user', eventName, ...found };
+  return { ...ids, kind: MEMBERSHIP_EVENT_NAME_SET.has(eventName) ? 'membership' : 'user', eventName, ...found };
 }

@@ -1,5 +1,6 @@
 // The one asynchronous writer, free of AWS: every record of the queue, a queued sign-up (version 1) or a sync
-// message (version 2), into the sync.* function that applies it. Order and duplicates are the database's to
+// message (version 2: a user's state, their erasure, their state with their groups, a deleted group), into the
+// sync.* function that applies it. Order and duplicates are the database's to
 // settle (each state carries the time it was read; erasure is forever), so records are applied as they come.
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Now } from '../runtime/clock';
@@ -42,6 +43,36 @@ function receiveCount(record: SQSRecord): number | undefined {
 
 // A queued sign-up whose row exists already was overtaken by the trigger or the writer: nothing to write.
 const SUPERSEDED = new Set(['stale', 'erased', 'exists']);
+
+/**
+ * A user's group list: their state first (the row the list hangs on may not be written yet), then the list.
+ * A user not yet synced (UNCONFIRMED) has no row and gets none: their confirmation brings a sign-up, and the
+ * reconcile brings their groups.
+ */
+async function applyGroups(
+  change: Extract<QueuedChange, { kind: 'groups' }>,
+  deps: WriterDeps,
+  log: Logger,
+): Promise<keyof WriteCounts> {
+  const { user } = change;
+  const fields = { sub: user.cognitoUserId, kind: change.kind, source: change.source };
+  if (!isSynced(user)) {
+    log.info('user not in a synced status; nothing written', { ...fields, status: user.status, outcome: 'skipped' });
+    return 'skipped';
+  }
+  const applied = await deps.users.apply(user, change.readAt);
+  if (applied.outcome === 'refused') {
+    log.error('the database refused the user; acknowledged, not retried', {
+      ...fields,
+      outcome: 'refused',
+      errorCode: applied.errorCode,
+    });
+    return 'refused';
+  }
+  const outcome = await deps.users.setGroups(user.cognitoUserId, change.groups, change.readAt);
+  log.info('user groups applied', { ...fields, userOutcome: applied.outcome, outcome, groups: change.groups.length });
+  return outcome === 'updated' || outcome === 'unchanged' ? 'applied' : 'superseded';
+}
 
 /** Applies one change; resolves to the outcome for the counts, after logging it by sub. */
 async function apply(change: QueuedChange, deps: WriterDeps, log: Logger): Promise<keyof WriteCounts> {
@@ -101,6 +132,14 @@ async function apply(change: QueuedChange, deps: WriterDeps, log: Logger): Promi
         outcome,
         policy: deps.erasurePolicy,
       });
+      return 'applied';
+    }
+    case 'groups':
+      return applyGroups(change, deps, log);
+    case 'delete-group': {
+      const removed = await deps.users.deleteGroup(change.group, change.readAt);
+      // A group's name names a group, not a person.
+      log.info('group deleted', { group: change.group, kind: change.kind, source: change.source, removed });
       return 'applied';
     }
   }

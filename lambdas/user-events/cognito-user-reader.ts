@@ -1,7 +1,12 @@
-// The UserReader port over findBySub (ListUsers filtered by sub).
-import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+// The UserReader port over findBySub (ListUsers filtered by sub), and the GroupReader port over
+// AdminListGroupsForUser and GetGroup.
+import {
+  AdminListGroupsForUserCommand,
+  CognitoIdentityProviderClient,
+  GetGroupCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { findBySub } from '../cognito/find-by-sub';
-import type { UserReader } from './core';
+import type { GroupReader, UserReader } from './core';
 
 export interface CognitoClientOptions {
   /** SDK attempts per call, the first included; throttling beyond that is Lambda's retry to make. @default 3 */
@@ -34,4 +39,45 @@ export function createCognitoClient(options: CognitoClientOptions = {}): Cognito
  */
 export function cognitoUserReader(client: CognitoIdentityProviderClient, userPoolId: string): UserReader {
   return { read: (sub) => findBySub(client, userPoolId, sub) };
+}
+
+/** AdminListGroupsForUser's largest page. */
+const GROUPS_PAGE_SIZE = 60;
+
+/**
+ * The groups over AdminListGroupsForUser (UserResourceRead, 50 requests/s for the account) and GetGroup
+ * (UserPoolResourceRead, 20 requests/s, at most 5/s for one pool)
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html). A user is in at most 100 groups,
+ * so the list is two pages at most.
+ */
+export function cognitoGroupReader(client: CognitoIdentityProviderClient, userPoolId: string): GroupReader {
+  return {
+    async groupsOf(userName) {
+      const names: string[] = [];
+      let token: string | undefined;
+      do {
+        const result = await client.send(
+          new AdminListGroupsForUserCommand({
+            UserPoolId: userPoolId,
+            Username: userName,
+            Limit: GROUPS_PAGE_SIZE,
+            ...(token !== undefined ? { NextToken: token } : {}),
+          }),
+        );
+        for (const group of result.Groups ?? []) if (typeof group.GroupName === 'string') names.push(group.GroupName);
+        token = result.NextToken || undefined;
+      } while (token !== undefined);
+      return names;
+    },
+    async groupExists(group) {
+      try {
+        await client.send(new GetGroupCommand({ UserPoolId: userPoolId, GroupName: group }));
+        return true;
+      } catch (error) {
+        // GetGroup answers ResourceNotFoundException for a group the pool does not have; anything else is a fault.
+        if (error instanceof Error && error.name === 'ResourceNotFoundException') return false;
+        throw error;
+      }
+    },
+  };
 }

@@ -5,7 +5,7 @@ import type { CloudTrailEvent } from '../cognito/cloudtrail-event';
 import { createLogger, type Logger } from '../runtime/logger';
 import { sqsSyncQueue } from '../sync/sqs/sqs-sync-queue';
 import type { SyncQueue } from '../sync/sync-queue';
-import { cognitoUserReader, createCognitoClient } from './cognito-user-reader';
+import { cognitoGroupReader, cognitoUserReader, createCognitoClient } from './cognito-user-reader';
 import { handleUserEvent, type UserEventResult } from './core';
 import type { UserEventsSettings } from './settings';
 
@@ -28,12 +28,15 @@ export type UserEventsHandler = (
 /** Builds the handler once per container; the clients are made here, once, and reused by every event. */
 export function createHandler(settings: UserEventsSettings, deps: UserEventsHandlerDeps = {}): UserEventsHandler {
   const logger = deps.logger ?? createLogger({ service: 'user-events' });
-  const reader = cognitoUserReader(deps.cognito ?? createCognitoClient(), settings.userPoolId);
+  const cognito = deps.cognito ?? createCognitoClient();
+  const reader = cognitoUserReader(cognito, settings.userPoolId);
+  const groups = cognitoGroupReader(cognito, settings.userPoolId);
   const queue = deps.queue ?? sqsSyncQueue({ queueUrl: settings.syncQueueUrl });
   const clock = deps.clock ?? Date.now;
   return (event, context) =>
     handleUserEvent(event, settings.userPoolId, {
       reader,
+      groups,
       queue,
       clock,
       logger: logger.child({ requestId: context?.awsRequestId }),

@@ -4,10 +4,10 @@ import type { PoolUser } from '../cognito/pool-user';
 import type { NewUser } from './user';
 
 import type { ErasurePolicy } from './erasure-policy';
-import type { ApplyOutcome, EraseOutcome, SignUpOutcome } from './outcomes';
+import type { ApplyOutcome, EraseOutcome, SetGroupsOutcome, SignUpOutcome } from './outcomes';
 
 // The outcome types live with their lists in ./outcomes; exported here too, beside the ports that return them.
-export type { ApplyOutcome, EraseOutcome, SignUpOutcome } from './outcomes';
+export type { ApplyOutcome, EraseOutcome, SetGroupsOutcome, SignUpOutcome } from './outcomes';
 
 export type { ErasurePolicy } from './erasure-policy';
 
@@ -59,6 +59,13 @@ export interface SyncWriter extends SignUpWriter {
   /** Writes the pool's state of one user as read at `readAt`, unless the row holds a later one. */
   apply(user: PoolUser, readAt: Date): Promise<ApplyResult>;
   erase(sub: string, policy: ErasurePolicy): Promise<EraseOutcome>;
+  /**
+   * Replaces the user's memberships with `groups`, their whole list as the pool held it at `readAt`, unless a
+   * later list was written (sync.set_user_groups). Throws UserRefusedError when the database refuses the list.
+   */
+  setGroups(sub: string, groups: readonly string[], readAt: Date): Promise<SetGroupsOutcome>;
+  /** Removes the memberships of a group the pool no longer has, seen before `readAt`; how many went. */
+  deleteGroup(group: string, readAt: Date): Promise<number>;
 }
 
 /** Whether a handle is held by any user, ignoring case: the PreSignUp check's only question (handle_checker). */

@@ -1,6 +1,6 @@
-// The event path: an EventBridge rule on the default bus for this pool's user calls as CloudTrail records
-// them, and the function (lambdas/user-events) that re-reads each user and sends one sync message to the
-// writer's queue. Failed deliveries and failed invocations both end in one dead-letter queue, alarmed.
+// The event path: an EventBridge rule on the default bus for this pool's user and group calls as CloudTrail
+// records them, and the function (lambdas/user-events) that re-reads each user (and their groups) or group and
+// sends one sync message to the writer's queue. Failed deliveries and failed invocations both end in one dead-letter queue, alarmed.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -15,6 +15,7 @@ import {
   CLOUDTRAIL_DETAIL_TYPE,
   COGNITO_API_SOURCE,
   COGNITO_EVENT_SOURCE,
+  GROUP_EVENT_NAMES,
   USER_EVENT_NAMES,
 } from '../../lambdas/cognito/cloudtrail-event';
 import { projectAlarm } from './alarms';
@@ -24,10 +25,20 @@ import type { SyncQueue } from './sync-queue';
 /**
  * The calls a user makes with their own access token (DeleteUser, UpdateUserAttributes, ...) or with the app
  * client's id (ConfirmSignUp): their requests name no user pool, so the rule cannot filter them by pool. The
- * Admin* calls all take UserPoolId. The function looks the sub up in this pool, so a call of another pool in
- * the same account costs one ListUsers that finds nobody, and tombstones a sub this table never held.
+ * Admin* calls and DeleteGroup (IAM-authorized) all take UserPoolId. The function looks the sub up in this
+ * pool, so a call of another pool in the same account costs one ListUsers that finds nobody, and tombstones a
+ * sub this table never held.
  */
-export const CALLS_WITHOUT_POOL_ID: readonly string[] = USER_EVENT_NAMES.filter((name) => !name.startsWith('Admin'));
+export const CALLS_WITHOUT_POOL_ID: readonly string[] = USER_EVENT_NAMES.filter(
+  (name) => !name.startsWith('Admin') && !(GROUP_EVENT_NAMES as readonly string[]).includes(name),
+);
+
+/** The pool API calls the user-events function makes, and nothing else: all reads. */
+export const USER_EVENTS_ACTIONS = [
+  'cognito-idp:ListUsers',
+  'cognito-idp:AdminListGroupsForUser',
+  'cognito-idp:GetGroup',
+] as const;
 
 /** The rule's pattern: this pool's successful user calls, as EventBridge receives them from CloudTrail. */
 export function userEventPattern(userPoolId: string): events.EventPattern {
@@ -79,14 +90,16 @@ export class UserEvents extends Construct {
     this.fn = new ProjectFunction(this, 'Function', {
       entry: 'lambdas/user-events/index.ts',
       description:
-        'Turns a Cognito user call (from CloudTrail) into one sync message: re-reads the user, upsert or erase',
+        'Turns a Cognito user or group call (from CloudTrail) into one sync message: re-reads the user or group',
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,
       environment: { USER_POOL_ID: props.userPool.userPoolId },
     });
     // ListUsers filtered by sub finds every kind of user (local, chosen name, federated); AdminGetUser would need
-    // the user name, which is the sub only for a local user of a pool that signs in by email.
-    props.userPool.grant(this.fn, 'cognito-idp:ListUsers');
+    // the user name, which is the sub only for a local user of a pool that signs in by email. A membership event
+    // reads the user's groups (AdminListGroupsForUser, by the user name ListUsers answered with); a DeleteGroup
+    // event checks the group is gone (GetGroup). All reads.
+    props.userPool.grant(this.fn, ...USER_EVENTS_ACTIONS);
     props.syncQueue.addProducer(this.fn, 'SYNC_QUEUE_URL');
 
     // The events carry a sub and the caller's address, never attribute values (Cognito hides them). SQS-managed

@@ -122,6 +122,7 @@ function userEvents(read: () => Promise<undefined> = () => Promise.resolve(undef
   return (event, log) =>
     handleUserEvent(event, POOL, {
       reader: { read },
+      groups: { groupsOf: () => Promise.resolve([]), groupExists: () => Promise.resolve(true) },
       queue: { send: (message) => Promise.resolve(void queue.push(message)) },
       logger: logger(log, 'user-events'),
     });
@@ -197,6 +198,8 @@ beforeEach(() => {
     signUp: () => Promise.resolve({ outcome: 'inserted', handleAdjusted: false }),
     apply: () => Promise.resolve({ outcome: 'inserted' }),
     erase: () => Promise.resolve('erased'),
+    setGroups: () => Promise.resolve('updated'),
+    deleteGroup: () => Promise.resolve(0),
   };
   functions = { [FN.postConfirmation]: postConfirmation(), [FN.userEvents]: userEvents() };
   cfnMock.on(DescribeStacksCommand).resolves(stackOutputs());
@@ -553,6 +556,7 @@ describe('npm run smoke -- --stage', () => {
       functions[FN.userEvents] = (event, log) =>
         handleUserEvent(event, 'us-east-1_OtherPool9', {
           reader: { read: () => Promise.resolve(undefined) },
+          groups: { groupsOf: () => Promise.resolve([]), groupExists: () => Promise.resolve(true) },
           queue: { send: () => Promise.resolve() },
           logger: logger(log, 'user-events'),
         });

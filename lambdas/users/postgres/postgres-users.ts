@@ -12,6 +12,7 @@ import {
   type EraseOutcome,
   type ErasurePolicy,
   type HandleDirectory,
+  type SetGroupsOutcome,
   type SignUpOutcome,
   type SignUpResult,
   type SignUpWriter,
@@ -112,6 +113,36 @@ export async function eraseUser(db: Queryable, sub: string, policy: ErasurePolic
   return row.outcome;
 }
 
+/** sync.set_user_groups: the user's whole group list as read at `readAt`; refusals as UserRefusedError. */
+export async function setUserGroups(
+  db: Queryable,
+  sub: string,
+  groups: readonly string[],
+  readAt: Date,
+): Promise<SetGroupsOutcome> {
+  let rows: { outcome: SetGroupsOutcome }[];
+  try {
+    ({ rows } = await db.query<{ outcome: SetGroupsOutcome }>(
+      'SELECT sync.set_user_groups($1, $2::text[], $3::timestamptz) AS outcome',
+      [sub, [...groups], readAt.toISOString()],
+    ));
+  } catch (error) {
+    throw refusal(error, sub) ?? error;
+  }
+  const row = rows[0];
+  if (row === undefined) throw new Error('sync.set_user_groups returned no row');
+  return row.outcome;
+}
+
+/** sync.delete_group: the group's memberships seen before `readAt` go, and the deletion is remembered. */
+export async function deleteGroup(db: Queryable, group: string, readAt: Date): Promise<number> {
+  const { rows } = await db.query<{ removed: string }>('SELECT sync.delete_group($1, $2::timestamptz) AS removed', [
+    group,
+    readAt.toISOString(),
+  ]);
+  return Number(rows[0]?.removed ?? 0);
+}
+
 /**
  * Whether any user holds the handle, ignoring case (sync.handle_taken, through the unique index). Only a hint
  * for the PreSignUp check: between it and the sign-up another one may take the handle, which the handle rule
@@ -131,6 +162,8 @@ export function createSyncWriter(db: Queryable): SyncWriter {
     signUp: (user, readAt, options) => signUpUser(db, user, readAt, options),
     apply: (user, readAt) => applyUser(db, user, readAt),
     erase: (sub, policy) => eraseUser(db, sub, policy),
+    setGroups: (sub, groups, readAt) => setUserGroups(db, sub, groups, readAt),
+    deleteGroup: (group, readAt) => deleteGroup(db, group, readAt),
   };
 }
 

@@ -1,18 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ATTRIBUTE_EVENT_NAMES,
+  GROUP_EVENT_NAMES,
   HIDDEN_VALUE,
   isHidden,
+  MEMBERSHIP_EVENT_NAMES,
   subFrom,
   USER_EVENT_NAMES,
   userEventFrom,
 } from '../../../lambdas/cognito/cloudtrail-event';
 import { cloudTrailFixtureNames, FIXTURE_POOL_ID, FIXTURE_SUB, loadCloudTrailEvent } from '../user-events/fixtures';
 
-/** The fixture for each event name: its name in kebab case. */
-const ONE_PER_EVENT_NAME: [string, string][] = USER_EVENT_NAMES.map((name) => [
-  name,
-  name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase(),
-]);
+/** The fixture of an event name: its name in kebab case. */
+const fixtureOf = (names: readonly string[]): [string, string][] =>
+  names.map((name) => [name, name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase()]);
+const ONE_PER_EVENT_NAME = fixtureOf(USER_EVENT_NAMES);
 
 describe('USER_EVENT_NAMES', () => {
   it('holds at least the calls the lifecycle issue names, once each', () => {
@@ -38,16 +40,70 @@ describe('USER_EVENT_NAMES', () => {
   it('has a fixture for every name', () => {
     expect(cloudTrailFixtureNames()).toEqual(expect.arrayContaining(ONE_PER_EVENT_NAME.map(([, fixture]) => fixture)));
   });
+
+  it('is the attribute, membership and group calls, each in one list only', () => {
+    expect([...USER_EVENT_NAMES].sort()).toEqual(
+      [...ATTRIBUTE_EVENT_NAMES, ...MEMBERSHIP_EVENT_NAMES, ...GROUP_EVENT_NAMES].sort(),
+    );
+    expect(MEMBERSHIP_EVENT_NAMES).toEqual(['AdminAddUserToGroup', 'AdminRemoveUserFromGroup']);
+    expect(GROUP_EVENT_NAMES).toEqual(['DeleteGroup']);
+  });
 });
 
 describe('userEventFrom', () => {
-  it.each(ONE_PER_EVENT_NAME)('finds the sub of a %s event in additionalEventData', (eventName, fixture) => {
-    expect(userEventFrom(loadCloudTrailEvent(fixture), FIXTURE_POOL_ID)).toEqual({
-      kind: 'user',
-      eventName,
+  it.each(fixtureOf(ATTRIBUTE_EVENT_NAMES))(
+    'finds the sub of a %s event in additionalEventData',
+    (eventName, fixture) => {
+      expect(userEventFrom(loadCloudTrailEvent(fixture), FIXTURE_POOL_ID)).toEqual({
+        kind: 'user',
+        eventName,
+        eventID: expect.stringMatching(/^a1b2c3d4-/) as unknown,
+        sub: FIXTURE_SUB,
+        subSource: 'additionalEventData.sub',
+      });
+    },
+  );
+
+  it.each(fixtureOf(MEMBERSHIP_EVENT_NAMES))(
+    'reads a %s event as a membership change of the sub',
+    (eventName, fixture) => {
+      expect(userEventFrom(loadCloudTrailEvent(fixture), FIXTURE_POOL_ID)).toEqual({
+        kind: 'membership',
+        eventName,
+        eventID: expect.stringMatching(/^a1b2c3d4-/) as unknown,
+        sub: FIXTURE_SUB,
+        subSource: 'additionalEventData.sub',
+      });
+    },
+  );
+
+  it('reads a DeleteGroup event as a group change, with no user', () => {
+    expect(userEventFrom(loadCloudTrailEvent('delete-group'), FIXTURE_POOL_ID)).toEqual({
+      kind: 'group',
+      eventName: 'DeleteGroup',
       eventID: expect.stringMatching(/^a1b2c3d4-/) as unknown,
-      sub: FIXTURE_SUB,
-      subSource: 'additionalEventData.sub',
+      group: 'admins',
+    });
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['a name with a space', 'two words'],
+    ['a log line', 'admins\nlevel=ERROR'],
+    ['too long', 'g'.repeat(129)],
+    ['not a string', 7],
+  ])('ignores a DeleteGroup event whose group name is %s', (_, groupName) => {
+    const event = loadCloudTrailEvent('delete-group');
+    const request: Record<string, unknown> = { userPoolId: FIXTURE_POOL_ID };
+    if (groupName !== undefined) request.groupName = groupName;
+    const changed = { ...event, detail: { ...event.detail, requestParameters: request } };
+    expect(userEventFrom(changed, FIXTURE_POOL_ID)).toMatchObject({ kind: 'ignored', reason: 'no_group' });
+  });
+
+  it("ignores another pool's DeleteGroup", () => {
+    expect(userEventFrom(loadCloudTrailEvent('delete-group'), 'us-east-1_Another1')).toMatchObject({
+      kind: 'ignored',
+      reason: 'other_pool',
     });
   });
 

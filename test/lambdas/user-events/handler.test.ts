@@ -1,6 +1,9 @@
 import {
   AdminGetUserCommand,
+  AdminListGroupsForUserCommand,
   CognitoIdentityProviderClient,
+  GetGroupCommand,
+  ResourceNotFoundException,
   ListUsersCommand,
   TooManyRequestsException,
   UserNotFoundException,
@@ -9,7 +12,7 @@ import {
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { USER_EVENT_NAMES } from '../../../lambdas/cognito/cloudtrail-event';
+import { ATTRIBUTE_EVENT_NAMES, MEMBERSHIP_EVENT_NAMES } from '../../../lambdas/cognito/cloudtrail-event';
 import { createLogger } from '../../../lambdas/runtime/logger';
 import { sqsSyncQueue } from '../../../lambdas/sync/sqs/sqs-sync-queue';
 import { parseSyncMessage } from '../../../lambdas/sync/sync-message';
@@ -51,9 +54,9 @@ function poolUser(overrides: Partial<UserType> = {}, attributes: Record<string, 
   };
 }
 
-const ONE_PER_EVENT_NAME = USER_EVENT_NAMES.map(
-  (name) => [name, name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase()] as const,
-);
+const fixtureOf = (names: readonly string[]) =>
+  names.map((name) => [name, name.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase()] as const);
+const ONE_PER_EVENT_NAME = fixtureOf(ATTRIBUTE_EVENT_NAMES);
 
 describe('user-events handler (Cognito and SQS mocked)', () => {
   let cognito: AwsClientStub<CognitoIdentityProviderClient>;
@@ -367,5 +370,118 @@ describe('user-events handler (Cognito and SQS mocked)', () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+  describe('group events', () => {
+    /** The user's groups, over pages of `pageSize`, for the user name the lookup by sub answered with. */
+    function groupsAnswer(userName: string, groups: string[], pageSize = 60): void {
+      cognito.on(AdminListGroupsForUserCommand).callsFake((input: { Username?: string; NextToken?: string }) => {
+        if (input.Username !== userName) throw notFound();
+        const start = input.NextToken === undefined ? 0 : Number(input.NextToken);
+        const end = start + pageSize;
+        return {
+          Groups: groups.slice(start, end).map((GroupName) => ({ GroupName })),
+          ...(end < groups.length ? { NextToken: String(end) } : {}),
+        };
+      });
+    }
+
+    it.each(fixtureOf(MEMBERSHIP_EVENT_NAMES))(
+      're-reads the user of a %s event and every group they are in, by the user name the pool answered with',
+      async (eventName, fixture) => {
+        // A federated user: the user name is not the sub, so the lookup by sub gives the name to list by.
+        poolAnswers(poolUser({ Username: 'Google_109876543210987654321' }));
+        groupsAnswer('Google_109876543210987654321', ['editors', 'admins', 'g3'], 2);
+        const result = await handler(loadCloudTrailEvent(fixture), fakeContext());
+        expect(result).toEqual({ outcome: 'queued_groups', sub: FIXTURE_SUB });
+        expect(cognito.commandCalls(AdminListGroupsForUserCommand).map((call) => call.args[0].input)).toEqual([
+          { UserPoolId: FIXTURE_POOL_ID, Username: 'Google_109876543210987654321', Limit: 60 },
+          { UserPoolId: FIXTURE_POOL_ID, Username: 'Google_109876543210987654321', Limit: 60, NextToken: '2' },
+        ]);
+        expect(sentBodies()).toEqual([
+          {
+            version: 2,
+            kind: 'groups',
+            sub: FIXTURE_SUB,
+            readAt: new Date(STARTED).toISOString(),
+            source: eventName,
+            user: {
+              email: EMAIL,
+              name: NAME,
+              preferred_username: HANDLE,
+              enabled: true,
+              status: 'CONFIRMED',
+              lastModified: LAST_MODIFIED.toISOString(),
+            },
+            groups: ['admins', 'editors', 'g3'],
+          },
+        ]);
+        expect(parseSyncMessage(sentBodies()[0] ?? {})).toMatchObject({
+          kind: 'groups',
+          groups: ['admins', 'editors', 'g3'],
+        });
+        expectNoPersonalData();
+      },
+    );
+
+    it('queues an erase for a membership event whose user is gone', async () => {
+      poolAnswers(undefined);
+      expect(await handler(loadCloudTrailEvent('admin-remove-user-from-group'))).toEqual({
+        outcome: 'queued_erase',
+        sub: FIXTURE_SUB,
+      });
+      expect(cognito.commandCalls(AdminListGroupsForUserCommand)).toHaveLength(0);
+    });
+
+    it('fails for a retry when the group list cannot be read, queueing nothing', async () => {
+      poolAnswers(poolUser());
+      cognito
+        .on(AdminListGroupsForUserCommand)
+        .rejects(new TooManyRequestsException({ message: 'slow down', $metadata: {} }));
+      await expect(handler(loadCloudTrailEvent('admin-add-user-to-group'))).rejects.toBeInstanceOf(
+        UserEventNotSyncedError,
+      );
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    });
+
+    it('queues a delete-group once the pool says the group is gone, stamped before it asked', async () => {
+      cognito.on(GetGroupCommand).callsFake(() => {
+        now = ANSWERED;
+        throw new ResourceNotFoundException({ message: 'Group not found.', $metadata: {} });
+      });
+      expect(await handler(loadCloudTrailEvent('delete-group'))).toEqual({
+        outcome: 'queued_delete_group',
+        group: 'admins',
+      });
+      expect(cognito.commandCalls(GetGroupCommand).map((call) => call.args[0].input)).toEqual([
+        { UserPoolId: FIXTURE_POOL_ID, GroupName: 'admins' },
+      ]);
+      expect(sentBodies()).toEqual([
+        {
+          version: 2,
+          kind: 'delete-group',
+          group: 'admins',
+          readAt: new Date(STARTED).toISOString(),
+          source: 'DeleteGroup',
+        },
+      ]);
+      expect(logLines()).toEqual([
+        expect.objectContaining({ eventName: 'DeleteGroup', group: 'admins', outcome: 'queued_delete_group' }),
+      ]);
+    });
+
+    it('queues nothing for a DeleteGroup whose group the pool has again', async () => {
+      cognito.on(GetGroupCommand).resolves({ Group: { GroupName: 'admins' } });
+      expect(await handler(loadCloudTrailEvent('delete-group'))).toEqual({
+        outcome: 'ignored_group_exists',
+        group: 'admins',
+      });
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    });
+
+    it('fails for a retry when GetGroup fails for another reason', async () => {
+      cognito.on(GetGroupCommand).rejects(new TooManyRequestsException({ message: 'slow down', $metadata: {} }));
+      await expect(handler(loadCloudTrailEvent('delete-group'))).rejects.toBeInstanceOf(UserEventNotSyncedError);
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    });
   });
 });

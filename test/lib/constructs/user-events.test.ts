@@ -48,6 +48,9 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
       },
     });
     for (const name of [
+      'AdminAddUserToGroup',
+      'AdminRemoveUserFromGroup',
+      'DeleteGroup',
       'AdminCreateUser',
       'AdminUpdateUserAttributes',
       'UpdateUserAttributes',
@@ -67,6 +70,8 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
       expect.arrayContaining(['DeleteUser', 'UpdateUserAttributes', 'VerifyUserAttribute']),
     );
     expect(CALLS_WITHOUT_POOL_ID.filter((name) => name.startsWith('Admin'))).toEqual([]);
+    // DeleteGroup is an IAM call that names its pool.
+    expect(CALLS_WITHOUT_POOL_ID).not.toContain('DeleteGroup');
   });
 
   it('targets the function with bounded retries and its own dead-letter queue', () => {
@@ -146,13 +151,16 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
     ).toEqual([]);
   });
 
-  it('may look users of this pool up by sub (ListUsers) only, and send to the sync queue only, through SQS only', () => {
+  it("may read this pool's users by sub (ListUsers), a user's groups and a group only, and send to the sync queue only, through SQS only", () => {
     const [, policy] = only(auth, 'AWS::IAM::Policy', 'UserEventsFunctionRoleDefaultPolicy');
     const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
     const [queueId] = only(auth, 'AWS::SQS::Queue', 'SignupFallbackQueue');
     const [keyId] = only(auth, 'AWS::KMS::Key', 'SignupFallbackKey');
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: 'cognito-idp:ListUsers', Resource: { 'Fn::GetAtt': [poolId, 'Arn'] } }),
+      expect.objectContaining({
+        Action: ['cognito-idp:ListUsers', 'cognito-idp:AdminListGroupsForUser', 'cognito-idp:GetGroup'],
+        Resource: { 'Fn::GetAtt': [poolId, 'Arn'] },
+      }),
     );
     expect(statements).toContainEqual(
       expect.objectContaining({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }),
@@ -167,7 +175,11 @@ describe.each(['dev', 'prod'])('the event path in AuthStack (%s)', (stage) => {
       }),
     );
     const cognito = statements.filter((s) => JSON.stringify(s.Action).includes('cognito-idp'));
-    expect(cognito.flatMap((s) => s.Action)).toEqual(['cognito-idp:ListUsers']);
+    expect(cognito.flatMap((s) => s.Action)).toEqual([
+      'cognito-idp:ListUsers',
+      'cognito-idp:AdminListGroupsForUser',
+      'cognito-idp:GetGroup',
+    ]);
     for (const s of statements) expect(s.Resource).not.toBe('*');
   });
 });
