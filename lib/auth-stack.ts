@@ -9,6 +9,7 @@ import { functionAlarms } from './constructs/alarms';
 import type { IamDatabase } from './constructs/database-client';
 import { AuditTrail } from './constructs/audit-trail';
 import { PostConfirmation } from './constructs/post-confirmation';
+import { ExportFunction } from './constructs/export-function';
 import { Federation } from './constructs/federation';
 import { HandleCheck, PreSignUp } from './constructs/pre-sign-up';
 import type { ProjectFunction } from './constructs/project-function';
@@ -45,6 +46,8 @@ export class AuthStack extends Stack {
   public readonly userEvents: UserEvents;
   /** The scheduled, resumable reconcile: the safety net for what events miss. */
   public readonly reconcile: Reconcile;
+  /** A person's data as JSON on an operator's request (`npm run users -- export <sub> --stage <stage>`). */
+  public readonly exportFunction: ExportFunction;
   /** The management-event trail the event path needs; absent with `-c existingTrail=true`. */
   public readonly auditTrail?: AuditTrail;
   /** The managed login domain and the identity providers; present with `-c domainPrefix`. */
@@ -214,5 +217,20 @@ export class AuthStack extends Stack {
     new CfnOutput(this, 'PreSignUpFunctionName', { value: this.preSignUpFunction.functionName });
     new CfnOutput(this, 'UserEventsFunctionName', { value: this.userEvents.fn.functionName });
     new CfnOutput(this, 'ReplayFunctionName', { value: writer.functionName });
+
+    // `npm run users -- export <sub> --stage <stage>` invokes it by this output; operators attach its invoke policy.
+    this.exportFunction = new ExportFunction(this, 'Export', {
+      vpc: props.vpc,
+      database,
+      logRetention: settings.logRetention,
+    });
+    functionAlarms(this, 'Export', {
+      fn: this.exportFunction.fn,
+      functionLabel: 'export',
+      action: props.alarmAction,
+      errors: "The export function failed: an operator's export of a person's data returned nothing; read its log",
+    });
+    new CfnOutput(this, 'ExportFunctionName', { value: this.exportFunction.fn.functionName });
+    new CfnOutput(this, 'ExportInvokePolicyArn', { value: this.exportFunction.invokePolicy.managedPolicyArn });
   }
 }

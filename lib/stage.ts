@@ -118,6 +118,8 @@ export const OTHER_CONNECTIONS = {
   reserved: 5,
   /** The migration function, the rotation function, an operator's psql or CLI, monitoring. */
   operations: 10,
+  /** The export function's role, user_exporter: CONNECTION LIMIT 2 (sql/migrations/0006_groups_and_export.sql). */
+  exporter: 2,
 };
 
 const BASE: Record<
@@ -259,7 +261,7 @@ export function connectionLimits(settings: ConnectionInputs): Record<DatabaseUse
 /** Connections every function that connects may hold, plus the reserved and operational ones. */
 export function connectionsNeeded(settings: ConnectionInputs): number {
   const functions = Object.values(connectionLimits(settings)).reduce((sum, limit) => sum + limit, 0);
-  return functions + OTHER_CONNECTIONS.reserved + OTHER_CONNECTIONS.operations;
+  return functions + OTHER_CONNECTIONS.reserved + OTHER_CONNECTIONS.operations + OTHER_CONNECTIONS.exporter;
 }
 
 /** True when every connecting function, plus the reserved and operational connections, fits in `max_connections`. */

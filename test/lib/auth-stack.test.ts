@@ -110,9 +110,9 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
       ToPort: 443,
       DestinationSecurityGroupId: { 'Fn::ImportValue': expect.stringMatching(/SqsEndpoint/) as unknown },
     };
-    // The trigger, the PreSignUp, replay and reconcile store functions reach the database; the trigger reaches
-    // SQS (the user-events function and the reconcile runner run outside the VPC and have no security group).
-    expect(egress.filter((rule) => rule.FromPort === 5432)).toHaveLength(4);
+    // The trigger, the PreSignUp, replay, reconcile store and export functions reach the database; the trigger
+    // reaches SQS (the user-events function and the reconcile runner run outside the VPC and have no security group).
+    expect(egress.filter((rule) => rule.FromPort === 5432)).toHaveLength(5);
     for (const rule of egress) {
       expect(rule).toMatchObject(rule.FromPort !== 443 ? toDatabase : toSqs);
     }
@@ -251,13 +251,16 @@ describe.each(['dev', 'prod'] as const)('AuthStack (%s)', (stage) => {
   it('ships a minified bundle with its source map and leaves pg-native out', () => {
     const key = (postConfirmation().resource.Properties.Code as { S3Key: string }).S3Key;
     const assetDir = join(synth.assemblyDir, `asset.${key.replace(/\.zip$/, '')}`);
-    expect(readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map']);
+    // rds-ca/: the RDS CA certificates beside the bundle, read at the first connection (lambdas/postgres/rds-ca.ts).
+    expect(readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map', 'rds-ca']);
     const code = readFileSync(join(assetDir, 'index.js'), 'utf8');
-    // Minified: no indented lines (esbuild's readable output indents every block). The line count says nothing
-    // now: the RDS CA certificates ride in the bundle as template literals, one line per 64 characters of PEM.
+    // Minified: no indented lines (esbuild's readable output indents every block), and long lines.
     expect(code).not.toMatch(/\n {2,}[A-Za-z_$]/);
     expect(code.split('\n').reduce((longest, line) => Math.max(longest, line.length), 0)).toBeGreaterThan(10_000);
-    expect(code).toMatch(/require\("pg-native"\)/);
+    // The certificates stay out of the JavaScript, and so does pg-native: the function loads pg's Client alone,
+    // which never asks for the native binding (and ProjectFunction marks it external should anything else).
+    expect(code).not.toContain('BEGIN CERTIFICATE');
+    expect(code).not.toMatch(/require\("pg-native"\)|PQconnectdb/);
   });
 
   it('exports the outputs other tools read', () => {

@@ -1,11 +1,9 @@
-// The export function as the lead's wiring adds it to AuthStack: the app of the stage plus the construct and its
-// output, synthesized with cdk-nag on.
-import { CfnOutput } from 'aws-cdk-lib';
+// The export function as AuthStack deploys it, with its output, synthesized with cdk-nag on.
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_FUNCTION_OUTPUT } from '../../../bin/cli/export';
-import { EXPORT_DATABASE_USER, ExportFunction } from '../../../lib/constructs/export-function';
+import { EXPORT_DATABASE_USER } from '../../../lib/constructs/export-function';
 import { NO_BUNDLING, synthApp, type Finding, type Resource } from '../../support/cdk';
 
 describe('ExportFunction', { timeout: 120_000 }, () => {
@@ -15,15 +13,10 @@ describe('ExportFunction', { timeout: 120_000 }, () => {
   let fn: Resource;
 
   beforeAll(() => {
-    ({ auth, findings } = synthApp({ stage: 'prod', ...NO_BUNDLING }, ({ network, database, auth: stack }) => {
+    ({ auth, findings } = synthApp({ stage: 'prod', ...NO_BUNDLING }, ({ auth: stack }) => {
+      // AuthStack deploys the function and its output; an operators' role is given the invoke policy, as ops do.
       const operators = new iam.Role(stack, 'TestOperators', { assumedBy: new iam.AccountRootPrincipal() });
-      const exporter = new ExportFunction(stack, 'Export', {
-        vpc: network.vpc,
-        database,
-        logRetention: 30,
-        operators: [operators],
-      });
-      new CfnOutput(stack, EXPORT_FUNCTION_OUTPUT, { value: exporter.fn.functionName });
+      stack.exportFunction.invokePolicy.attachToRole(operators);
     }));
     const found = Object.entries(auth.findResources('AWS::Lambda::Function')).filter(([id]) =>
       id.startsWith('ExportFunction'),
