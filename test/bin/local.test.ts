@@ -9,7 +9,11 @@ import { formatBanner, main, parseOptions } from '../../bin/local';
 import { freePort } from '../../local/ports';
 import { DEFAULT_PORTS } from '../../local/stack';
 import { DEFAULT_DATA_DIR, type StackInfo } from '../../local/stack-info';
-import { CognitoIdentityProviderClient, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  CognitoIdentityProviderClient,
+  ListGroupsCommand,
+  ListUsersCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
 import { main as dbMain } from '../../bin/db';
 import { main as usersMain } from '../../bin/users';
@@ -184,7 +188,7 @@ describe("the banner's db and users commands", () => {
       region: 'us-east-1',
       credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
     });
-    mockClient(cognito).on(ListUsersCommand).resolves({ Users: [] });
+    mockClient(cognito).on(ListUsersCommand).resolves({ Users: [] }).on(ListGroupsCommand).resolves({ Groups: [] });
     for (const command of listed) {
       expect(command.env).toEqual({ LOCAL_DATA_DIR: dir });
       const captured = captureOutput();
