@@ -5,6 +5,7 @@ import {
   AdminLinkProviderForUserCommand,
   CognitoIdentityProviderClient,
   ListUsersCommand,
+  type UserStatusType,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -33,7 +34,7 @@ function localUser(
   const sub = overrides.sub ?? LOCAL_SUB;
   return {
     Username: sub,
-    UserStatus: overrides.status ?? 'CONFIRMED',
+    UserStatus: (overrides.status ?? 'CONFIRMED') as UserStatusType,
     Enabled: true,
     Attributes: [
       { Name: 'sub', Value: sub },
@@ -189,7 +190,9 @@ describe('the handle check outside the VPC', () => {
     event.userName = LOCAL_SUB;
     return event;
   }
-  const answer = (body: unknown) => ({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(body)) });
+  // The SDK types Payload as its blob adapter; the handler reads the bytes alone.
+  const payload = (text: string) => new TextEncoder().encode(text) as never;
+  const answer = (body: unknown) => ({ StatusCode: 200, Payload: payload(JSON.stringify(body)) });
 
   it('asks the handle-check function and refuses a taken handle', async () => {
     lambda.on(InvokeCommand).resolves(answer({ taken: true }));
@@ -210,7 +213,7 @@ describe('the handle check outside the VPC', () => {
   });
 
   it.each([
-    ['the function failed', { StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{}') }],
+    ['the function failed', { StatusCode: 200, FunctionError: 'Unhandled', Payload: payload('{}') }],
     ['it answered without "taken"', answer({ free: true })],
   ])('lets the sign-up through unchecked when %s', async (_name, response) => {
     lambda.on(InvokeCommand).resolves(response);
