@@ -105,7 +105,7 @@ describe('DatabaseStack.bindClient', { timeout: 60_000 }, () => {
 
     // End-to-end IAM: the proxy's role logs in as each bound user, and as nobody else.
     const proxyGrants = connectStatementsOf(synth, 'database', 'ProxyRole').map((resource) => JSON.stringify(resource));
-    const users = ['signup_writer', 'handle_checker', 'sync_writer', 'user_reconciler', USER];
+    const users = ['signup_writer', 'handle_checker', 'sync_writer', 'user_reconciler', 'user_exporter', USER];
     expect(proxyGrants).toHaveLength(users.length);
     expect(proxyGrants).toEqual(
       expect.arrayContaining(users.map((user) => expect.stringMatching(new RegExp(`"/${user}"`)) as unknown)),
