@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-// `npm run db -- <command> [--prod]`: the operator's database commands (the seeds' db-* scripts, typed).
+// `npm run db -- <command> [--prod]`: the operator's database commands.
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -248,7 +248,7 @@ function column(value: unknown): string {
   return value instanceof Date ? value.toISOString() : JSON.stringify(value);
 }
 
-/** A plain aligned table: the seeds printed psql's, this keeps it readable without psql. */
+/** A plain aligned table, readable without psql. */
 export function formatTable(rows: Record<string, unknown>[], columns: string[]): string[] {
   const widths = columns.map((name) => Math.max(name.length, ...rows.map((row) => column(row[name]).length)));
   const line = (cells: string[]) =>

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // `npm run rds -- status|stop|start|allow-ip`: stop the database when nobody works (it costs money), start it
-// again, and let this machine's public IP reach it (the seeds' rds-update-sg-rule).
+// again, and let this machine's public IP reach it.
 import { isIPv4 } from 'node:net';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {

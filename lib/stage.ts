@@ -142,7 +142,7 @@ const BASE: Record<
     // 1 GiB: nominal 1073741824 / 9531392 = 112; the OS and RDS keep part of it, so assume 80.
     instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
     maxConnections: 80,
-    // 80 - 5 reserved - 10 operations = 65 usable; 20 leaves room for the other functions of later issues.
+    // 80 - 5 reserved - 10 operations = 65 usable; 20 leaves room for the other functions.
     reservedConcurrency: 20,
     // 20 + 10 + replay 2 + reconcile 1 = 33 of the 65 usable.
     preSignUpConcurrency: 10,
@@ -160,7 +160,7 @@ const BASE: Record<
     // 4 GiB: nominal 4294967296 / 9531392 = 450; assume 410 after the OS and RDS share.
     instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
     maxConnections: 410,
-    // 410 - 5 - 10 = 395 usable; 100 is far above the sign-up rate (see README "Scaling: RDS Proxy").
+    // 410 - 5 - 10 = 395 usable; 100 is far above the sign-up rate (see docs/scaling.md).
     reservedConcurrency: 100,
     // 100 + 50 + replay 2 + reconcile 1 = 153 of the 395 usable.
     preSignUpConcurrency: 50,

@@ -11,7 +11,7 @@ export const FUNCTION_NAME = 'PostConfirmationFunction';
 /** The name its PreSignUp trigger invokes, likewise the construct id. */
 export const PRE_SIGN_UP_FUNCTION_NAME = 'PreSignUpFunction';
 
-/** What `.local/stack.json` holds; the first six keys are what the helper commands and the README rely on. */
+/** What `.local/stack.json` holds; the first six keys are what the helper commands and docs/local-development.md rely on. */
 export interface StackInfo {
   readonly connectionUrl: string;
   readonly cognitoEndpoint: string;

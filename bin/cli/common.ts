@@ -6,7 +6,7 @@ import { required } from '../../lambdas/runtime/env';
 import { ConfigurationError, InvalidEventError } from '../../lambdas/runtime/errors';
 import { DatabaseUnavailableError } from '../../lambdas/postgres/errors';
 
-/** Exit codes, documented in the README's Operations section. 64-78 follow BSD sysexits.h. */
+/** Exit codes, documented in docs/operations.md. 64-78 follow BSD sysexits.h. */
 export const EXIT = {
   OK: 0,
   /** Anything not covered below: an SQL error, an unexpected AWS error. */

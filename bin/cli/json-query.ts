@@ -1,4 +1,4 @@
-// JSON built by PostgreSQL itself, as the seeds' query_wrap_object / query_wrap_array did: one round trip,
+// JSON built by PostgreSQL itself (json_agg, row_to_json): one round trip,
 // and the database decides how every type (uuid, timestamptz, numeric) is written out.
 import type { Queryable } from '../../lambdas/postgres/queryable';
 

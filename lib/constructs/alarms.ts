@@ -91,7 +91,7 @@ export function permanentFailureAlarm(
     description:
       `The ${props.functionLabel} function cannot use the database for a reason that will not pass by itself ` +
       '(TLS, host name, login, role or grant): sign-ups wait in the queue until the deploy is fixed. ' +
-      'Read errorClass in its log (README "Failure modes")',
+      'Read errorClass in its log (docs/failure-modes.md)',
     metric: filter.metric({ statistic: cloudwatch.Stats.SUM }),
     threshold: 1,
     action: props.action,

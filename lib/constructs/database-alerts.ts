@@ -115,7 +115,7 @@ export class DatabaseAlerts extends Construct {
           region: events.EventField.region,
           database: props.instanceIdentifier,
           securityGroup: props.securityGroupId,
-          next: 'Look the event ID up in CloudTrail Event history; README "Failure modes", risky database change',
+          next: 'Look the event ID up in CloudTrail Event history; docs/failure-modes.md, risky database change',
         }),
       ),
     );

@@ -53,7 +53,7 @@ export class PostgresInstance extends rds.DatabaseInstance implements IamDatabas
       allowAllOutbound: false,
     });
     if (settings.adminCidr !== undefined) {
-      // Dev only (checked in lib/stage.ts): the seeds' laptop workflow, one narrow range, never 0.0.0.0/0.
+      // Dev only (checked in lib/stage.ts): a developer's laptop, one narrow range, never 0.0.0.0/0.
       securityGroup.addIngressRule(ec2.Peer.ipv4(settings.adminCidr), ec2.Port.tcp(POSTGRES_PORT), 'admin CIDR (dev)');
     }
     const engine = rds.DatabaseInstanceEngine.postgres({ version: props.engineVersion });

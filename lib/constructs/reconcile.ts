@@ -158,7 +158,7 @@ export class Reconcile extends Construct {
 
     this.errorsAlarm = projectAlarm(this, 'ErrorsAlarm', {
       description:
-        'A reconcile invocation failed: the run resumes at the next one, but deletions and missed changes wait until a run completes (README "Failure modes")',
+        'A reconcile invocation failed: the run resumes at the next one, but deletions and missed changes wait until a run completes (docs/failure-modes.md)',
       metric: this.runner.metricErrors({ statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
       action: props.alarmAction,
@@ -171,7 +171,7 @@ export class Reconcile extends Construct {
         statistic: cloudwatch.Stats.SUM,
       });
     this.driftAlarm = projectAlarm(this, 'DriftAlarm', {
-      description: `The reconcile repaired more than ${settings.reconcileDriftThreshold} rows in a day (inserted, updated, or erased by the prune): the event path is missing changes (CloudTrail, the rule, the user-events function). Read the runs' logs (README "Failure modes")`,
+      description: `The reconcile repaired more than ${settings.reconcileDriftThreshold} rows in a day (inserted, updated, or erased by the prune): the event path is missing changes (CloudTrail, the rule, the user-events function). Read the runs' logs (docs/failure-modes.md)`,
       metric: metric('Drift'),
       period: Duration.days(1),
       threshold: settings.reconcileDriftThreshold,
@@ -180,7 +180,7 @@ export class Reconcile extends Construct {
     });
     this.pruneRefusedAlarm = projectAlarm(this, 'PruneRefusedAlarm', {
       description:
-        'The reconcile refused to prune: the run saw no user, or more rows would be erased than the limit. Nothing was erased; every run refuses until someone checks the pool and either fixes it or raises the limit for one run (README "Failure modes")',
+        'The reconcile refused to prune: the run saw no user, or more rows would be erased than the limit. Nothing was erased; every run refuses until someone checks the pool and either fixes it or raises the limit for one run (docs/failure-modes.md)',
       metric: metric('PruneRefused'),
       threshold: 1,
       action: props.alarmAction,

@@ -148,7 +148,7 @@ export class SyncQueue extends Construct {
 
     this.deadLetterAlarm = projectAlarm(this, 'DeadLetterAlarm', {
       description:
-        'A queued sign-up or user change could not be written and is in the dead-letter queue: read the writer’s log by sub, fix, then run the reconcile (README "Failure modes")',
+        'A queued sign-up or user change could not be written and is in the dead-letter queue: read the writer’s log by sub, fix, then run the reconcile (docs/failure-modes.md)',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -145,7 +145,7 @@ export class UserEvents extends Construct {
 
     this.deadLetterAlarm = projectAlarm(this, 'DeadLetterAlarm', {
       description:
-        'A Cognito user change could not be handed to the writer and is in the user-events dead-letter queue: the table misses it until the next reconcile (README "Failure modes")',
+        'A Cognito user change could not be handed to the writer and is in the user-events dead-letter queue: the table misses it until the next reconcile (docs/failure-modes.md)',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -2,7 +2,7 @@
 -- created before the run started (one created during the run may have been added to the pool behind the
 -- run's position) and not already anonymized. Refused for a run that is not complete (it has not seen the
 -- whole pool) or that a newer run has superseded (the newer run's marks replace its own, so every user would
--- look unseen). The caller re-checks each candidate against the pool (AdminGetUser) before sync.erase_user.
+-- look unseen). The caller re-checks each candidate against the pool (ListUsers by sub) before sync.erase_user.
 
 CREATE OR REPLACE FUNCTION sync.prune_candidates(p_run_id bigint, p_after_sub text, p_max integer) RETURNS SETOF text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
