@@ -7,7 +7,13 @@
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html (query-string signing)
 // test/lambdas/postgres/rds-token.test.ts checks that both produce the same token.
 import { createHash, createHmac } from 'node:crypto';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+/** The credentials the signer needs: the shape the AWS SDK's credential providers resolve to. */
+export interface AwsCredentialIdentity {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+export type AwsCredentialIdentityProvider = () => Promise<AwsCredentialIdentity>;
 
 /** How long a token may be used to open a connection (RDS accepts at most 15 minutes). */
 export const TOKEN_TTL_SECONDS = 900;
