@@ -222,9 +222,10 @@ function exitFor(report: ReconcileReport, output: Output, userPoolId?: string): 
 
 function parseMaxPrune(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(value))
+  // 0 would refuse every prune; a run that should erase nobody leaves out --prune.
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1)
     throw new CliError(
-      `--max-prune must be a whole number of rows, got ${JSON.stringify(value.slice(0, 20))}`,
+      `--max-prune must be a whole number of rows, 1 or more, got ${JSON.stringify(value.slice(0, 20))}`,
       EXIT.USAGE,
     );
   return Number(value);

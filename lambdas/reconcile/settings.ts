@@ -21,7 +21,7 @@ export interface ReconcileSettings {
    */
   readonly prune: boolean;
   /**
-   * RECONCILE_MAX_PRUNE: the most rows one prune may erase, a whole number (0: erase nothing). Unset or empty:
+   * RECONCILE_MAX_PRUNE: the most rows one prune may erase, a whole number of 1 or more. Unset or empty:
    * the core's default, the larger of 10 and 1% of the table.
    */
   readonly maxPrune?: number;
@@ -46,8 +46,9 @@ export function parseListRate(text: string, name: string): number {
 /** A prune limit: a whole number of rows, 0 or more. */
 export function parseMaxPrune(text: string, name: string): number {
   const limit = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(limit))
-    throw new ConfigurationError(name, 'must be a whole number of rows, 0 or more');
+  // 0 would refuse every prune and alarm every day; turning the prune off is RECONCILE_PRUNE=false.
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(limit) || limit < 1)
+    throw new ConfigurationError(name, 'must be a whole number of rows, 1 or more');
   return limit;
 }
 

@@ -652,9 +652,10 @@ describe('users reconcile brakes', () => {
     expect(await rows()).toHaveLength(2);
   });
 
-  it('refuses --max-prune that is not a number of rows', async () => {
-    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune', '--max-prune', 'lots']);
+  it.each(['lots', '0'])('refuses --max-prune %s, which is not a number of rows of 1 or more', async (value) => {
+    const result = await run(['reconcile', '--user-pool-id', POOL, '--prune', '--max-prune', value]);
     expect(result.code).toBe(EXIT.USAGE);
+    expect(result.err.join('\n')).toContain('--max-prune must be a whole number of rows, 1 or more');
     expect(cognitoMock.calls()).toHaveLength(0);
   });
 

@@ -37,7 +37,8 @@ describe('reconcile settings', () => {
     });
     // Empty, as a template may declare it: the default limit.
     expect(settingsFromEnv({ ...BASE, RECONCILE_MAX_PRUNE: '' })).not.toHaveProperty('maxPrune');
-    expect(settingsFromEnv({ ...BASE, RECONCILE_MAX_PRUNE: '0' })).toMatchObject({ maxPrune: 0 });
+    expect(settingsFromEnv({ ...BASE, RECONCILE_MAX_PRUNE: '1' })).toMatchObject({ maxPrune: 1 });
+    expect(() => settingsFromEnv({ ...BASE, RECONCILE_MAX_PRUNE: '0' })).toThrow(/RECONCILE_MAX_PRUNE.*1 or more/);
     expect(
       settingsFromEnv({
         ...BASE,
@@ -68,7 +69,7 @@ describe('reconcile settings', () => {
     );
     for (const bad of ['-1', '1.5', 'ten', '1e3', '99999999999999999999'])
       expect(() => settingsFromEnv({ ...BASE, RECONCILE_MAX_PRUNE: bad })).toThrow(
-        'Configuration error: RECONCILE_MAX_PRUNE must be a whole number of rows, 0 or more',
+        'Configuration error: RECONCILE_MAX_PRUNE must be a whole number of rows, 1 or more',
       );
   });
 });
