@@ -56,7 +56,7 @@ describe('runMigrations', () => {
     });
     expect(first.applied).toEqual(MIGRATION_FILES);
     expect(first.functions).toEqual(FUNCTION_FILES);
-    expect(await tables(name)).toEqual(['activities', 'migrations', 'users']);
+    expect(await tables(name)).toEqual(['activities', 'migrations', 'user_groups', 'users']);
     const second = await runMigrations({
       secrets: new SecretsManagerClient({}),
       settings: settings(name),
@@ -120,7 +120,7 @@ describe('runMigrations', () => {
         ssl: false,
       }),
     ).rejects.toMatchObject({ code: '22023' });
-    expect(await tables(name)).toEqual(['activities', 'migrations', 'users']);
+    expect(await tables(name)).toEqual(['activities', 'migrations', 'user_groups', 'users']);
   });
 
   it('reads the secret again when the password is refused mid-rotation, and succeeds with the new one', async () => {
