@@ -110,6 +110,9 @@ describe('user-events handler with the default clients', () => {
     // Port 9 (discard) on loopback refuses connections: anything sent there fails.
     vi.stubEnv('AWS_ENDPOINT_URL', 'http://127.0.0.1:9');
     vi.stubEnv('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER', url);
+    // The queue lives on the same server: SQS is pointed there too, so its client does not warn that the queue
+    // URL's host differs from the endpoint it resolved.
+    vi.stubEnv('AWS_ENDPOINT_URL_SQS', url);
     const handler = createHandler(settings(), { logger: quiet });
     await expect(handler(loadCloudTrailEvent('admin-enable-user'))).resolves.toMatchObject({
       outcome: 'queued_upsert',
