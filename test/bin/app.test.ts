@@ -53,28 +53,37 @@ describe('the pinned CDK command line', () => {
 });
 
 describe('the app as cdk synth runs it', () => {
-  it('fails a bad stage option with one line naming the option and the fix, and no stack trace', () => {
+  function synthWith(context: Record<string, unknown>) {
     const outdir = mkdtempSync(join(tmpdir(), 'cdk.out-app-'));
     try {
-      const child = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+      return spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
         cwd: root,
-        env: {
-          ...process.env,
-          CDK_CONTEXT_JSON: JSON.stringify({ stage: 'prod', endpointAzs: '1' }),
-          CDK_OUTDIR: outdir,
-        },
+        env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir },
         encoding: 'utf8',
         timeout: 60_000,
       });
-      expect(child.status).toBe(1);
-      expect(child.stdout).toBe('');
-      expect(child.stderr.trimEnd().split('\n')).toEqual([
-        expect.stringMatching(
-          /^cdk synth: context endpointAzs is 1 in dev only: .*; fix -c endpointAzs=\.\.\. or leave it out/,
-        ),
-      ]);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
+  }
+
+  it('fails a bad stage option with one line naming the option and the fix, and no stack trace', () => {
+    const child = synthWith({ stage: 'prod', endpointAzs: '1' });
+    expect(child.status).toBe(1);
+    expect(child.stdout).toBe('');
+    expect(child.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(
+        /^cdk synth: context endpointAzs is 1 in dev only: .*; fix -c endpointAzs=\.\.\. or leave it out/,
+      ),
+    ]);
+  });
+
+  it('fails a malformed identity provider with one line naming the entry and its field, and no stack trace', () => {
+    const child = synthWith({ stage: 'dev', identityProviders: '[{"type":"google","clientId":"x"}]' });
+    expect(child.status).toBe(1);
+    expect(child.stdout).toBe('');
+    expect(child.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^cdk synth: context identityProviders\[0\]\.\S+ .*; fix -c identityProviders=/),
+    ]);
   });
 });
