@@ -12,9 +12,6 @@
 CREATE OR REPLACE FUNCTION sync.delete_group(p_group text, p_read_at timestamptz) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-  v_locked bigint;
-  v_removed bigint;
 BEGIN
   IF p_group IS NULL OR p_read_at IS NULL THEN
     RAISE EXCEPTION 'sync.delete_group needs a group and read_at' USING ERRCODE = 'null_value_not_allowed';
@@ -27,16 +24,8 @@ BEGIN
   END IF;
   INSERT INTO sync.deleted_groups AS d (group_name, deleted_at) VALUES (p_group, p_read_at)
     ON CONFLICT (group_name) DO UPDATE SET deleted_at = EXCLUDED.deleted_at WHERE d.deleted_at < EXCLUDED.deleted_at;
-  -- The members' rows in sub order first, as every membership writer locks them.
-  SELECT pg_catalog.count(*) INTO v_locked FROM (
-    SELECT 1 FROM public.users AS u
-      JOIN public.user_groups AS g ON g.user_uuid = u.uuid
-     WHERE g.group_name = p_group AND g.seen_at < p_read_at
-     ORDER BY u.cognito_user_id FOR UPDATE OF u
-  ) AS locked;
-  DELETE FROM public.user_groups AS g WHERE g.group_name = p_group AND g.seen_at < p_read_at;
-  GET DIAGNOSTICS v_removed = ROW_COUNT;
-  RETURN v_removed;
+  -- The members' rows are locked in sub order first, as every membership writer locks them.
+  RETURN sync.remove_group_members(p_group, p_read_at);
 END
 $fn$;
 

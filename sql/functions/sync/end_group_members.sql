@@ -12,9 +12,6 @@
 CREATE OR REPLACE FUNCTION sync.end_group_members(p_group text, p_scan_started_at timestamptz) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-  v_locked bigint;
-  v_removed bigint;
 BEGIN
   IF p_group IS NULL OR p_scan_started_at IS NULL THEN
     RAISE EXCEPTION 'sync.end_group_members needs a group and the time the scan started'
@@ -24,15 +21,7 @@ BEGIN
     RAISE EXCEPTION 'read_at % is more than 5 minutes ahead of the database clock', p_scan_started_at
       USING ERRCODE = 'SY002';
   END IF;
-  SELECT pg_catalog.count(*) INTO v_locked FROM (
-    SELECT 1 FROM public.users AS u
-      JOIN public.user_groups AS g ON g.user_uuid = u.uuid
-     WHERE g.group_name = p_group AND g.seen_at < p_scan_started_at
-     ORDER BY u.cognito_user_id FOR UPDATE OF u
-  ) AS locked;
-  DELETE FROM public.user_groups AS g WHERE g.group_name = p_group AND g.seen_at < p_scan_started_at;
-  GET DIAGNOSTICS v_removed = ROW_COUNT;
-  RETURN v_removed;
+  RETURN sync.remove_group_members(p_group, p_scan_started_at);
 END
 $fn$;
 

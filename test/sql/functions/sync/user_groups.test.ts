@@ -274,6 +274,7 @@ describe('who may write memberships', () => {
       'sync.end_group_members(text, timestamptz)': ['user_reconciler'],
       'sync.prune_groups(text[], timestamptz)': ['user_reconciler'],
       'sync.forget_erased_groups()': [],
+      'sync.remove_group_members(text, timestamptz)': [],
     };
     for (const [fn, allowed] of Object.entries(functions)) {
       for (const role of ROLES)
