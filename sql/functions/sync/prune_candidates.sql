@@ -1,36 +1,17 @@
--- Rows the complete run did not see: the subs after p_after_sub, in order, at most p_max (1-1000). Only rows
--- created before the run started (one created during the run may have been added to the pool behind the
--- run's position) and not already anonymized. Refused for a run that is not complete (it has not seen the
--- whole pool) or that a newer run has superseded (the newer run's marks replace its own, so every user would
--- look unseen). The caller re-checks each candidate against the pool (ListUsers by sub) before sync.erase_user.
+-- Rows the complete run did not see (the rule and the refusals of sync.unseen_by_run): the subs after
+-- p_after_sub, in order, at most p_max (1-1000). The caller re-checks each candidate against the pool
+-- (ListUsers by sub) before sync.erase_user.
 
 CREATE OR REPLACE FUNCTION sync.prune_candidates(p_run_id bigint, p_after_sub text, p_max integer) RETURNS SETOF text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-  v_run record;
 BEGIN
   IF p_max IS NULL OR p_max < 1 OR p_max > 1000 THEN
     RAISE EXCEPTION 'p_max must be 1 to 1000' USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  SELECT r.started_at, r.completed_at INTO v_run FROM sync.reconcile_runs AS r WHERE r.id = p_run_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'no reconcile run %', p_run_id USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF v_run.completed_at IS NULL THEN
-    RAISE EXCEPTION 'reconcile run % is not complete: it has not seen the whole pool', p_run_id
-      USING ERRCODE = 'object_not_in_prerequisite_state';
-  END IF;
-  IF EXISTS (SELECT 1 FROM sync.reconcile_runs AS r WHERE r.id > p_run_id) THEN
-    RAISE EXCEPTION 'reconcile run % is superseded by a newer run', p_run_id USING ERRCODE = 'object_not_in_prerequisite_state';
-  END IF;
   RETURN QUERY
-    SELECT u.cognito_user_id FROM public.users AS u
-     WHERE u.cognito_user_id > coalesce(p_after_sub, '')
-       AND u.reconcile_run IS DISTINCT FROM p_run_id
-       AND u.created_at < v_run.started_at
-       AND u.deleted_at IS NULL
-     ORDER BY u.cognito_user_id
+    SELECT unseen.sub FROM sync.unseen_by_run(p_run_id, p_after_sub) AS unseen (sub)
+     ORDER BY unseen.sub
      LIMIT p_max;
 END
 $fn$;

@@ -202,6 +202,15 @@ describe('reconcile runs', () => {
     }
   });
 
+  // The rule prune_candidates and prune_summary share is theirs alone to call: no role may read it directly.
+  for (const role of ROLES) {
+    it(`refuses ${role} a call of the internal sync.unseen_by_run`, async () => {
+      const run = await completedRun();
+      const call = as[role].query('SELECT * FROM sync.unseen_by_run($1, NULL)', [run]);
+      expect(await failureOf(call)).toBe('42501');
+    });
+  }
+
   it('does not bring back a user erased after the page that listed it was read', async () => {
     await applyUsers([state('r-late', 1)]);
     const run = await beginReconcile();
