@@ -5,7 +5,7 @@
 // its counts. `users restore <sub>` undoes a wrong erasure once the pool shows the user is there.
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { findBySub } from '../lambdas/cognito/find-by-sub';
 import { isUserPoolId } from '../lambdas/cognito/ids';
 import { isSub } from '../lambdas/cognito/sub';
@@ -33,6 +33,7 @@ import {
   type Output,
   helpExit,
 } from './cli/common';
+import { invokeDeployed, stageFunctionName } from './cli/deployed-function';
 import { exportCommand } from './cli/export';
 import { connectionOrLocalStack, localCognito } from './cli/local-stack';
 import { openClient } from './cli/postgres';
@@ -244,34 +245,13 @@ function stageOf(values: { readonly stage?: string | undefined; readonly prod: b
   return checkStage(values.stage ?? (values.prod ? 'prod' : 'dev'));
 }
 
-/** Invokes the stage's reconcile function and reads its report; its error comes back as its own (safe) message. */
+/** Invokes the stage's reconcile function and reads its report. */
 async function invokeRemote(
   lambda: LambdaClient,
   functionName: string,
   input: ReconcileInput,
 ): Promise<ReconcileReport> {
-  const result = await lambda.send(
-    new InvokeCommand({
-      FunctionName: functionName,
-      InvocationType: 'RequestResponse',
-      Payload: JSON.stringify(input),
-    }),
-  );
-  const text = result.Payload === undefined ? '' : Buffer.from(result.Payload).toString('utf8');
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    payload = undefined;
-  }
-  if (result.FunctionError !== undefined) {
-    // The function returns only its own messages, which name a field or an error class, never a value.
-    const message =
-      isRecord(payload) && typeof payload.errorMessage === 'string'
-        ? payload.errorMessage.slice(0, 300)
-        : result.FunctionError;
-    throw new CliError(`the reconcile function failed: ${message}`, EXIT.FAILURE);
-  }
+  const payload = await invokeDeployed(lambda, functionName, 'the reconcile function', input);
   if (!isRecord(payload) || typeof payload.status !== 'string')
     throw new CliError('the reconcile function answered with something that is not its report', EXIT.FAILURE);
   return payload as unknown as ReconcileReport;
@@ -408,12 +388,7 @@ export async function main(
           EXIT.USAGE,
         );
       }
-      const functionName = await stackOutput(
-        cloudFormation(),
-        stackName(stage, 'Auth'),
-        'ReconcileFunctionName',
-        '--stage of a deployed stage',
-      );
+      const functionName = await stageFunctionName(cloudFormation(), stage, 'ReconcileFunctionName');
       output.err(
         `users: invoking ${functionName}${dryRun ? ' (dry run: nothing is written)' : ''}; waiting for its counts (up to its 15-minute timeout)`,
       );

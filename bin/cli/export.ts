@@ -4,12 +4,12 @@
 // (`--stage prod`, `--stage dev --remote`), through that stage's deployed export function. Only the sub ever
 // appears on stderr: the document goes to stdout and nowhere else.
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { checkSub, InvalidSubError, type ExportResult, type UserDataDocument } from '../../lambdas/export/core';
 import { postgresExportStore } from '../../lambdas/export/postgres-store';
 import { errorCode, isConnectionError } from '../../lambdas/postgres/error-codes';
 import { isRecord } from '../../lambdas/runtime/records';
-import { awsClient, checkStage, stackName, stackOutput } from './aws';
+import { awsClient, checkStage } from './aws';
 import {
   CliError,
   EXIT,
@@ -20,6 +20,7 @@ import {
   processOutput,
   type Output,
 } from './common';
+import { invokeDeployed, stageFunctionName } from './deployed-function';
 import { connectionOrLocalStack } from './local-stack';
 import { checkProductionTls, openClient } from './postgres';
 
@@ -53,29 +54,9 @@ export interface ExportCommandDeps {
   readonly connectTimeoutMs?: number;
 }
 
-/** Invokes the stage's export function; its error comes back as its own message, which names no value. */
+/** Invokes the stage's export function and checks that its answer is an export of `sub`. */
 async function invokeRemote(lambda: LambdaClient, functionName: string, sub: string): Promise<ExportResult> {
-  const result = await lambda.send(
-    new InvokeCommand({
-      FunctionName: functionName,
-      InvocationType: 'RequestResponse',
-      Payload: JSON.stringify({ sub }),
-    }),
-  );
-  const text = result.Payload === undefined ? '' : Buffer.from(result.Payload).toString('utf8');
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    payload = undefined;
-  }
-  if (result.FunctionError !== undefined) {
-    const message =
-      isRecord(payload) && typeof payload.errorMessage === 'string'
-        ? payload.errorMessage.slice(0, 300)
-        : result.FunctionError;
-    throw new CliError(`the export function failed: ${message}`, EXIT.FAILURE);
-  }
+  const payload = await invokeDeployed(lambda, functionName, 'the export function', { sub });
   if (
     !isRecord(payload) ||
     payload.sub !== sub ||
@@ -147,11 +128,10 @@ export async function exportCommand(
           `--prod reads here through PROD_CONNECTION_URL; --stage ${stage} runs the deployed function: choose one`,
           EXIT.USAGE,
         );
-      const functionName = await stackOutput(
+      const functionName = await stageFunctionName(
         deps.cloudFormation ?? awsClient(CloudFormationClient),
-        stackName(stage, 'Auth'),
+        stage,
         EXPORT_FUNCTION_OUTPUT,
-        '--stage of a deployed stage',
       );
       output.err(`users: exporting ${sub} through ${functionName}`);
       const result = await invokeRemote(deps.lambda ?? awsClient(LambdaClient), functionName, sub);

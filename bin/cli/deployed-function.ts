@@ -1,0 +1,51 @@
+// Running a stage's deployed function from an operator command: finding it by its stack output and invoking it
+// synchronously, for the commands whose database only that function reaches.
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { isRecord } from '../../lambdas/runtime/records';
+import { stackName, stackOutput } from './aws';
+import { CliError, EXIT } from './common';
+
+/** The name of the stage's function that the Auth stack's output `outputKey` names. */
+export function stageFunctionName(
+  cloudFormation: CloudFormationClient,
+  stage: string,
+  outputKey: string,
+): Promise<string> {
+  return stackOutput(cloudFormation, stackName(stage, 'Auth'), outputKey, '--stage of a deployed stage');
+}
+
+/**
+ * Invokes `functionName` (RequestResponse) with `input` and returns its answer parsed as JSON, or undefined when
+ * it is not JSON; the caller checks the answer's shape. A failed invocation becomes a CliError naming `what` and
+ * the function's own error message, which names a field or an error class, never a value.
+ */
+export async function invokeDeployed(
+  lambda: LambdaClient,
+  functionName: string,
+  what: string,
+  input: unknown,
+): Promise<unknown> {
+  const result = await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: 'RequestResponse',
+      Payload: JSON.stringify(input),
+    }),
+  );
+  const text = result.Payload === undefined ? '' : Buffer.from(result.Payload).toString('utf8');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    payload = undefined;
+  }
+  if (result.FunctionError !== undefined) {
+    const message =
+      isRecord(payload) && typeof payload.errorMessage === 'string'
+        ? payload.errorMessage.slice(0, 300)
+        : result.FunctionError;
+    throw new CliError(`${what} failed: ${message}`, EXIT.FAILURE);
+  }
+  return payload;
+}
