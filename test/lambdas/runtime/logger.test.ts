@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../../lambdas/runtime/logger';
+import { createLogger, type LogFields } from '../../../lambdas/runtime/logger';
 
 function capture() {
   const lines: string[] = [];
@@ -41,5 +41,32 @@ describe('createLogger', () => {
     const entry = JSON.parse(lines[0] as string) as Record<string, unknown>;
     expect(entry.outcome).toBe('entry');
     expect(entry).not.toHaveProperty('sub');
+  });
+
+  it('writes the same line as one merged object would, whichever names repeat across base, child and entry', () => {
+    const cases: { base: LogFields; child?: LogFields; entry?: LogFields }[] = [
+      { base: { service: 's' }, child: { requestId: 'r' }, entry: { sub: 'x', n: 1, ok: true, none: null } },
+      { base: { service: 's' }, child: { service: 't', requestId: undefined }, entry: { requestId: 'late' } },
+      { base: { service: 's', gone: 'g' }, child: { gone: undefined }, entry: { quote: 'a"b\\c\n\u2028' } },
+      { base: { level: 'base-level' }, entry: { message: 'entry-message' } },
+      { base: {}, child: { timestamp: 'child-time' } },
+      { base: { 'odd "key"': 'v' }, entry: { service: undefined, nan: Number.NaN } },
+    ];
+    for (const { base, child, entry } of cases) {
+      const { lines, sink } = capture();
+      const root = createLogger(base, sink);
+      (child === undefined ? root : root.child(child)).error('m "quoted"', entry);
+      const line = lines[0] as string;
+      const timestamp = (JSON.parse(line) as { timestamp?: unknown }).timestamp;
+      const expected = JSON.stringify({
+        level: 'ERROR',
+        message: 'm "quoted"',
+        timestamp: typeof timestamp === 'string' && /^\d{4}-/.test(timestamp) ? timestamp : 'no ISO timestamp',
+        ...base,
+        ...child,
+        ...entry,
+      });
+      expect(line).toBe(expected);
+    }
   });
 });
