@@ -87,12 +87,6 @@ async function applyNumberedMigrations(
 
 export const FUNCTIONS_DIR = join(__dirname, '..', '..', 'sql', 'functions');
 
-/**
- * Where each function file's hash is recorded: the migrator's own table, like postgres-migrations' `migrations`,
- * so it takes no migration number. In schema `deploy` (0004), which only the migrating user may use.
- */
-export const FUNCTION_FILES_TABLE = 'deploy.function_files';
-
 // Two-key advisory lock: its own space, apart from postgres-migrations' single-key lock and the triggers' space 3.
 const FUNCTION_FILES_LOCK = [4, 0] as const;
 
@@ -133,14 +127,16 @@ export async function applyFunctionFiles(
   const files = readFunctionFiles(dir);
   await client.query('SELECT pg_catalog.pg_advisory_lock($1, $2)', [...FUNCTION_FILES_LOCK]);
   try {
-    await client.query(`CREATE TABLE IF NOT EXISTS ${FUNCTION_FILES_TABLE} (
+    // Each function file's hash: the migrator's own table, like postgres-migrations' `migrations`, so it takes no
+    // migration number. In schema `deploy` (0004), which only the migrating user may use.
+    await client.query(`CREATE TABLE IF NOT EXISTS deploy.function_files (
       path       text        PRIMARY KEY,
       sha256     text        NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT pg_catalog.now()
     )`);
     // Read under the lock: a concurrent run that applied a file first has recorded it by now.
     const { rows } = await client.query<{ path: string; sha256: string }>(
-      `SELECT path, sha256 FROM ${FUNCTION_FILES_TABLE}`,
+      `SELECT path, sha256 FROM deploy.function_files`,
     );
     const recorded = new Map(rows.map((row) => [row.path, row.sha256]));
     const applied: string[] = [];
@@ -166,7 +162,7 @@ async function applyFunctionFile(client: Client, file: FunctionFile): Promise<vo
       throw new MigrationRefusedError('failed', `functions/${file.path}`, errorCode(error));
     }
     await client.query(
-      `INSERT INTO ${FUNCTION_FILES_TABLE} (path, sha256) VALUES ($1, $2)
+      `INSERT INTO deploy.function_files (path, sha256) VALUES ($1, $2)
        ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, applied_at = pg_catalog.now()`,
       [file.path, file.sha256],
     );

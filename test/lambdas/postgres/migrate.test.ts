@@ -7,7 +7,6 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   applyMigrations,
-  FUNCTION_FILES_TABLE,
   migrateDatabase,
   MigrationRefusedError,
   readFunctionFiles,
@@ -348,7 +347,7 @@ describe('function files', () => {
     await client.query(`CREATE FUNCTION pg_temp.drop_functions(fns text[]) RETURNS void LANGUAGE plpgsql AS $$
       DECLARE f text; BEGIN FOREACH f IN ARRAY fns LOOP EXECUTE 'DROP FUNCTION ' || f::regprocedure::text; END LOOP; END $$`);
     await client.query('SELECT pg_temp.drop_functions($1)', [rows.map((row) => row.fn)]);
-    await client.query(`DELETE FROM ${FUNCTION_FILES_TABLE} WHERE path = ANY ($1)`, [rows.map((row) => row.path)]);
+    await client.query(`DELETE FROM deploy.function_files WHERE path = ANY ($1)`, [rows.map((row) => row.path)]);
     const again = await migrateDatabase(client);
     expect(again.functions.sort()).toEqual(rows.map((row) => row.path).sort());
     expect(await schemaOf(client)).toEqual(migrated);
@@ -379,7 +378,7 @@ describe('function files', () => {
       });
       expect((await client.query("SELECT sync.handle_taken('taken') AS taken")).rows).toEqual([{ taken: false }]);
       const { rows } = await client.query<{ sha256: string }>(
-        `SELECT sha256 FROM ${FUNCTION_FILES_TABLE} WHERE path = 'sync/handle_taken.sql'`,
+        `SELECT sha256 FROM deploy.function_files WHERE path = 'sync/handle_taken.sql'`,
       );
       expect(rows).toEqual([
         { sha256: readFunctionFiles(sql.functions).find((f) => f.path === 'sync/handle_taken.sql')?.sha256 },
@@ -399,7 +398,7 @@ describe('function files', () => {
       const client = await connect();
       await migrateDatabase(client, { migrationsDir: sql.migrations });
       const before = await schemaOf(client);
-      const { rows: recorded } = await client.query(`SELECT path, sha256 FROM ${FUNCTION_FILES_TABLE} ORDER BY path`);
+      const { rows: recorded } = await client.query(`SELECT path, sha256 FROM deploy.function_files ORDER BY path`);
       const broken = join(sql.functions, 'sync', 'handle_taken.sql');
       // The new body applies, then a grant fails: the body must not stay.
       await writeFile(
@@ -418,7 +417,7 @@ describe('function files', () => {
       );
       expect(JSON.stringify(error)).not.toContain('jane_doe');
       expect(await schemaOf(client)).toEqual(before);
-      expect((await client.query(`SELECT path, sha256 FROM ${FUNCTION_FILES_TABLE} ORDER BY path`)).rows).toEqual(
+      expect((await client.query(`SELECT path, sha256 FROM deploy.function_files ORDER BY path`)).rows).toEqual(
         recorded,
       );
     } finally {

@@ -79,8 +79,13 @@ async function liveSubs(): Promise<string[]> {
   return rows.map((row) => row.cognito_user_id);
 }
 
-const count = async (table: string) =>
-  (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n;
+// One fixed statement a table: no SQL is built from the name.
+const COUNTS = {
+  'sync.erased_users': 'SELECT count(*)::int AS n FROM sync.erased_users',
+  'sync.reconcile_runs': 'SELECT count(*)::int AS n FROM sync.reconcile_runs',
+  'sync.pool_binding': 'SELECT count(*)::int AS n FROM sync.pool_binding',
+} as const;
+const count = async (table: keyof typeof COUNTS) => (await admin.query<{ n: number }>(COUNTS[table])).rows[0]?.n;
 
 function run(options: Partial<ReconcileOptions> = {}, store = postgresReconcileStore(reconciler)) {
   const userPoolId = options.userPoolId ?? POOL_A;
