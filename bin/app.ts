@@ -10,7 +10,6 @@ import { AuthStack } from '../lib/auth-stack';
 import { AllowedRegions } from '../lib/constructs/residency';
 import { DatabaseStack, SIGNUP_WRITER } from '../lib/database-stack';
 import { NetworkStack } from '../lib/network-stack';
-import { IdentityProviderOptionError } from '../lib/identity-providers';
 import { StageConfigError, stageSettings } from '../lib/stage';
 
 const CROSS_STACK_REFERENCES = '@aws-cdk/core:defaultCrossStackReferences';
@@ -91,14 +90,8 @@ export function runApp(stderr: NodeJS.WriteStream = process.stderr): number {
     createApp().app.synth();
     return 0;
   } catch (error) {
-    if (error instanceof IdentityProviderOptionError) {
-      // The key names the entry's field (identityProviders[1].issuer); the option to fix is the first part.
-      const option = error.key.replace(/[[.].*$/, '');
-      write(`cdk synth: ${error.message}; fix -c ${option}=... (docs/federation.md)\n`);
-      return 1;
-    }
     if (!(error instanceof StageConfigError)) throw error;
-    write(`cdk synth: ${error.message}; fix -c ${error.key}=... or leave it out for the stage's default\n`);
+    write(`cdk synth: ${error.message}; fix -c ${error.option}=... or leave it out for the stage's default\n`);
     return 1;
   } finally {
     stderr.write = write;

@@ -1,6 +1,7 @@
 // The federation stage options (`identityProviders`, `domainPrefix`, `callbackUrls`, `logoutUrls`,
 // `linkFederatedByEmail`), read from CDK context and checked before any construct exists, so that a malformed
 // option fails the synth with one line naming the option and what is wrong.
+import { StageConfigError } from './stage-config-error';
 
 /** A social provider whose client secret lives in Secrets Manager. */
 export interface SocialProviderOption {
@@ -55,21 +56,9 @@ export interface FederationOptions {
   readonly linkFederatedByEmail: boolean;
 }
 
-/**
- * A federation option is wrong. The message has the same shape as lib/stage.ts's StageConfigError
- * (`context <key> <reason>`, one line); it is its own class so that this file does not import lib/stage.ts,
- * which imports it.
- */
-export class IdentityProviderOptionError extends Error {
-  override readonly name = 'IdentityProviderOptionError';
-  constructor(
-    /** The option, down to the field: `identityProviders[1].issuer`. */
-    readonly key: string,
-    reason: string,
-  ) {
-    // One line whatever the input held: a value quoted into the reason cannot break it.
-    super(`context ${key} ${reason}`.replace(/[\r\n]+/g, ' '));
-  }
+/** A federation option is wrong: a stage option error whose key names the entry and field. */
+export class IdentityProviderOptionError extends StageConfigError {
+  override readonly name: string = 'IdentityProviderOptionError';
 }
 
 type Context = (key: string) => unknown;

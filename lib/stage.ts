@@ -4,6 +4,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ERASURE_POLICIES, type ErasurePolicy } from '../lambdas/users/erasure-policy';
 import { federationOptions, type FederationOptions } from './identity-providers';
+import { StageConfigError } from './stage-config-error';
+
+export { StageConfigError };
 
 export type StageName = 'dev' | 'prod';
 export const STAGES: readonly StageName[] = ['dev', 'prod'];
@@ -174,16 +177,6 @@ const BASE: Record<
     threatProtection: true,
   },
 };
-
-export class StageConfigError extends Error {
-  override readonly name = 'StageConfigError';
-  constructor(
-    readonly key: string,
-    reason: string,
-  ) {
-    super(`context ${key} ${reason}`);
-  }
-}
 
 type Context = (key: string) => unknown;
 
