@@ -9,11 +9,6 @@ export const WORKER = join(__dirname, 'worker.cjs');
 export type Mode = 'handler' | 'floor' | 'per-invocation';
 
 /**
- * The floor: the row sync.sign_up writes on its common path (same columns, same values, the first handle
- * candidate), as the bare parameterized INSERT ... ON CONFLICT DO NOTHING. It fires the same tombstone trigger,
- * which is on the table; the bench's superuser may run it, no function role may.
- */
-/**
  * The burst's floor: the sign-up statement alone (sync.sign_up with the same row, named) from a bare client.
  * In a burst 50 processes and PostgreSQL share the machine's cores, so throughput is CPU per event; held
  * against this, the ratio shows what the handler's own work costs, not what the function costs the database.
@@ -33,6 +28,11 @@ export const FLOOR_SESSION = {
   keepAlive: true,
 } as const;
 
+/**
+ * The floor: the row sync.sign_up writes on its common path (same columns, same values, the first handle
+ * candidate), as the bare parameterized INSERT ... ON CONFLICT DO NOTHING. It fires the same tombstone trigger,
+ * which is on the table; the bench's superuser may run it, no function role may.
+ */
 export const FLOOR_INSERT =
   'INSERT INTO public.users (cognito_user_id, email, display_name, handle, enabled, synced_at) ' +
   'VALUES ($1, $2, $3, $4, true, $5::timestamptz) ON CONFLICT DO NOTHING';
@@ -45,11 +45,14 @@ export interface WorkerSetup {
   readonly bundle: string;
   /** The sign-up call the per-invocation mode runs (unnamed: its connection serves one statement). */
   readonly sql: string;
-  /**
-   * The floor mode's statement, run as a named prepared statement on one open connection: the raw
-   * parameterized INSERT the handler is held to. @default FLOOR_INSERT
-   */
+  /** The floor mode's statement on one open connection: the raw parameterized INSERT the handler is held to. */
   readonly floorSql?: string;
+  /**
+   * Run floorSql as a named prepared statement (parsed and planned once per connection, as the handler runs its
+   * sign-up) instead of as `client.query(text, values)` sends it (parsed and planned on every call).
+   * @default false
+   */
+  readonly floorPrepared?: boolean;
   /** pg Client settings of the floor's connection, beside the URL. @default none */
   readonly floorSession?: Readonly<Record<string, string | number | boolean>>;
   readonly tag: string;

@@ -131,15 +131,29 @@ export interface WarmSide {
   readonly cpuPerEventUs: number;
 }
 
+/** The warm run's sides: the floor the target is held to, the same INSERT prepared (for reference), the handler. */
+const WARM_SIDES = [
+  { side: 'floor', mode: 'floor', floorPrepared: false, tag: 'f1000000' },
+  { side: 'floorPrepared', mode: 'floor', floorPrepared: true, tag: 'f1100000' },
+  { side: 'handler', mode: 'handler', floorPrepared: false, tag: 'a1000000' },
+] as const;
+
+export interface WarmSides {
+  /** The raw parameterized INSERT as `client.query(text, values)` sends it: the floor the target is held to. */
+  readonly floor: WarmSide;
+  /** The same INSERT as a named prepared statement: what the statement alone costs once parsing is taken out. */
+  readonly floorPrepared: WarmSide;
+  readonly handler: WarmSide;
+}
+
 /**
- * The handler and the floor, each in its own long-lived process, warmed up, then measured in interleaved
- * rounds (floor, handler, handler, floor, ...), so that other work on the machine falls on both alike, each
- * round on new connections, so that both sides see as many backends (and their places on the CPUs) as the other.
+ * The handler and the floors, each in its own long-lived process, warmed up, then measured in interleaved
+ * rounds (the order reversed every other round), so that other work on the machine falls on all alike, each
+ * round on new connections, so that every side sees as many backends (and their places on the CPUs) as another.
  */
-export async function warm(url: string, launch: Launch, bundle: string, settings: Settings) {
+export async function warm(url: string, launch: Launch, bundle: string, settings: Settings): Promise<WarmSides> {
   await sql(url, 'TRUNCATE public.users CASCADE');
-  const sides = (['floor', 'handler'] as const).map((mode) => {
-    const tag = mode === 'floor' ? 'f1000000' : 'a1000000';
+  const sides = WARM_SIDES.map(({ side, mode, floorPrepared, tag }) => {
     const instance = new Instance({ url, launch });
     instance.send({
       type: 'setup',
@@ -148,13 +162,14 @@ export async function warm(url: string, launch: Launch, bundle: string, settings
       bundle,
       sql: SIGN_UP,
       floorSql: FLOOR_INSERT,
+      floorPrepared,
       floorSession: FLOOR_SESSION,
       tag,
       start: 0,
       warmup: settings.warmWarmup,
       warmupTag: `e${tag.slice(1)}`,
     });
-    return { mode, instance, latencies: [] as number[], cpuMs: 0 };
+    return { side, instance, latencies: [] as number[], cpuMs: 0 };
   });
   return killOnFailure(
     sides.map((side) => side.instance),
@@ -183,18 +198,15 @@ export async function warm(url: string, launch: Launch, bundle: string, settings
         }
       }
       const done = await Promise.all(
-        sides.map(async (side): Promise<WarmSide> => {
+        sides.map(async (side): Promise<[keyof WarmSides, WarmSide]> => {
           side.instance.send({ type: 'finish' });
           const { maxRssBytes } = await side.instance.next('finished');
           await side.instance.exited;
-          return {
-            summary: summarize(side.latencies),
-            maxRssBytes,
-            cpuPerEventUs: (side.cpuMs * 1000) / side.latencies.length,
-          };
+          const summary = summarize(side.latencies);
+          return [side.side, { summary, maxRssBytes, cpuPerEventUs: (side.cpuMs * 1000) / side.latencies.length }];
         }),
       );
-      return { floor: done[0] as WarmSide, handler: done[1] as WarmSide };
+      return Object.fromEntries(done) as unknown as WarmSides;
     },
   );
 }
@@ -233,6 +245,7 @@ export async function burst(
       bundle,
       sql: SIGN_UP,
       floorSql: SIGN_UP_ALONE,
+      floorPrepared: true,
       floorSession: FLOOR_SESSION,
       tag,
       start,
@@ -326,7 +339,7 @@ export interface Measurements {
     readonly loadWithSourceMapsMedianMs: number;
     readonly firstMedianMs: number;
   };
-  readonly warm: { readonly handler: WarmSide; readonly floor: WarmSide };
+  readonly warm: WarmSides;
   /** `process.version` of the node that ran the function instances. */
   readonly functionNode: string;
   readonly burst: { readonly handler: BurstResult; readonly floor: BurstResult; readonly perInvocation: BurstResult };
@@ -335,7 +348,7 @@ export interface Measurements {
 /** Turns measurements into figures with the issue's targets. Pure: test/bench/report.test.ts uses it. */
 export function figures(m: Measurements): Figure[] {
   const { handler, floor, perInvocation } = m.burst;
-  const { handler: h, floor: f } = m.warm;
+  const { handler: h, floor: f, floorPrepared: fp } = m.warm;
   const oldNode = Number(/^v(\d+)/.exec(m.functionNode)?.[1] ?? 0) < 21;
   const coldMissed = oldNode ? `${WHEN_MISSED.coldLoad} ${WHEN_MISSED.coldLoadNode20}` : WHEN_MISSED.coldLoad;
   const burstLabel = (mode: string) => (mode === 'floor' ? 'burst floor (sync.sign_up alone)' : `burst ${mode}`);
@@ -436,7 +449,7 @@ export function figures(m: Measurements): Figure[] {
       label: 'warm raw floor: p50',
       value: f.summary.p50,
       unit: 'ms',
-      detail: `the raw INSERT of the same row, named, on an open pg Client with the handler's session settings; client CPU ${Math.round(f.cpuPerEventUs)} µs/event`,
+      detail: `the raw parameterized INSERT of the same row, client.query(text, values) on an open pg Client with the handler's session settings; client CPU ${Math.round(f.cpuPerEventUs)} µs/event`,
     },
     { id: 'warm.floor.p95', label: 'warm raw floor: p95', value: f.summary.p95, unit: 'ms' },
     { id: 'warm.floor.p99', label: 'warm raw floor: p99', value: f.summary.p99, unit: 'ms' },
@@ -449,6 +462,20 @@ export function figures(m: Measurements): Figure[] {
       whenMissed: WHEN_MISSED.warmRatio,
     },
     { id: 'warm.ratioP99', label: 'warm p99: handler / floor', value: ratio(h.summary.p99, f.summary.p99), unit: 'x' },
+    {
+      id: 'warm.floorPrepared.p50',
+      label: 'warm raw INSERT prepared: p50',
+      value: fp.summary.p50,
+      unit: 'ms',
+      detail: `the same INSERT as a named prepared statement (parsed and planned once per connection); client CPU ${Math.round(fp.cpuPerEventUs)} µs/event`,
+    },
+    {
+      id: 'warm.ratioP50Prepared',
+      label: 'warm p50: handler / prepared INSERT',
+      value: ratio(h.summary.p50, fp.summary.p50),
+      unit: 'x',
+      detail: 'for reference: what the function call and the handler cost over the statement alone',
+    },
     ...burstFigures('handler', handler),
     ...burstFigures('floor', floor),
     ...burstFigures('per-invocation', perInvocation),
@@ -621,7 +648,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const coldPlain = await cold(url, launch, bundle.file, settings.coldRuns);
     const coldMaps = await cold(url, launch, bundle.file, settings.coldRuns, '--enable-source-maps');
 
-    log(`bench: warm, ${settings.warmCount} sequential sign-ups each for the floor and the handler`);
+    log(`bench: warm, ${settings.warmCount} sequential sign-ups each for the two floors and the handler`);
     const warmSides = await warm(url, launch, bundle.file, settings);
 
     log(`bench: burst, ${settings.burstTotal} confirmations from ${settings.burstInstances} processes, three layouts`);

@@ -2,8 +2,9 @@
 // loading the bundle costs what it costs in Lambda. Driven by bench/run.ts over the IPC channel.
 //
 // Modes: `handler` loads the deployed bundle and calls its `handler`, the way the Lambda runtime does;
-// `floor` runs the bare INSERT of the same row (setup.floorSql) as a named prepared statement on one already
-// open pg Client, the way the handler runs its sign-up; `per-invocation` opens, uses and closes a new
+// `floor` runs the bare INSERT of the same row (setup.floorSql) on one already open pg Client, as
+// `client.query(text, values)` sends it or, with setup.floorPrepared, as a named prepared statement the way the
+// handler runs its sign-up; `per-invocation` opens, uses and closes a new
 // pg Client for every event (the seeds' approach). The connection URL arrives in CONNECTION_URL.
 'use strict';
 
@@ -102,7 +103,9 @@ async function instance(setup) {
     let client = new pg.Client(config);
     await client.connect();
     /** @type {Invoke} */
-    const invoke = (event) => client.query({ name: 'bench_floor', text, values: floorParams(event) });
+    const invoke = setup.floorPrepared
+      ? (event) => client.query({ name: 'bench_floor', text, values: floorParams(event) })
+      : (event) => client.query(text, floorParams(event));
     const reconnect = async () => {
       await client.end();
       client = new pg.Client(config);

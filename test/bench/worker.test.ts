@@ -164,7 +164,7 @@ describe('bench worker warm-up', () => {
 });
 
 describe('bench worker floor', () => {
-  it('writes the row the handler writes, with the raw INSERT or sync.sign_up alone, and on a new connection after a reconnect', async () => {
+  it('writes the row the handler writes, with the raw INSERT or sync.sign_up alone (prepared), and on a new connection after a reconnect', async () => {
     const handler = new Instance({
       url: server.url(),
       launch: { node: process.execPath, env: {} },
@@ -195,6 +195,7 @@ describe('bench worker floor', () => {
       ...common,
       mode: 'floor',
       floorSql: SIGN_UP_ALONE,
+      floorPrepared: true,
       floorSession: FLOOR_SESSION,
       tag: 'f7320000',
       warmupTag: 'e7320000',
