@@ -11,6 +11,16 @@ import { createApp, type CruddurApp } from '../../bin/app';
  */
 export const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
 
+/** The context cdk.json gives every `cdk synth` (the feature flags among it). */
+export const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+).context;
+
+/** An app with the context `cdk synth` gives it: cdk.json's, under the test's own (the test's keys win). */
+export function cliApp(context: Record<string, unknown>): App {
+  return new App({ context: { ...CDK_JSON_CONTEXT, ...context } });
+}
+
 export interface Finding {
   readonly plugin: string;
   readonly rule: string;
@@ -48,11 +58,11 @@ export function findingsOf(reportFile: string): Finding[] {
 }
 
 /**
- * Builds the app from bin/app.ts with the given context and synthesizes it. A synth that fails validation
- * (nag errors) throws with the report's path; the findings are read from it so the test can name them.
+ * Builds the app from bin/app.ts as `cdk synth` would (cliApp) and synthesizes it. A synth that fails
+ * validation (nag errors) throws with the report's path; the findings are read from it so the test can name them.
  */
 export function synthApp(context: Record<string, unknown>, extend?: (stacks: CruddurApp) => void): SynthesizedStage {
-  const stacks = createApp(new App({ context }));
+  const stacks = createApp(cliApp(context));
   extend?.(stacks);
   let assemblyDir: string;
   try {
