@@ -523,11 +523,12 @@ const WHEN_MISSED = {
     'Loading is Node.js requiring its own modules for the bundle (net, tls, crypto, dns) plus compiling ~130 KB of ' +
     'JavaScript; only a smaller bundle moves it.',
   warmRatio:
-    'On loopback the raw INSERT takes ~0.1 ms, so fixed costs weigh: calling sync.sign_up instead of the bare INSERT ' +
-    'adds ~15-20 µs (the function call, and the result row pg describes and parses on every execution), and the ' +
-    "handler's own JavaScript ~40 µs of client CPU an event (the JSON log line and its write ~10 µs, event validation, " +
-    'the deadline, the statement timer, the one-at-a-time turn); compare the client CPU figures. Over TLS to RDS, ' +
-    'where one round trip alone takes ~0.5-1 ms, the same fixed costs are a far smaller fraction.',
+    "The floor is the raw INSERT, parsed and planned on every call; the handler's sign-up is a named prepared " +
+    'statement, which takes ~40-50 µs off on loopback. What the handler spends over the same INSERT prepared (the ' +
+    'reference ratio): sync.sign_up ~15-25 µs (the function call, and the result row pg describes and parses on ' +
+    "every execution) and the handler's layers ~45 µs (LazyConnection's turn, deadline and timer, validation, the " +
+    'JSON log line and its write); compare the client CPU figures. Over TLS to RDS, where one round trip alone ' +
+    'takes ~0.5-1 ms, the same fixed costs are a far smaller fraction.',
   burstFloor:
     'Here 50 function processes and PostgreSQL share 2 cores, so throughput is total CPU per event. The handler spends ' +
     'more client CPU per event than the bare statement (see the client CPU figures: validation, the log line, the ' +

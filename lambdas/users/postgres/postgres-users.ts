@@ -21,7 +21,7 @@ import {
   type WriteOptions,
 } from '../users-repository';
 
-/** The post-confirmation write; exported so the benchmark can time it bare, the floor the handler is held to. */
+/** The post-confirmation write; exported for the benchmark, whose connect-per-call layout runs it bare. */
 export const SIGN_UP = 'SELECT outcome, handle_adjusted FROM sync.sign_up($1, $2, $3, $4::text[], $5::timestamptz)';
 /**
  * The sign-up runs as a named prepared statement: a warm container's connection parses and plans it once, and
