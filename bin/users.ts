@@ -251,7 +251,10 @@ async function invokeRemote(
   functionName: string,
   input: ReconcileInput,
 ): Promise<ReconcileReport> {
-  const payload = await invokeDeployed(lambda, functionName, 'the reconcile function', input);
+  // A database bound to another pool is the same refusal as a local run's (4), not a failure.
+  const payload = await invokeDeployed(lambda, functionName, 'the reconcile function', input, {
+    PoolMismatchError: EXIT.REFUSED,
+  });
   if (!isRecord(payload) || typeof payload.status !== 'string')
     throw new CliError('the reconcile function answered with something that is not its report', EXIT.FAILURE);
   return payload as unknown as ReconcileReport;

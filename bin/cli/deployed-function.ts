@@ -18,13 +18,16 @@ export function stageFunctionName(
 /**
  * Invokes `functionName` (RequestResponse) with `input` and returns its answer parsed as JSON, or undefined when
  * it is not JSON; the caller checks the answer's shape. A failed invocation becomes a CliError naming `what` and
- * the function's own error message, which names a field or an error class, never a value.
+ * the function's own error message, which names a field or an error class, never a value; its exit code is the
+ * one `exitCodes` gives the function's error type (the Lambda runtime reports the error's name as `errorType`),
+ * else EXIT.FAILURE.
  */
 export async function invokeDeployed(
   lambda: LambdaClient,
   functionName: string,
   what: string,
   input: unknown,
+  exitCodes: Readonly<Record<string, number>> = {},
 ): Promise<unknown> {
   const result = await lambda.send(
     new InvokeCommand({
@@ -45,7 +48,9 @@ export async function invokeDeployed(
       isRecord(payload) && typeof payload.errorMessage === 'string'
         ? payload.errorMessage.slice(0, 300)
         : result.FunctionError;
-    throw new CliError(`${what} failed: ${message}`, EXIT.FAILURE);
+    const errorType = isRecord(payload) && typeof payload.errorType === 'string' ? payload.errorType : undefined;
+    const exitCode = errorType !== undefined && Object.hasOwn(exitCodes, errorType) ? exitCodes[errorType] : undefined;
+    throw new CliError(`${what} failed: ${message}`, exitCode ?? EXIT.FAILURE);
   }
   return payload;
 }

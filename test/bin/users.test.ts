@@ -540,6 +540,24 @@ describe('users reconcile --stage prod', () => {
     expect(result.err.at(-1)).toBe(`users: the reconcile function failed: ${error.errorMessage}`);
   });
 
+  it('exits 4 (refused), as a local run does, when the deployed function finds the database bound to another pool', async () => {
+    stackWith('Cruddur-prod-Auth', { ReconcileFunctionName: 'Cruddur-prod-Reconcile' });
+    const error = {
+      errorType: 'PoolMismatchError',
+      errorMessage:
+        'the database is kept in step with user pool us-east-1_Old000000, not us-east-1_New000000: nothing read or written; ' +
+        'if us-east-1_New000000 replaces it, adopt it first (npm run db -- adopt-pool us-east-1_New000000)',
+    };
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: new TextEncoder().encode(JSON.stringify(error)) as never,
+    });
+    const result = await run(['reconcile', '--stage', 'prod', '--prune'], {});
+    expect(result.code).toBe(EXIT.REFUSED);
+    expect(result.err.at(-1)).toBe(`users: the reconcile function failed: ${error.errorMessage}`);
+  });
+
   it('refuses flags that only make sense here', async () => {
     expect((await run(['reconcile', '--stage', 'prod', '--remote', '--prod'], {})).code).toBe(EXIT.USAGE);
     expect((await run(['reconcile', '--stage', 'prod', '--user-pool-id', POOL], {})).code).toBe(EXIT.USAGE);
