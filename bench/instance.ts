@@ -45,7 +45,7 @@ export interface WorkerSetup {
   readonly bundle: string;
   /** The sign-up call the per-invocation mode runs (unnamed: its connection serves one statement). */
   readonly sql: string;
-  /** The floor mode's statement on one open connection: the raw parameterized INSERT the handler is held to. */
+  /** The floor mode's statement on one open connection: the warm run's raw INSERT, the burst's sync.sign_up alone. */
   readonly floorSql?: string;
   /**
    * Run floorSql as a named prepared statement (parsed and planned once per connection, as the handler runs its

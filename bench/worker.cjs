@@ -5,7 +5,7 @@
 // `floor` runs the bare INSERT of the same row (setup.floorSql) on one already open pg Client, as
 // `client.query(text, values)` sends it or, with setup.floorPrepared, as a named prepared statement the way the
 // handler runs its sign-up; `per-invocation` opens, uses and closes a new
-// pg Client for every event (the seeds' approach). The connection URL arrives in CONNECTION_URL.
+// pg Client for every event (the course project's approach). The connection URL arrives in CONNECTION_URL.
 'use strict';
 
 /**
