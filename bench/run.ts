@@ -66,9 +66,7 @@ export const QUICK: Settings = {
   coldRuns: 8,
   warmWarmup: 200,
   warmCount: 1000,
-  // Many short rounds rather than a few long ones: each round is a new backend on each side, and on loopback a
-  // backend's place beside the client moves its round trip more than anything the code does.
-  warmRounds: 40,
+  warmRounds: 20,
   warmRoundWarmup: 20,
   burstInstances: 50,
   burstTotal: 2_000,
