@@ -131,11 +131,14 @@ export interface WarmSide {
   readonly cpuPerEventUs: number;
 }
 
-/** The warm run's sides: the floor the target is held to, the same INSERT prepared (for reference), the handler. */
+/**
+ * The warm run's sides: the floor the target is held to, the same INSERT prepared (for reference), the handler.
+ * Each warms up with users of its own: a sub another side signed up first would send it down the 'exists' path.
+ */
 const WARM_SIDES = [
-  { side: 'floor', mode: 'floor', floorPrepared: false, tag: 'f1000000' },
-  { side: 'floorPrepared', mode: 'floor', floorPrepared: true, tag: 'f1100000' },
-  { side: 'handler', mode: 'handler', floorPrepared: false, tag: 'a1000000' },
+  { side: 'floor', mode: 'floor', floorPrepared: false, tag: 'f1000000', warmupTag: 'e1000000' },
+  { side: 'floorPrepared', mode: 'floor', floorPrepared: true, tag: 'f1100000', warmupTag: 'e1100000' },
+  { side: 'handler', mode: 'handler', floorPrepared: false, tag: 'a1000000', warmupTag: 'e1200000' },
 ] as const;
 
 export interface WarmSides {
@@ -153,7 +156,7 @@ export interface WarmSides {
  */
 export async function warm(url: string, launch: Launch, bundle: string, settings: Settings): Promise<WarmSides> {
   await sql(url, 'TRUNCATE public.users CASCADE');
-  const sides = WARM_SIDES.map(({ side, mode, floorPrepared, tag }) => {
+  const sides = WARM_SIDES.map(({ side, mode, floorPrepared, tag, warmupTag }) => {
     const instance = new Instance({ url, launch });
     instance.send({
       type: 'setup',
@@ -167,7 +170,7 @@ export async function warm(url: string, launch: Launch, bundle: string, settings
       tag,
       start: 0,
       warmup: settings.warmWarmup,
-      warmupTag: `e${tag.slice(1)}`,
+      warmupTag,
     });
     return { side, instance, latencies: [] as number[], cpuMs: 0 };
   });

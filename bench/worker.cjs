@@ -4,8 +4,8 @@
 // Modes: `handler` loads the deployed bundle and calls its `handler`, the way the Lambda runtime does;
 // `floor` runs the bare INSERT of the same row (setup.floorSql) on one already open pg Client, as
 // `client.query(text, values)` sends it or, with setup.floorPrepared, as a named prepared statement the way the
-// handler runs its sign-up; `per-invocation` opens, uses and closes a new
-// pg Client for every event (the course project's approach). The connection URL arrives in CONNECTION_URL.
+// handler runs its sign-up; `per-invocation` opens, uses and closes a new pg Client for every event (the course
+// project's approach). The connection URL arrives in CONNECTION_URL.
 'use strict';
 
 /**
