@@ -155,6 +155,8 @@ const STDERR_KEPT = 8 * 1024;
 export interface Launch {
   readonly node: string;
   readonly env: NodeJS.ProcessEnv;
+  /** The CPUs the instance may run on, as `taskset -c` takes them (bench/cpu-affinity.ts). @default any */
+  readonly cpus?: string;
 }
 
 /**
@@ -203,10 +205,13 @@ export class Instance {
       CONNECTION_URL: options.url,
       ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
     };
+    // On given CPUs, taskset starts node in its own place (exec): same pid, same IPC channel.
+    const { node, cpus } = options.launch;
     this.child = fork(options.script ?? WORKER, [], {
       env,
-      execPath: options.launch.node,
-      execArgv: [],
+      ...(cpus === undefined
+        ? { execPath: node, execArgv: [] }
+        : { execPath: 'taskset', execArgv: ['--cpu-list', cpus, node] }),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     const forward = options.forwardStderr ?? true;

@@ -8,6 +8,7 @@ import type { QueryResultRow } from 'pg';
 import { SIGN_UP } from '../lambdas/users/postgres/postgres-users';
 import { startMigratedPostgres, withClient } from '../local/embedded-postgres';
 import { buildFunction } from './bundle';
+import { choosePlacement, pinServer, type Placement } from './cpu-affinity';
 import { measureCold, TARGET_OVER_BARE_MS, type ColdResult } from './cold';
 import { measureReconcile, RECONCILE_USERS, reconcileFigures } from './reconcile';
 import {
@@ -38,13 +39,22 @@ import { median, summarize, type Summary } from './stats';
 
 export interface Settings {
   readonly coldRuns: number;
+  /**
+   * Unmeasured events each warm process serves first: enough for V8 to have optimized the handler's code, so
+   * that the figure is a warm container's and not one still compiling (docs/performance.md: what a young one pays).
+   */
   readonly warmWarmup: number;
   /**
-   * Sequential sign-ups per side (handler, floor), measured in `warmRounds` interleaved rounds, each side on a
-   * new connection every round, warmed by `warmRoundWarmup` unmeasured events.
+   * Sequential sign-ups per side (handler, floors), measured in `warmRounds` interleaved rounds of a few events
+   * each, each side on a new connection every `warmReconnectEvery` rounds, warmed by `warmRoundWarmup` unmeasured
+   * events. Short rounds: the machine's speed changes within milliseconds (other work, the host under this VM),
+   * and a side measured for 10 ms while the other waits sees a different machine from it.
    */
   readonly warmCount: number;
   readonly warmRounds: number;
+  /** The rounds are split into this many epochs, each with new processes warmed by `warmWarmup` events. */
+  readonly warmEpochs: number;
+  readonly warmReconnectEvery: number;
   readonly warmRoundWarmup: number;
   readonly burstInstances: number;
   readonly burstTotal: number;
@@ -54,9 +64,11 @@ export interface Settings {
 
 export const FULL: Settings = {
   coldRuns: 20,
-  warmWarmup: 500,
+  warmWarmup: 2000,
   warmCount: 5000,
-  warmRounds: 50,
+  warmRounds: 500,
+  warmEpochs: 10,
+  warmReconnectEvery: 10,
   warmRoundWarmup: 20,
   burstInstances: 50,
   burstTotal: 10_000,
@@ -64,9 +76,11 @@ export const FULL: Settings = {
 };
 export const QUICK: Settings = {
   coldRuns: 8,
-  warmWarmup: 200,
+  warmWarmup: 1000,
   warmCount: 1000,
-  warmRounds: 20,
+  warmRounds: 100,
+  warmEpochs: 5,
+  warmReconnectEvery: 5,
   warmRoundWarmup: 20,
   burstInstances: 50,
   burstTotal: 2_000,
@@ -80,6 +94,8 @@ export const BUNDLE_TARGET_KB = 130;
 export const COLD_LOAD_TARGET_MS = 25;
 /** Warm p50 of the handler over the raw INSERT's, and burst throughput over connect-per-call. */
 export const WARM_RATIO_TARGET = 1.15;
+/** What the function may add to the peak RSS of node + pg alone serving the same events. */
+export const MEMORY_OVER_FLOOR_TARGET_MB = 10;
 export const PER_INVOCATION_TARGET = 6;
 const KB = 1000;
 const MB = 1000 * 1000;
@@ -150,13 +166,71 @@ export interface WarmSides {
 }
 
 /**
- * The handler and the floors, each in its own long-lived process, warmed up, then measured in interleaved
- * rounds (the order reversed every other round), so that other work on the machine falls on all alike, each
- * round on new connections, so that every side sees as many backends (and their places on the CPUs) as another.
+ * The handler and the floors, each in its own long-lived process, warmed up, then measured in short interleaved
+ * rounds (the order reversed every other round), so that other work on the machine falls on all alike, on new
+ * connections every few rounds, so that every side sees as many backends as another. With a placement, the
+ * instances run on one CPU and PostgreSQL on another for the run (bench/cpu-affinity.ts says why), and the
+ * server goes back to all the bench's CPUs after it, failed or not.
  */
-export async function warm(url: string, launch: Launch, bundle: string, settings: Settings): Promise<WarmSides> {
+export async function warm(
+  url: string,
+  launch: Launch,
+  bundle: string,
+  settings: Settings,
+  placement?: Placement,
+): Promise<WarmSides> {
   await sql(url, 'TRUNCATE public.users CASCADE');
-  const sides = WARM_SIDES.map(({ side, mode, floorPrepared, tag, warmupTag }) => {
+  if (placement === undefined) return measureWarm(url, launch, bundle, settings);
+  await pinServer(url, placement.server);
+  try {
+    return await measureWarm(url, { ...launch, cpus: placement.client }, bundle, settings);
+  } finally {
+    await pinServer(url, placement.all);
+  }
+}
+
+async function measureWarm(url: string, launch: Launch, bundle: string, settings: Settings): Promise<WarmSides> {
+  const totals = WARM_SIDES.map(({ side }) => ({ side, latencies: [] as number[], cpuMs: 0, maxRssBytes: 0 }));
+  const perRound = Math.ceil(settings.warmCount / settings.warmRounds);
+  let first = 0;
+  for (const [epoch, rounds] of epochRounds(settings).entries()) {
+    const measured = await warmEpoch(url, launch, bundle, settings, { epoch, first, rounds, perRound });
+    first += rounds;
+    measured.forEach((side, i) => {
+      const total = totals[i] as (typeof totals)[number];
+      total.latencies.push(...side.latencies);
+      total.cpuMs += side.cpuMs;
+      total.maxRssBytes = Math.max(total.maxRssBytes, side.maxRssBytes);
+    });
+  }
+  return Object.fromEntries(
+    totals.map(({ side, latencies, cpuMs, maxRssBytes }) => [
+      side,
+      { summary: summarize(latencies), maxRssBytes, cpuPerEventUs: (cpuMs * 1000) / latencies.length },
+    ]),
+  ) as unknown as WarmSides;
+}
+
+/** How many of the warm run's rounds each epoch measures: all of them, as evenly as they divide. */
+export function epochRounds(settings: Pick<Settings, 'warmRounds' | 'warmEpochs'>): number[] {
+  const { warmRounds: rounds, warmEpochs: epochs } = settings;
+  if (!Number.isInteger(epochs) || epochs < 1 || epochs > rounds)
+    throw new RangeError(`${rounds} warm rounds cannot be split into ${epochs} epochs`);
+  return Array.from({ length: epochs }, (_, epoch) => Math.floor(rounds / epochs) + (epoch < rounds % epochs ? 1 : 0));
+}
+
+/**
+ * One epoch of the warm run: a new process for every side, warmed up, then `rounds` interleaved rounds from
+ * round `first` on. Its measured subs follow on from the epoch before; its warm-up subs carry the epoch's number.
+ */
+async function warmEpoch(
+  url: string,
+  launch: Launch,
+  bundle: string,
+  settings: Settings,
+  { epoch, first, rounds, perRound }: { epoch: number; first: number; rounds: number; perRound: number },
+): Promise<{ latencies: number[]; cpuMs: number; maxRssBytes: number }[]> {
+  const sides = WARM_SIDES.map(({ mode, floorPrepared, tag, warmupTag }) => {
     const instance = new Instance({ url, launch });
     instance.send({
       type: 'setup',
@@ -170,27 +244,26 @@ export async function warm(url: string, launch: Launch, bundle: string, settings
       tag,
       start: 0,
       warmup: settings.warmWarmup,
-      warmupTag,
+      warmupTag: epochTag(warmupTag, epoch),
     });
-    return { side, instance, latencies: [] as number[], cpuMs: 0 };
+    return { instance, latencies: [] as number[], cpuMs: 0 };
   });
   return killOnFailure(
     sides.map((side) => side.instance),
     async () => {
       reportRetries('warm', await Promise.all(sides.map((side) => side.instance.next('ready'))));
-      const perRound = Math.ceil(settings.warmCount / settings.warmRounds);
-      for (let round = 0; round < settings.warmRounds; round += 1) {
-        const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (let k = 0; k < rounds; k += 1) {
+        const order = k % 2 === 0 ? sides : [...sides].reverse();
         for (const side of order) {
           side.instance.send({
             type: 'run',
-            start: round * perRound,
+            start: (first + k) * perRound,
             count: perRound,
-            ...(round === 0
+            ...(k === 0 || k % settings.warmReconnectEvery !== 0
               ? {}
               : {
                   reconnect: {
-                    warmupStart: settings.warmWarmup + round * settings.warmRoundWarmup,
+                    warmupStart: settings.warmWarmup + k * settings.warmRoundWarmup,
                     warmup: settings.warmRoundWarmup,
                   },
                 }),
@@ -200,18 +273,23 @@ export async function warm(url: string, launch: Launch, bundle: string, settings
           side.cpuMs += result.cpuMs ?? Number.NaN;
         }
       }
-      const done = await Promise.all(
-        sides.map(async (side): Promise<[keyof WarmSides, WarmSide]> => {
-          side.instance.send({ type: 'finish' });
-          const { maxRssBytes } = await side.instance.next('finished');
-          await side.instance.exited;
-          const summary = summarize(side.latencies);
-          return [side.side, { summary, maxRssBytes, cpuPerEventUs: (side.cpuMs * 1000) / side.latencies.length }];
+      return Promise.all(
+        sides.map(async ({ instance, latencies, cpuMs }) => {
+          instance.send({ type: 'finish' });
+          const { maxRssBytes } = await instance.next('finished');
+          await instance.exited;
+          return { latencies, cpuMs, maxRssBytes };
         }),
       );
-      return Object.fromEntries(done) as unknown as WarmSides;
     },
   );
+}
+
+/** A side's warm-up tag for one epoch: its 5th and 6th hex digits are the epoch's number, so no epoch reuses a sub. */
+export function epochTag(tag: string, epoch: number): string {
+  if (!/^[0-9a-f]{4}00[0-9a-f]{2}$/.test(tag) || !Number.isInteger(epoch) || epoch < 0 || epoch > 0xff)
+    throw new RangeError(`no epoch tag for ${tag} and ${epoch}`);
+  return `${tag.slice(0, 4)}${epoch.toString(16).padStart(2, '0')}${tag.slice(6)}`;
 }
 
 export interface BurstResult {
@@ -343,6 +421,8 @@ export interface Measurements {
     readonly firstMedianMs: number;
   };
   readonly warm: WarmSides;
+  /** Where the warm run's processes ran, in words (see `choosePlacement`). */
+  readonly warmPlacement?: string;
   /** `process.version` of the node that ran the function instances. */
   readonly functionNode: string;
   readonly burst: { readonly handler: BurstResult; readonly floor: BurstResult; readonly perInvocation: BurstResult };
@@ -462,6 +542,7 @@ export function figures(m: Measurements): Figure[] {
       value: ratio(h.summary.p50, f.summary.p50),
       unit: 'x',
       target: atMost(WARM_RATIO_TARGET),
+      ...(m.warmPlacement === undefined ? {} : { detail: m.warmPlacement }),
       whenMissed: WHEN_MISSED.warmRatio,
     },
     { id: 'warm.ratioP99', label: 'warm p99: handler / floor', value: ratio(h.summary.p99, f.summary.p99), unit: 'x' },
@@ -503,19 +584,29 @@ export function figures(m: Measurements): Figure[] {
       label: 'memory: peak RSS, function process',
       value: h.maxRssBytes / MB,
       unit: 'MB',
-      target: atMost(80),
-      detail: 'over the warm run',
-      whenMissed: `The floor process (node and pg, no handler) peaks at ${round(f.maxRssBytes / MB)} MB in the same run: ${WHEN_MISSED.memory}`,
+      detail: `over the warm run; the level is node's and V8's: ${MEMORY_LEVEL}`,
     },
     {
       id: 'memory.floorPeakRss',
       label: 'memory: peak RSS, floor process',
       value: f.maxRssBytes / MB,
       unit: 'MB',
-      detail: 'node + pg alone',
+      detail: 'node + pg alone, the same events',
+    },
+    {
+      id: 'memory.overFloor',
+      label: 'memory: function process over node + pg alone',
+      value: (h.maxRssBytes - f.maxRssBytes) / MB,
+      unit: 'MB',
+      target: atMost(MEMORY_OVER_FLOOR_TARGET_MB),
+      detail: 'peak RSS, same run: what the function itself holds',
+      whenMissed: WHEN_MISSED.memory,
     },
   ];
 }
+
+const MEMORY_LEVEL =
+  'Node.js starts at ~40-45 MB, and on a large machine V8 grows its young generation with the events served';
 
 /** What limits a figure when it misses, and what would move it; attached only to missed targets. */
 const WHEN_MISSED = {
@@ -543,9 +634,8 @@ const WHEN_MISSED = {
     'Connection setup on loopback without TLS is cheap; over TLS with IAM auth to RDS (and its process-per-connection backends) ' +
     'the per-invocation approach is slower still.',
   memory:
-    "the runtime and V8's heap sizing (Node.js starts at ~40-45 MB and grows its young generation on a large machine) " +
-    'set the level, not the function. A smaller young generation (NODE_OPTIONS=--max-semi-space-size=1) takes ~9 MB ' +
-    'off both at the price of more frequent scavenges.',
+    'Look for a new dependency in the bundle metafile, or something kept from one event to the next (a cache, ' +
+    'a listener added per event, a client not ended on reconnect).',
   coldLoadNode20:
     'On Node.js 20, pg checks for Cloudflare Workers at load time by touching the global Response, which loads undici ' +
     '(~15-20 ms); Node.js 21+ answers from navigator.userAgent instead, so the Lambda runtimes (22, 24) do not pay it: ' +
@@ -573,6 +663,8 @@ export interface Options {
   readonly quick: boolean;
   /** The node binary for the function instances (e.g. the Lambda runtime's major). @default this process's */
   readonly node: string;
+  /** Whether the warm run gives the instances and PostgreSQL a CPU each (bench/cpu-affinity.ts). @default true */
+  readonly pin: boolean;
 }
 
 /**
@@ -589,15 +681,16 @@ export function node24Path(): string {
 }
 
 export function parseArgs(argv: readonly string[], resolveNode24: () => string = node24Path): Options {
-  const options = { quick: false, node: process.execPath };
+  const options = { quick: false, node: process.execPath, pin: true };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
+    else if (arg === '--no-pin') options.pin = false;
     else if (arg === '--node' && argv[i + 1] !== undefined) options.node = argv[++i] as string;
     else if (arg === '--node24') options.node = resolveNode24();
     else
       throw new Error(
-        `unknown argument ${arg ?? ''} (usage: npm run bench [-- --quick] [--node /path/to/node | --node24])`,
+        `unknown argument ${arg ?? ''} (usage: npm run bench [-- --quick] [--node /path/to/node | --node24] [--no-pin])`,
       );
   }
   return options;
@@ -652,8 +745,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     const coldPlain = await cold(url, launch, bundle.file, settings.coldRuns);
     const coldMaps = await cold(url, launch, bundle.file, settings.coldRuns, '--enable-source-maps');
 
-    log(`bench: warm, ${settings.warmCount} sequential sign-ups each for the two floors and the handler`);
-    const warmSides = await warm(url, launch, bundle.file, settings);
+    const choice = await choosePlacement(options.pin);
+    const warmPlacement =
+      'placement' in choice
+        ? `function instances on CPU ${choice.placement.client}, PostgreSQL on CPU ${choice.placement.server}`
+        : choice.unpinned;
+    log(
+      `bench: warm, ${settings.warmCount} sequential sign-ups each for the two floors and the handler; ${warmPlacement}`,
+    );
+    const warmSides = await warm(
+      url,
+      launch,
+      bundle.file,
+      settings,
+      'placement' in choice ? choice.placement : undefined,
+    );
 
     log(`bench: burst, ${settings.burstTotal} confirmations from ${settings.burstInstances} processes, three layouts`);
     const { best, rounds } = await bursts(
@@ -695,6 +801,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         firstMedianMs: coldPlain.firstMedianMs,
       },
       warm: warmSides,
+      warmPlacement,
       functionNode,
       burst: {
         handler: pick(best, 'handler'),

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allowedCpus, choosePlacement, type Placement } from '../../bench/cpu-affinity';
 import { errorLine, Instance, killOnFailure, launchFrom, WorkerExitedError } from '../../bench/instance';
 
 let dir: string;
@@ -62,6 +63,24 @@ describe('Instance', () => {
     };
     expect(await seen()).toEqual({ CONNECTION_URL: 'postgres://u@127.0.0.1:1/db', KEPT: 'yes' });
     expect(await seen('--enable-source-maps')).toMatchObject({ NODE_OPTIONS: '--enable-source-maps' });
+  });
+
+  it('starts the worker on the CPUs its launch names, with its IPC channel', async () => {
+    const { placement } = (await choosePlacement()) as { placement?: Placement };
+    const cpus = placement?.client ?? (await allowedCpus());
+    const script = join(dir, 'cpus.cjs');
+    await writeFile(
+      script,
+      "const cpus = /^Cpus_allowed_list:\\s*(\\S+)$/m.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1];\n" +
+        "process.send({ type: 'finished', maxRssBytes: 0, cpus }, undefined, undefined, () => process.exit(0));\n",
+    );
+    const launch = { node: process.execPath, env: {}, cpus };
+    const instance = new Instance({ url: 'postgres://u@127.0.0.1:1/db', launch, script, forwardStderr: false });
+    const seen = (await instance.next('finished')) as unknown as { cpus: string };
+    expect(seen.cpus).toBe(cpus);
+    // Narrower than this process's own CPUs, so the worker's came from the launch, not from its parent.
+    if (placement) expect(await allowedCpus()).not.toBe(cpus);
+    expect(await instance.exited).toBe(0);
   });
 
   it('reports the error a worker sends before it exits, not only its exit code', async () => {
