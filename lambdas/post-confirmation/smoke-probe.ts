@@ -44,39 +44,45 @@ export type PostConfirmationUseCase = <E>(event: E, deps: PostConfirmationDeps) 
  * The writer applies the probe like any other sign-up (and meets the probe's tombstone if the erase came first).
  */
 export function withSmokeProbe(useCase: PostConfirmationUseCase): PostConfirmationUseCase {
-  return async <E>(event: E, deps: PostConfirmationDeps): Promise<E> => {
+  // Not async itself: every sign-up passes through here, and an async wrapper that returns the use case's promise
+  // adds a promise and three microtask turns to each one.
+  return <E>(event: E, deps: PostConfirmationDeps): Promise<E> => {
     const attributes = fallbackProbeAttributes(event);
-    if (attributes === undefined) return useCase(event, deps);
-    const clock = deps.clock ?? Date.now;
-    const started = clock();
-    const { triggerSource, event: envelope } = triggerEnvelope(event);
-    const user = userFromAttributes(attributes);
-    const log = deps.logger.child({ triggerSource });
-    if (deps.fallback === undefined) {
-      log.info('smoke probe: no sync queue here', { sub: user.cognitoUserId, outcome: 'skipped', probe: true });
-      return event;
-    }
-    try {
-      await sendSignUp(deps.fallback, { triggerSource, event: envelope, user }, deps);
-    } catch (queueError) {
-      const queue = describeError(queueError);
-      // No failureClass: the database is not involved, and a smoke run must not trip the database alarms.
-      log.error('smoke probe: the sync queue refused the message', {
-        sub: user.cognitoUserId,
-        outcome: 'failed',
-        probe: true,
-        queueErrorName: queue.errorName,
-        queueErrorCode: queue.errorCode,
-        durationMs: clock() - started,
-      });
-      throw queueError;
-    }
-    log.info('smoke probe queued for the writer', {
+    return attributes === undefined ? useCase(event, deps) : handleProbe(event, attributes, deps);
+  };
+}
+
+/** The fallback probe: to the sync queue from this function's role, or skipped where there is none. */
+async function handleProbe<E>(event: E, attributes: Record<string, unknown>, deps: PostConfirmationDeps): Promise<E> {
+  const clock = deps.clock ?? Date.now;
+  const started = clock();
+  const { triggerSource, event: envelope } = triggerEnvelope(event);
+  const user = userFromAttributes(attributes);
+  const log = deps.logger.child({ triggerSource });
+  if (deps.fallback === undefined) {
+    log.info('smoke probe: no sync queue here', { sub: user.cognitoUserId, outcome: 'skipped', probe: true });
+    return event;
+  }
+  try {
+    await sendSignUp(deps.fallback, { triggerSource, event: envelope, user }, deps);
+  } catch (queueError) {
+    const queue = describeError(queueError);
+    // No failureClass: the database is not involved, and a smoke run must not trip the database alarms.
+    log.error('smoke probe: the sync queue refused the message', {
       sub: user.cognitoUserId,
-      outcome: 'queued',
+      outcome: 'failed',
       probe: true,
+      queueErrorName: queue.errorName,
+      queueErrorCode: queue.errorCode,
       durationMs: clock() - started,
     });
-    return event;
-  };
+    throw queueError;
+  }
+  log.info('smoke probe queued for the writer', {
+    sub: user.cognitoUserId,
+    outcome: 'queued',
+    probe: true,
+    durationMs: clock() - started,
+  });
+  return event;
 }

@@ -122,6 +122,32 @@ describe('handleCandidates', () => {
     }
   });
 
+  it('drops a candidate equal to an earlier one or outside the pattern, keeping the order', () => {
+    // Each case against the rule as first written: dedupe in order, then keep what fits the pattern.
+    const rule = (handle: string, sub: string) => {
+      const id = sub.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+      const suffix = `_${id.slice(0, 8)}`;
+      const all = [handle, `${handle.slice(0, 32 - suffix.length)}${suffix}`, `u_${id.slice(0, 30)}`];
+      return [...new Set(all)].filter((candidate) => HANDLE_PATTERN.test(candidate));
+    };
+    expect(handleCandidates('u_abc', 'abc')).toEqual(['u_abc', 'u_abc_abc']);
+    expect(handleCandidates('abc', '.')).toEqual(['abc', 'abc_']);
+    expect(handleCandidates('u_x', 'X')).toEqual(['u_x', 'u_x_x']);
+    for (const [handle, sub] of [
+      ['u_abc', 'abc'],
+      ['abc', '.'],
+      ['u_x', 'X'],
+      ['Bob', SUB],
+      ['h'.repeat(32), SUB],
+      ['u_5f0c9a3e8d1b4f3a9c2e7b6d5a4c3b', SUB],
+      ['abc', 'a'],
+      ['___', '0'],
+      ['x'.repeat(32), 'Z.Z.Z.Z.Z.Z.Z.Z.Z'],
+    ] as const) {
+      expect(handleCandidates(handle, sub), `${handle} ${sub}`).toEqual(rule(handle, sub));
+    }
+  });
+
   it('has nothing to try when no handle, or one outside the pattern, was asked for', () => {
     expect(handleCandidates(null, SUB)).toEqual([]);
     expect(handleCandidates('a b', SUB)).toEqual([]);
