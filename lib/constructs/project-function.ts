@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { BUNDLING, rdsCaCommands } from '../bundling';
+import { FUNCTION_MEMORY_MB } from '../constants';
 
 /** The repository root: entries, the lockfile and `sql/` are found from here. */
 export const PROJECT_ROOT = join(__dirname, '..', '..');
@@ -86,7 +87,7 @@ export class ProjectFunction extends NodejsFunction implements WirableFunction {
       description: props.description,
       runtime: RUNTIME,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 256,
+      memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
       timeout: props.timeout ?? Duration.seconds(5),
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),

@@ -15,6 +15,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../lambdas/runtime/metrics';
+import { FUNCTION_MEMORY_MB } from '../constants';
 import { FIXED_CONCURRENCY, type LifecycleSettings } from '../stage';
 import { projectAlarm } from './alarms';
 import type { IamDatabase } from './database-client';
@@ -80,7 +81,7 @@ export class Reconcile extends Construct {
       vpc: props.vpc,
       // One call: the connection's 35 s budget (lambdas/reconcile-store/handler.ts) and a cold start.
       timeout: Duration.minutes(1),
-      memorySize: 256,
+      memorySize: FUNCTION_MEMORY_MB,
       logRetention: props.logRetention,
       // One connection: the runner runs one at a time and calls one store call at a time.
       reservedConcurrentExecutions: FIXED_CONCURRENCY.reconcile,
@@ -93,7 +94,7 @@ export class Reconcile extends Construct {
       entry: 'lambdas/reconcile/index.ts',
       description: 'Reconciles public.users with the user pool, resumably, and erases who left it (the safety net)',
       timeout: Duration.minutes(15),
-      memorySize: 256,
+      memorySize: FUNCTION_MEMORY_MB,
       logRetention: props.logRetention,
       // One run at a time: two would race each other's pages and double the ListUsers rate.
       reservedConcurrentExecutions: FIXED_CONCURRENCY.reconcile,

@@ -4,6 +4,7 @@ import {
   epochRounds,
   epochTag,
   FULL,
+  lambdaHeapOptions,
   figures,
   parseArgs,
   QUICK,
@@ -254,6 +255,14 @@ describe('epochTag and the warm settings', () => {
       const perRound = Math.ceil(settings.warmCount / settings.warmRounds);
       expect(perRound * settings.warmRounds).toBe(settings.warmCount);
     }
+  });
+});
+
+describe('lambdaHeapOptions', () => {
+  it("sizes the heap as the Lambda runtime's bootstrap does for the function's memory", () => {
+    expect(lambdaHeapOptions(256)).toBe('--max-semi-space-size=12 --max-old-space-size=231');
+    expect(lambdaHeapOptions(128)).toBe('--max-semi-space-size=6 --max-old-space-size=116');
+    expect(lambdaHeapOptions(1769)).toBe('--max-semi-space-size=88 --max-old-space-size=1593');
   });
 });
 
