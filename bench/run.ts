@@ -57,6 +57,11 @@ export interface Settings {
   readonly warmEpochs: number;
   readonly warmReconnectEvery: number;
   readonly warmRoundWarmup: number;
+  /**
+   * The same warm run again with processes this young (unmeasured events first), reported beside it with no
+   * target: what a container that has served few sign-ups pays while V8 still runs the handler's code unoptimized.
+   */
+  readonly warmYoungWarmup: number;
   readonly burstInstances: number;
   readonly burstTotal: number;
   /** Bursts per layout for the handler and the floor, interleaved; the fastest of each counts. */
@@ -71,6 +76,7 @@ export const FULL: Settings = {
   warmEpochs: 10,
   warmReconnectEvery: 10,
   warmRoundWarmup: 20,
+  warmYoungWarmup: 200,
   burstInstances: 50,
   burstTotal: 10_000,
   burstRounds: 3,
@@ -83,6 +89,7 @@ export const QUICK: Settings = {
   warmEpochs: 5,
   warmReconnectEvery: 5,
   warmRoundWarmup: 20,
+  warmYoungWarmup: 200,
   burstInstances: 50,
   burstTotal: 2_000,
   // Two rounds even when quick: a single burst on a shared machine measures whatever else ran during it.
@@ -438,6 +445,8 @@ export interface Measurements {
   readonly warm: WarmSides;
   /** Where the warm run's processes ran, in words (see `choosePlacement`). */
   readonly warmPlacement?: string;
+  /** The warm run again with processes `settings.warmYoungWarmup` events old. */
+  readonly warmYoung?: WarmSides;
   /** `process.version` of the node that ran the function instances. */
   readonly functionNode: string;
   readonly burst: { readonly handler: BurstResult; readonly floor: BurstResult; readonly perInvocation: BurstResult };
@@ -575,6 +584,20 @@ export function figures(m: Measurements): Figure[] {
       unit: 'x',
       detail: 'for reference: what the function call and the handler cost over the statement alone',
     },
+    ...(m.warmYoung === undefined
+      ? []
+      : [
+          {
+            id: 'warm.young.ratioP50',
+            label: 'warm p50, young processes: handler / floor',
+            value: ratio(m.warmYoung.handler.summary.p50, m.warmYoung.floor.summary.p50),
+            unit: 'x',
+            detail:
+              `for reference: processes measured after ${m.settings.warmYoungWarmup} events (handler ` +
+              `${round(m.warmYoung.handler.summary.p50)} ms, raw INSERT ${round(m.warmYoung.floor.summary.p50)} ms), ` +
+              "before V8 has optimized the handler's code",
+          },
+        ]),
     ...burstFigures('handler', handler),
     ...burstFigures('floor', floor),
     ...burstFigures('per-invocation', perInvocation),
@@ -621,7 +644,7 @@ export function figures(m: Measurements): Figure[] {
 }
 
 const MEMORY_LEVEL =
-  'Node.js starts at ~40-45 MB, and on a large machine V8 grows its young generation with the events served';
+  'Node.js starts at ~40-45 MB, and V8 grows its heap (~7 MB live) toward the limits a 256 MB Lambda function gets';
 
 /** What limits a figure when it misses, and what would move it; attached only to missed targets. */
 const WHEN_MISSED = {
@@ -768,12 +791,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     log(
       `bench: warm, ${settings.warmCount} sequential sign-ups each for the two floors and the handler; ${warmPlacement}`,
     );
-    const warmSides = await warm(
+    const placement = 'placement' in choice ? choice.placement : undefined;
+    const warmSides = await warm(url, launch, bundle.file, settings, placement);
+    log(`bench: warm again, the processes ${settings.warmYoungWarmup} events old`);
+    const warmYoung = await warm(
       url,
       launch,
       bundle.file,
-      settings,
-      'placement' in choice ? choice.placement : undefined,
+      { ...settings, warmWarmup: settings.warmYoungWarmup },
+      placement,
     );
 
     log(`bench: burst, ${settings.burstTotal} confirmations from ${settings.burstInstances} processes, three layouts`);
@@ -817,6 +843,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       },
       warm: warmSides,
       warmPlacement,
+      warmYoung,
       functionNode,
       burst: {
         handler: pick(best, 'handler'),
@@ -848,6 +875,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         },
         cold: { loadMs: coldPlain.load, firstInvocationMs: coldPlain.first, loadWithSourceMapsMs: coldMaps.load },
         warm: warmSides,
+        warmYoung,
         burstRounds: Object.fromEntries([...rounds, ...once.rounds]),
         coldProcess,
         reconcile: {

@@ -132,6 +132,19 @@ describe('figures', () => {
     expect(withRss(76.1)?.whenMissed).toMatch(/new dependency/);
   });
 
+  it('reports the young processes beside the steady ones, held to no target', () => {
+    const young = {
+      ...measurements().warm,
+      handler: { summary: summarize([0.5]), maxRssBytes: 1, cpuPerEventUs: 1 },
+      floor: { summary: summarize([0.4]), maxRssBytes: 1, cpuPerEventUs: 1 },
+    };
+    const result = byId(figures(measurements({ warmYoung: young })));
+    expect(result['warm.young.ratioP50']).toMatchObject({ value: 1.25, pass: null });
+    expect(result['warm.young.ratioP50']?.detail).toMatch(/after 200 events \(handler 0\.5 ms, raw INSERT 0\.4 ms\)/);
+    expect(result['warm.ratioP50']?.value).toBeCloseTo(0.36 / 0.34);
+    expect(byId(figures(measurements()))['warm.young.ratioP50']).toBeUndefined();
+  });
+
   it('says where the warm run placed its processes', () => {
     const placed = 'function instances on CPU 0, PostgreSQL on CPU 1';
     expect(byId(figures(measurements({ warmPlacement: placed })))['warm.ratioP50']?.detail).toBe(placed);
