@@ -110,7 +110,12 @@ export type WorkerMessage =
   | WorkerReady
   | WorkerFailure
   | { readonly type: 'loaded' }
-  | { readonly type: 'finished'; readonly maxRssBytes: number };
+  | {
+      readonly type: 'finished';
+      readonly maxRssBytes: number;
+      /** The heap in use after a full collection, when the worker may collect (node --expose-gc). */
+      readonly liveHeapBytes?: number;
+    };
 
 type MessageOf<T extends WorkerMessage['type']> = Extract<WorkerMessage, { type: T }>;
 

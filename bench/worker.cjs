@@ -291,7 +291,15 @@ async function main() {
       const used = process.cpuUsage(cpu);
       await send({ type: 'result', latencies, cpuMs: (used.user + used.system) / 1000 });
     }
-    await send({ type: 'finished', maxRssBytes: process.resourceUsage().maxRSS * 1024 });
+    // The live heap after a full collection, where the process may collect (--expose-gc, as Lambda's runtime
+    // starts node): what the instance holds, apart from how far V8 has grown the heap around it.
+    const { gc } = /** @type {{ gc?: () => void }} */ (globalThis);
+    if (gc) gc();
+    await send({
+      type: 'finished',
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      ...(gc ? { liveHeapBytes: process.memoryUsage().heapUsed } : {}),
+    });
   } else if (setup.task === 'burst') {
     // Warm the instance (its connection open) when told to, one instance at a time: on a 2-core machine, 50
     // processes connecting at once contend for CPU as Lambda containers (each with its own) never do.

@@ -165,9 +165,11 @@ describe('bench worker warm-up', () => {
 
 describe('bench worker floor', () => {
   it('writes the row the handler writes, with the raw INSERT or sync.sign_up alone (prepared), and on a new connection after a reconnect', async () => {
+    // The handler's process may collect, as the warm run's do: it then reports its live heap when it finishes.
     const handler = new Instance({
       url: server.url(),
       launch: { node: process.execPath, env: {} },
+      nodeOptions: '--expose-gc',
       forwardStderr: false,
     });
     const floor = new Instance({
@@ -207,7 +209,10 @@ describe('bench worker floor', () => {
       instance.send({ type: 'run', start: 2, count: 2, reconnect: { warmupStart: 1, warmup: 1 } });
       expect((await instance.next('result')).latencies).toHaveLength(2);
       instance.send({ type: 'finish' });
-      await instance.next('finished');
+      const { liveHeapBytes } = await instance.next('finished');
+      // Only a process started with --expose-gc can collect before it measures; the others say nothing.
+      if (instance === handler) expect(liveHeapBytes).toBeGreaterThan(1_000_000);
+      else expect(liveHeapBytes).toBeUndefined();
       expect(await instance.exited).toBe(0);
     }
     const shape = (tag: string) =>
