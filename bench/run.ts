@@ -84,9 +84,9 @@ export const FULL: Settings = {
 export const QUICK: Settings = {
   coldRuns: 8,
   warmWarmup: 1000,
-  warmCount: 1000,
-  warmRounds: 100,
-  warmEpochs: 5,
+  warmCount: 2000,
+  warmRounds: 200,
+  warmEpochs: 10,
   warmReconnectEvery: 5,
   warmRoundWarmup: 20,
   warmYoungWarmup: 200,
