@@ -45,7 +45,7 @@ export type PostConfirmationUseCase = <E>(event: E, deps: PostConfirmationDeps) 
  */
 export function withSmokeProbe(useCase: PostConfirmationUseCase): PostConfirmationUseCase {
   // Not async itself: every sign-up passes through here, and an async wrapper that returns the use case's promise
-  // adds a promise and three microtask turns to each one.
+  // adds a promise of its own and the microtask turns of resolving one promise with another to each one.
   return <E>(event: E, deps: PostConfirmationDeps): Promise<E> => {
     const attributes = fallbackProbeAttributes(event);
     return attributes === undefined ? useCase(event, deps) : handleProbe(event, attributes, deps);
