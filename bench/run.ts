@@ -213,32 +213,37 @@ export function lambdaHeapOptions(memoryMb: number): string {
   return `--max-semi-space-size=${Math.floor(newSpace / 2)} --max-old-space-size=${memoryMb - newSpace}`;
 }
 
+/** What one process measured over its epoch. */
+interface EpochSide {
+  readonly latencies: number[];
+  readonly cpuMs: number;
+  readonly maxRssBytes: number;
+  readonly liveHeapBytes: number;
+}
+
 async function measureWarm(url: string, launch: Launch, bundle: string, settings: Settings): Promise<WarmSides> {
-  const totals = WARM_SIDES.map(({ side }) => ({
-    side,
-    latencies: [] as number[],
-    cpuMs: 0,
-    maxRssBytes: 0,
-    liveHeapBytes: 0,
-  }));
   const perRound = Math.ceil(settings.warmCount / settings.warmRounds);
+  const epochs: EpochSide[][] = [];
   let first = 0;
   for (const [epoch, rounds] of epochRounds(settings).entries()) {
-    const measured = await warmEpoch(url, launch, bundle, settings, { epoch, first, rounds, perRound });
+    epochs.push(await warmEpoch(url, launch, bundle, settings, { epoch, first, rounds, perRound }));
     first += rounds;
-    measured.forEach((side, i) => {
-      const total = totals[i] as (typeof totals)[number];
-      total.latencies.push(...side.latencies);
-      total.cpuMs += side.cpuMs;
-      total.maxRssBytes = Math.max(total.maxRssBytes, side.maxRssBytes);
-      total.liveHeapBytes = Math.max(total.liveHeapBytes, side.liveHeapBytes);
-    });
   }
   return Object.fromEntries(
-    totals.map(({ side, latencies, cpuMs, maxRssBytes, liveHeapBytes }) => [
-      side,
-      { summary: summarize(latencies), maxRssBytes, liveHeapBytes, cpuPerEventUs: (cpuMs * 1000) / latencies.length },
-    ]),
+    WARM_SIDES.map(({ side }, i): [string, WarmSide] => {
+      const runs = epochs.map((sides) => sides[i] as EpochSide);
+      const latencies = runs.flatMap((run) => run.latencies);
+      const cpuMs = runs.reduce((total, run) => total + run.cpuMs, 0);
+      return [
+        side,
+        {
+          summary: summarize(latencies),
+          maxRssBytes: Math.max(...runs.map((run) => run.maxRssBytes)),
+          liveHeapBytes: Math.max(...runs.map((run) => run.liveHeapBytes)),
+          cpuPerEventUs: (cpuMs * 1000) / latencies.length,
+        },
+      ];
+    }),
   ) as unknown as WarmSides;
 }
 
@@ -260,7 +265,7 @@ async function warmEpoch(
   bundle: string,
   settings: Settings,
   { epoch, first, rounds, perRound }: { epoch: number; first: number; rounds: number; perRound: number },
-): Promise<{ latencies: number[]; cpuMs: number; maxRssBytes: number; liveHeapBytes: number }[]> {
+): Promise<EpochSide[]> {
   const sides = WARM_SIDES.map(({ mode, floorPrepared, tag, warmupTag }) => {
     const instance = new Instance({ url, launch, nodeOptions: `--expose-gc ${lambdaHeapOptions(FUNCTION_MEMORY_MB)}` });
     instance.send({
@@ -793,6 +798,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const coldMaps = await cold(url, launch, bundle.file, settings.coldRuns, '--enable-source-maps');
 
     const choice = await choosePlacement(options.pin);
+    const placement = 'placement' in choice ? choice.placement : undefined;
     const warmPlacement =
       'placement' in choice
         ? `function instances on CPU ${choice.placement.client}, PostgreSQL on CPU ${choice.placement.server}`
@@ -800,7 +806,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     log(
       `bench: warm, ${settings.warmCount} sequential sign-ups each for the two floors and the handler; ${warmPlacement}`,
     );
-    const placement = 'placement' in choice ? choice.placement : undefined;
     const warmSides = await warm(url, launch, bundle.file, settings, placement);
     log(`bench: warm again, the processes ${settings.warmYoungWarmup} events old`);
     const warmYoung = await warm(

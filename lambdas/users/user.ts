@@ -82,12 +82,11 @@ export function handleCandidates(handle: string | null, sub: string): string[] {
   if (handle === null || !HANDLE_PATTERN.test(handle)) return [];
   const id = sub.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
   const suffix = `_${id.slice(0, 8)}`;
-  const second = `${handle.slice(0, HANDLE_MAX_LENGTH - suffix.length)}${suffix}`;
-  const third = `u_${id.slice(0, HANDLE_MAX_LENGTH - 2)}`;
+  const candidates = [
+    handle,
+    `${handle.slice(0, HANDLE_MAX_LENGTH - suffix.length)}${suffix}`,
+    `u_${id.slice(0, HANDLE_MAX_LENGTH - 2)}`,
+  ];
   // A short sub can make a candidate too short or equal to an earlier one; drop those rather than store them.
-  // (Spelled out rather than a Set and a filter: this runs on every sign-up.)
-  const candidates = [handle];
-  if (second !== handle && HANDLE_PATTERN.test(second)) candidates.push(second);
-  if (third !== handle && third !== second && HANDLE_PATTERN.test(third)) candidates.push(third);
-  return candidates;
+  return [...new Set(candidates)].filter((candidate) => HANDLE_PATTERN.test(candidate));
 }
