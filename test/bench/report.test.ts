@@ -166,17 +166,26 @@ describe('figures', () => {
     expect(byId(figures(noHeap))['memory.liveHeapOverFloor']?.pass).toBe(false);
   });
 
-  it('reports the young processes beside the steady ones, held to no target', () => {
-    const young = {
+  it('reports each age of young processes beside the steady ones, held to no target', () => {
+    const young = (handlerMs: number, floorMs: number) => ({
       ...measurements().warm,
-      handler: { summary: summarize([0.5]), maxRssBytes: 1, liveHeapBytes: 6_000_000, cpuPerEventUs: 1 },
-      floor: { summary: summarize([0.4]), maxRssBytes: 1, liveHeapBytes: 6_000_000, cpuPerEventUs: 1 },
-    };
-    const result = byId(figures(measurements({ warmYoung: young })));
-    expect(result['warm.young.ratioP50']).toMatchObject({ value: 1.25, pass: null });
-    expect(result['warm.young.ratioP50']?.detail).toMatch(/after 200 events \(handler 0\.5 ms, raw INSERT 0\.4 ms\)/);
+      handler: { summary: summarize([handlerMs]), maxRssBytes: 1, liveHeapBytes: 6_000_000, cpuPerEventUs: 1 },
+      floor: { summary: summarize([floorMs]), maxRssBytes: 1, liveHeapBytes: 6_000_000, cpuPerEventUs: 1 },
+    });
+    const warmYoung = [
+      { warmup: 200, sides: young(0.5, 0.4) },
+      { warmup: 500, sides: young(0.44, 0.4) },
+    ];
+    const result = byId(figures(measurements({ warmYoung })));
+    expect(result['warm.young200.ratioP50']).toMatchObject({ value: 1.25, pass: null });
+    expect(result['warm.young200.ratioP50']?.detail).toMatch(
+      /after 200 events \(handler 0\.5 ms, raw INSERT 0\.4 ms\)/,
+    );
+    expect(result['warm.young500.ratioP50']?.value).toBeCloseTo(1.1);
+    expect(result['warm.young500.ratioP50']?.pass).toBeNull();
+    expect(result['warm.young500.ratioP50']?.label).toMatch(/500 events old/);
     expect(result['warm.ratioP50']?.value).toBeCloseTo(0.36 / 0.34);
-    expect(byId(figures(measurements()))['warm.young.ratioP50']).toBeUndefined();
+    expect(Object.keys(byId(figures(measurements()))).filter((id) => id.startsWith('warm.young'))).toEqual([]);
   });
 
   it('says where the warm run placed its processes', () => {
