@@ -120,7 +120,10 @@ describe('figures', () => {
     // The prepared INSERT is shown for reference, held to nothing: the target's floor is the raw INSERT.
     expect(result['warm.ratioP50Prepared']).toMatchObject({ value: 1.2, pass: null });
     expect(result['warm.floorPrepared.p50']?.value).toBe(0.3);
-    expect(result['burst.ratioFloor']).toMatchObject({ value: 0.9, target: atLeast(0.8), pass: true });
+    // Held to nothing: on one 2-core machine it measures the handler's client CPU, each instance's own in Lambda.
+    expect(result['burst.ratioFloor']).toMatchObject({ value: 0.9, pass: null });
+    expect(result['burst.ratioFloor']?.target).toBeUndefined();
+    expect(result['burst.ratioFloor']?.detail).toMatch(/client CPU \d+ against \d+ µs\/event/);
     expect(result['burst.ratioPerInvocation']).toMatchObject({ value: 9, target: atLeast(6), pass: true });
     expect(result['burst.handler.rows']).toMatchObject({ target: exactly(10_000), pass: true });
     expect(result['burst.per-invocation.duplicates']).toMatchObject({ target: exactly(0), pass: true });
@@ -254,7 +257,6 @@ describe('figures', () => {
         'bundle.minified',
         'burst.handler.duplicates',
         'burst.handler.rows',
-        'burst.ratioFloor',
         'burst.ratioPerInvocation',
         'cold.load',
         'cold.loadWithSourceMaps',
@@ -266,7 +268,7 @@ describe('figures', () => {
       'bundle.minified',
       'cold.load',
       'warm.ratioP50',
-      'burst.ratioFloor',
+      'burst.ratioPerInvocation',
       'memory.liveHeapOverFloor',
     ]) {
       expect(result[id]?.whenMissed, id).toMatch(/\w+/);
