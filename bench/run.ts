@@ -663,9 +663,9 @@ export function figures(m: Measurements): Figure[] {
 }
 
 const MEMORY_LEVEL =
-  "node's own ~40-45 MB and the heap V8 grows, with the events served, toward a 256 MB Lambda function's limits";
+  "node's own ~40-45 MB and the heap V8 grows, with the events served, toward a " +
+  `${FUNCTION_MEMORY_MB} MB Lambda function's limits`;
 
-/** What limits a figure when it misses, and what would move it; attached only to missed targets. */
 /**
  * Why the burst's handler / sync.sign_up ratio has no target. Here 50 function processes and PostgreSQL share
  * 2 cores, so a burst's throughput is the machine's total CPU per event, and the ratio measures the handler's
@@ -677,6 +677,7 @@ const MEMORY_LEVEL =
 const BURST_FLOOR_NOTE =
   "on this machine the ratio is the handler's client CPU per event, which in Lambda is each instance's own vCPU";
 
+/** What limits a figure when it misses, and what would move it; attached only to missed targets. */
 const WHEN_MISSED = {
   bundle:
     'pg with its protocol and types (~75 KB) is the floor; check the bundle metafile for a new dependency, and that ' +
